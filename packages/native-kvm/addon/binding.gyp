@@ -1,0 +1,25 @@
+{
+  "targets": [
+    {
+      "target_name": "uckpt_kvm",
+      "sources": [
+        "../src/addon/addon.cc",
+        "../src/addon/vm_object.cc",
+        "../src/addon/vcpu_state_js.cc",
+        "../src/image/elf_image.cc",
+        "../src/kvm/guest_memory.cc",
+        "../src/kvm/machine.cc",
+        "../src/kvm/system.cc",
+        "../src/kvm/vcpu.cc",
+        "../src/kvm/vcpu_state.cc",
+        "../src/kvm/x86_boot.cc"
+      ],
+      "include_dirs": ["../node_modules/node-addon-api", "../include", "../src", "../src/kvm"],
+      "defines": ["NAPI_VERSION=8", "NAPI_CPP_EXCEPTIONS", "_GNU_SOURCE"],
+      "cflags!": ["-fno-exceptions"],
+      "cflags_cc!": ["-fno-exceptions", "-std=gnu++17"],
+      "cflags_cc": ["-std=c++20", "-fexceptions", "-Wall", "-Wextra", "-Werror", "-Wno-missing-field-initializers"],
+      "ldflags": ["-pthread"]
+    }
+  ]
+}

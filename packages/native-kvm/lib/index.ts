@@ -1,0 +1,25 @@
+export { Vm } from './vm.js';
+export type {
+  ExitInfo,
+  ExitReason,
+  GuestParams,
+  KvmInfo,
+  Mailbox,
+  Segment,
+  VcpuState,
+  VcpuStatePatch,
+  VmOptions,
+  VmState,
+} from './vm.js';
+export {
+  GuestRunError,
+  findWorkload,
+  formatChecksum,
+  guestImagePath,
+  hostProgramPath,
+  listWorkloads,
+  runInVm,
+  runOnHost,
+} from './workloads.js';
+export type { RunResult, VmRunOptions, WorkloadDescriptor, WorkloadRun } from './workloads.js';
+export { loadAddon } from './loader.js';

@@ -1,0 +1,66 @@
+// Loads the compiled addon, or says exactly how to get one.
+import { createRequire } from 'node:module';
+import { existsSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import path from 'node:path';
+
+export const packageRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+const addonPath = path.join(packageRoot, 'addon', 'build', 'Release', 'uckpt_kvm.node');
+
+export interface NativeAddon {
+  Vm: new (memoryMiB: number, vcpus: number, onEvent: (event: NativeEvent) => void) => NativeVm;
+}
+
+export type NativeEvent =
+  | { type: 'console'; text: string }
+  | { type: 'state'; state: string; exit?: NativeExit };
+
+export interface NativeExit {
+  reason: string;
+  message: string;
+  vcpu: number;
+  result?: bigint;
+}
+
+export interface NativeVm {
+  loadImage(image: Buffer, params: object): { imageEnd: number; pvhEntry: boolean };
+  start(): void;
+  pause(): void;
+  resume(): void;
+  stop(): void;
+  destroy(): void;
+  readMemory(gpa: number | bigint, length: number): Buffer;
+  writeMemory(gpa: number | bigint, data: Buffer): void;
+  getVcpuState(index: number): unknown;
+  setVcpuState(index: number, state: object): void;
+  mailbox(): unknown;
+  state(): string;
+  exitInfo(): NativeExit | null;
+  info(): unknown;
+}
+
+let cached: NativeAddon | undefined;
+
+export function loadAddon(): NativeAddon {
+  if (cached) return cached;
+  if (!existsSync(addonPath)) {
+    throw new Error(
+      `The uckpt KVM addon is not built (${addonPath} is missing).\n` +
+        'Possible solutions:\n' +
+        '- From the repository root, run `bash scripts/setup.sh` (installs what is missing and builds everything).\n' +
+        '- Or rebuild only the native parts: `pnpm build:native`.',
+    );
+  }
+  try {
+    cached = createRequire(import.meta.url)(addonPath) as NativeAddon;
+  } catch (error) {
+    throw new Error(
+      `The uckpt KVM addon at ${addonPath} could not be loaded: ${(error as Error).message}\n` +
+        'Possible solutions:\n' +
+        '- It was built for another Node.js: rebuild it with `pnpm build:native` (Node 20 or newer).\n' +
+        '- Remove packages/native-kvm/addon/build and run `bash scripts/setup.sh` again.',
+      { cause: error },
+    );
+  }
+  return cached;
+}

@@ -1,0 +1,241 @@
+// A KVM virtual machine running a uckpt workload image. The vCPUs run on
+// native threads; this object only sends them requests and hears back
+// through events, so the JavaScript thread never waits on the guest.
+import { EventEmitter } from 'node:events';
+import { readFileSync } from 'node:fs';
+import { loadAddon, type NativeEvent, type NativeExit, type NativeVm } from './loader.js';
+
+export type VmState =
+  | 'created'
+  | 'loaded'
+  | 'running'
+  | 'paused'
+  | 'finished'
+  | 'crashed'
+  | 'failed'
+  | 'stopped'
+  | 'destroyed';
+
+/** Why a run ended. `done` is the only clean one. */
+export type ExitReason =
+  | 'done'
+  | 'guest-error'
+  | 'bad-params'
+  | 'exception'
+  | 'shutdown'
+  | 'halt'
+  | 'unexpected-io'
+  | 'unexpected-mmio'
+  | 'internal-error'
+  | 'stopped';
+
+export interface ExitInfo {
+  reason: ExitReason;
+  message: string;
+  vcpu: number;
+  /** The workload's checksum, when reason is `done`. */
+  result?: bigint;
+}
+
+export interface VmOptions {
+  /** Guest RAM, 16..16384 MiB. */
+  memoryMiB: number;
+  /** 1..64; vCPU 0 runs the workload, the others idle in the guest. */
+  vcpus?: number;
+}
+
+export interface GuestParams {
+  /** Index into the image's workload table (see workloads.ts). */
+  workload: number;
+  seed?: number | bigint;
+  /** 0 or absent: the workload's default. */
+  size?: number | bigint;
+  param?: number | bigint;
+  /** Runs of the workload; 0 repeats forever. */
+  repeat?: number;
+}
+
+export interface Mailbox {
+  status: number;
+  progress: number;
+  progressTotal: number;
+  runsDone: number;
+  result: bigint;
+  error: string;
+}
+
+export interface Segment {
+  base: bigint;
+  limit: number;
+  selector: number;
+  type: number;
+  present: number;
+  dpl: number;
+  db: number;
+  s: number;
+  l: number;
+  g: number;
+  avl: number;
+  unusable: number;
+}
+
+export interface VcpuState {
+  regs: Record<
+    | 'rax' | 'rbx' | 'rcx' | 'rdx' | 'rsi' | 'rdi' | 'rsp' | 'rbp'
+    | 'r8' | 'r9' | 'r10' | 'r11' | 'r12' | 'r13' | 'r14' | 'r15' | 'rip' | 'rflags',
+    bigint
+  >;
+  sregs: Record<'cs' | 'ds' | 'es' | 'fs' | 'gs' | 'ss' | 'tr' | 'ldt', Segment> &
+    Record<'cr0' | 'cr2' | 'cr3' | 'cr4' | 'cr8' | 'efer' | 'apicBase', bigint> &
+    Record<'gdt' | 'idt', { base: bigint; limit: number }>;
+  /** Raw struct kvm_fpu. */
+  fpu: Buffer;
+  /** Raw XSAVE area (empty when the host has no XSAVE). */
+  xsave: Buffer;
+  xcrs: { xcr: number; value: bigint }[];
+  msrs: { index: number; value: bigint }[];
+  /** Raw struct kvm_vcpu_events. */
+  events: Buffer;
+}
+
+/** Any part of a vCPU state; what is absent stays as it is. */
+export type VcpuStatePatch = {
+  regs?: Partial<VcpuState['regs']>;
+  sregs?: Partial<Omit<VcpuState['sregs'], 'cs' | 'ds' | 'es' | 'fs' | 'gs' | 'ss' | 'tr' | 'ldt'>> &
+    Partial<Record<'cs' | 'ds' | 'es' | 'fs' | 'gs' | 'ss' | 'tr' | 'ldt', Partial<Segment>>>;
+} & Partial<Omit<VcpuState, 'regs' | 'sregs'>>;
+
+export interface KvmInfo {
+  memoryBytes: number;
+  vcpus: number;
+  capabilities: {
+    maxVcpus: number;
+    xsaveBytes: number;
+    xcrs: boolean;
+    manualDirtyLogProtect: number;
+    dirtyRingBytes: number;
+  };
+}
+
+const terminal = new Set<VmState>(['finished', 'crashed', 'failed', 'stopped']);
+
+export interface VmEvents {
+  console: [line: string];
+  state: [state: VmState, exit: ExitInfo | undefined];
+}
+
+export class Vm extends EventEmitter<VmEvents> {
+  readonly #native: NativeVm;
+  #exit: Promise<ExitInfo>;
+  #resolveExit!: (exit: ExitInfo) => void;
+
+  private constructor(options: VmOptions) {
+    super();
+    const { Vm: NativeVmClass } = loadAddon();
+    this.#exit = new Promise((resolve) => (this.#resolveExit = resolve));
+    try {
+      this.#native = new NativeVmClass(options.memoryMiB, options.vcpus ?? 1, (event) => this.#onEvent(event));
+    } catch (error) {
+      throw withKvmHint(error);
+    }
+  }
+
+  static create(options: VmOptions): Vm {
+    return new Vm(options);
+  }
+
+  /** Loads the image (a path or its bytes) and prepares every vCPU to enter it. */
+  loadImage(image: string | Buffer, params: GuestParams): { imageEnd: number; pvhEntry: boolean } {
+    const bytes = typeof image === 'string' ? readFileSync(image) : image;
+    return this.#native.loadImage(bytes, params);
+  }
+
+  start(): void {
+    this.#native.start();
+  }
+
+  /** Returns once every vCPU is out of KVM_RUN and asleep. */
+  pause(): void {
+    this.#native.pause();
+  }
+
+  resume(): void {
+    this.#native.resume();
+  }
+
+  stop(): void {
+    this.#native.stop();
+  }
+
+  /** Releases every fd, thread and mapping; the object is unusable after. */
+  destroy(): void {
+    this.#native.destroy();
+    this.#resolveExit({ reason: 'stopped', message: 'the VM was destroyed', vcpu: 0 });
+  }
+
+  readMemory(gpa: number | bigint, length: number): Buffer {
+    return this.#native.readMemory(gpa, length);
+  }
+
+  writeMemory(gpa: number | bigint, data: Buffer): void {
+    this.#native.writeMemory(gpa, data);
+  }
+
+  getVcpuState(index: number): VcpuState {
+    return this.#native.getVcpuState(index) as VcpuState;
+  }
+
+  setVcpuState(index: number, state: VcpuStatePatch): void {
+    this.#native.setVcpuState(index, state);
+  }
+
+  mailbox(): Mailbox {
+    return this.#native.mailbox() as Mailbox;
+  }
+
+  info(): KvmInfo {
+    return this.#native.info() as KvmInfo;
+  }
+
+  get state(): VmState {
+    return this.#native.state() as VmState;
+  }
+
+  get exit(): ExitInfo | null {
+    return this.#native.exitInfo() as ExitInfo | null;
+  }
+
+  /** Resolves when the run ends, however it ends. */
+  waitForExit(): Promise<ExitInfo> {
+    return this.#exit;
+  }
+
+  #onEvent(event: NativeEvent): void {
+    if (event.type === 'console') {
+      this.emit('console', event.text);
+      return;
+    }
+    const state = event.state as VmState;
+    const exit = event.exit as ExitInfo | undefined;
+    if (terminal.has(state)) {
+      // The vCPU threads are parked already; joining them also lets the process exit.
+      if (this.state !== 'destroyed') this.#native.stop();
+      this.#resolveExit(exit ?? (this.exit as ExitInfo));
+    }
+    this.emit('state', state, exit);
+  }
+}
+
+function withKvmHint(error: unknown): unknown {
+  const code = (error as NodeJS.ErrnoException).code;
+  const hints: Record<string, string> = {
+    ENOENT: '/dev/kvm does not exist: this host has no KVM (load kvm-intel or kvm-amd, or enable nested virtualization)',
+    EACCES: 'no permission to open /dev/kvm: run as root or add this user to the kvm group',
+    EPERM: 'no permission to open /dev/kvm: run as root or add this user to the kvm group',
+  };
+  const hint = code ? hints[code] : undefined;
+  if (hint && error instanceof Error) error.message += ` (${hint})`;
+  return error;
+}
+
+export type { NativeExit };

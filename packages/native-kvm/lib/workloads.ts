@@ -1,0 +1,147 @@
+// The guest workloads: where their image and host program are, what they
+// are, and how to run one to completion in a VM or on the host.
+import { execFile, execFileSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import path from 'node:path';
+import { promisify } from 'node:util';
+import { packageRoot } from './loader.js';
+import { Vm, type ExitInfo } from './vm.js';
+
+export const guestImagePath = path.join(packageRoot, 'guest', 'build', 'uckpt-guest.elf');
+export const hostProgramPath = path.join(packageRoot, 'guest', 'build', 'uckpt-workload-host');
+
+export interface WorkloadDescriptor {
+  name: string;
+  summary: string;
+  sizeUnit: string;
+  defaultSize: number;
+  paramUnit: string | null;
+  defaultParam: number;
+}
+
+export interface WorkloadRun {
+  workload: string;
+  seed: number;
+  size?: number;
+  param?: number;
+}
+
+export interface RunResult {
+  workload: string;
+  on: 'kvm' | 'host';
+  /** 16 lowercase hex digits. */
+  checksum: string;
+  runtimeMs: number;
+  progressUnits: number;
+  /** Progress units per second. */
+  progressRate: number;
+}
+
+let descriptors: WorkloadDescriptor[] | undefined;
+
+function requireBuilt(file: string): void {
+  if (!existsSync(file)) {
+    throw new Error(`${file} is missing: build the guest workloads with \`bash scripts/setup.sh\` or \`pnpm build:native\``);
+  }
+}
+
+/** The workloads the image carries, in its own order (their index is the id). */
+export function listWorkloads(): WorkloadDescriptor[] {
+  if (!descriptors) {
+    requireBuilt(hostProgramPath);
+    descriptors = JSON.parse(execFileSync(hostProgramPath, ['--list'], { encoding: 'utf8' })) as WorkloadDescriptor[];
+  }
+  return descriptors;
+}
+
+export function findWorkload(name: string): { index: number; descriptor: WorkloadDescriptor } {
+  const all = listWorkloads();
+  const index = all.findIndex((w) => w.name === name);
+  if (index < 0) {
+    throw new Error(`unknown workload "${name}"; the workloads are: ${all.map((w) => w.name).join(', ')}`);
+  }
+  return { index, descriptor: all[index]! };
+}
+
+export function formatChecksum(value: bigint): string {
+  return value.toString(16).padStart(16, '0');
+}
+
+/** Runs the workload as an ordinary host program: the checksum oracle. */
+export async function runOnHost(run: WorkloadRun): Promise<RunResult> {
+  findWorkload(run.workload);
+  const args = ['--workload', run.workload, '--seed', String(run.seed)];
+  if (run.size) args.push('--size', String(run.size));
+  if (run.param) args.push('--param', String(run.param));
+  let stdout: string;
+  try {
+    ({ stdout } = await promisify(execFile)(hostProgramPath, args, { encoding: 'utf8' }));
+  } catch (error) {
+    const out = (error as { stdout?: string; stderr?: string });
+    const parsed = out.stdout ? (JSON.parse(out.stdout) as { error?: string }) : undefined;
+    throw new Error(`host run of ${run.workload} failed: ${parsed?.error ?? out.stderr ?? String(error)}`);
+  }
+  const r = JSON.parse(stdout) as { checksum: string; runtimeMs: number; progressUnits: number };
+  return {
+    workload: run.workload,
+    on: 'host',
+    checksum: r.checksum,
+    runtimeMs: r.runtimeMs,
+    progressUnits: r.progressUnits,
+    progressRate: r.progressUnits / (r.runtimeMs / 1000),
+  };
+}
+
+export interface VmRunOptions extends WorkloadRun {
+  memoryMiB?: number;
+  vcpus?: number;
+  onConsole?: (line: string) => void;
+  /** Called with the VM once it runs, e.g. to pause it now and then. */
+  onStart?: (vm: Vm) => void;
+}
+
+export class GuestRunError extends Error {
+  constructor(
+    readonly exit: ExitInfo,
+    readonly console: string[],
+  ) {
+    super(`the guest did not finish: ${exit.message}`);
+  }
+}
+
+/** Runs the workload to completion in a fresh KVM VM, which it then destroys. */
+export async function runInVm(options: VmRunOptions): Promise<RunResult> {
+  const { index } = findWorkload(options.workload);
+  requireBuilt(guestImagePath);
+  const vm = Vm.create({ memoryMiB: options.memoryMiB ?? 1024, vcpus: options.vcpus ?? 1 });
+  const lines: string[] = [];
+  try {
+    vm.on('console', (line) => {
+      lines.push(line);
+      options.onConsole?.(line);
+    });
+    vm.loadImage(guestImagePath, {
+      workload: index,
+      seed: options.seed,
+      size: options.size ?? 0,
+      param: options.param ?? 0,
+    });
+    const started = process.hrtime.bigint();
+    vm.start();
+    options.onStart?.(vm);
+    const exit = await vm.waitForExit();
+    const runtimeMs = Number(process.hrtime.bigint() - started) / 1e6;
+    if (exit.reason !== 'done' || exit.result === undefined) throw new GuestRunError(exit, lines);
+    const progressUnits = vm.mailbox().progress;
+    return {
+      workload: options.workload,
+      on: 'kvm',
+      checksum: formatChecksum(exit.result),
+      runtimeMs,
+      progressUnits,
+      progressRate: progressUnits / (runtimeMs / 1000),
+    };
+  } finally {
+    vm.destroy();
+  }
+}

@@ -1,0 +1,368 @@
+#include "machine.h"
+
+#include <sys/ioctl.h>
+
+#include <cstring>
+
+#include "image/elf_image.h"
+#include "system_error.h"
+#include "uckpt_guest_abi.h"
+
+namespace uckpt::kvm {
+namespace {
+
+constexpr uint64_t kMinMemoryMiB = 16;
+constexpr uint64_t kMaxMemoryMiB = UCKPT_MAX_MEMORY >> 20;
+constexpr unsigned kMaxVcpus = 64;
+constexpr std::chrono::milliseconds kPauseTimeout{2000};
+
+const char* kExceptionNames[32] = {"#DE", "#DB", "NMI", "#BP", "#OF", "#BR", "#UD", "#NM", "#DF", "#CSO", "#TS",
+                                   "#NP", "#SS", "#GP", "#PF", "#15", "#MF", "#AC", "#MC", "#XM", "#VE", "#CP",
+                                   "#22", "#23", "#24", "#25", "#26", "#27", "#HV", "#VC", "#SX", "#31"};
+
+bool is_terminal(VmState s) { return s == VmState::Finished || s == VmState::Crashed || s == VmState::Failed; }
+
+}  // namespace
+
+const char* to_string(VmState state) {
+  switch (state) {
+    case VmState::Created: return "created";
+    case VmState::Loaded: return "loaded";
+    case VmState::Running: return "running";
+    case VmState::Paused: return "paused";
+    case VmState::Finished: return "finished";
+    case VmState::Crashed: return "crashed";
+    case VmState::Failed: return "failed";
+    case VmState::Stopped: return "stopped";
+    case VmState::Destroyed: return "destroyed";
+  }
+  return "unknown";
+}
+
+Machine::Machine(uint64_t memory_mib, unsigned vcpus, EventSink sink) : sink_(std::move(sink)) {
+  if (memory_mib < kMinMemoryMiB || memory_mib > kMaxMemoryMiB) {
+    throw UsageError("create: memoryMiB must be from 16 to 16384, got " + std::to_string(memory_mib));
+  }
+  system_ = std::make_unique<System>();
+  unsigned max_vcpus = std::min<unsigned>(kMaxVcpus, static_cast<unsigned>(system_->capabilities().max_vcpus));
+  if (vcpus < 1 || vcpus > max_vcpus) {
+    throw UsageError("create: vcpus must be from 1 to " + std::to_string(max_vcpus) + ", got " +
+                     std::to_string(vcpus));
+  }
+  int fd = ioctl(system_->fd(), KVM_CREATE_VM, 0);
+  if (fd < 0) throw SystemError("KVM_CREATE_VM", errno);
+  vm_fd_ = Fd(fd);
+
+  memory_ = std::make_unique<GuestMemory>(memory_mib << 20);
+  kvm_userspace_memory_region region{};
+  region.slot = 0;
+  region.flags = KVM_MEM_LOG_DIRTY_PAGES;
+  region.guest_phys_addr = 0;
+  region.memory_size = memory_->size();
+  region.userspace_addr = reinterpret_cast<uint64_t>(memory_->base());
+  check(ioctl(vm_fd_.get(), KVM_SET_USER_MEMORY_REGION, &region), "KVM_SET_USER_MEMORY_REGION");
+
+  for (unsigned i = 0; i < vcpus; i++) {
+    vcpus_.push_back(std::make_unique<Vcpu>(vm_fd_.get(), i, system_->capabilities().vcpu_mmap_bytes));
+  }
+  saved_msrs_ = saved_msr_indices(system_->msr_indices());
+}
+
+Machine::~Machine() { destroy(); }
+
+void Machine::require(std::initializer_list<VmState> allowed, const char* operation) const {
+  for (VmState s : allowed) {
+    if (s == state_) return;
+  }
+  std::string list;
+  for (VmState s : allowed) list += std::string(list.empty() ? "" : " or ") + to_string(s);
+  throw UsageError(std::string(operation) + ": the VM is " + to_string(state_) + ", it must be " + list);
+}
+
+ImageInfo Machine::load_image(const uint8_t* elf, size_t size, const BootParams& params) {
+  std::lock_guard<std::mutex> lock(mu_);
+  require({VmState::Created}, "loadImage");
+  image::ElfImage image = image::parse_elf_image(elf, size);
+  uint8_t* ram = memory_->base();
+  image::load_elf_image(image, elf, ram, memory_->size());
+  write_boot_tables(ram, memory_->size(), image.entry);
+
+  auto* mb = reinterpret_cast<uckpt_mailbox*>(ram + UCKPT_MAILBOX_GPA);
+  std::memset(mb, 0, sizeof *mb);
+  mb->magic = UCKPT_MAILBOX_MAGIC;
+  mb->workload = params.workload;
+  mb->seed = params.seed;
+  mb->size = params.size;
+  mb->param = params.param;
+  mb->repeat = params.repeat;
+  mb->memory_bytes = memory_->size();
+
+  for (auto& vcpu : vcpus_) setup_boot_vcpu(vcpu->fd(), vcpu->index(), *system_, image.entry);
+  state_ = VmState::Loaded;
+  return {image.image_end, image.pvh_entry.has_value()};
+}
+
+void Machine::start() {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    require({VmState::Loaded}, "start");
+    state_ = VmState::Running;
+  }
+  for (auto& vcpu : vcpus_) {
+    vcpu->start([this](Vcpu& v, kvm_run& run) { return on_exit(v, run); },
+                [this](Vcpu& v, int error) { on_run_failure(v, error); });
+  }
+  sink_({Event::Kind::State, VmState::Running, {}, {}});
+}
+
+void Machine::pause_all_vcpus(const char* operation) {
+  for (auto& vcpu : vcpus_) vcpu->request_pause();
+  for (auto& vcpu : vcpus_) {
+    if (!vcpu->wait_paused(kPauseTimeout)) {
+      throw UsageError(std::string(operation) + ": vCPU " + std::to_string(vcpu->index()) +
+                       " did not leave KVM_RUN within " + std::to_string(kPauseTimeout.count()) + " ms");
+    }
+  }
+}
+
+void Machine::pause() {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    require({VmState::Running}, "pause");
+  }
+  // Not under mu_: a vCPU thread may need it to report an exit before it parks.
+  pause_all_vcpus("pause");
+  bool paused = false;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (state_ == VmState::Running) state_ = VmState::Paused, paused = true;
+  }
+  if (paused) sink_({Event::Kind::State, VmState::Paused, {}, {}});
+}
+
+void Machine::resume() {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    require({VmState::Paused}, "resume");
+    state_ = VmState::Running;
+  }
+  for (auto& vcpu : vcpus_) vcpu->resume();
+  sink_({Event::Kind::State, VmState::Running, {}, {}});
+}
+
+void Machine::join_vcpus() {
+  for (auto& vcpu : vcpus_) vcpu->stop();
+}
+
+void Machine::stop() {
+  bool changed = false;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    require({VmState::Loaded, VmState::Running, VmState::Paused, VmState::Finished, VmState::Crashed,
+             VmState::Failed, VmState::Stopped},
+            "stop");
+    if (!is_terminal(state_) && state_ != VmState::Stopped) {
+      state_ = VmState::Stopped;
+      exit_ = {"stopped", "stopped by the VMM", 0, 0};
+      changed = true;
+    }
+  }
+  join_vcpus();
+  drain_console();
+  if (changed) sink_({Event::Kind::State, VmState::Stopped, exit_info(), {}});
+}
+
+void Machine::destroy() {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (state_ == VmState::Destroyed) return;
+    state_ = VmState::Destroyed;
+  }
+  join_vcpus();
+  vcpus_.clear();
+  vm_fd_.reset();
+  memory_.reset();
+  system_.reset();
+}
+
+void Machine::read_memory(uint64_t gpa, uint8_t* out, uint64_t length) const {
+  std::lock_guard<std::mutex> lock(mu_);
+  if (state_ == VmState::Destroyed) throw UsageError("readMemory: the VM is destroyed");
+  std::memcpy(out, memory_->at(gpa, length, "readMemory"), length);
+}
+
+void Machine::write_memory(uint64_t gpa, const uint8_t* data, uint64_t length) {
+  std::lock_guard<std::mutex> lock(mu_);
+  if (state_ == VmState::Destroyed) throw UsageError("writeMemory: the VM is destroyed");
+  std::memcpy(memory_->at(gpa, length, "writeMemory"), data, length);
+}
+
+VcpuState Machine::vcpu_state(unsigned index) const {
+  std::lock_guard<std::mutex> lock(mu_);
+  require({VmState::Loaded, VmState::Paused, VmState::Finished, VmState::Crashed, VmState::Failed,
+           VmState::Stopped},
+          "getVcpuState");
+  if (index >= vcpus_.size()) throw UsageError("getVcpuState: no vCPU " + std::to_string(index));
+  const auto& caps = system_->capabilities();
+  return read_vcpu_state(vcpus_[index]->fd(), caps.xsave_bytes, caps.xcrs, saved_msrs_);
+}
+
+void Machine::set_vcpu_state(unsigned index, const VcpuState& state) {
+  std::lock_guard<std::mutex> lock(mu_);
+  require({VmState::Loaded, VmState::Paused}, "setVcpuState");
+  if (index >= vcpus_.size()) throw UsageError("setVcpuState: no vCPU " + std::to_string(index));
+  if (!state.xsave.empty() && state.xsave.size() != system_->capabilities().xsave_bytes) {
+    throw UsageError("setVcpuState: xsave must be " + std::to_string(system_->capabilities().xsave_bytes) +
+                     " bytes, got " + std::to_string(state.xsave.size()));
+  }
+  write_vcpu_state(vcpus_[index]->fd(), state);
+}
+
+MailboxView Machine::mailbox() const {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (state_ == VmState::Destroyed) throw UsageError("mailbox: the VM is destroyed");
+  }
+  return read_mailbox();
+}
+
+// The guest writes the mailbox while we read it: every field is an aligned
+// 64-bit word, so each read is whole, if not consistent with the others.
+MailboxView Machine::read_mailbox() const {
+  const volatile auto* mb = reinterpret_cast<const volatile uckpt_mailbox*>(memory_->base() + UCKPT_MAILBOX_GPA);
+  MailboxView v{mb->status,     mb->progress,  mb->progress_total, mb->runs_done, mb->result,
+                mb->exc_vector, mb->exc_error, mb->exc_rip,        mb->exc_cr2,   {}};
+  for (size_t i = 0; i < UCKPT_ERROR_BYTES && mb->error[i]; i++) v.error.push_back(mb->error[i]);
+  return v;
+}
+
+VmState Machine::state() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return state_;
+}
+
+ExitInfo Machine::exit_info() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return exit_;
+}
+
+ExitInfo Machine::exit_from_mailbox(unsigned vcpu) const {
+  MailboxView mb = read_mailbox();
+  switch (mb.status) {
+    case UCKPT_STATUS_DONE:
+      return {"done", "the workload finished", vcpu, mb.result};
+    case UCKPT_STATUS_FAILED:
+      return {"guest-error", "the guest detected an error: " + mb.error, vcpu, 0};
+    case UCKPT_STATUS_BAD_PARAMS:
+      return {"bad-params", "the guest refused its parameters: " + mb.error, vcpu, 0};
+    case UCKPT_STATUS_EXCEPTION: {
+      const char* name = mb.exc_vector < 32 ? kExceptionNames[mb.exc_vector] : "?";
+      std::string message = std::string("guest exception ") + name + " (vector " + std::to_string(mb.exc_vector) +
+                            ", error code " + hex(mb.exc_error) + ") at RIP " + hex(mb.exc_rip);
+      if (mb.exc_vector == 14) message += ", CR2 " + hex(mb.exc_cr2);
+      return {"exception", message, vcpu, 0};
+    }
+    default:
+      return {"halt", "the guest halted without reporting a result", vcpu, 0};
+  }
+}
+
+bool Machine::on_exit(Vcpu& vcpu, kvm_run& run) {
+  const unsigned index = vcpu.index();
+  auto rip = [&vcpu] {
+    kvm_regs regs{};
+    return ioctl(vcpu.fd(), KVM_GET_REGS, &regs) == 0 ? hex(regs.rip) : std::string("unknown");
+  };
+  switch (run.exit_reason) {
+    case KVM_EXIT_IO: {
+      bool out = run.io.direction == KVM_EXIT_IO_OUT;
+      if (out && run.io.port == UCKPT_PORT_CONSOLE) {
+        drain_console();
+        return true;
+      }
+      if (out && run.io.port == UCKPT_PORT_DOORBELL) {
+        ExitInfo info = exit_from_mailbox(index);
+        end_run(info.reason == "done" ? VmState::Finished : VmState::Crashed, info);
+        return false;
+      }
+      end_run(VmState::Crashed, {"unexpected-io",
+                                 std::string("guest ") + (out ? "wrote" : "read") + " I/O port " +
+                                     hex(run.io.port) + " (" + std::to_string(run.io.size) +
+                                     " bytes), which this VMM does not emulate, at RIP " + rip(),
+                                 index, 0});
+      return false;
+    }
+    case KVM_EXIT_HLT: {
+      if (index != 0) return false;  // a secondary vCPU parked in its idle loop
+      ExitInfo info = exit_from_mailbox(index);
+      end_run(info.reason == "done" ? VmState::Finished : VmState::Crashed, info);
+      return false;
+    }
+    case KVM_EXIT_MMIO:
+      end_run(VmState::Crashed, {"unexpected-mmio",
+                                 std::string("guest ") + (run.mmio.is_write ? "wrote " : "read ") +
+                                     std::to_string(run.mmio.len) + " bytes at guest-physical " +
+                                     hex(run.mmio.phys_addr) + ", where there is no RAM, at RIP " + rip(),
+                                 index, 0});
+      return false;
+    case KVM_EXIT_SHUTDOWN:
+      end_run(VmState::Crashed, {"shutdown", "the guest triple-faulted (KVM_EXIT_SHUTDOWN) at RIP " + rip(), index, 0});
+      return false;
+    case KVM_EXIT_INTERNAL_ERROR:
+      end_run(VmState::Failed, {"internal-error",
+                                "KVM internal error, suberror " + std::to_string(run.internal.suberror) + " at RIP " +
+                                    rip(),
+                                index, 0});
+      return false;
+    case KVM_EXIT_FAIL_ENTRY:
+      end_run(VmState::Failed, {"internal-error",
+                                "KVM could not enter the guest, hardware reason " +
+                                    hex(run.fail_entry.hardware_entry_failure_reason),
+                                index, 0});
+      return false;
+    default:
+      end_run(VmState::Failed,
+              {"internal-error", "unexpected KVM exit reason " + std::to_string(run.exit_reason), index, 0});
+      return false;
+  }
+}
+
+void Machine::on_run_failure(Vcpu& vcpu, int error) {
+  end_run(VmState::Failed, {"internal-error", SystemError("KVM_RUN", error).what(), vcpu.index(), 0});
+}
+
+void Machine::end_run(VmState state, ExitInfo info) {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (state_ != VmState::Running && state_ != VmState::Paused) return;
+    state_ = state;
+    exit_ = info;
+  }
+  for (auto& vcpu : vcpus_) vcpu->request_pause();
+  drain_console();
+  sink_({Event::Kind::State, state, std::move(info), {}});
+}
+
+void Machine::drain_console() {
+  std::lock_guard<std::mutex> lock(console_mu_);
+  if (!memory_) return;
+  const volatile auto* mb = reinterpret_cast<const volatile uckpt_mailbox*>(memory_->base() + UCKPT_MAILBOX_GPA);
+  uint64_t head = mb->console_head;
+  if (head < console_read_) console_read_ = head;  // the guest went back in time (a rollback)
+  if (head - console_read_ > UCKPT_CONSOLE_BYTES) {
+    sink_({Event::Kind::Console, {}, {}, "[console: " + std::to_string(head - console_read_ - UCKPT_CONSOLE_BYTES) +
+                                             " bytes lost]"});
+    console_read_ = head - UCKPT_CONSOLE_BYTES;
+  }
+  for (; console_read_ < head; console_read_++) {
+    char c = mb->console[console_read_ % UCKPT_CONSOLE_BYTES];
+    if (c == '\n') {
+      sink_({Event::Kind::Console, {}, {}, std::move(console_partial_)});
+      console_partial_.clear();
+    } else if (console_partial_.size() < 4096) {
+      console_partial_.push_back(c);
+    }
+  }
+}
+
+}  // namespace uckpt::kvm

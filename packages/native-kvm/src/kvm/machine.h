@@ -1,0 +1,114 @@
+// A KVM virtual machine running a uckpt workload image: guest RAM, vCPUs,
+// the lifecycle state machine, and the reading of guest exits and of the
+// mailbox into VM states with reasons.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "guest_memory.h"
+#include "system.h"
+#include "vcpu.h"
+#include "vcpu_state.h"
+#include "x86_boot.h"
+
+namespace uckpt::kvm {
+
+enum class VmState { Created, Loaded, Running, Paused, Finished, Crashed, Failed, Stopped, Destroyed };
+const char* to_string(VmState state);
+
+struct ExitInfo {
+  std::string reason;   // done, guest-error, bad-params, exception, shutdown, halt,
+                        // unexpected-io, unexpected-mmio, internal-error
+  std::string message;  // for people
+  unsigned vcpu = 0;
+  uint64_t result = 0;  // the checksum, when reason == "done"
+};
+
+struct BootParams {
+  uint64_t workload = 0;
+  uint64_t seed = 1;
+  uint64_t size = 0;
+  uint64_t param = 0;
+  uint64_t repeat = 1;
+};
+
+struct MailboxView {
+  uint64_t status, progress, progress_total, runs_done, result;
+  uint64_t exc_vector, exc_error, exc_rip, exc_cr2;
+  std::string error;
+};
+
+struct ImageInfo {
+  uint64_t image_end;
+  bool pvh_entry;
+};
+
+class Machine {
+ public:
+  // Events leave on vCPU threads; the sink must not block.
+  struct Event {
+    enum class Kind { State, Console } kind;
+    VmState state = VmState::Created;
+    ExitInfo exit;
+    std::string text;
+  };
+  using EventSink = std::function<void(Event)>;
+
+  Machine(uint64_t memory_mib, unsigned vcpus, EventSink sink);
+  ~Machine();
+  Machine(const Machine&) = delete;
+  Machine& operator=(const Machine&) = delete;
+
+  ImageInfo load_image(const uint8_t* elf, size_t size, const BootParams& params);
+  void start();
+  void pause();
+  void resume();
+  void stop();
+  void destroy();
+
+  void read_memory(uint64_t gpa, uint8_t* out, uint64_t length) const;
+  void write_memory(uint64_t gpa, const uint8_t* data, uint64_t length);
+  VcpuState vcpu_state(unsigned index) const;
+  void set_vcpu_state(unsigned index, const VcpuState& state);
+  MailboxView mailbox() const;
+
+  VmState state() const;
+  ExitInfo exit_info() const;
+  uint64_t memory_bytes() const { return memory_->size(); }
+  unsigned vcpu_count() const { return static_cast<unsigned>(vcpus_.size()); }
+  const Capabilities& capabilities() const { return system_->capabilities(); }
+
+ private:
+  bool on_exit(Vcpu& vcpu, kvm_run& run);
+  void on_run_failure(Vcpu& vcpu, int error);
+  // Ends the run with a terminal state (first caller wins) and parks every vCPU.
+  void end_run(VmState state, ExitInfo info);
+  ExitInfo exit_from_mailbox(unsigned vcpu) const;
+  MailboxView read_mailbox() const;
+  void drain_console();
+  void require(std::initializer_list<VmState> allowed, const char* operation) const;
+  void pause_all_vcpus(const char* operation);
+  void join_vcpus();
+
+  std::unique_ptr<System> system_;
+  Fd vm_fd_;
+  std::unique_ptr<GuestMemory> memory_;
+  std::vector<std::unique_ptr<Vcpu>> vcpus_;
+  std::vector<uint32_t> saved_msrs_;
+  EventSink sink_;
+
+  mutable std::mutex mu_;
+  VmState state_ = VmState::Created;
+  ExitInfo exit_;
+
+  std::mutex console_mu_;
+  uint64_t console_read_ = 0;
+  std::string console_partial_;
+};
+
+}  // namespace uckpt::kvm

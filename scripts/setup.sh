@@ -1,0 +1,62 @@
+#!/usr/bin/env bash
+# Brings a machine from "Node and npm" to "everything built": Debian build
+# packages, pnpm, the workspace's dependencies, the native addons, the guest
+# images and the TypeScript. Each step checks first and is skipped when its
+# result is already in place, so a second run takes a few seconds.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+say() { printf 'uckpt setup: %s\n' "$*" >&2; }
+die() { printf 'uckpt setup: error: %s\n' "$*" >&2; exit 1; }
+
+# Debian packages the build needs, as "command:package" pairs.
+readonly DEBIAN_NEEDS=(gcc:gcc g++:g++ make:make python3:python3)
+
+install_debian_packages() {
+  local missing=() pair
+  for pair in "${DEBIAN_NEEDS[@]}"; do
+    command -v "${pair%%:*}" >/dev/null 2>&1 || missing+=("${pair#*:}")
+  done
+  [ ${#missing[@]} -eq 0 ] && return
+  if [ "$(id -u)" -ne 0 ]; then
+    die "missing Debian packages: ${missing[*]}; install them (sudo apt-get install ${missing[*]}) or run as root"
+  fi
+  command -v apt-get >/dev/null 2>&1 || die "missing ${missing[*]} and no apt-get to install them with"
+  say "installing Debian packages: ${missing[*]}"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+}
+
+install_pnpm() {
+  if command -v pnpm >/dev/null 2>&1 && [[ "$(pnpm --version)" == 10.* ]]; then return; fi
+  say "installing pnpm 10 with npm"
+  npm install -g --silent pnpm@10 || die "could not install pnpm (npm install -g pnpm@10 failed)"
+  hash -r
+}
+
+# pnpm install is skipped when no manifest or the lockfile changed since the last one.
+install_dependencies() {
+  local stamp=node_modules/.uckpt-install-stamp digest
+  digest=$(cat pnpm-lock.yaml package.json pnpm-workspace.yaml */*/package.json e2e/package.json 2>/dev/null | sha256sum | cut -d' ' -f1)
+  if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$digest" ]; then return; fi
+  say "installing workspace dependencies"
+  if [ -f pnpm-lock.yaml ]; then
+    pnpm install --frozen-lockfile --reporter=silent
+  else
+    pnpm install --reporter=silent
+  fi
+  echo "$digest" >"$stamp"
+}
+
+node_major=$(node -p 'process.versions.node.split(".")[0]')
+[ "$node_major" -ge 20 ] || die "Node.js 20 or newer is needed (found $(node --version))"
+
+install_debian_packages
+install_pnpm
+install_dependencies
+say "building native addons and guest images"
+pnpm --silent run build:native
+say "building TypeScript"
+pnpm --silent run build:ts
+say "ready"
