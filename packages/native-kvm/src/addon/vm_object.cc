@@ -260,10 +260,9 @@ Napi::Value VmObject::SetVcpuState(const Napi::CallbackInfo& info) {
   uint64_t index = uint_arg(info, 0, "setVcpuState", "vcpu", UINT32_MAX);
   if (!info[1].IsObject()) throw Napi::TypeError::New(info.Env(), "setVcpuState: state must be an object");
   return guarded(info.Env(), [&] {
-    Machine& m = machine("setVcpuState");
-    kvm::VcpuState state = m.vcpu_state(static_cast<unsigned>(index));
-    vcpu_state_from_js(info[1].As<Napi::Object>(), state);
-    m.set_vcpu_state(static_cast<unsigned>(index), state);
+    Napi::Object patch = info[1].As<Napi::Object>();
+    machine("setVcpuState").update_vcpu_state(static_cast<unsigned>(index),
+                                              [&](kvm::VcpuState& state) { vcpu_state_from_js(patch, state); });
     return info.Env().Undefined();
   });
 }

@@ -207,13 +207,16 @@ VcpuState Machine::vcpu_state(unsigned index) const {
   return read_vcpu_state(vcpus_[index]->fd(), caps.xsave_bytes, caps.xcrs, saved_msrs_);
 }
 
-void Machine::set_vcpu_state(unsigned index, const VcpuState& state) {
+void Machine::update_vcpu_state(unsigned index, const std::function<void(VcpuState&)>& patch) {
   std::lock_guard<std::mutex> lock(mu_);
   require({VmState::Loaded, VmState::Paused}, "setVcpuState");
   if (index >= vcpus_.size()) throw UsageError("setVcpuState: no vCPU " + std::to_string(index));
-  if (!state.xsave.empty() && state.xsave.size() != system_->capabilities().xsave_bytes) {
-    throw UsageError("setVcpuState: xsave must be " + std::to_string(system_->capabilities().xsave_bytes) +
-                     " bytes, got " + std::to_string(state.xsave.size()));
+  const auto& caps = system_->capabilities();
+  VcpuState state = read_vcpu_state(vcpus_[index]->fd(), caps.xsave_bytes, caps.xcrs, saved_msrs_);
+  patch(state);
+  if (!state.xsave.empty() && state.xsave.size() != caps.xsave_bytes) {
+    throw UsageError("setVcpuState: xsave must be " + std::to_string(caps.xsave_bytes) + " bytes, got " +
+                     std::to_string(state.xsave.size()));
   }
   write_vcpu_state(vcpus_[index]->fd(), state);
 }

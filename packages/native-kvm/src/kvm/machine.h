@@ -74,7 +74,8 @@ class Machine {
   void read_memory(uint64_t gpa, uint8_t* out, uint64_t length) const;
   void write_memory(uint64_t gpa, const uint8_t* data, uint64_t length);
   VcpuState vcpu_state(unsigned index) const;
-  void set_vcpu_state(unsigned index, const VcpuState& state);
+  // Reads the vCPU's state, lets `patch` change it, and writes it back.
+  void update_vcpu_state(unsigned index, const std::function<void(VcpuState&)>& patch);
   MailboxView mailbox() const;
 
   VmState state() const;

@@ -1,0 +1,50 @@
+#!/usr/bin/env node
+// The uckpt command line: `uckpt <command> [options]`.
+import { GuestRunError } from '@uckpt/native-kvm';
+import { runCommand } from './commands/run.js';
+import { workloadsCommand } from './commands/workloads.js';
+import { UsageError } from './usage-error.js';
+
+const usage = `usage: uckpt <command> [options]
+
+commands:
+  workloads [--json]          list the guest workloads
+  run --workload NAME         run one workload to completion and print its checksum
+      [--on kvm|host] [--memory-mib N] [--vcpus N] [--seed S] [--size X] [--param Y] [--json]
+`;
+
+const commands: Record<string, (args: string[]) => number | Promise<number>> = {
+  workloads: workloadsCommand,
+  run: runCommand,
+};
+
+async function main(argv: string[]): Promise<number> {
+  const [name, ...args] = argv;
+  if (!name || name === '--help' || name === '-h' || name === 'help') {
+    process.stdout.write(usage);
+    return name ? 0 : 2;
+  }
+  const command = commands[name];
+  if (!command) {
+    process.stderr.write(`uckpt: unknown command "${name}"\n\n${usage}`);
+    return 2;
+  }
+  try {
+    return await command(args);
+  } catch (error) {
+    const parseError = (error as { code?: string }).code?.startsWith('ERR_PARSE_ARGS');
+    if (error instanceof UsageError || parseError) {
+      process.stderr.write(`uckpt ${name}: ${(error as Error).message}\n`);
+      return 2;
+    }
+    if (error instanceof GuestRunError) {
+      process.stderr.write(`uckpt ${name}: ${error.message}\n`);
+      for (const line of error.console.slice(-10)) process.stderr.write(`  guest: ${line}\n`);
+      return 1;
+    }
+    process.stderr.write(`uckpt ${name}: ${(error as Error).message}\n`);
+    return 1;
+  }
+}
+
+process.exitCode = await main(process.argv.slice(2));

@@ -1,0 +1,30 @@
+import { defineConfig } from 'vitest/config';
+
+// One configuration, one project per package. Tests that drive real VMs
+// take seconds each and share two cores, hence the generous timeouts and
+// forked workers (native threads and signals stay per process).
+export default defineConfig({
+  test: {
+    pool: 'forks',
+    testTimeout: 180_000,
+    hookTimeout: 60_000,
+    projects: [
+      {
+        extends: true,
+        test: {
+          name: 'native-kvm',
+          root: 'packages/native-kvm',
+          include: ['test/**/*.test.ts'],
+        },
+      },
+      {
+        extends: true,
+        test: {
+          name: 'server',
+          root: 'apps/server',
+          include: ['test/**/*.test.ts'],
+        },
+      },
+    ],
+  },
+});
