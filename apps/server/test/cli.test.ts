@@ -1,0 +1,98 @@
+// The command line as a user meets it: the built `uckpt` program, its
+// output, and its refusals of bad flags.
+import { execFile } from 'node:child_process';
+import { accessSync, constants } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
+import { describe, expect, it } from 'vitest';
+
+const cli = fileURLToPath(new URL('../dist/cli/main.js', import.meta.url));
+const hasKvm = (() => {
+  try {
+    accessSync('/dev/kvm', constants.R_OK | constants.W_OK);
+    return true;
+  } catch {
+    console.warn('\n*** /dev/kvm is not accessible: the CLI tests that run VMs are SKIPPED ***\n');
+    return false;
+  }
+})();
+
+async function uckpt(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  try {
+    const { stdout, stderr } = await promisify(execFile)(process.execPath, [cli, ...args], { encoding: 'utf8' });
+    return { code: 0, stdout, stderr };
+  } catch (error) {
+    const e = error as { code: number; stdout: string; stderr: string };
+    return { code: e.code, stdout: e.stdout, stderr: e.stderr };
+  }
+}
+
+describe('uckpt workloads', () => {
+  it('lists the six workloads, as text and as JSON', async () => {
+    const json = await uckpt('workloads', '--json');
+    expect(json.code).toBe(0);
+    const names = (JSON.parse(json.stdout) as { name: string }[]).map((w) => w.name);
+    expect(names).toEqual(['hashtable', 'sort', 'graph', 'compress', 'dp', 'dirtier']);
+    const text = await uckpt('workloads');
+    for (const name of names) expect(text.stdout).toMatch(new RegExp(`^${name} `, 'm'));
+  });
+});
+
+describe('uckpt run', () => {
+  it.skipIf(!hasKvm)('prints one JSON object whose checksum matches the host program', async () => {
+    const [vm, host] = await Promise.all([
+      uckpt('run', '--workload', 'compress', '--size', '4', '--seed', '11', '--json'),
+      uckpt('run', '--workload', 'compress', '--size', '4', '--seed', '11', '--on', 'host', '--json'),
+    ]);
+    expect(vm.code).toBe(0);
+    const a = JSON.parse(vm.stdout);
+    const b = JSON.parse(host.stdout);
+    expect(a).toMatchObject({ workload: 'compress', on: 'kvm', seed: 11, memoryMiB: 1024 });
+    expect(b).toMatchObject({ workload: 'compress', on: 'host' });
+    expect(a.checksum).toMatch(/^[0-9a-f]{16}$/);
+    expect(a.checksum).toBe(b.checksum);
+    expect(a.runtimeMs).toBeGreaterThan(0);
+  });
+
+  it.skipIf(!hasKvm)('prints checksum, runtime and progress rate for people', async () => {
+    const r = await uckpt('run', '--workload', 'dp', '--size', '20', '--memory-mib', '64', '--vcpus', '2');
+    expect(r.code).toBe(0);
+    expect(r.stdout).toMatch(/^dp on kvm: checksum [0-9a-f]{16}, \d+\.\d\d s, \d+\.\d progress units\/s\n$/);
+  });
+
+  it.skipIf(!hasKvm)('a guest that cannot run says why and exits 1', async () => {
+    const r = await uckpt('run', '--workload', 'hashtable', '--memory-mib', '64');
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/the guest did not finish: the guest refused its parameters: not enough guest memory/);
+  });
+
+  const refusals: [string[], RegExp][] = [
+    [[], /--workload NAME is required/],
+    [['--workload', 'nosuch'], /unknown workload "nosuch"; the workloads are: hashtable, sort/],
+    [['--workload', 'dp', '--on', 'xen'], /--on must be one of kvm, host \(got "xen"\)/],
+    [['--workload', 'dp', '--memory-mib', '8'], /--memory-mib must be an integer from 16 to 16384 \(got "8"\)/],
+    [['--workload', 'dp', '--memory-mib', '1e3'], /--memory-mib must be an integer/],
+    [['--workload', 'dp', '--vcpus', '0'], /--vcpus must be an integer from 1 to 64/],
+    [['--workload', 'dp', '--seed=-1'], /--seed must be an integer from 0/],
+    [['--workload', 'dp', '--seed', '-1'], /Option '--seed' argument is ambiguous/],
+    [['--workload', 'dp', '--size', 'big'], /--size must be an integer from 1/],
+    [['--workload', 'dp', '--param', '0'], /--param must be an integer from 1/],
+    [['--workload', 'dp', '--on', 'host', '--vcpus', '2'], /--memory-mib and --vcpus apply only to --on kvm/],
+    [['--workload', 'dp', '--frobnicate'], /Unknown option '--frobnicate'/],
+    [['--workload'], /--workload/],
+  ];
+  for (const [args, message] of refusals) {
+    it(`refuses ${JSON.stringify(args)} with exit code 2`, async () => {
+      const r = await uckpt('run', ...args);
+      expect(r.code).toBe(2);
+      expect(r.stderr).toMatch(message);
+      expect(r.stdout).toBe('');
+    });
+  }
+
+  it('refuses an unknown command and shows the usage', async () => {
+    const r = await uckpt('frobnicate');
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/unknown command "frobnicate"[\s\S]*usage: uckpt <command>/);
+  });
+});
