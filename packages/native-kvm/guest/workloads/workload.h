@@ -13,6 +13,10 @@
 #include <stddef.h>
 #include <stdint.h>
 
+/* The runtime replaces a 0 knob by the descriptor's default before calling
+ * any of the functions below, and keeps knobs at most 2^32 so that size
+ * arithmetic cannot overflow; kernels clamp further where they must (the
+ * descriptor's units say so). */
 typedef struct wl_params {
     uint64_t seed;
     uint64_t size;  /* main size knob, in the unit the descriptor names; 0 = default */
