@@ -50,7 +50,7 @@ describeKvm('bad input is refused clearly', () => {
     expect(() => v.pause()).toThrow('pause: the VM is created, it must be running');
     expect(() => v.resume()).toThrow('resume: the VM is created, it must be paused');
     expect(() => v.getVcpuState(0)).toThrow(/getVcpuState: the VM is created, it must be loaded or paused/);
-    v.loadImage(guestImagePath, { workload: findWorkload('hashtable').index, repeat: 0 });
+    v.loadImage(guestImagePath, { workload: findWorkload('dirtier').index, size: 8, repeat: 0 }); // runs until stopped
     v.start();
     expect(() => v.start()).toThrow('start: the VM is running, it must be loaded');
     expect(() => v.resume()).toThrow('resume: the VM is running, it must be paused');
