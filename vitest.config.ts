@@ -12,6 +12,14 @@ export default defineConfig({
       {
         extends: true,
         test: {
+          name: 'native-core',
+          root: 'packages/native-core',
+          include: ['test/**/*.test.ts'],
+        },
+      },
+      {
+        extends: true,
+        test: {
           name: 'native-kvm',
           root: 'packages/native-kvm',
           include: ['test/**/*.test.ts'],

@@ -1,0 +1,136 @@
+// The last K checkpoints of one guest, kept incrementally in memory, and
+// in-place rollback to any of them.
+//
+// Checkpoint n is the guest as it was at time T(n). Its undo log U(n) holds
+// the pre-images (contents at T(n)) of the pages written between T(n) and
+// T(n+1). Rolling back to n writes every page changed since T(n) with its
+// content at T(n): for a page in several undo logs, the oldest one at or
+// after n wins, which is what applying the logs newest-first gives, with
+// each page written once.
+//
+// Stop-and-copy cannot capture a pre-image at the moment of the write, so it
+// keeps a shadow: the content at the newest checkpoint of every page the
+// guest has written (pages never written read as zeros and are not kept).
+// At a checkpoint the shadow copy of each dirty page becomes that page's
+// pre-image in the undo log (no copy), and the page is copied into a new
+// shadow frame. Memory: shadow (up to the guest's touched RAM) + undo logs
+// (dirty pages per epoch x retained epochs). Copy-on-write, which saves the
+// pre-image at the first write, needs no shadow: undo logs only.
+#pragma once
+
+#include <cstdint>
+#include <deque>
+#include <memory>
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include "backend.h"
+#include "bitmap.h"
+#include "copy_pool.h"
+#include "page_store.h"
+
+namespace uckpt::core {
+
+struct CheckpointInfo {
+  uint64_t seq;
+  uint64_t monotonic_ns;  // when it was taken, CLOCK_MONOTONIC
+  uint64_t wall_ms;       // the same moment, Unix time
+  uint64_t pages;         // pages in its undo log
+  uint64_t bytes;         // bytes of page frames it holds
+  bool corrupt;           // a stored page failed its checksum
+};
+
+struct TakeResult {
+  uint64_t seq;
+  uint64_t pages_copied;
+  uint64_t checkpoints_retired;  // to respect the retention or the memory bound
+};
+
+struct RollbackResult {
+  uint64_t seq;                 // the checkpoint now current
+  uint64_t pages_restored;      // pages written back into the guest
+  uint64_t checkpoints_dropped; // newer checkpoints given up
+};
+
+// A rollback that was refused; nothing in the guest or the ring changed.
+class RollbackRefused : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+// The memory bound leaves no room even after retiring every older checkpoint.
+class StoreFull : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+class CheckpointRing {
+ public:
+  CheckpointRing(Backend& backend, uint64_t store_bytes, unsigned retention, CopyPool& copiers);
+  ~CheckpointRing();
+
+  bool empty() const { return ring_.empty(); }
+  uint64_t latest_seq() const { return ring_.back().seq; }
+  unsigned retention() const { return retention_; }
+  void set_retention(unsigned retention);
+
+  // All of these run with the guest paused.
+  // The first checkpoint: copies every populated page into the shadow.
+  TakeResult begin();
+  // A checkpoint at the end of an epoch in which `dirty` pages were written.
+  TakeResult take(const Bitmap& dirty);
+  // Back to checkpoint `seq` (the newest when empty); `open_dirty` are the
+  // pages written since the newest checkpoint. Throws RollbackRefused.
+  RollbackResult rollback(std::optional<uint64_t> seq, const Bitmap& open_dirty);
+  // Drops every checkpoint and the shadow.
+  void clear();
+
+  std::vector<CheckpointInfo> list() const;
+  uint64_t store_bytes() const { return store_.bytes_in_use(); }
+  uint64_t shadow_pages() const { return shadow_pages_; }
+  uint64_t store_bound() const { return store_.max_bytes(); }
+
+  // Test hook: flips a bit of the stored pre-image of `pfn` in checkpoint
+  // `seq`'s undo log (or of its shadow copy when `seq` is the newest).
+  void corrupt_for_test(uint64_t seq, uint64_t pfn);
+
+ private:
+  struct UndoEntry {
+    uint64_t pfn;
+    FrameId frame;  // kNoFrame: the page was all zeros
+  };
+  struct Checkpoint {
+    uint64_t seq;
+    uint64_t monotonic_ns;
+    uint64_t wall_ms;
+    std::unique_ptr<VcpuSnapshot> vcpus;
+    std::vector<UndoEntry> undo;
+    bool corrupt = false;
+  };
+
+  // Copies `pages` into fresh shadow frames, moving the old shadow frames
+  // into `undo` when given. Frees room first; throws StoreFull untouched.
+  uint64_t copy_to_shadow(const std::vector<uint64_t>& pages, std::vector<UndoEntry>* undo);
+  void make_room(uint64_t frames);
+  void retire_oldest();
+  void release_undo(Checkpoint& c);
+  Checkpoint new_checkpoint();
+
+  Backend& backend_;
+  PageStore store_;
+  CopyPool& copiers_;
+  unsigned retention_;
+  std::deque<Checkpoint> ring_;
+  std::vector<FrameId> shadow_;  // per page; kNoFrame: all zeros
+  uint64_t shadow_pages_ = 0;
+  uint64_t next_seq_ = 1;
+  uint64_t retired_ = 0;
+
+  // Scratch for rollback, sized once: where each page is restored from.
+  std::vector<FrameId> source_;
+  std::vector<uint32_t> source_owner_;  // ring index, or UINT32_MAX for the shadow
+};
+
+}  // namespace uckpt::core

@@ -1,0 +1,136 @@
+// The epoch loop: a native thread that, every interval, pauses the guest,
+// harvests and copies what changed, re-arms tracking and resumes it. It
+// takes requests (checkpoint now, roll back, reconfigure) as messages and
+// reports one record per epoch through a callback that must never block.
+#pragma once
+
+#include <condition_variable>
+#include <cstdint>
+#include <functional>
+#include <future>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <thread>
+#include <variant>
+#include <vector>
+
+#include "backend.h"
+#include "checkpoint_ring.h"
+#include "copy_pool.h"
+
+namespace uckpt::core {
+
+enum class Mode { StopAndCopy };
+
+struct CheckpointConfig {
+  uint32_t interval_ms = 50;  // 1..10000
+  uint32_t retention = 8;     // 1..1024
+  bool enabled = true;
+  Mode mode = Mode::StopAndCopy;
+  uint64_t store_bytes = 0;   // memory bound of the page store
+  unsigned copy_threads = 1;  // threads copying while the guest is paused
+};
+
+struct EpochRecord {
+  uint64_t seq;             // the checkpoint this epoch produced
+  uint64_t start_ns;        // CLOCK_MONOTONIC at the pause
+  uint64_t wall_ms;
+  uint64_t dirty_pages;
+  uint64_t pages_copied;
+  uint64_t pause_ns;        // guest stopped, from pause request to resume
+  uint64_t harvest_ns;      // reading the dirty log
+  uint64_t copy_ns;
+  uint64_t rearm_ns;        // re-protecting the dirty pages
+  uint64_t store_bytes;
+  uint32_t retained;
+  uint64_t retired;         // checkpoints retired this epoch (retention or memory bound)
+};
+
+struct Totals {
+  uint64_t epochs = 0;
+  uint64_t skipped_epochs = 0;  // the guest was not running
+  uint64_t rollbacks = 0;
+  uint64_t store_bytes = 0;
+  uint64_t store_bound = 0;
+  uint64_t shadow_pages = 0;
+  std::string last_error;
+};
+
+struct RollbackOutcome {
+  RollbackResult result;
+  uint64_t duration_ns;  // guest stopped
+};
+
+class Checkpointer {
+ public:
+  using EpochSink = std::function<void(const EpochRecord&)>;
+  using ErrorSink = std::function<void(const std::string&)>;
+
+  // Validates the config; throws std::invalid_argument naming what is wrong.
+  Checkpointer(Backend& backend, const CheckpointConfig& config, EpochSink on_epoch, ErrorSink on_error);
+  ~Checkpointer();
+  Checkpointer(const Checkpointer&) = delete;
+  Checkpointer& operator=(const Checkpointer&) = delete;
+
+  // Fields left empty stay as they are. Enabling takes a first checkpoint;
+  // disabling drops them all.
+  void configure(std::optional<uint32_t> interval_ms, std::optional<uint32_t> retention,
+                 std::optional<bool> enabled);
+  CheckpointConfig config() const;
+
+  // Block the caller (never the loop) until the loop has done it.
+  uint64_t checkpoint_now();
+  RollbackOutcome rollback(std::optional<uint64_t> seq);
+  void corrupt_for_test(uint64_t seq, uint64_t pfn);
+
+  std::vector<CheckpointInfo> list() const;
+  Totals totals() const;
+
+  static void validate(const CheckpointConfig& config);
+
+ private:
+  struct CheckpointNow {};
+  struct Rollback {
+    std::optional<uint64_t> seq;
+  };
+  struct Corrupt {
+    uint64_t seq, pfn;
+  };
+  using Request = std::variant<CheckpointNow, Rollback, Corrupt>;
+  using Reply = std::variant<uint64_t, RollbackOutcome>;
+  struct Pending {
+    Request request;
+    std::promise<Reply> reply;
+  };
+
+  Reply submit(Request request);
+  void loop();
+  Reply serve(const Request& request);
+  void epoch();
+  void apply_enabled(bool enabled);
+  void publish();
+  void fail(const std::string& message);
+
+  Backend& backend_;
+  EpochSink on_epoch_;
+  ErrorSink on_error_;
+  CopyPool copiers_;
+  CheckpointRing ring_;
+  Bitmap dirty_;
+  Bitmap carry_;  // harvested but not yet consumed: never dropped
+
+  mutable std::mutex mu_;  // guards what follows
+  std::condition_variable wake_;
+  CheckpointConfig config_;
+  bool enabled_in_ring_ = false;  // the loop's view of config_.enabled
+  std::vector<std::unique_ptr<Pending>> requests_;
+  bool stopping_ = false;
+  std::vector<CheckpointInfo> published_;
+  Totals totals_;
+
+  std::thread thread_;
+};
+
+}  // namespace uckpt::core

@@ -1,0 +1,251 @@
+#include "uckpt/core/checkpoint_ring.h"
+
+#include <time.h>
+
+#include <algorithm>
+#include <cstring>
+
+namespace uckpt::core {
+namespace {
+
+constexpr FrameId kUnset = kNoFrame - 1;  // rollback scratch: no source chosen yet
+constexpr uint32_t kFromShadow = UINT32_MAX;
+
+uint64_t clock_ns(clockid_t clock) {
+  timespec ts;
+  clock_gettime(clock, &ts);
+  return uint64_t(ts.tv_sec) * 1000000000 + uint64_t(ts.tv_nsec);
+}
+
+template <typename Ring>
+std::string range_of(const Ring& ring) {
+  if (ring.empty()) return "none";
+  return std::to_string(ring.front().seq) + ".." + std::to_string(ring.back().seq);
+}
+
+}  // namespace
+
+CheckpointRing::CheckpointRing(Backend& backend, uint64_t store_bytes, unsigned retention, CopyPool& copiers)
+    : backend_(backend),
+      store_(store_bytes),
+      copiers_(copiers),
+      retention_(std::max(1u, retention)),
+      shadow_(backend.page_count(), kNoFrame),
+      source_(backend.page_count(), kUnset),
+      source_owner_(backend.page_count(), kFromShadow) {}
+
+CheckpointRing::~CheckpointRing() = default;
+
+void CheckpointRing::set_retention(unsigned retention) {
+  retention_ = std::max(1u, retention);
+  while (ring_.size() > retention_) retire_oldest();
+}
+
+CheckpointRing::Checkpoint CheckpointRing::new_checkpoint() {
+  Checkpoint c;
+  c.seq = next_seq_++;
+  c.monotonic_ns = clock_ns(CLOCK_MONOTONIC);
+  c.wall_ms = clock_ns(CLOCK_REALTIME) / 1000000;
+  c.vcpus = backend_.capture_vcpus();
+  return c;
+}
+
+void CheckpointRing::release_undo(Checkpoint& c) {
+  for (const UndoEntry& e : c.undo) {
+    if (e.frame != kNoFrame) store_.release(e.frame);
+  }
+  c.undo.clear();
+}
+
+void CheckpointRing::retire_oldest() {
+  release_undo(ring_.front());
+  ring_.pop_front();
+  retired_++;
+}
+
+// Retires old checkpoints until `frames` are free. The newest checkpoint is
+// never retired: its undo log is the one being filled.
+void CheckpointRing::make_room(uint64_t frames) {
+  const uint64_t free_before = store_.capacity_frames() - store_.frames_in_use();
+  uint64_t reclaimable = free_before;
+  for (size_t i = 0; i + 1 < ring_.size() && reclaimable < frames; i++) {
+    for (const UndoEntry& e : ring_[i].undo) reclaimable += e.frame != kNoFrame;
+  }
+  if (reclaimable < frames) {
+    throw StoreFull("the checkpoint store bound (" + std::to_string(store_.max_bytes() >> 20) +
+                    " MiB) cannot hold this checkpoint: " + std::to_string(frames) + " more pages are needed, " +
+                    std::to_string(reclaimable) + " could be freed (the shadow holds " +
+                    std::to_string(shadow_pages_) + " pages); raise the bound");
+  }
+  while (store_.capacity_frames() - store_.frames_in_use() < frames) retire_oldest();
+}
+
+uint64_t CheckpointRing::copy_to_shadow(const std::vector<uint64_t>& pages, std::vector<UndoEntry>* undo) {
+  make_room(pages.size());
+  std::vector<FrameId> frames(pages.size());
+  for (FrameId& f : frames) f = store_.allocate();
+  copiers_.parallel_for(pages.size(), [&](size_t begin, size_t end) {
+    for (size_t i = begin; i < end; i++) store_.store(frames[i], backend_.page(pages[i]));
+  });
+  for (size_t i = 0; i < pages.size(); i++) {
+    FrameId& slot = shadow_[pages[i]];
+    if (slot == kNoFrame) shadow_pages_++;
+    if (undo) {
+      undo->push_back({pages[i], slot});  // the old shadow copy is the pre-image
+    } else if (slot != kNoFrame) {
+      store_.release(slot);
+    }
+    slot = frames[i];
+  }
+  return pages.size();
+}
+
+static std::vector<uint64_t> pages_of(const Bitmap& bitmap) {
+  std::vector<uint64_t> pages;
+  pages.reserve(bitmap.count());
+  bitmap.for_each([&](uint64_t pfn) { pages.push_back(pfn); });
+  return pages;
+}
+
+TakeResult CheckpointRing::begin() {
+  clear();
+  Bitmap populated(backend_.page_count());
+  backend_.populated_pages(populated);
+  uint64_t copied = copy_to_shadow(pages_of(populated), nullptr);
+  ring_.push_back(new_checkpoint());
+  return {ring_.back().seq, copied, 0};
+}
+
+TakeResult CheckpointRing::take(const Bitmap& dirty) {
+  if (ring_.empty()) throw std::logic_error("take() before begin()");
+  const uint64_t retired_before = retired_;
+  std::vector<uint64_t> pages = pages_of(dirty);
+  make_room(pages.size());  // before choosing the undo log: it may retire checkpoints
+  uint64_t copied = copy_to_shadow(pages, &ring_.back().undo);
+  ring_.push_back(new_checkpoint());
+  while (ring_.size() > retention_) retire_oldest();
+  return {ring_.back().seq, copied, retired_ - retired_before};
+}
+
+RollbackResult CheckpointRing::rollback(std::optional<uint64_t> seq, const Bitmap& open_dirty) {
+  if (ring_.empty()) throw RollbackRefused("no checkpoint is retained");
+  const uint64_t target = seq.value_or(ring_.back().seq);
+  auto it = std::find_if(ring_.begin(), ring_.end(), [&](const Checkpoint& c) { return c.seq == target; });
+  if (it == ring_.end()) {
+    throw RollbackRefused("checkpoint " + std::to_string(target) + " is not retained (retained: " + range_of(ring_) +
+                          ")");
+  }
+  const size_t t = static_cast<size_t>(it - ring_.begin());
+  const size_t newest = ring_.size() - 1;
+
+  // Choose each page's source: the oldest undo log at or after the target,
+  // else (written only since the newest checkpoint) the shadow.
+  std::vector<uint64_t> touched;
+  for (size_t k = newest; k-- > t;) {
+    for (const UndoEntry& e : ring_[k].undo) {
+      if (source_[e.pfn] == kUnset) touched.push_back(e.pfn);
+      source_[e.pfn] = e.frame;
+      source_owner_[e.pfn] = static_cast<uint32_t>(k);
+    }
+  }
+  open_dirty.for_each([&](uint64_t pfn) {
+    if (source_[pfn] != kUnset) return;
+    touched.push_back(pfn);
+    source_[pfn] = shadow_[pfn];
+    source_owner_[pfn] = kFromShadow;
+  });
+  auto reset_scratch = [&] {
+    for (uint64_t pfn : touched) source_[pfn] = kUnset;
+  };
+
+  // Every stored page is checked before anything is written.
+  for (uint64_t pfn : touched) {
+    FrameId f = source_[pfn];
+    if (f == kNoFrame || store_.verify(f)) continue;
+    Checkpoint& holder = source_owner_[pfn] == kFromShadow ? ring_.back() : ring_[source_owner_[pfn]];
+    holder.corrupt = true;
+    reset_scratch();
+    throw RollbackRefused("checkpoint " + std::to_string(holder.seq) + " holds a corrupted copy of guest page " +
+                          std::to_string(pfn) + " (checksum mismatch): rollback to " + std::to_string(target) +
+                          " refused");
+  }
+
+  backend_.restore_vcpus(*ring_[t].vcpus);
+  copiers_.parallel_for(touched.size(), [&](size_t begin, size_t end) {
+    for (size_t i = begin; i < end; i++) {
+      FrameId f = source_[touched[i]];
+      uint8_t* page = backend_.page(touched[i]);
+      if (f == kNoFrame) {
+        std::memset(page, 0, kPageSize);
+      } else {
+        std::memcpy(page, store_.data(f), kPageSize);
+      }
+    }
+  });
+
+  // The restored pre-images become the shadow; the rest of the newer undo
+  // logs, and the shadow copies they replace, are freed.
+  for (uint64_t pfn : touched) {
+    if (source_owner_[pfn] == kFromShadow) continue;
+    FrameId& slot = shadow_[pfn];
+    if (slot != kNoFrame) store_.release(slot);
+    if (slot != kNoFrame) shadow_pages_--;
+    if (source_[pfn] != kNoFrame) shadow_pages_++;
+    slot = source_[pfn];
+  }
+  for (size_t k = t; k < newest; k++) {
+    for (const UndoEntry& e : ring_[k].undo) {
+      bool moved = source_[e.pfn] == e.frame && source_owner_[e.pfn] == k;
+      if (!moved && e.frame != kNoFrame) store_.release(e.frame);
+    }
+    ring_[k].undo.clear();
+  }
+  reset_scratch();
+  const uint64_t dropped = newest - t;
+  ring_.erase(ring_.begin() + static_cast<long>(t) + 1, ring_.end());
+  return {target, touched.size(), dropped};
+}
+
+void CheckpointRing::clear() {
+  while (!ring_.empty()) retire_oldest();
+  for (FrameId& f : shadow_) {
+    if (f != kNoFrame) store_.release(f);
+    f = kNoFrame;
+  }
+  shadow_pages_ = 0;
+}
+
+std::vector<CheckpointInfo> CheckpointRing::list() const {
+  std::vector<CheckpointInfo> out;
+  for (size_t i = 0; i < ring_.size(); i++) {
+    const Checkpoint& c = ring_[i];
+    const bool newest = i + 1 == ring_.size();
+    uint64_t pages = newest ? shadow_pages_ : c.undo.size();
+    uint64_t frames = newest ? shadow_pages_ : 0;
+    if (!newest) {
+      for (const UndoEntry& e : c.undo) frames += e.frame != kNoFrame;
+    }
+    out.push_back({c.seq, c.monotonic_ns, c.wall_ms, pages, frames * kPageSize, c.corrupt});
+  }
+  return out;
+}
+
+void CheckpointRing::corrupt_for_test(uint64_t seq, uint64_t pfn) {
+  auto it = std::find_if(ring_.begin(), ring_.end(), [&](const Checkpoint& c) { return c.seq == seq; });
+  if (it == ring_.end()) throw std::invalid_argument("checkpoint " + std::to_string(seq) + " is not retained");
+  FrameId frame = kNoFrame;
+  if (it + 1 == ring_.end()) {
+    frame = pfn < shadow_.size() ? shadow_[pfn] : kNoFrame;
+  } else {
+    for (const UndoEntry& e : it->undo) {
+      if (e.pfn == pfn) frame = e.frame;
+    }
+  }
+  if (frame == kNoFrame) {
+    throw std::invalid_argument("checkpoint " + std::to_string(seq) + " holds no stored copy of page " +
+                                std::to_string(pfn));
+  }
+  store_.corrupt_for_test(frame, static_cast<uint32_t>(pfn * 7919));
+}
+
+}  // namespace uckpt::core

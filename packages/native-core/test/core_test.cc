@@ -1,0 +1,260 @@
+// The checkpoint core without any hypervisor, over the memory test double.
+#include <chrono>
+#include <map>
+#include <random>
+#include <thread>
+
+#include "check.h"
+#include "memory_backend.h"
+#include "uckpt/core/checkpointer.h"
+#include "uckpt/core/crc32c.h"
+
+using namespace uckpt::core;
+using uckpt::core::testing::MemoryBackend;
+
+namespace {
+
+constexpr uint64_t kPages = 256;
+constexpr uint64_t MiB = 1 << 20;
+
+// Takes a checkpoint the way the epoch loop does: pause, harvest, take, re-arm.
+uint64_t checkpoint(MemoryBackend& guest, CheckpointRing& ring) {
+  guest.pause();
+  Bitmap dirty(guest.page_count());
+  guest.harvest_dirty(dirty);
+  uint64_t seq = ring.empty() ? ring.begin().seq : ring.take(dirty).seq;
+  guest.rearm(dirty);
+  guest.resume();
+  return seq;
+}
+
+RollbackResult rollback(MemoryBackend& guest, CheckpointRing& ring, std::optional<uint64_t> seq) {
+  guest.pause();
+  Bitmap dirty(guest.page_count());
+  guest.harvest_dirty(dirty);
+  struct Resume {
+    MemoryBackend& g;
+    ~Resume() { g.resume(); }
+  } resume{guest};
+  RollbackResult r = ring.rollback(seq, dirty);
+  guest.rearm(dirty);
+  return r;
+}
+
+void scribble(MemoryBackend& guest, std::mt19937_64& rng, int writes, uint64_t pages = kPages) {
+  for (int i = 0; i < writes; i++) {
+    guest.write(rng() % pages, static_cast<uint32_t>(rng() % kPageSize), static_cast<uint8_t>(rng() | 1));
+  }
+  guest.registers[0] = rng();
+}
+
+}  // namespace
+
+TEST("crc32c matches the standard check value") {
+  const char* text = "123456789";
+  CHECK_EQ(crc32c(reinterpret_cast<const uint8_t*>(text), 9), 0xe3069283u);
+  std::vector<uint8_t> page(kPageSize), copy(kPageSize);
+  for (size_t i = 0; i < page.size(); i++) page[i] = static_cast<uint8_t>(i * 31);
+  CHECK_EQ(copy_page_crc32c(copy.data(), page.data()), crc32c(page.data(), kPageSize));
+  CHECK(copy == page);
+}
+
+TEST("page store: bounded, reuses released frames, detects a flipped bit") {
+  PageStore store(4 * kPageSize);
+  std::vector<FrameId> frames;
+  for (int i = 0; i < 4; i++) frames.push_back(store.allocate());
+  CHECK_EQ(store.allocate(), kNoFrame);
+  CHECK_EQ(store.bytes_in_use(), 4 * kPageSize);
+  store.release(frames[2]);
+  CHECK_EQ(store.allocate(), frames[2]);
+  std::vector<uint8_t> page(kPageSize, 0x5a);
+  store.store(frames[0], page.data());
+  CHECK(store.verify(frames[0]));
+  store.corrupt_for_test(frames[0], 12345);
+  CHECK(!store.verify(frames[0]));
+  CHECK_THROWS(std::invalid_argument, PageStore(100), "page store bound");
+}
+
+TEST("rollback to any retained checkpoint restores memory and vCPUs exactly") {
+  for (unsigned retention : {1u, 3u, 8u}) {
+    MemoryBackend guest(kPages);
+    CopyPool copiers(2);
+    CheckpointRing ring(guest, 8 * MiB, retention, copiers);
+    std::mt19937_64 rng(retention);
+    std::map<uint64_t, std::pair<std::vector<uint8_t>, std::vector<uint64_t>>> saved;
+    for (int round = 0; round < 300; round++) {
+      scribble(guest, rng, static_cast<int>(rng() % 200));
+      guest.pause();
+      saved[checkpoint(guest, ring)] = {guest.memory(), guest.registers};
+      guest.resume();
+      scribble(guest, rng, static_cast<int>(rng() % 50));  // the open epoch
+      if (rng() % 4 == 0) {
+        auto list = ring.list();
+        CHECK(list.size() <= retention);
+        uint64_t target = list[rng() % list.size()].seq;
+        RollbackResult r = rollback(guest, ring, target);
+        CHECK_EQ(r.seq, target);
+        CHECK(guest.memory() == saved[target].first);
+        CHECK(guest.registers == saved[target].second);
+        CHECK_EQ(ring.latest_seq(), target);
+      }
+    }
+  }
+}
+
+TEST("only pages changed since the target are written back, each once") {
+  MemoryBackend guest(kPages);
+  CopyPool copiers(1);
+  CheckpointRing ring(guest, 8 * MiB, 8, copiers);
+  guest.write(1, 0, 1);
+  uint64_t first = checkpoint(guest, ring);
+  guest.write(2, 0, 2);
+  guest.write(3, 0, 3);
+  checkpoint(guest, ring);
+  guest.write(3, 0, 4);  // page 3 is in two undo logs
+  checkpoint(guest, ring);
+  guest.write(4, 0, 5);  // open epoch
+  RollbackResult r = rollback(guest, ring, first);
+  CHECK_EQ(r.pages_restored, 3u);  // pages 2, 3, 4; not page 1
+  CHECK_EQ(r.checkpoints_dropped, 2u);
+  auto memory = guest.memory();
+  CHECK_EQ(int(memory[1 * kPageSize]), 1);
+  CHECK_EQ(int(memory[3 * kPageSize]), 0);  // the oldest pre-image wins
+  CHECK_EQ(int(memory[4 * kPageSize]), 0);
+}
+
+TEST("retention retires the oldest checkpoints and frees their frames") {
+  MemoryBackend guest(kPages);
+  CopyPool copiers(1);
+  CheckpointRing ring(guest, 8 * MiB, 3, copiers);
+  std::mt19937_64 rng(7);
+  for (int i = 0; i < 10; i++) {
+    scribble(guest, rng, 40);
+    checkpoint(guest, ring);
+  }
+  auto list = ring.list();
+  CHECK_EQ(list.size(), 3u);
+  CHECK_EQ(list.back().seq, 10u);
+  CHECK_EQ(list.front().seq, 8u);
+  uint64_t frames = ring.shadow_pages();
+  for (size_t i = 0; i + 1 < list.size(); i++) frames += list[i].bytes / kPageSize;
+  CHECK_EQ(ring.store_bytes(), frames * kPageSize);  // nothing leaked
+  ring.set_retention(1);
+  CHECK_EQ(ring.list().size(), 1u);
+  CHECK_EQ(ring.store_bytes(), ring.shadow_pages() * kPageSize);
+  CHECK_THROWS(RollbackRefused, rollback(guest, ring, 9), "checkpoint 9 is not retained (retained: 10..10)");
+}
+
+TEST("at the memory bound the oldest checkpoints go; below the shadow nothing changes") {
+  MemoryBackend guest(kPages);
+  CopyPool copiers(1);
+  CheckpointRing ring(guest, 64 * kPageSize, 100, copiers);
+  for (uint64_t p = 0; p < 20; p++) guest.write(p, 0, 1);
+  checkpoint(guest, ring);  // shadow: 20 frames
+  for (int round = 0; round < 10; round++) {
+    for (uint64_t p = 0; p < 20; p++) guest.write(p, 1, static_cast<uint8_t>(round));
+    checkpoint(guest, ring);
+  }
+  CHECK(ring.store_bytes() <= 64 * kPageSize);
+  CHECK(ring.list().size() < 11);  // some were retired to make room
+  // 50 new pages do not fit next to a 20-page shadow in 64 frames.
+  for (uint64_t p = 20; p < 70; p++) guest.write(p, 0, 1);
+  auto before = ring.list();
+  guest.pause();
+  Bitmap dirty(kPages);
+  guest.harvest_dirty(dirty);
+  CHECK_THROWS(StoreFull, ring.take(dirty), "cannot hold this checkpoint");
+  guest.resume();
+  CHECK_EQ(ring.list().size(), before.size());
+}
+
+TEST("a corrupted stored page refuses the rollback that needs it and changes nothing") {
+  MemoryBackend guest(kPages);
+  CopyPool copiers(1);
+  CheckpointRing ring(guest, 8 * MiB, 8, copiers);
+  guest.write(5, 0, 1);
+  guest.write(6, 0, 1);
+  uint64_t a = checkpoint(guest, ring);
+  guest.write(5, 0, 2);
+  uint64_t b = checkpoint(guest, ring);
+  guest.write(5, 0, 3);
+  guest.write(6, 0, 3);
+  checkpoint(guest, ring);
+  guest.write(7, 0, 9);
+  ring.corrupt_for_test(b, 5);  // b's pre-image of page 5
+  auto memory = guest.memory();
+  CHECK_THROWS(RollbackRefused, rollback(guest, ring, b), "checkpoint 2 holds a corrupted copy of guest page 5");
+  CHECK(guest.memory() == memory);
+  CHECK(ring.list()[1].corrupt);
+  // Rolling back further does not read b's copy of page 5: a's is older.
+  RollbackResult r = rollback(guest, ring, a);
+  CHECK_EQ(r.seq, a);
+  CHECK_EQ(int(guest.memory()[5 * kPageSize]), 1);
+  CHECK_EQ(int(guest.memory()[6 * kPageSize]), 1);
+  CHECK_EQ(int(guest.memory()[7 * kPageSize]), 0);
+}
+
+TEST("checkpointer: epochs on a timer, checkpoint now, rollback, reconfiguration") {
+  MemoryBackend guest(kPages);
+  std::mutex mu;
+  std::vector<EpochRecord> epochs;
+  std::vector<std::string> errors;
+  CheckpointConfig config;
+  config.interval_ms = 5;
+  config.retention = 4;
+  config.store_bytes = 8 * MiB;
+  Checkpointer cp(
+      guest, config,
+      [&](const EpochRecord& r) {
+        std::lock_guard<std::mutex> lock(mu);
+        epochs.push_back(r);
+      },
+      [&](const std::string& e) {
+        std::lock_guard<std::mutex> lock(mu);
+        errors.push_back(e);
+      });
+  std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  size_t seen;
+  {
+    std::lock_guard<std::mutex> lock(mu);
+    seen = epochs.size();
+  }
+  CHECK(seen >= 5);
+  CHECK(cp.list().size() <= 4);
+  uint64_t seq = cp.checkpoint_now();
+  CHECK(seq >= cp.list().front().seq);
+  RollbackOutcome r = cp.rollback(std::nullopt);
+  CHECK(r.result.seq >= seq);
+  CHECK_THROWS(std::invalid_argument, cp.configure(0, std::nullopt, std::nullopt), "intervalMs must be from 1 to 10000");
+  CHECK_THROWS(std::invalid_argument, cp.configure(std::nullopt, 0, std::nullopt), "retention must be from 1 to 1024");
+  cp.configure(std::nullopt, std::nullopt, false);
+  std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  CHECK_THROWS(std::runtime_error, cp.rollback(std::nullopt), "checkpointing is disabled");
+  CHECK(cp.list().empty());
+  cp.configure(std::nullopt, 2, true);
+  std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  CHECK(!cp.list().empty());
+  CHECK(cp.list().size() <= 2);
+  CHECK(errors.empty());
+  CHECK(!guest.paused());
+}
+
+TEST("checkpointer: a refused rollback loses no dirty page") {
+  MemoryBackend guest(kPages);
+  CheckpointConfig config;
+  config.interval_ms = 10000;  // epochs only on request
+  config.store_bytes = 8 * MiB;
+  Checkpointer cp(guest, config, [](const EpochRecord&) {}, [](const std::string&) {});
+  std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  guest.write(9, 0, 1);
+  uint64_t a = cp.checkpoint_now();
+  guest.write(9, 0, 2);
+  guest.write(10, 0, 2);
+  CHECK_THROWS(std::exception, cp.rollback(a + 5), "is not retained");
+  // Pages 9 and 10 were harvested by the refused rollback: still restored.
+  cp.rollback(a);
+  CHECK_EQ(int(guest.memory()[9 * kPageSize]), 1);
+  CHECK_EQ(int(guest.memory()[10 * kPageSize]), 0);
+}
+
+int main() { return check::run_all(); }
