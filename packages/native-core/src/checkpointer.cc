@@ -61,16 +61,20 @@ Checkpointer::Checkpointer(Backend& backend, const CheckpointConfig& config, Epo
   thread_ = std::thread([this] { loop(); });
 }
 
-Checkpointer::~Checkpointer() {
+Checkpointer::~Checkpointer() { stop(); }
+
+void Checkpointer::stop() {
   {
     std::lock_guard<std::mutex> lock(mu_);
     stopping_ = true;
   }
   wake_.notify_all();
-  thread_.join();
+  if (thread_.joinable()) thread_.join();
+  std::lock_guard<std::mutex> lock(mu_);
   for (auto& p : requests_) {
     p->reply.set_exception(std::make_exception_ptr(std::runtime_error("checkpointing was stopped")));
   }
+  requests_.clear();
 }
 
 void Checkpointer::configure(std::optional<uint32_t> interval_ms, std::optional<uint32_t> retention,

@@ -1,10 +1,15 @@
 export { Vm } from './vm.js';
 export type {
+  CheckpointConfig,
+  CheckpointInfo,
+  CheckpointStats,
+  EpochStats,
   ExitInfo,
   ExitReason,
   GuestParams,
   KvmInfo,
   Mailbox,
+  RollbackResult,
   Segment,
   VcpuState,
   VcpuStatePatch,

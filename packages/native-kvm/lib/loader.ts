@@ -13,7 +13,9 @@ export interface NativeAddon {
 
 export type NativeEvent =
   | { type: 'console'; text: string }
-  | { type: 'state'; state: string; exit?: NativeExit };
+  | { type: 'state'; state: string; exit?: NativeExit }
+  | ({ type: 'epoch' } & Record<string, number>)
+  | { type: 'checkpoint-error'; message: string };
 
 export interface NativeExit {
   reason: string;
@@ -37,6 +39,14 @@ export interface NativeVm {
   state(): string;
   exitInfo(): NativeExit | null;
   info(): unknown;
+  enableCheckpointing(config: object): void;
+  disableCheckpointing(): void;
+  configureCheckpointing(patch: object): void;
+  checkpointNow(): Promise<number>;
+  rollback(target: number | 'latest'): Promise<unknown>;
+  listCheckpoints(): unknown;
+  checkpointStats(): unknown;
+  testCorruptStoredPage(seq: number, pfn: number): void;
 }
 
 let cached: NativeAddon | undefined;

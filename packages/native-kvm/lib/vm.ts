@@ -117,11 +117,78 @@ export interface KvmInfo {
   };
 }
 
+export interface CheckpointConfig {
+  /** 1..10000, default 50. */
+  intervalMs?: number;
+  /** Checkpoints kept, 1..1024, default 8. */
+  retention?: number;
+  mode?: 'stop-and-copy';
+  /** Memory bound of the page store; default 1.5 x guest RAM (fixed once enabled). */
+  storeMiB?: number;
+  /** Threads copying while the guest is paused, 1..16, default 1 (fixed once enabled). */
+  copyThreads?: number;
+}
+
+/** One record per epoch, from the native epoch loop. */
+export interface EpochStats {
+  seq: number;
+  /** Unix time in ms at the start of the pause. */
+  time: number;
+  dirtyPages: number;
+  pagesCopied: number;
+  pauseNs: number;
+  harvestNs: number;
+  copyNs: number;
+  rearmNs: number;
+  storeBytes: number;
+  retained: number;
+  retired: number;
+  /** Records dropped before this one because JavaScript was behind. */
+  coalesced: number;
+}
+
+export interface CheckpointInfo {
+  seq: number;
+  /** Unix time in ms when it was taken. */
+  time: number;
+  ageMs: number;
+  pages: number;
+  bytes: number;
+  /** False once a stored page of it failed its checksum. */
+  verified: boolean;
+}
+
+export interface RollbackResult {
+  seq: number;
+  pagesRestored: number;
+  checkpointsDropped: number;
+  durationNs: number;
+}
+
+export interface CheckpointStats {
+  enabled: boolean;
+  mode: 'stop-and-copy';
+  intervalMs: number;
+  retention: number;
+  copyThreads: number;
+  dirtyTracking: 'manual-protect' | 'get-and-clear';
+  epochs: number;
+  skippedEpochs: number;
+  rollbacks: number;
+  storeBytes: number;
+  storeBoundBytes: number;
+  shadowPages: number;
+  coalescedEpochs: number;
+  lastError: string | null;
+}
+
 const terminal = new Set<VmState>(['finished', 'crashed', 'failed', 'stopped']);
 
 export interface VmEvents {
   console: [line: string];
   state: [state: VmState, exit: ExitInfo | undefined];
+  epoch: [epoch: EpochStats];
+  'checkpoint-error': [message: string];
 }
 
 export class Vm extends EventEmitter<VmEvents> {
@@ -205,6 +272,58 @@ export class Vm extends EventEmitter<VmEvents> {
     return this.#native.exitInfo() as ExitInfo | null;
   }
 
+  /**
+   * Starts the epoch loop (a native thread): every intervalMs the guest is
+   * paused, what it wrote is copied, and it resumes. Called again, it
+   * re-enables and applies intervalMs and retention.
+   */
+  enableCheckpointing(config: CheckpointConfig = {}): void {
+    this.#native.enableCheckpointing(config);
+  }
+
+  /** Stops checkpointing and drops every checkpoint; the guest runs on. */
+  disableCheckpointing(): void {
+    this.#native.disableCheckpointing();
+  }
+
+  /** Changes what is given while running. */
+  configureCheckpointing(patch: { intervalMs?: number; retention?: number; enabled?: boolean }): void {
+    this.#native.configureCheckpointing(patch);
+  }
+
+  /** Takes a checkpoint now; resolves to its seq. */
+  checkpointNow(): Promise<number> {
+    return this.#native.checkpointNow();
+  }
+
+  /**
+   * Rolls the guest back in place to a retained checkpoint (or the newest):
+   * memory and vCPUs as they were then, newer checkpoints dropped. Refused,
+   * with nothing changed, when a stored page it needs fails its checksum.
+   */
+  rollback(target: number | 'latest'): Promise<RollbackResult> {
+    return this.#native.rollback(target) as Promise<RollbackResult>;
+  }
+
+  listCheckpoints(): CheckpointInfo[] {
+    return this.#native.listCheckpoints() as CheckpointInfo[];
+  }
+
+  stats(): CheckpointStats {
+    return this.#native.checkpointStats() as CheckpointStats;
+  }
+
+  /** Calls `listener` with every epoch record; returns the unsubscribe. */
+  onEpoch(listener: (epoch: EpochStats) => void): () => void {
+    this.on('epoch', listener);
+    return () => this.off('epoch', listener);
+  }
+
+  /** For tests of integrity checking: flips a bit in a stored copy of a page. */
+  testCorruptStoredPage(seq: number, pfn: number): void {
+    this.#native.testCorruptStoredPage(seq, pfn);
+  }
+
   /** Resolves when the run ends, however it ends. */
   waitForExit(): Promise<ExitInfo> {
     return this.#exit;
@@ -213,6 +332,15 @@ export class Vm extends EventEmitter<VmEvents> {
   #onEvent(event: NativeEvent): void {
     if (event.type === 'console') {
       this.emit('console', event.text);
+      return;
+    }
+    if (event.type === 'epoch') {
+      const { type: _, ...epoch } = event;
+      this.emit('epoch', epoch as unknown as EpochStats);
+      return;
+    }
+    if (event.type === 'checkpoint-error') {
+      this.emit('checkpoint-error', event.message);
       return;
     }
     const state = event.state as VmState;

@@ -41,17 +41,27 @@ static uint64_t ram_top(const struct hvm_start_info *si)
 void pvh_setup(const struct hvm_start_info *si)
 {
     unsigned char *ram = (unsigned char *)0;
+    /* Guest-physical 0 is mapped at virtual 0 here. Hide that from GCC: seeing
+     * stores through a known-null pointer it proves them undefined and
+     * replaces the table builder with ud2 (-fisolate-erroneous-paths). */
+    __asm__("" : "+r"(ram));
     volatile struct uckpt_mailbox *mb = MAILBOX;
     uint64_t top = ram_top(si);
 
-    /* Clear the host-written half of the mailbox and fill it from the start info. */
+    /* Take the command line before writing anything below 1 MiB: the loader
+     * may have put it there (QEMU's PVH ROM puts it inside the mailbox page). */
+    char cmdline[UCKPT_CMDLINE_BYTES];
+    unsigned len = 0;
+    if (si->magic == HVM_START_MAGIC && si->cmdline_paddr) {
+        const char *src = (const char *)si->cmdline_paddr;
+        while (len < UCKPT_CMDLINE_BYTES - 1 && src[len]) cmdline[len] = src[len], len++;
+    }
+
+    /* Clear the mailbox and fill it from the start info. */
     for (unsigned i = 0; i < sizeof *mb; i++) ((volatile char *)mb)[i] = 0;
     mb->magic = UCKPT_MAILBOX_MAGIC;
     mb->memory_bytes = top;
-    if (si->magic == HVM_START_MAGIC && si->cmdline_paddr) {
-        const char *cmdline = (const char *)si->cmdline_paddr;
-        for (unsigned i = 0; i < UCKPT_CMDLINE_BYTES - 1 && cmdline[i]; i++) mb->cmdline[i] = cmdline[i];
-    }
+    for (unsigned i = 0; i < len; i++) mb->cmdline[i] = cmdline[i];
 
     uckpt_build_page_tables(ram, top > (4ULL << 30) ? top : (4ULL << 30));
     uckpt_build_gdt_tss(ram, 0);

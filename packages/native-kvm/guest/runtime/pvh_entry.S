@@ -78,7 +78,9 @@ pvh_start64:
 
     pushq $UCKPT_SEL_UDATA
     pushq $uckpt_user_stack_top
-    pushq $0x202
+    pushq $0x2                      /* IF clear: under QEMU the BIOS leaves the PIT
+                                       ticking on 8259 vector 8 (#DF's slot); the
+                                       workload needs no interrupts */
     pushq $UCKPT_SEL_UCODE
     pushq $uckpt_user_entry
     mov $UCKPT_SEL_UDATA, %eax

@@ -4,6 +4,7 @@
 #include <string>
 
 #include "kvm/system_error.h"
+#include "js_args.h"
 #include "vcpu_state_js.h"
 
 namespace uckpt::addon {
@@ -13,68 +14,6 @@ using kvm::Machine;
 
 constexpr size_t kEventQueue = 1024;
 constexpr uint64_t kMaxTransfer = 256ULL << 20;  // per readMemory/writeMemory call
-
-// Runs `body`, turning native errors into JavaScript errors that name the
-// operation and, for system calls, carry errno and its code.
-template <typename Body>
-Napi::Value guarded(Napi::Env env, Body body) {
-  try {
-    return body();
-  } catch (const Napi::Error&) {
-    throw;
-  } catch (const kvm::SystemError& e) {
-    Napi::Error error = Napi::Error::New(env, e.what());
-    const char* code = strerrorname_np(e.error_number());
-    error.Set("code", Napi::String::New(env, code ? code : "EUNKNOWN"));
-    error.Set("errno", Napi::Number::New(env, e.error_number()));
-    throw error;
-  } catch (const kvm::UsageError& e) {
-    Napi::Error error = Napi::Error::New(env, e.what());
-    error.Set("code", Napi::String::New(env, "UCKPT_INVALID"));
-    throw error;
-  } catch (const std::exception& e) {
-    throw Napi::Error::New(env, e.what());
-  }
-}
-
-uint64_t uint_arg(const Napi::CallbackInfo& info, size_t i, const char* operation, const char* name, uint64_t max) {
-  Napi::Value v = info[i];
-  uint64_t out = 0;
-  if (v.IsBigInt()) {
-    bool lossless = false;
-    out = v.As<Napi::BigInt>().Uint64Value(&lossless);
-    if (!lossless) out = max + 1;
-  } else if (v.IsNumber()) {
-    double d = v.As<Napi::Number>().DoubleValue();
-    if (!(d >= 0) || d > 9007199254740991.0 || d != static_cast<double>(static_cast<uint64_t>(d))) {
-      throw Napi::TypeError::New(info.Env(), std::string(operation) + ": " + name + " must be a non-negative integer");
-    }
-    out = static_cast<uint64_t>(d);
-  } else {
-    throw Napi::TypeError::New(info.Env(), std::string(operation) + ": " + name + " must be a number");
-  }
-  if (out > max) {
-    throw Napi::RangeError::New(info.Env(), std::string(operation) + ": " + name + " must be at most " +
-                                                std::to_string(max));
-  }
-  return out;
-}
-
-uint64_t uint_field(const Napi::Object& o, const char* key, uint64_t fallback, const char* operation) {
-  if (!o.Has(key) || o.Get(key).IsUndefined()) return fallback;
-  Napi::Value v = o.Get(key);
-  if (v.IsBigInt()) {
-    bool lossless = false;
-    uint64_t out = v.As<Napi::BigInt>().Uint64Value(&lossless);
-    if (lossless) return out;
-  } else if (v.IsNumber()) {
-    double d = v.As<Napi::Number>().DoubleValue();
-    if (d >= 0 && d <= 9007199254740991.0 && d == static_cast<double>(static_cast<uint64_t>(d))) {
-      return static_cast<uint64_t>(d);
-    }
-  }
-  throw Napi::TypeError::New(o.Env(), std::string(operation) + ": " + key + " must be a non-negative integer");
-}
 
 Napi::Object exit_to_js(Napi::Env env, const kvm::ExitInfo& exit) {
   Napi::Object o = Napi::Object::New(env);
@@ -120,6 +59,14 @@ Napi::Function VmObject::Define(Napi::Env env) {
                          InstanceMethod<&VmObject::State>("state"),
                          InstanceMethod<&VmObject::ExitInfo>("exitInfo"),
                          InstanceMethod<&VmObject::Info>("info"),
+                         InstanceMethod<&VmObject::EnableCheckpointing>("enableCheckpointing"),
+                         InstanceMethod<&VmObject::DisableCheckpointing>("disableCheckpointing"),
+                         InstanceMethod<&VmObject::ConfigureCheckpointing>("configureCheckpointing"),
+                         InstanceMethod<&VmObject::CheckpointNow>("checkpointNow"),
+                         InstanceMethod<&VmObject::Rollback>("rollback"),
+                         InstanceMethod<&VmObject::ListCheckpoints>("listCheckpoints"),
+                         InstanceMethod<&VmObject::CheckpointStats>("checkpointStats"),
+                         InstanceMethod<&VmObject::TestCorruptStoredPage>("testCorruptStoredPage"),
                      });
 }
 
@@ -130,6 +77,7 @@ VmObject::VmObject(const Napi::CallbackInfo& info) : Napi::ObjectWrap<VmObject>(
   uint64_t vcpus = uint_arg(info, 1, "create", "vcpus", 1024);
   if (!info[2].IsFunction()) throw Napi::TypeError::New(env, "create: onEvent must be a function");
 
+  on_event_ = Napi::Persistent(info[2].As<Napi::Function>());
   events_ = Napi::ThreadSafeFunction::New(env, info[2].As<Napi::Function>(), "uckpt-kvm-events", kEventQueue, 1);
   events_.Unref(env);  // only a running VM keeps the process alive
   events_live_ = true;
@@ -145,6 +93,7 @@ VmObject::VmObject(const Napi::CallbackInfo& info) : Napi::ObjectWrap<VmObject>(
 }
 
 VmObject::~VmObject() {
+  stop_checkpointing();
   machine_.reset();  // joins the vCPU threads before the event channel goes
   release_events();
 }
@@ -154,6 +103,15 @@ void VmObject::release_events() {
     events_.Release();
     events_live_ = false;
   }
+}
+
+// The epoch loop goes first: it pauses vCPUs and reads guest RAM.
+void VmObject::stop_checkpointing() {
+  if (!checkpointer_) return;
+  checkpointer_->stop();
+  checkpointer_.reset();
+  backend_.reset();
+  epochs_.Release();
 }
 
 Machine& VmObject::machine(const char* operation) {
@@ -215,6 +173,7 @@ Napi::Value VmObject::Stop(const Napi::CallbackInfo& info) {
 
 Napi::Value VmObject::Destroy(const Napi::CallbackInfo& info) {
   if (machine_) {
+    stop_checkpointing();
     machine_.reset();
     events_.Unref(info.Env());
     release_events();

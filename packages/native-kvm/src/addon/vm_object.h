@@ -5,9 +5,12 @@
 
 #include <napi.h>
 
+#include <atomic>
 #include <memory>
 
+#include "kvm/kvm_backend.h"
 #include "kvm/machine.h"
+#include "uckpt/core/checkpointer.h"
 
 namespace uckpt::addon {
 
@@ -33,12 +36,31 @@ class VmObject : public Napi::ObjectWrap<VmObject> {
   Napi::Value ExitInfo(const Napi::CallbackInfo& info);
   Napi::Value Info(const Napi::CallbackInfo& info);
 
+  // Checkpointing (vm_checkpointing.cc).
+  Napi::Value EnableCheckpointing(const Napi::CallbackInfo& info);
+  Napi::Value DisableCheckpointing(const Napi::CallbackInfo& info);
+  Napi::Value ConfigureCheckpointing(const Napi::CallbackInfo& info);
+  Napi::Value CheckpointNow(const Napi::CallbackInfo& info);
+  Napi::Value Rollback(const Napi::CallbackInfo& info);
+  Napi::Value ListCheckpoints(const Napi::CallbackInfo& info);
+  Napi::Value CheckpointStats(const Napi::CallbackInfo& info);
+  Napi::Value TestCorruptStoredPage(const Napi::CallbackInfo& info);
+  core::Checkpointer& checkpointer(const char* operation);
+  void stop_checkpointing();
+
   kvm::Machine& machine(const char* operation);
   void release_events();
 
   std::unique_ptr<kvm::Machine> machine_;
+  Napi::FunctionReference on_event_;
   Napi::ThreadSafeFunction events_;
   bool events_live_ = false;
+
+  // Shared with in-flight promise workers, which may outlive a destroy().
+  std::unique_ptr<kvm::KvmBackend> backend_;
+  std::shared_ptr<core::Checkpointer> checkpointer_;
+  Napi::ThreadSafeFunction epochs_;
+  std::shared_ptr<std::atomic<uint64_t>> coalesced_ = std::make_shared<std::atomic<uint64_t>>(0);
 };
 
 }  // namespace uckpt::addon

@@ -1,6 +1,7 @@
 #include "machine.h"
 
 #include <sys/ioctl.h>
+#include <sys/mman.h>
 
 #include <cstring>
 
@@ -53,7 +54,19 @@ Machine::Machine(uint64_t memory_mib, unsigned vcpus, EventSink sink) : sink_(st
   if (fd < 0) throw SystemError("KVM_CREATE_VM", errno);
   vm_fd_ = Fd(fd);
 
+  // Manual protection lets the checkpoint engine harvest the dirty log and
+  // choose which pages to re-protect (KVM_CLEAR_DIRTY_LOG); it must be on
+  // before the memory slot exists.
+  if (system_->capabilities().manual_dirty_log_protect & KVM_DIRTY_LOG_MANUAL_PROTECT_ENABLE) {
+    kvm_enable_cap cap{};
+    cap.cap = KVM_CAP_MANUAL_DIRTY_LOG_PROTECT2;
+    cap.args[0] = KVM_DIRTY_LOG_MANUAL_PROTECT_ENABLE;
+    check(ioctl(vm_fd_.get(), KVM_ENABLE_CAP, &cap), "KVM_ENABLE_CAP(MANUAL_DIRTY_LOG_PROTECT2)");
+    manual_protect_ = true;
+  }
+
   memory_ = std::make_unique<GuestMemory>(memory_mib << 20);
+  vmm_dirty_ = core::Bitmap(memory_->size() / 4096);
   kvm_userspace_memory_region region{};
   region.slot = 0;
   region.flags = KVM_MEM_LOG_DIRTY_PAGES;
@@ -115,14 +128,24 @@ void Machine::start() {
   sink_({Event::Kind::State, VmState::Running, {}, {}});
 }
 
-void Machine::pause_all_vcpus(const char* operation) {
+void Machine::suspend(const char* operation) {
+  std::lock_guard<std::mutex> lock(suspend_mu_);
+  if (suspend_count_++ > 0) return;
   for (auto& vcpu : vcpus_) vcpu->request_pause();
   for (auto& vcpu : vcpus_) {
     if (!vcpu->wait_paused(kPauseTimeout)) {
+      suspend_count_--;
+      for (auto& v : vcpus_) v->resume();
       throw UsageError(std::string(operation) + ": vCPU " + std::to_string(vcpu->index()) +
                        " did not leave KVM_RUN within " + std::to_string(kPauseTimeout.count()) + " ms");
     }
   }
+}
+
+void Machine::unsuspend() {
+  std::lock_guard<std::mutex> lock(suspend_mu_);
+  if (suspend_count_ == 0 || --suspend_count_ > 0) return;
+  for (auto& vcpu : vcpus_) vcpu->resume();
 }
 
 void Machine::pause() {
@@ -131,7 +154,7 @@ void Machine::pause() {
     require({VmState::Running}, "pause");
   }
   // Not under mu_: a vCPU thread may need it to report an exit before it parks.
-  pause_all_vcpus("pause");
+  suspend("pause");
   bool paused = false;
   {
     std::lock_guard<std::mutex> lock(mu_);
@@ -146,7 +169,7 @@ void Machine::resume() {
     require({VmState::Paused}, "resume");
     state_ = VmState::Running;
   }
-  for (auto& vcpu : vcpus_) vcpu->resume();
+  unsuspend();
   sink_({Event::Kind::State, VmState::Running, {}, {}});
 }
 
@@ -195,6 +218,52 @@ void Machine::write_memory(uint64_t gpa, const uint8_t* data, uint64_t length) {
   std::lock_guard<std::mutex> lock(mu_);
   if (state_ == VmState::Destroyed) throw UsageError("writeMemory: the VM is destroyed");
   std::memcpy(memory_->at(gpa, length, "writeMemory"), data, length);
+  if (length == 0) return;
+  // The VMM's own writes are dirty pages too, or a rollback would miss them.
+  std::lock_guard<std::mutex> dirty_lock(vmm_dirty_mu_);
+  for (uint64_t pfn = gpa / 4096; pfn <= (gpa + length - 1) / 4096; pfn++) vmm_dirty_.set(pfn);
+}
+
+void Machine::harvest_dirty(core::Bitmap& dirty) {
+  core::Bitmap log(dirty.size());
+  kvm_dirty_log request{};
+  request.slot = 0;
+  request.dirty_bitmap = log.words();
+  check(ioctl(vm_fd_.get(), KVM_GET_DIRTY_LOG, &request), "KVM_GET_DIRTY_LOG");
+  dirty |= log;
+  std::lock_guard<std::mutex> lock(vmm_dirty_mu_);
+  dirty |= vmm_dirty_;
+  vmm_dirty_.clear();
+}
+
+void Machine::rearm_dirty(const core::Bitmap& pages) {
+  if (!manual_protect_) return;  // KVM_GET_DIRTY_LOG re-protected everything already
+  kvm_clear_dirty_log request{};
+  request.slot = 0;
+  request.first_page = 0;
+  request.num_pages = static_cast<uint32_t>(pages.size());
+  request.dirty_bitmap = const_cast<uint64_t*>(pages.words());
+  check(ioctl(vm_fd_.get(), KVM_CLEAR_DIRTY_LOG, &request), "KVM_CLEAR_DIRTY_LOG");
+}
+
+// Guest RAM never touched is still unbacked anonymous memory: zeros.
+void Machine::populated_pages(core::Bitmap& out) const {
+  std::vector<unsigned char> resident(memory_->size() / 4096);
+  check(mincore(memory_->base(), memory_->size(), resident.data()), "mincore guest RAM");
+  for (uint64_t pfn = 0; pfn < resident.size(); pfn++) {
+    if (resident[pfn] & 1) out.set(pfn);
+  }
+}
+
+std::vector<VcpuState> Machine::capture_vcpus() const {
+  const auto& caps = system_->capabilities();
+  std::vector<VcpuState> states;
+  for (const auto& vcpu : vcpus_) states.push_back(read_vcpu_state(vcpu->fd(), caps.xsave_bytes, caps.xcrs, saved_msrs_));
+  return states;
+}
+
+void Machine::restore_vcpus(const std::vector<VcpuState>& states) {
+  for (size_t i = 0; i < vcpus_.size() && i < states.size(); i++) write_vcpu_state(vcpus_[i]->fd(), states[i]);
 }
 
 VcpuState Machine::vcpu_state(unsigned index) const {
@@ -341,7 +410,7 @@ void Machine::end_run(VmState state, ExitInfo info) {
     state_ = state;
     exit_ = info;
   }
-  for (auto& vcpu : vcpus_) vcpu->request_pause();
+  for (auto& vcpu : vcpus_) vcpu->halt();
   drain_console();
   sink_({Event::Kind::State, state, std::move(info), {}});
 }

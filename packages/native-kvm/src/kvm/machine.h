@@ -10,6 +10,8 @@
 #include <string>
 #include <vector>
 
+#include "uckpt/core/bitmap.h"
+
 #include "guest_memory.h"
 #include "system.h"
 #include "vcpu.h"
@@ -78,6 +80,23 @@ class Machine {
   void update_vcpu_state(unsigned index, const std::function<void(VcpuState&)>& patch);
   MailboxView mailbox() const;
 
+  // Counted pauses of every vCPU, shared by the operator (pause/resume) and
+  // the checkpoint engine: the vCPUs run again when the last one is undone.
+  void suspend(const char* operation);
+  void unsuspend();
+
+  // Dirty tracking of guest RAM (paused only). harvest ORs in the pages
+  // written since they were last re-armed, by the guest or through
+  // write_memory; rearm re-protects exactly the given pages.
+  void harvest_dirty(core::Bitmap& dirty);
+  void rearm_dirty(const core::Bitmap& pages);
+  bool manual_dirty_protect() const { return manual_protect_; }
+  void populated_pages(core::Bitmap& out) const;
+  uint8_t* ram() const { return memory_->base(); }
+
+  std::vector<VcpuState> capture_vcpus() const;
+  void restore_vcpus(const std::vector<VcpuState>& states);
+
   VmState state() const;
   ExitInfo exit_info() const;
   uint64_t memory_bytes() const { return memory_->size(); }
@@ -93,7 +112,6 @@ class Machine {
   MailboxView read_mailbox() const;
   void drain_console();
   void require(std::initializer_list<VmState> allowed, const char* operation) const;
-  void pause_all_vcpus(const char* operation);
   void join_vcpus();
 
   std::unique_ptr<System> system_;
@@ -102,6 +120,14 @@ class Machine {
   std::vector<std::unique_ptr<Vcpu>> vcpus_;
   std::vector<uint32_t> saved_msrs_;
   EventSink sink_;
+
+  bool manual_protect_ = false;
+
+  std::mutex suspend_mu_;
+  unsigned suspend_count_ = 0;
+
+  std::mutex vmm_dirty_mu_;
+  core::Bitmap vmm_dirty_;  // pages write_memory changed since the last harvest
 
   mutable std::mutex mu_;
   VmState state_ = VmState::Created;

@@ -123,6 +123,13 @@ void Vcpu::resume() {
   wake_.notify_all();
 }
 
+void Vcpu::halt() {
+  std::lock_guard<std::mutex> lock(mu_);
+  if (halted_ || stop_requested_) return;
+  halted_ = true;
+  kick();
+}
+
 void Vcpu::stop() {
   {
     std::lock_guard<std::mutex> lock(mu_);

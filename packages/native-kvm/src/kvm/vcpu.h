@@ -42,6 +42,8 @@ class Vcpu {
   // Waits until the thread is out of KVM_RUN and asleep (or halted).
   bool wait_paused(std::chrono::milliseconds timeout);
   void resume();
+  // Keeps the vCPU out of the guest until stop(), whatever resumes follow.
+  void halt();
   // Ends the thread for good; safe to call more than once.
   void stop();
   bool halted() const;

@@ -72,6 +72,8 @@ class Checkpointer {
   Checkpointer(Backend& backend, const CheckpointConfig& config, EpochSink on_epoch, ErrorSink on_error);
   ~Checkpointer();
   Checkpointer(const Checkpointer&) = delete;
+  // Ends the loop; pending and later requests fail. Safe to call twice.
+  void stop();
   Checkpointer& operator=(const Checkpointer&) = delete;
 
   // Fields left empty stay as they are. Enabling takes a first checkpoint;

@@ -1,0 +1,85 @@
+// Argument checking and error conversion shared by the addon's methods.
+#pragma once
+
+#include <napi.h>
+
+#include <cstdint>
+#include <cstring>
+#include <string>
+
+#include "kvm/system_error.h"
+#include "uckpt/core/checkpoint_ring.h"
+
+namespace uckpt::addon {
+
+// Runs `body`, turning native errors into JavaScript errors that name the
+// operation and, for system calls, carry errno and its code.
+template <typename Body>
+inline Napi::Value guarded(Napi::Env env, Body body) {
+  try {
+    return body();
+  } catch (const Napi::Error&) {
+    throw;
+  } catch (const kvm::SystemError& e) {
+    Napi::Error error = Napi::Error::New(env, e.what());
+    const char* code = strerrorname_np(e.error_number());
+    error.Set("code", Napi::String::New(env, code ? code : "EUNKNOWN"));
+    error.Set("errno", Napi::Number::New(env, e.error_number()));
+    throw error;
+  } catch (const kvm::UsageError& e) {
+    Napi::Error error = Napi::Error::New(env, e.what());
+    error.Set("code", Napi::String::New(env, "UCKPT_INVALID"));
+    throw error;
+  } catch (const core::RollbackRefused& e) {
+    Napi::Error error = Napi::Error::New(env, std::string("rollback: ") + e.what());
+    error.Set("code", Napi::String::New(env, "UCKPT_ROLLBACK_REFUSED"));
+    throw error;
+  } catch (const std::invalid_argument& e) {
+    Napi::Error error = Napi::Error::New(env, e.what());
+    error.Set("code", Napi::String::New(env, "UCKPT_INVALID"));
+    throw error;
+  } catch (const std::exception& e) {
+    throw Napi::Error::New(env, e.what());
+  }
+}
+
+inline uint64_t uint_arg(const Napi::CallbackInfo& info, size_t i, const char* operation, const char* name, uint64_t max) {
+  Napi::Value v = info[i];
+  uint64_t out = 0;
+  if (v.IsBigInt()) {
+    bool lossless = false;
+    out = v.As<Napi::BigInt>().Uint64Value(&lossless);
+    if (!lossless) out = max + 1;
+  } else if (v.IsNumber()) {
+    double d = v.As<Napi::Number>().DoubleValue();
+    if (!(d >= 0) || d > 9007199254740991.0 || d != static_cast<double>(static_cast<uint64_t>(d))) {
+      throw Napi::TypeError::New(info.Env(), std::string(operation) + ": " + name + " must be a non-negative integer");
+    }
+    out = static_cast<uint64_t>(d);
+  } else {
+    throw Napi::TypeError::New(info.Env(), std::string(operation) + ": " + name + " must be a number");
+  }
+  if (out > max) {
+    throw Napi::RangeError::New(info.Env(), std::string(operation) + ": " + name + " must be at most " +
+                                                std::to_string(max));
+  }
+  return out;
+}
+
+inline uint64_t uint_field(const Napi::Object& o, const char* key, uint64_t fallback, const char* operation) {
+  if (!o.Has(key) || o.Get(key).IsUndefined()) return fallback;
+  Napi::Value v = o.Get(key);
+  if (v.IsBigInt()) {
+    bool lossless = false;
+    uint64_t out = v.As<Napi::BigInt>().Uint64Value(&lossless);
+    if (lossless) return out;
+  } else if (v.IsNumber()) {
+    double d = v.As<Napi::Number>().DoubleValue();
+    if (d >= 0 && d <= 9007199254740991.0 && d == static_cast<double>(static_cast<uint64_t>(d))) {
+      return static_cast<uint64_t>(d);
+    }
+  }
+  throw Napi::TypeError::New(o.Env(), std::string(operation) + ": " + key + " must be a non-negative integer");
+}
+
+}  // namespace uckpt::addon
