@@ -159,7 +159,7 @@ void Checkpointer::loop() {
     if (config.enabled && enabled_in_ring_ && Clock::now() >= next) {
       next += std::chrono::milliseconds(config.interval_ms);
       if (next < Clock::now()) next = Clock::now() + std::chrono::milliseconds(config.interval_ms);
-      epoch();
+      epoch(false);
     } else if (!requests.empty()) {
       next = Clock::now() + std::chrono::milliseconds(config.interval_ms);
     }
@@ -194,7 +194,8 @@ Checkpointer::Reply Checkpointer::serve(const Request& request) {
     throw std::runtime_error("checkpointing is disabled");
   }
   if (std::holds_alternative<CheckpointNow>(request)) {
-    epoch();
+    if (backend_.guest_state() == Backend::GuestState::Ended) throw std::runtime_error("the guest has ended");
+    epoch(true);
     if (!enabled_in_ring_) throw std::runtime_error("the checkpoint failed: " + totals().last_error);
     return ring_.latest_seq();
   }
@@ -224,8 +225,9 @@ Checkpointer::Reply Checkpointer::serve(const Request& request) {
   return RollbackOutcome{result, now_ns() - start};
 }
 
-void Checkpointer::epoch() {
-  if (!backend_.guest_running()) {
+void Checkpointer::epoch(bool requested) {
+  const Backend::GuestState state = backend_.guest_state();
+  if (state == Backend::GuestState::Ended || (state == Backend::GuestState::Paused && !requested)) {
     std::lock_guard<std::mutex> lock(mu_);
     totals_.skipped_epochs++;
     return;

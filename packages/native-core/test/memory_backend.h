@@ -36,7 +36,7 @@ class MemoryBackend : public Backend {
   }
 
   uint64_t page_count() const override { return memory_.size() / kPageSize; }
-  bool guest_running() const override { return running; }
+  GuestState guest_state() const override { return state; }
   void pause() override {
     std::lock_guard<std::mutex> lock(mu_);
     paused_++;
@@ -84,7 +84,7 @@ class MemoryBackend : public Backend {
   }
 
   std::vector<uint64_t> registers;
-  bool running = true;
+  GuestState state = GuestState::Running;
   bool paused() const {
     std::lock_guard<std::mutex> lock(mu_);
     return paused_ > 0;

@@ -17,14 +17,15 @@ export type {
   VmState,
 } from './vm.js';
 export {
-  GuestRunError,
   findWorkload,
   formatChecksum,
   guestImagePath,
   hostProgramPath,
   listWorkloads,
-  runInVm,
   runOnHost,
 } from './workloads.js';
-export type { RunResult, VmRunOptions, WorkloadDescriptor, WorkloadRun } from './workloads.js';
+export type { RunResult, WorkloadDescriptor, WorkloadRun } from './workloads.js';
+export { GuestRunError, runInVm } from './run-in-vm.js';
+export type { CheckpointedRunResult, VmRunOptions } from './run-in-vm.js';
+export { percentiles } from './percentiles.js';
 export { loadAddon } from './loader.js';

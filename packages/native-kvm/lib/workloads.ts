@@ -5,7 +5,6 @@ import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { packageRoot } from './loader.js';
-import { Vm, type ExitInfo } from './vm.js';
 
 export const guestImagePath = path.join(packageRoot, 'guest', 'build', 'uckpt-guest.elf');
 export const hostProgramPath = path.join(packageRoot, 'guest', 'build', 'uckpt-workload-host');
@@ -29,6 +28,7 @@ export interface WorkloadRun {
 export interface RunResult {
   workload: string;
   on: 'kvm' | 'host';
+  seed: number;
   /** 16 lowercase hex digits. */
   checksum: string;
   runtimeMs: number;
@@ -85,63 +85,10 @@ export async function runOnHost(run: WorkloadRun): Promise<RunResult> {
   return {
     workload: run.workload,
     on: 'host',
+    seed: run.seed,
     checksum: r.checksum,
     runtimeMs: r.runtimeMs,
     progressUnits: r.progressUnits,
     progressRate: r.progressUnits / (r.runtimeMs / 1000),
   };
-}
-
-export interface VmRunOptions extends WorkloadRun {
-  memoryMiB?: number;
-  vcpus?: number;
-  onConsole?: (line: string) => void;
-  /** Called with the VM once it runs, e.g. to pause it now and then. */
-  onStart?: (vm: Vm) => void;
-}
-
-export class GuestRunError extends Error {
-  constructor(
-    readonly exit: ExitInfo,
-    readonly console: string[],
-  ) {
-    super(`the guest did not finish: ${exit.message}`);
-  }
-}
-
-/** Runs the workload to completion in a fresh KVM VM, which it then destroys. */
-export async function runInVm(options: VmRunOptions): Promise<RunResult> {
-  const { index } = findWorkload(options.workload);
-  requireBuilt(guestImagePath);
-  const vm = Vm.create({ memoryMiB: options.memoryMiB ?? 1024, vcpus: options.vcpus ?? 1 });
-  const lines: string[] = [];
-  try {
-    vm.on('console', (line) => {
-      lines.push(line);
-      options.onConsole?.(line);
-    });
-    vm.loadImage(guestImagePath, {
-      workload: index,
-      seed: options.seed,
-      size: options.size ?? 0,
-      param: options.param ?? 0,
-    });
-    const started = process.hrtime.bigint();
-    vm.start();
-    options.onStart?.(vm);
-    const exit = await vm.waitForExit();
-    const runtimeMs = Number(process.hrtime.bigint() - started) / 1e6;
-    if (exit.reason !== 'done' || exit.result === undefined) throw new GuestRunError(exit, lines);
-    const progressUnits = vm.mailbox().progress;
-    return {
-      workload: options.workload,
-      on: 'kvm',
-      checksum: formatChecksum(exit.result),
-      runtimeMs,
-      progressUnits,
-      progressRate: progressUnits / (runtimeMs / 1000),
-    };
-  } finally {
-    vm.destroy();
-  }
 }

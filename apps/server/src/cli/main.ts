@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 // The uckpt command line: `uckpt <command> [options]`.
 import { GuestRunError } from '@uckpt/native-kvm';
+import { benchCommand } from './commands/bench.js';
 import { runCommand } from './commands/run.js';
 import { workloadsCommand } from './commands/workloads.js';
 import { UsageError } from './usage-error.js';
@@ -11,11 +12,17 @@ commands:
   workloads [--json]          list the guest workloads
   run --workload NAME         run one workload to completion and print its checksum
       [--on kvm|host] [--memory-mib N] [--vcpus N] [--seed S] [--size X] [--param Y] [--json]
+      [--mode off|stop-and-copy] [--interval-ms N] [--retention K] [--rollbacks N]
+      [--store-mib N] [--copy-threads N]
+  bench                       checkpointing overhead: each workload off and with stop-and-copy, alternating
+      [--workloads a,b,...] [--intervals 10,50,100] [--repeat N] [--rollbacks N]
+      [--size-scale F] [--out DIR] [--json]
 `;
 
 const commands: Record<string, (args: string[]) => number | Promise<number>> = {
   workloads: workloadsCommand,
   run: runCommand,
+  bench: benchCommand,
 };
 
 async function main(argv: string[]): Promise<number> {

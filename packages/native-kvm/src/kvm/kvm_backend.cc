@@ -9,6 +9,14 @@ struct KvmVcpus : core::VcpuSnapshot {
 
 }  // namespace
 
+core::Backend::GuestState KvmBackend::guest_state() const {
+  switch (machine_.state()) {
+    case VmState::Running: return GuestState::Running;
+    case VmState::Paused: return GuestState::Paused;
+    default: return GuestState::Ended;
+  }
+}
+
 std::unique_ptr<core::VcpuSnapshot> KvmBackend::capture_vcpus() {
   auto snapshot = std::make_unique<KvmVcpus>();
   snapshot->states = machine_.capture_vcpus();

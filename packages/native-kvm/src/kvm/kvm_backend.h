@@ -11,7 +11,7 @@ class KvmBackend : public core::Backend {
   explicit KvmBackend(Machine& machine) : machine_(machine) {}
 
   uint64_t page_count() const override { return machine_.memory_bytes() / core::kPageSize; }
-  bool guest_running() const override { return machine_.state() == VmState::Running; }
+  GuestState guest_state() const override;
   void pause() override { machine_.suspend("checkpoint"); }
   void resume() override { machine_.unsuspend(); }
   void harvest_dirty(core::Bitmap& dirty) override { machine_.harvest_dirty(dirty); }

@@ -1,7 +1,7 @@
 // `uckpt run`: one workload to completion, in a KVM VM or as the host
 // program, with its checksum, runtime and progress rate.
 import { parseArgs } from 'node:util';
-import { findWorkload, runInVm, runOnHost, type RunResult, type Vm } from '@uckpt/native-kvm';
+import { findWorkload, runInVm, runOnHost, type CheckpointedRunResult, type RunResult, type Vm } from '@uckpt/native-kvm';
 import { choiceOption, integerOption } from '../options.js';
 import { UsageError } from '../usage-error.js';
 
@@ -19,6 +19,12 @@ export async function runCommand(args: string[]): Promise<number> {
       seed: { type: 'string' },
       size: { type: 'string' },
       param: { type: 'string' },
+      mode: { type: 'string' },
+      'interval-ms': { type: 'string' },
+      retention: { type: 'string' },
+      rollbacks: { type: 'string' },
+      'store-mib': { type: 'string' },
+      'copy-threads': { type: 'string' },
       json: { type: 'boolean' },
     },
   });
@@ -34,31 +40,68 @@ export async function runCommand(args: string[]): Promise<number> {
   const seed = integerOption('seed', values.seed, { min: 0, max: MAX_SAFE, fallback: 1 });
   const size = integerOption('size', values.size, { min: 1, max: MAX_SAFE, fallback: 0 });
   const param = integerOption('param', values.param, { min: 1, max: MAX_SAFE, fallback: 0 });
-  if (on === 'host' && (values['memory-mib'] !== undefined || values.vcpus !== undefined)) {
-    throw new UsageError('--memory-mib and --vcpus apply only to --on kvm');
+  const mode = choiceOption('mode', values.mode, ['off', 'stop-and-copy'] as const, 'off');
+  const checkpointFlags = ['interval-ms', 'retention', 'rollbacks', 'store-mib', 'copy-threads'] as const;
+  const kvmOnly = ['memory-mib', 'vcpus', 'mode', ...checkpointFlags] as const;
+  if (on === 'host' && kvmOnly.some((flag) => values[flag] !== undefined)) {
+    throw new UsageError(`${kvmOnly.map((f) => `--${f}`).join(', ')} apply only to --on kvm`);
   }
+  if (mode === 'off' && checkpointFlags.some((flag) => values[flag] !== undefined)) {
+    throw new UsageError(`${checkpointFlags.map((f) => `--${f}`).join(', ')} need --mode stop-and-copy`);
+  }
+  const checkpointing =
+    mode === 'off'
+      ? undefined
+      : {
+          mode,
+          intervalMs: integerOption('interval-ms', values['interval-ms'], { min: 1, max: 10000, fallback: 50 }),
+          retention: integerOption('retention', values.retention, { min: 1, max: 1024, fallback: 8 }),
+          storeMiB: integerOption('store-mib', values['store-mib'], { min: 1, max: 1 << 20, fallback: (memoryMiB * 3) / 2 }),
+          copyThreads: integerOption('copy-threads', values['copy-threads'], { min: 1, max: 16, fallback: 1 }),
+        };
+  const rollbacks = integerOption('rollbacks', values.rollbacks, { min: 0, max: 100000, fallback: 0 });
 
   const run = { workload: values.workload, seed, size, param };
   const progress = values.json ? undefined : progressLine(values.workload);
-  let result: RunResult;
+  let result: RunResult | CheckpointedRunResult;
   try {
     result =
       on === 'host'
         ? await runOnHost(run)
-        : await runInVm({ ...run, memoryMiB, vcpus, ...(progress && { onStart: progress.watch }) });
+        : await runInVm({
+            ...run,
+            memoryMiB,
+            vcpus,
+            ...(checkpointing && { checkpointing }),
+            rollbacks,
+            ...(progress && { onStart: progress.watch }),
+          });
   } finally {
     progress?.done();
   }
 
   if (values.json) {
-    process.stdout.write(`${JSON.stringify({ ...result, seed, memoryMiB: on === 'kvm' ? memoryMiB : undefined })}\n`);
+    process.stdout.write(`${JSON.stringify({ ...result, memoryMiB: on === 'kvm' ? memoryMiB : undefined })}\n`);
   } else {
-    process.stdout.write(
-      `${result.workload} on ${result.on}: checksum ${result.checksum}, ` +
-        `${(result.runtimeMs / 1000).toFixed(2)} s, ${result.progressRate.toFixed(1)} progress units/s\n`,
-    );
+    process.stdout.write(describe(result));
   }
   return 0;
+}
+
+function describe(r: RunResult | CheckpointedRunResult): string {
+  let text =
+    `${r.workload} on ${r.on}: checksum ${r.checksum}, ` +
+    `${(r.runtimeMs / 1000).toFixed(2)} s, ${r.progressRate.toFixed(1)} progress units/s\n`;
+  if ('mode' in r && r.mode !== 'off') {
+    text +=
+      `  ${r.mode} every ${r.intervalMs} ms, retention ${r.retention}: ${r.epochs} epochs, ` +
+      `pause p50 ${r.pauseUs.p50.toFixed(0)} us / p99 ${r.pauseUs.p99.toFixed(0)} us, ` +
+      `${r.dirtyPagesPerEpoch.toFixed(0)} dirty pages per epoch, store max ${(r.storeBytesMax / 2 ** 20).toFixed(1)} MiB\n`;
+    if (r.rollbacks) {
+      text += `  ${r.rollbacks} rollbacks: p50 ${r.rollbackUs.p50.toFixed(0)} us / p99 ${r.rollbackUs.p99.toFixed(0)} us\n`;
+    }
+  }
+  return text;
 }
 
 /** A one-line progress display on a terminal's stderr; silent otherwise. */

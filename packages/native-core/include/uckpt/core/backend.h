@@ -23,9 +23,11 @@ class Backend {
   virtual ~Backend() = default;
 
   virtual uint64_t page_count() const = 0;
-  // Whether the guest is running at all (not finished, crashed or paused by
-  // its operator): epochs are skipped while it is not.
-  virtual bool guest_running() const = 0;
+  // Timed epochs run only while the guest runs; a checkpoint on request is
+  // also taken while its operator has it paused; a guest that has ended
+  // (finished, crashed, stopped) gets neither.
+  enum class GuestState { Running, Paused, Ended };
+  virtual GuestState guest_state() const = 0;
 
   // Returns once every vCPU is out of the guest and acknowledged. Nested
   // with any other pause: resume() undoes exactly one pause().

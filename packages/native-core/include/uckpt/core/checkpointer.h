@@ -110,7 +110,8 @@ class Checkpointer {
   Reply submit(Request request);
   void loop();
   Reply serve(const Request& request);
-  void epoch();
+  // One checkpoint; `requested` ones are taken also while the operator has the guest paused.
+  void epoch(bool requested);
   void apply_enabled(bool enabled);
   void publish();
   void fail(const std::string& message);

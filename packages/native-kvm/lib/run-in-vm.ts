@@ -1,0 +1,151 @@
+// Runs a workload to completion in a fresh KVM VM, optionally checkpointed
+// and rolled back at seeded random moments, and sums up what happened.
+import { percentiles } from './percentiles.js';
+import { Vm, type CheckpointConfig, type ExitInfo } from './vm.js';
+import { findWorkload, formatChecksum, guestImagePath, type RunResult, type WorkloadRun } from './workloads.js';
+import { existsSync } from 'node:fs';
+
+export interface VmRunOptions extends WorkloadRun {
+  memoryMiB?: number;
+  vcpus?: number;
+  /** Absent: no checkpointing. */
+  checkpointing?: CheckpointConfig;
+  /** Rollbacks at seeded random points of the run to seeded random retained checkpoints. */
+  rollbacks?: number;
+  onConsole?: (line: string) => void;
+  /** Called with the VM once it runs, e.g. to pause it now and then. */
+  onStart?: (vm: Vm) => void;
+}
+
+export interface CheckpointedRunResult extends RunResult {
+  mode: 'off' | 'stop-and-copy';
+  intervalMs?: number;
+  retention?: number;
+  epochs: number;
+  pauseUs: { p50: number; p99: number };
+  dirtyPagesPerEpoch: number;
+  rollbacks: number;
+  rollbackUs: { p50: number; p99: number };
+  pagesRestoredPerRollback: number;
+  storeBytesMax: number;
+  /** Epoch records JavaScript was too slow to receive (coalesced natively). */
+  coalescedEpochs: number;
+}
+
+export class GuestRunError extends Error {
+  constructor(
+    readonly exit: ExitInfo,
+    readonly console: string[],
+  ) {
+    super(`the guest did not finish: ${exit.message}`);
+  }
+}
+
+/** mulberry32: a small seeded PRNG, so that "random" moments repeat. */
+function seededRandom(seed: number): () => number {
+  let state = seed >>> 0;
+  return () => {
+    state = (state + 0x6d2b79f5) >>> 0;
+    let t = Math.imul(state ^ (state >>> 15), state | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+export async function runInVm(options: VmRunOptions): Promise<CheckpointedRunResult> {
+  const { index } = findWorkload(options.workload);
+  if (!existsSync(guestImagePath)) {
+    throw new Error(`${guestImagePath} is missing: build it with \`bash scripts/setup.sh\` or \`pnpm build:native\``);
+  }
+  const rollbacksWanted = options.rollbacks ?? 0;
+  if (rollbacksWanted > 0 && !options.checkpointing) throw new Error('rollbacks need checkpointing');
+  const vm = Vm.create({ memoryMiB: options.memoryMiB ?? 1024, vcpus: options.vcpus ?? 1 });
+  const lines: string[] = [];
+  const pauses: number[] = [];
+  const rollbackDurations: number[] = [];
+  let dirtyPages = 0;
+  let storeBytesMax = 0;
+  let pagesRestored = 0;
+  let coalesced = 0;
+  let rollbackError: Error | undefined;
+  try {
+    vm.on('console', (line) => {
+      lines.push(line);
+      options.onConsole?.(line);
+    });
+    vm.loadImage(guestImagePath, { workload: index, seed: options.seed, size: options.size ?? 0, param: options.param ?? 0 });
+
+    const random = seededRandom(options.seed * 7919 + 1);
+    // Rollback points as fractions of the run's progress, in order, leaving the last
+    // 15% of the run for the epochs that the final rollbacks need.
+    const points = Array.from({ length: rollbacksWanted }, () => 0.02 + 0.83 * random()).sort((a, b) => a - b);
+    let rollingBack = false;
+    const maybeRollBack = async () => {
+      const total = vm.mailbox().progressTotal;
+      if (rollingBack || points.length === 0 || vm.state !== 'running' || !total) return;
+      if (vm.mailbox().progress < points[0]! * total) return;
+      rollingBack = true;
+      try {
+        for (;;) {
+          const retained = vm.listCheckpoints();
+          const target = retained[Math.floor(random() * retained.length)];
+          if (!target) return;
+          try {
+            const result = await vm.rollback(target.seq);
+            rollbackDurations.push(result.durationNs / 1000);
+            pagesRestored += result.pagesRestored;
+            points.shift();
+            return;
+          } catch (error) {
+            if (vm.state !== 'running' && vm.state !== 'paused') return; // the run ended meanwhile
+            // The epoch loop retired it meanwhile: choose again.
+            if (!/is not retained/.test((error as Error).message)) throw error;
+          }
+        }
+      } catch (error) {
+        rollbackError = error as Error;
+      } finally {
+        rollingBack = false;
+      }
+    };
+    vm.onEpoch((epoch) => {
+      pauses.push(epoch.pauseNs / 1000);
+      dirtyPages += epoch.dirtyPages;
+      storeBytesMax = Math.max(storeBytesMax, epoch.storeBytes);
+      coalesced += epoch.coalesced;
+      void maybeRollBack();
+    });
+
+    const started = process.hrtime.bigint();
+    vm.start();
+    if (options.checkpointing) vm.enableCheckpointing(options.checkpointing);
+    options.onStart?.(vm);
+    const exit = await vm.waitForExit();
+    const runtimeMs = Number(process.hrtime.bigint() - started) / 1e6;
+    if (rollbackError) throw rollbackError;
+    if (exit.reason !== 'done' || exit.result === undefined) throw new GuestRunError(exit, lines);
+    const progressUnits = vm.mailbox().progress;
+    const stats = options.checkpointing ? vm.stats() : undefined;
+    return {
+      workload: options.workload,
+      on: 'kvm',
+      seed: options.seed,
+      checksum: formatChecksum(exit.result),
+      runtimeMs,
+      progressUnits,
+      progressRate: progressUnits / (runtimeMs / 1000),
+      mode: stats ? stats.mode : 'off',
+      ...(stats && { intervalMs: stats.intervalMs, retention: stats.retention }),
+      epochs: pauses.length,
+      pauseUs: percentiles(pauses),
+      dirtyPagesPerEpoch: pauses.length ? dirtyPages / pauses.length : 0,
+      rollbacks: rollbackDurations.length,
+      rollbackUs: percentiles(rollbackDurations),
+      pagesRestoredPerRollback: rollbackDurations.length ? pagesRestored / rollbackDurations.length : 0,
+      storeBytesMax: Math.max(storeBytesMax, stats?.storeBytes ?? 0),
+      coalescedEpochs: coalesced + (stats?.coalescedEpochs ?? 0),
+    };
+  } finally {
+    vm.destroy();
+  }
+}

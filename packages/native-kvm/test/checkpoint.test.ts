@@ -1,0 +1,200 @@
+// Checkpoints and in-place rollback on a real KVM guest, proven exact by
+// the guest's own checksums.
+import { readFileSync } from 'node:fs';
+import { expect, it } from 'vitest';
+import { Vm, findWorkload, guestImagePath, runInVm, runOnHost } from '../lib/index.js';
+import { describeKvm, sleep } from './kvm.js';
+
+// Sizes that run for about a second in the VM: enough epochs for 50
+// rollbacks, and a suite that stays quick.
+const small: Record<string, { size: number; param?: number }> = {
+  hashtable: { size: 16 },
+  sort: { size: 4 },
+  graph: { size: 320 },
+  compress: { size: 40 },
+  dp: { size: 1200 },
+  dirtier: { size: 80 },
+};
+
+const MAILBOX_PFN = 1; // written at every progress tick: in every undo log
+
+function startVm(workload: string, run: { size: number; seed?: number; repeat?: number }, memoryMiB = 256): Vm {
+  const vm = Vm.create({ memoryMiB });
+  vm.loadImage(guestImagePath, { workload: findWorkload(workload).index, seed: run.seed ?? 1, size: run.size, repeat: run.repeat ?? 1 });
+  vm.start();
+  return vm;
+}
+
+async function epochsPass(vm: Vm, count: number): Promise<void> {
+  await new Promise<void>((resolve) => {
+    let seen = 0;
+    const off = vm.onEpoch(() => {
+      if (++seen >= count) {
+        off();
+        resolve();
+      }
+    });
+  });
+}
+
+describeKvm('checkpoints and rollback', () => {
+  for (const retention of [8, 1, 32]) {
+    for (const [workload, run] of Object.entries(small)) {
+      it(`${workload}: 50 random rollbacks every 10 ms epoch, retention ${retention}, end exactly as unprotected`, async () => {
+        const [host, guest] = await Promise.all([
+          runOnHost({ workload, seed: 5, ...run }),
+          runInVm({ workload, seed: 5, ...run, memoryMiB: 256, checkpointing: { intervalMs: 10, retention }, rollbacks: 50 }),
+        ]);
+        expect(guest.rollbacks).toBe(50);
+        expect(guest.epochs).toBeGreaterThan(50);
+        expect(guest.checksum).toBe(host.checksum);
+      });
+    }
+  }
+
+  it('after a rollback the guest is exactly as it was at the checkpoint: memory and registers', async () => {
+    const vm = startVm('dirtier', { size: 16, repeat: 0 }, 64);
+    try {
+      vm.enableCheckpointing({ intervalMs: 20, retention: 32 });
+      await epochsPass(vm, 3);
+      vm.pause();
+      const memory = vm.readMemory(0, 64 << 20);
+      const regs = vm.getVcpuState(0).regs;
+      const progress = vm.mailbox().progress;
+      const seq = await vm.checkpointNow();
+      vm.resume();
+      await epochsPass(vm, 10);
+      expect(vm.mailbox().progress).toBeGreaterThan(progress);
+      vm.pause();
+      const result = await vm.rollback(seq);
+      expect(result.seq).toBe(seq);
+      expect(result.pagesRestored).toBeGreaterThan(0);
+      expect(vm.mailbox().progress).toBe(progress);
+      expect(vm.getVcpuState(0).regs).toEqual(regs);
+      expect(vm.readMemory(0, 64 << 20).equals(memory)).toBe(true);
+      expect(vm.listCheckpoints().at(-1)!.seq).toBe(seq);
+      vm.resume();
+      await epochsPass(vm, 2);
+      expect(vm.state).toBe('running');
+    } finally {
+      vm.destroy();
+    }
+  });
+
+  it('writes the VMM makes into guest memory are dirty pages too', async () => {
+    const vm = startVm('dp', { size: 100000 }, 64);
+    try {
+      vm.enableCheckpointing({ intervalMs: 20 });
+      await epochsPass(vm, 2);
+      const page = 40 << 20; // far above what dp touches
+      vm.pause();
+      const seq = await vm.checkpointNow();
+      const before = vm.readMemory(page, 4096);
+      vm.writeMemory(page, Buffer.alloc(4096, 0xab));
+      vm.resume();
+      await epochsPass(vm, 3); // the write is now in an undo log, not the open epoch
+      await vm.rollback(seq);
+      expect(vm.readMemory(page, 4096).equals(before)).toBe(true);
+    } finally {
+      vm.destroy();
+    }
+  });
+
+  it('a corrupted stored page refuses that rollback, the VM runs on, an older checkpoint still works', async () => {
+    const run = { workload: 'dirtier', seed: 3, size: 16 };
+    const vm = startVm(run.workload, run, 64);
+    try {
+      vm.enableCheckpointing({ intervalMs: 20, retention: 8 });
+      await epochsPass(vm, 5);
+      vm.pause(); // timed epochs stop: the ring holds still
+      const ring = vm.listCheckpoints();
+      const bad = ring.at(-2)!.seq;
+      const older = ring.at(-3)!.seq;
+      vm.testCorruptStoredPage(bad, MAILBOX_PFN);
+      const refused = vm.rollback(bad);
+      await expect(refused).rejects.toThrow(
+        `rollback: checkpoint ${bad} holds a corrupted copy of guest page ${MAILBOX_PFN} (checksum mismatch): rollback to ${bad} refused`,
+      );
+      await expect(refused).rejects.toMatchObject({ code: 'UCKPT_ROLLBACK_REFUSED' });
+      expect(vm.listCheckpoints().find((c) => c.seq === bad)!.verified).toBe(false);
+      expect(vm.state).toBe('paused');
+      vm.resume();
+      await epochsPass(vm, 2);
+      expect(vm.state).toBe('running');
+      const result = await vm.rollback(older);
+      expect(result.seq).toBe(older);
+      const exit = await vm.waitForExit();
+      expect(exit.reason).toBe('done');
+      expect(exit.result!.toString(16).padStart(16, '0')).toBe((await runOnHost(run)).checksum);
+    } finally {
+      vm.destroy();
+    }
+  });
+
+  it('2000 epochs keep RSS within the store bound plus a small constant', async () => {
+    const storeMiB = 48;
+    const vm = startVm('dirtier', { size: 16, repeat: 0 }, 64);
+    const rssMiB = () => Number(/VmRSS:\s+(\d+)/.exec(readFileSync('/proc/self/status', 'utf8'))![1]) / 1024;
+    try {
+      await sleep(200); // the guest has touched its working set
+      const before = rssMiB();
+      vm.enableCheckpointing({ intervalMs: 1, retention: 16, storeMiB });
+      let peak = 0;
+      let epochs = 0;
+      await new Promise<void>((resolve) => {
+        const off = vm.onEpoch((e) => {
+          epochs += 1 + e.coalesced;
+          if (epochs % 100 === 0) peak = Math.max(peak, rssMiB());
+          if (epochs >= 2000) {
+            off();
+            resolve();
+          }
+        });
+      });
+      peak = Math.max(peak, rssMiB());
+      const stats = vm.stats();
+      expect(stats.lastError).toBeNull();
+      expect(stats.storeBytes).toBeLessThanOrEqual(storeMiB << 20);
+      expect(peak - before).toBeLessThan(storeMiB + 24);
+    } finally {
+      vm.destroy();
+    }
+  });
+
+  it('changing interval, retention and enabled state while running keeps the result exact', async () => {
+    const run = { workload: 'sort', seed: 8, size: 3 };
+    const vm = startVm(run.workload, run, 256);
+    try {
+      vm.enableCheckpointing({ intervalMs: 5, retention: 4 });
+      const steps: (() => void | Promise<unknown>)[] = [
+        () => vm.configureCheckpointing({ intervalMs: 20 }),
+        () => vm.rollback('latest'),
+        () => vm.configureCheckpointing({ retention: 1 }),
+        () => vm.rollback('latest'),
+        () => vm.configureCheckpointing({ retention: 16, intervalMs: 2 }),
+        () => vm.disableCheckpointing(),
+        () => expect(vm.listCheckpoints()).toEqual([]),
+        () => vm.enableCheckpointing({ intervalMs: 10 }),
+        async () => {
+          vm.pause(); // holds the ring still, so the oldest stays retained
+          await vm.rollback(vm.listCheckpoints()[0]!.seq);
+          vm.resume();
+        },
+        () => vm.configureCheckpointing({ enabled: false }),
+        () => vm.configureCheckpointing({ enabled: true, intervalMs: 3 }),
+      ];
+      for (const step of steps) {
+        if (vm.state !== 'running') break;
+        await step();
+        await sleep(30);
+      }
+      expect(() => vm.configureCheckpointing({ intervalMs: 0 })).toThrow('intervalMs must be from 1 to 10000, got 0');
+      expect(() => vm.configureCheckpointing({ retention: 5000 })).toThrow('retention must be from 1 to 1024, got 5000');
+      const exit = await vm.waitForExit();
+      expect(exit.reason).toBe('done');
+      expect(exit.result!.toString(16).padStart(16, '0')).toBe((await runOnHost(run)).checksum);
+    } finally {
+      vm.destroy();
+    }
+  });
+});
