@@ -3,6 +3,7 @@
 #include <sys/ioctl.h>
 #include <sys/mman.h>
 
+#include <algorithm>
 #include <cstring>
 
 #include "image/elf_image.h"
@@ -238,12 +239,25 @@ void Machine::harvest_dirty(core::Bitmap& dirty) {
 
 void Machine::rearm_dirty(const core::Bitmap& pages) {
   if (!manual_protect_) return;  // KVM_GET_DIRTY_LOG re-protected everything already
-  kvm_clear_dirty_log request{};
-  request.slot = 0;
-  request.first_page = 0;
-  request.num_pages = static_cast<uint32_t>(pages.size());
-  request.dirty_bitmap = const_cast<uint64_t*>(pages.words());
-  check(ioctl(vm_fd_.get(), KVM_CLEAR_DIRTY_LOG, &request), "KVM_CLEAR_DIRTY_LOG");
+  // One clear per run of bitmap words that have pages in them: KVM's cost
+  // grows with the range it is given, not only with the pages to protect.
+  const uint64_t* words = pages.words();
+  const size_t count = pages.word_count();
+  for (size_t first = 0; first < count;) {
+    if (!words[first]) {
+      first++;
+      continue;
+    }
+    size_t end = first + 1;
+    while (end < count && words[end]) end++;
+    kvm_clear_dirty_log request{};
+    request.slot = 0;
+    request.first_page = first * 64;
+    request.num_pages = static_cast<uint32_t>(std::min<uint64_t>((end - first) * 64, pages.size() - first * 64));
+    request.dirty_bitmap = const_cast<uint64_t*>(words + first);
+    check(ioctl(vm_fd_.get(), KVM_CLEAR_DIRTY_LOG, &request), "KVM_CLEAR_DIRTY_LOG");
+    first = end;
+  }
 }
 
 // Guest RAM never touched is still unbacked anonymous memory: zeros.
