@@ -150,9 +150,13 @@ void Checkpointer::loop() {
     if (config.retention != ring_.retention()) ring_.set_retention(config.retention);
     if (config.enabled != enabled_in_ring_) apply_enabled(config.enabled);
     for (auto& pending : requests) {
+      // Published before the reply, so the caller sees what its request did.
       try {
-        pending->reply.set_value(serve(pending->request));
+        Reply reply = serve(pending->request);
+        publish();
+        pending->reply.set_value(std::move(reply));
       } catch (...) {
+        publish();
         pending->reply.set_exception(std::current_exception());
       }
     }
