@@ -9,8 +9,9 @@ cd "$(dirname "$0")/.."
 say() { printf 'uckpt setup: %s\n' "$*" >&2; }
 die() { printf 'uckpt setup: error: %s\n' "$*" >&2; exit 1; }
 
-# Debian packages the build needs, as "command:package" pairs.
-readonly DEBIAN_NEEDS=(gcc:gcc g++:g++ make:make python3:python3)
+# Debian packages the build and the tests need, as "command:package" pairs
+# (QEMU boots the guest image through its Xen PVH entry).
+readonly DEBIAN_NEEDS=(gcc:gcc g++:g++ make:make python3:python3 qemu-system-x86_64:qemu-system-x86)
 
 install_debian_packages() {
   local missing=() pair
