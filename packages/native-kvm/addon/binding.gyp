@@ -8,6 +8,7 @@
         "../src/addon/vcpu_state_js.cc",
         "../src/addon/vm_checkpointing.cc",
         "../src/image/elf_image.cc",
+        "../src/kvm/dirty_ring.cc",
         "../src/kvm/guest_memory.cc",
         "../src/kvm/kvm_backend.cc",
         "../src/kvm/machine.cc",

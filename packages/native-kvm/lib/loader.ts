@@ -8,7 +8,12 @@ export const packageRoot = path.resolve(path.dirname(fileURLToPath(import.meta.u
 const addonPath = path.join(packageRoot, 'addon', 'build', 'Release', 'uckpt_kvm.node');
 
 export interface NativeAddon {
-  Vm: new (memoryMiB: number, vcpus: number, onEvent: (event: NativeEvent) => void) => NativeVm;
+  Vm: new (
+    memoryMiB: number,
+    vcpus: number,
+    onEvent: (event: NativeEvent) => void,
+    options: { dirtyTracking?: 'bitmap' | 'ring' },
+  ) => NativeVm;
 }
 
 export type NativeEvent =

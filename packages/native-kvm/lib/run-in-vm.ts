@@ -8,6 +8,7 @@ import { existsSync } from 'node:fs';
 export interface VmRunOptions extends WorkloadRun {
   memoryMiB?: number;
   vcpus?: number;
+  dirtyTracking?: 'bitmap' | 'ring';
   /** Absent: no checkpointing. */
   checkpointing?: CheckpointConfig;
   /** Rollbacks at seeded random points of the run to seeded random retained checkpoints. */
@@ -19,6 +20,7 @@ export interface VmRunOptions extends WorkloadRun {
 
 export interface CheckpointedRunResult extends RunResult {
   mode: 'off' | 'stop-and-copy';
+  dirtyTracking?: 'manual-protect' | 'get-and-clear' | 'ring';
   intervalMs?: number;
   retention?: number;
   epochs: number;
@@ -59,7 +61,11 @@ export async function runInVm(options: VmRunOptions): Promise<CheckpointedRunRes
   }
   const rollbacksWanted = options.rollbacks ?? 0;
   if (rollbacksWanted > 0 && !options.checkpointing) throw new Error('rollbacks need checkpointing');
-  const vm = Vm.create({ memoryMiB: options.memoryMiB ?? 1024, vcpus: options.vcpus ?? 1 });
+  const vm = Vm.create({
+    memoryMiB: options.memoryMiB ?? 1024,
+    vcpus: options.vcpus ?? 1,
+    dirtyTracking: options.dirtyTracking ?? 'bitmap',
+  });
   const lines: string[] = [];
   const pauses: number[] = [];
   const rollbackDurations: number[] = [];
@@ -135,7 +141,7 @@ export async function runInVm(options: VmRunOptions): Promise<CheckpointedRunRes
       progressUnits,
       progressRate: progressUnits / (runtimeMs / 1000),
       mode: stats ? stats.mode : 'off',
-      ...(stats && { intervalMs: stats.intervalMs, retention: stats.retention }),
+      ...(stats && { dirtyTracking: stats.dirtyTracking, intervalMs: stats.intervalMs, retention: stats.retention }),
       epochs: pauses.length,
       pauseUs: percentiles(pauses),
       dirtyPagesPerEpoch: pauses.length ? dirtyPages / pauses.length : 0,

@@ -42,6 +42,11 @@ export interface VmOptions {
   memoryMiB: number;
   /** 1..64; vCPU 0 runs the workload, the others idle in the guest. */
   vcpus?: number;
+  /**
+   * How guest writes are tracked for checkpoints: KVM's dirty bitmap with
+   * manual re-protection (default), or per-vCPU dirty rings.
+   */
+  dirtyTracking?: 'bitmap' | 'ring';
 }
 
 export interface GuestParams {
@@ -171,7 +176,7 @@ export interface CheckpointStats {
   intervalMs: number;
   retention: number;
   copyThreads: number;
-  dirtyTracking: 'manual-protect' | 'get-and-clear';
+  dirtyTracking: 'manual-protect' | 'get-and-clear' | 'ring';
   epochs: number;
   skippedEpochs: number;
   rollbacks: number;
@@ -201,7 +206,9 @@ export class Vm extends EventEmitter<VmEvents> {
     const { Vm: NativeVmClass } = loadAddon();
     this.#exit = new Promise((resolve) => (this.#resolveExit = resolve));
     try {
-      this.#native = new NativeVmClass(options.memoryMiB, options.vcpus ?? 1, (event) => this.#onEvent(event));
+      this.#native = new NativeVmClass(options.memoryMiB, options.vcpus ?? 1, (event) => this.#onEvent(event), {
+        dirtyTracking: options.dirtyTracking ?? 'bitmap',
+      });
     } catch (error) {
       throw withKvmHint(error);
     }

@@ -258,7 +258,9 @@ Napi::Value VmObject::CheckpointStats(const Napi::CallbackInfo& info) {
   o.Set("intervalMs", num(env, c.interval_ms));
   o.Set("retention", num(env, c.retention));
   o.Set("copyThreads", num(env, c.copy_threads));
-  o.Set("dirtyTracking", machine_->manual_dirty_protect() ? "manual-protect" : "get-and-clear");
+  o.Set("dirtyTracking", machine_->dirty_tracking() == kvm::DirtyTracking::Ring ? "ring"
+                         : machine_->manual_dirty_protect()                   ? "manual-protect"
+                                                                              : "get-and-clear");
   o.Set("epochs", num(env, t.epochs));
   o.Set("skippedEpochs", num(env, t.skipped_epochs));
   o.Set("rollbacks", num(env, t.rollbacks));

@@ -70,12 +70,22 @@ Napi::Function VmObject::Define(Napi::Env env) {
                      });
 }
 
-// new Vm(memoryMiB, vcpus, onEvent)
+// new Vm(memoryMiB, vcpus, onEvent, {dirtyTracking: "bitmap" | "ring"})
 VmObject::VmObject(const Napi::CallbackInfo& info) : Napi::ObjectWrap<VmObject>(info) {
   Napi::Env env = info.Env();
   uint64_t memory_mib = uint_arg(info, 0, "create", "memoryMiB", UINT32_MAX);
   uint64_t vcpus = uint_arg(info, 1, "create", "vcpus", 1024);
   if (!info[2].IsFunction()) throw Napi::TypeError::New(env, "create: onEvent must be a function");
+  kvm::DirtyTracking tracking = kvm::DirtyTracking::Bitmap;
+  if (info[3].IsObject() && info[3].As<Napi::Object>().Has("dirtyTracking")) {
+    Napi::Value v = info[3].As<Napi::Object>().Get("dirtyTracking");
+    std::string name = v.IsString() ? v.As<Napi::String>().Utf8Value() : "";
+    if (name == "ring") {
+      tracking = kvm::DirtyTracking::Ring;
+    } else if (name != "bitmap" && !v.IsUndefined()) {
+      throw Napi::TypeError::New(env, "create: dirtyTracking must be \"bitmap\" or \"ring\"");
+    }
+  }
 
   on_event_ = Napi::Persistent(info[2].As<Napi::Function>());
   events_ = Napi::ThreadSafeFunction::New(env, info[2].As<Napi::Function>(), "uckpt-kvm-events", kEventQueue, 1);
@@ -87,7 +97,7 @@ VmObject::VmObject(const Napi::CallbackInfo& info) : Napi::ObjectWrap<VmObject>(
     if (events.NonBlockingCall(copy, deliver_event) != napi_ok) delete copy;  // full or closing: dropped
   };
   guarded(env, [&] {
-    machine_ = std::make_unique<Machine>(memory_mib, static_cast<unsigned>(vcpus), sink);
+    machine_ = std::make_unique<Machine>(memory_mib, static_cast<unsigned>(vcpus), tracking, sink);
     return env.Undefined();
   });
 }

@@ -41,7 +41,8 @@ const char* to_string(VmState state) {
   return "unknown";
 }
 
-Machine::Machine(uint64_t memory_mib, unsigned vcpus, EventSink sink) : sink_(std::move(sink)) {
+Machine::Machine(uint64_t memory_mib, unsigned vcpus, DirtyTracking tracking, EventSink sink)
+    : sink_(std::move(sink)), tracking_(tracking) {
   if (memory_mib < kMinMemoryMiB || memory_mib > kMaxMemoryMiB) {
     throw UsageError("create: memoryMiB must be from 16 to 16384, got " + std::to_string(memory_mib));
   }
@@ -55,10 +56,18 @@ Machine::Machine(uint64_t memory_mib, unsigned vcpus, EventSink sink) : sink_(st
   if (fd < 0) throw SystemError("KVM_CREATE_VM", errno);
   vm_fd_ = Fd(fd);
 
-  // Manual protection lets the checkpoint engine harvest the dirty log and
-  // choose which pages to re-protect (KVM_CLEAR_DIRTY_LOG); it must be on
-  // before the memory slot exists.
-  if (system_->capabilities().manual_dirty_log_protect & KVM_DIRTY_LOG_MANUAL_PROTECT_ENABLE) {
+  const Capabilities& caps = system_->capabilities();
+  if (tracking == DirtyTracking::Ring) {
+    // Rings must exist before any vCPU does.
+    if (!caps.dirty_ring_bytes) throw UsageError("create: this kernel's KVM has no dirty ring (KVM_CAP_DIRTY_LOG_RING)");
+    kvm_enable_cap cap{};
+    cap.cap = KVM_CAP_DIRTY_LOG_RING;
+    cap.args[0] = caps.dirty_ring_bytes;
+    check(ioctl(vm_fd_.get(), KVM_ENABLE_CAP, &cap), "KVM_ENABLE_CAP(DIRTY_LOG_RING)");
+  } else if (caps.manual_dirty_log_protect & KVM_DIRTY_LOG_MANUAL_PROTECT_ENABLE) {
+    // Manual protection lets the checkpoint engine harvest the dirty log and
+    // choose which pages to re-protect (KVM_CLEAR_DIRTY_LOG); it must be on
+    // before the memory slot exists.
     kvm_enable_cap cap{};
     cap.cap = KVM_CAP_MANUAL_DIRTY_LOG_PROTECT2;
     cap.args[0] = KVM_DIRTY_LOG_MANUAL_PROTECT_ENABLE;
@@ -68,6 +77,7 @@ Machine::Machine(uint64_t memory_mib, unsigned vcpus, EventSink sink) : sink_(st
 
   memory_ = std::make_unique<GuestMemory>(memory_mib << 20);
   vmm_dirty_ = core::Bitmap(memory_->size() / 4096);
+  ring_dirty_ = core::Bitmap(memory_->size() / 4096);
   kvm_userspace_memory_region region{};
   region.slot = 0;
   region.flags = KVM_MEM_LOG_DIRTY_PAGES;
@@ -77,7 +87,8 @@ Machine::Machine(uint64_t memory_mib, unsigned vcpus, EventSink sink) : sink_(st
   check(ioctl(vm_fd_.get(), KVM_SET_USER_MEMORY_REGION, &region), "KVM_SET_USER_MEMORY_REGION");
 
   for (unsigned i = 0; i < vcpus; i++) {
-    vcpus_.push_back(std::make_unique<Vcpu>(vm_fd_.get(), i, system_->capabilities().vcpu_mmap_bytes));
+    vcpus_.push_back(std::make_unique<Vcpu>(vm_fd_.get(), i, caps.vcpu_mmap_bytes));
+    if (tracking == DirtyTracking::Ring) rings_.push_back(std::make_unique<DirtyRing>(vcpus_.back()->fd(), caps.dirty_ring_bytes));
   }
   saved_msrs_ = saved_msr_indices(system_->msr_indices());
 }
@@ -225,7 +236,24 @@ void Machine::write_memory(uint64_t gpa, const uint8_t* data, uint64_t length) {
   for (uint64_t pfn = gpa / 4096; pfn <= (gpa + length - 1) / 4096; pfn++) vmm_dirty_.set(pfn);
 }
 
+void Machine::collect_rings(core::Bitmap& into) {
+  for (auto& ring : rings_) ring->collect(into);
+  into |= ring_dirty_;
+  ring_dirty_.clear();
+  check(ioctl(vm_fd_.get(), KVM_RESET_DIRTY_RINGS, 0), "KVM_RESET_DIRTY_RINGS");
+}
+
 void Machine::harvest_dirty(core::Bitmap& dirty) {
+  if (tracking_ == DirtyTracking::Ring) {
+    {
+      std::lock_guard<std::mutex> lock(rings_mu_);
+      collect_rings(dirty);  // the reset re-protects them: rearm has nothing left to do
+    }
+    std::lock_guard<std::mutex> lock(vmm_dirty_mu_);
+    dirty |= vmm_dirty_;
+    vmm_dirty_.clear();
+    return;
+  }
   core::Bitmap log(dirty.size());
   kvm_dirty_log request{};
   request.slot = 0;
@@ -238,7 +266,9 @@ void Machine::harvest_dirty(core::Bitmap& dirty) {
 }
 
 void Machine::rearm_dirty(const core::Bitmap& pages) {
-  if (!manual_protect_) return;  // KVM_GET_DIRTY_LOG re-protected everything already
+  // Without manual protection KVM_GET_DIRTY_LOG, and with rings their reset,
+  // re-protected every harvested page already.
+  if (!manual_protect_) return;
   // One clear per run of bitmap words that have pages in them: KVM's cost
   // grows with the range it is given, not only with the pages to protect.
   const uint64_t* words = pages.words();
@@ -377,6 +407,14 @@ bool Machine::on_exit(Vcpu& vcpu, kvm_run& run) {
                                      " bytes), which this VMM does not emulate, at RIP " + rip(),
                                  index, 0});
       return false;
+    }
+    case KVM_EXIT_DIRTY_RING_FULL: {
+      // Keep what the rings hold for the next harvest, and make room.
+      std::lock_guard<std::mutex> lock(rings_mu_);
+      core::Bitmap collected(ring_dirty_.size());
+      collect_rings(collected);
+      ring_dirty_ |= collected;
+      return true;
     }
     case KVM_EXIT_HLT: {
       if (index != 0) return false;  // a secondary vCPU parked in its idle loop

@@ -12,6 +12,7 @@
 
 #include "uckpt/core/bitmap.h"
 
+#include "dirty_ring.h"
 #include "guest_memory.h"
 #include "system.h"
 #include "vcpu.h"
@@ -19,6 +20,11 @@
 #include "x86_boot.h"
 
 namespace uckpt::kvm {
+
+// How guest writes are tracked: KVM's dirty bitmap with manual
+// re-protection (which can leave chosen pages unprotected), or per-vCPU
+// dirty rings (which re-protect every page they report).
+enum class DirtyTracking { Bitmap, Ring };
 
 enum class VmState { Created, Loaded, Running, Paused, Finished, Crashed, Failed, Stopped, Destroyed };
 const char* to_string(VmState state);
@@ -61,7 +67,7 @@ class Machine {
   };
   using EventSink = std::function<void(Event)>;
 
-  Machine(uint64_t memory_mib, unsigned vcpus, EventSink sink);
+  Machine(uint64_t memory_mib, unsigned vcpus, DirtyTracking tracking, EventSink sink);
   ~Machine();
   Machine(const Machine&) = delete;
   Machine& operator=(const Machine&) = delete;
@@ -91,6 +97,7 @@ class Machine {
   void harvest_dirty(core::Bitmap& dirty);
   void rearm_dirty(const core::Bitmap& pages);
   bool manual_dirty_protect() const { return manual_protect_; }
+  DirtyTracking dirty_tracking() const { return tracking_; }
   void populated_pages(core::Bitmap& out) const;
   uint8_t* ram() const { return memory_->base(); }
 
@@ -121,7 +128,12 @@ class Machine {
   std::vector<uint32_t> saved_msrs_;
   EventSink sink_;
 
+  DirtyTracking tracking_;
   bool manual_protect_ = false;
+  std::mutex rings_mu_;
+  std::vector<std::unique_ptr<DirtyRing>> rings_;
+  core::Bitmap ring_dirty_;  // collected from full rings by vCPU threads, not yet harvested
+  void collect_rings(core::Bitmap& into);  // rings_mu_ held
 
   std::mutex suspend_mu_;
   unsigned suspend_count_ = 0;
