@@ -28,4 +28,5 @@ export type { RunResult, WorkloadDescriptor, WorkloadRun } from './workloads.js'
 export { GuestRunError, runInVm } from './run-in-vm.js';
 export type { CheckpointedRunResult, VmRunOptions } from './run-in-vm.js';
 export { percentiles } from './percentiles.js';
+export { seededRandom } from './seeded-random.js';
 export { loadAddon } from './loader.js';

@@ -1,6 +1,7 @@
 // Runs a workload to completion in a fresh KVM VM, optionally checkpointed
 // and rolled back at seeded random moments, and sums up what happened.
 import { percentiles } from './percentiles.js';
+import { seededRandom } from './seeded-random.js';
 import { Vm, type CheckpointConfig, type ExitInfo } from './vm.js';
 import { findWorkload, formatChecksum, guestImagePath, type RunResult, type WorkloadRun } from './workloads.js';
 import { existsSync } from 'node:fs';
@@ -41,17 +42,6 @@ export class GuestRunError extends Error {
   ) {
     super(`the guest did not finish: ${exit.message}`);
   }
-}
-
-/** mulberry32: a small seeded PRNG, so that "random" moments repeat. */
-function seededRandom(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = Math.imul(state ^ (state >>> 15), state | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 export async function runInVm(options: VmRunOptions): Promise<CheckpointedRunResult> {

@@ -27,6 +27,9 @@ describeKvm('bad input is refused clearly', () => {
     expect(() => Vm.create({ memoryMiB: '64' as unknown as number })).toThrow(/memoryMiB must be a number/);
     expect(() => Vm.create({ memoryMiB: 64, vcpus: 0 })).toThrow(/vcpus must be from 1 to \d+, got 0/);
     expect(() => Vm.create({ memoryMiB: 64, vcpus: 65 })).toThrow(/vcpus must be from 1 to \d+, got 65/);
+    expect(() => Vm.create({ memoryMiB: 64, dirtyTracking: 'log' as 'ring' })).toThrow(
+      'create: dirtyTracking must be "bitmap" or "ring"',
+    );
   });
 
   it('loadImage: not an image, a foreign ELF, a truncated image, bad params', () => {
@@ -92,6 +95,33 @@ describeKvm('bad input is refused clearly', () => {
     expect(before.regs.rip).not.toBe(0n);
     expect(before.sregs.cs.dpl).toBe(3);
     expect(v.getVcpuState(1).sregs.cs.dpl).toBe(0);
+  });
+
+  it('checkpointing: bad config, bad rollback targets, calls before enabling', async () => {
+    const v = vm(64);
+    v.loadImage(guestImagePath, { workload: findWorkload('dirtier').index, size: 8, repeat: 0 });
+    expect(() => v.listCheckpoints()).toThrow('listCheckpoints: checkpointing was never enabled');
+    expect(() => v.checkpointNow()).toThrow('checkpointNow: checkpointing was never enabled');
+    expect(() => v.enableCheckpointing({ intervalMs: 0 })).toThrow('intervalMs must be from 1 to 10000, got 0');
+    expect(() => v.enableCheckpointing({ intervalMs: 20000 })).toThrow('intervalMs must be from 1 to 10000, got 20000');
+    expect(() => v.enableCheckpointing({ retention: 0 })).toThrow('retention must be from 1 to 1024, got 0');
+    expect(() => v.enableCheckpointing({ mode: 'cow' as 'stop-and-copy' })).toThrow('mode must be "stop-and-copy"');
+    expect(() => v.enableCheckpointing({ storeMiB: 0 })).toThrow('the store bound must be at least 1 MiB');
+    expect(() => v.enableCheckpointing({ copyThreads: 99 })).toThrow('copyThreads must be from 1 to 16, got 99');
+    expect(() => v.enableCheckpointing({ intervalMs: 1.5 })).toThrow('intervalMs must be a non-negative integer');
+    v.start();
+    v.enableCheckpointing({ intervalMs: 10 });
+    expect(() => v.enableCheckpointing({ storeMiB: 10 })).toThrow(/storeMiB and copyThreads are fixed/);
+    expect(() => v.rollback('oldest' as 'latest')).toThrow('rollback: the target must be a checkpoint seq or "latest"');
+    expect(() => v.rollback(-1)).toThrow('rollback: seq must be a non-negative integer');
+    await expect(v.rollback(999999)).rejects.toThrow(/rollback: checkpoint 999999 is not retained \(retained: \d+\.\.\d+\)/);
+    expect(() => v.testCorruptStoredPage(1, -5)).toThrow('pfn must be a non-negative integer');
+    // None of it disturbed the checkpoints being taken.
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    expect(v.stats()).toMatchObject({ enabled: true, lastError: null });
+    expect(v.listCheckpoints().length).toBeGreaterThan(0);
+    v.stop();
+    expect(() => v.rollback('latest')).toThrow('rollback: the VM is stopped, it must be running or paused');
   });
 
   it('after all that, the process still runs workloads correctly', async () => {
