@@ -206,6 +206,21 @@ RollbackResult CheckpointRing::rollback(std::optional<uint64_t> seq, const Bitma
   return {target, touched.size(), dropped};
 }
 
+void CheckpointRing::find_changed(const Bitmap& candidates, Bitmap& changed) {
+  std::vector<uint64_t> pages = pages_of(candidates);
+  std::vector<uint8_t> differs(pages.size());
+  static const uint8_t zeros[kPageSize] = {};
+  copiers_.parallel_for(pages.size(), [&](size_t begin, size_t end) {
+    for (size_t i = begin; i < end; i++) {
+      FrameId f = shadow_[pages[i]];
+      differs[i] = std::memcmp(backend_.page(pages[i]), f == kNoFrame ? zeros : store_.data(f), kPageSize) != 0;
+    }
+  });
+  for (size_t i = 0; i < pages.size(); i++) {
+    if (differs[i]) changed.set(pages[i]);
+  }
+}
+
 void CheckpointRing::clear() {
   while (!ring_.empty()) retire_oldest();
   for (FrameId& f : shadow_) {

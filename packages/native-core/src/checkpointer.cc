@@ -46,6 +46,8 @@ void Checkpointer::validate(const CheckpointConfig& c) {
   if (c.copy_threads < 1 || c.copy_threads > 16) {
     throw std::invalid_argument("copyThreads must be from 1 to 16, got " + std::to_string(c.copy_threads));
   }
+  if (c.predictor != "off") make_predictor(c.predictor, 1);  // throws for an unknown name
+  if (!(c.fault_ns > 0)) throw std::invalid_argument("the fault cost must be positive");
 }
 
 Checkpointer::Checkpointer(Backend& backend, const CheckpointConfig& config, EpochSink on_epoch, ErrorSink on_error)
@@ -56,8 +58,15 @@ Checkpointer::Checkpointer(Backend& backend, const CheckpointConfig& config, Epo
       ring_(backend, config.store_bytes, config.retention, copiers_),
       dirty_(backend.page_count()),
       carry_(backend.page_count()),
+      hot_(backend.page_count()),
       config_(config) {
   totals_.store_bound = ring_.store_bound();
+  costs_.fault_ns = config.fault_ns;
+  if (config.predictor != "off" && !backend.can_leave_writable()) {
+    throw std::invalid_argument("prediction needs dirty tracking that can leave pages writable "
+                                "(on KVM the dirty bitmap with manual protection, not dirty rings)");
+  }
+  use_predictor(config.predictor);
   thread_ = std::thread([this] { loop(); });
 }
 
@@ -78,13 +87,18 @@ void Checkpointer::stop() {
 }
 
 void Checkpointer::configure(std::optional<uint32_t> interval_ms, std::optional<uint32_t> retention,
-                             std::optional<bool> enabled) {
+                             std::optional<bool> enabled, std::optional<std::string> predictor) {
   std::lock_guard<std::mutex> lock(mu_);
   CheckpointConfig next = config_;
   if (interval_ms) next.interval_ms = *interval_ms;
   if (retention) next.retention = *retention;
   if (enabled) next.enabled = *enabled;
+  if (predictor) next.predictor = *predictor;
   validate(next);
+  if (next.predictor != "off" && !backend_.can_leave_writable()) {
+    throw std::invalid_argument("prediction needs dirty tracking that can leave pages writable "
+                                "(on KVM the dirty bitmap with manual protection, not dirty rings)");
+  }
   config_ = next;
   wake_.notify_all();
 }
@@ -148,6 +162,7 @@ void Checkpointer::loop() {
     lock.unlock();
 
     if (config.retention != ring_.retention()) ring_.set_retention(config.retention);
+    if (config.predictor != predictor_name_) use_predictor(config.predictor);
     if (config.enabled != enabled_in_ring_) apply_enabled(config.enabled);
     for (auto& pending : requests) {
       // Published before the reply, so the caller sees what its request did.
@@ -179,13 +194,15 @@ void Checkpointer::apply_enabled(bool enabled) {
     enabled_in_ring_ = false;
     return;
   }
+  if (predictor_) use_predictor(predictor_name_);  // forget what it learnt before
   try {
     PauseGuard paused(backend_);
     // Tracking starts now: what was written before is in the first checkpoint.
     dirty_.clear();
     backend_.harvest_dirty(dirty_);
     ring_.begin();
-    backend_.rearm(dirty_);
+    hot_.clear();
+    backend_.rearm(dirty_);  // every writable page has its bit set: this protects them all
     carry_.clear();
     enabled_in_ring_ = true;
   } catch (const std::exception& e) {
@@ -215,6 +232,7 @@ Checkpointer::Reply Checkpointer::serve(const Request& request) {
     dirty_.clear();
     backend_.harvest_dirty(dirty_);
     dirty_ |= carry_;
+    dirty_ |= hot_;  // hot pages may have been written: restore them too
     try {
       result = ring_.rollback(rollback.seq, dirty_);
     } catch (...) {
@@ -222,11 +240,36 @@ Checkpointer::Reply Checkpointer::serve(const Request& request) {
       throw;
     }
     carry_.clear();
-    backend_.rearm(dirty_);
+    rearm_after(Bitmap(hot_));
   }
   std::lock_guard<std::mutex> lock(mu_);
   totals_.rollbacks++;
   return RollbackOutcome{result, now_ns() - start};
+}
+
+void Checkpointer::use_predictor(const std::string& name) {
+  predictor_ = name == "off" ? nullptr : make_predictor(name, backend_.page_count());
+  predictor_name_ = name;
+}
+
+// Into dirty_: protected pages from the dirty log, hot pages by comparing
+// them with the newest checkpoint, and anything carried over.
+void Checkpointer::collect_written(Bitmap& hot_changed) {
+  dirty_.clear();
+  backend_.harvest_dirty(dirty_);  // every writable page has its bit set: hot ones too
+  dirty_.and_not(hot_);
+  if (hot_.count()) ring_.find_changed(hot_, hot_changed);
+  dirty_ |= hot_changed;
+  dirty_ |= carry_;
+}
+
+// Every page that is writable now and is not hot next gets protected again.
+void Checkpointer::rearm_after(const Bitmap& next_hot) {
+  Bitmap rearm = dirty_;
+  rearm |= hot_;
+  rearm.and_not(next_hot);
+  backend_.rearm(rearm);
+  hot_ = next_hot;
 }
 
 void Checkpointer::epoch(bool requested) {
@@ -242,9 +285,12 @@ void Checkpointer::epoch(bool requested) {
   try {
     PauseGuard paused(backend_);
     const uint64_t paused_at = now_ns();
-    dirty_.clear();
-    backend_.harvest_dirty(dirty_);
-    dirty_ |= carry_;
+    Bitmap hot_changed(backend_.page_count());
+    collect_written(hot_changed);
+    r.predicted = hot_.count();
+    r.true_positives = hot_changed.count();
+    r.false_positives = r.predicted - r.true_positives;
+    r.misses = dirty_.count() - r.true_positives;
     const uint64_t harvested = now_ns();
     TakeResult taken;
     try {
@@ -255,19 +301,28 @@ void Checkpointer::epoch(bool requested) {
     }
     carry_.clear();
     const uint64_t copied = now_ns();
-    backend_.rearm(dirty_);
+    Bitmap next_hot(backend_.page_count());
+    if (predictor_) {
+      predictor_->observe(dirty_);
+      predictor_->predict(next_hot, costs_);
+    }
+    rearm_after(next_hot);
     r.rearm_ns = now_ns() - copied;
     r.harvest_ns = harvested - paused_at;
     r.copy_ns = copied - harvested;
     r.seq = taken.seq;
     r.pages_copied = taken.pages_copied;
     r.retired = taken.checkpoints_retired;
+    if (taken.pages_copied) {  // what a copy costs here, for the cost model
+      costs_.copy_ns = 0.8 * costs_.copy_ns + 0.2 * double(r.copy_ns) / double(taken.pages_copied);
+    }
   } catch (const std::exception& e) {
     fail(e.what());
     return;
   }
   r.pause_ns = now_ns() - r.start_ns;
   r.dirty_pages = r.pages_copied;
+  r.fault_ns_estimate = static_cast<uint64_t>(double(r.misses) * costs_.fault_ns);
   r.store_bytes = ring_.store_bytes();
   r.retained = static_cast<uint32_t>(ring_.list().size());
   {

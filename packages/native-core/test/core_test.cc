@@ -257,4 +257,90 @@ TEST("checkpointer: a refused rollback loses no dirty page") {
   CHECK_EQ(int(guest.memory()[10 * kPageSize]), 0);
 }
 
+TEST("prediction: under every predictor no write escapes, and hot pages cost no fault") {
+  for (const char* name : {"history", "frontier", "cost"}) {
+    MemoryBackend guest(kPages);
+    std::mutex mu;
+    std::vector<EpochRecord> epochs;
+    CheckpointConfig config;
+    config.interval_ms = 10000;  // checkpoints on request only
+    config.retention = 6;
+    config.store_bytes = 16 * MiB;
+    config.predictor = name;
+    Checkpointer cp(
+        guest, config,
+        [&](const EpochRecord& r) {
+          std::lock_guard<std::mutex> lock(mu);
+          epochs.push_back(r);
+        },
+        [](const std::string&) {});
+    std::mt19937_64 rng(11);
+    std::map<uint64_t, std::vector<uint8_t>> saved;
+    uint64_t frontier = 100;
+    for (int round = 0; round < 200; round++) {
+      for (uint64_t p = 0; p < 8; p++) guest.write(p, static_cast<uint32_t>(rng() % kPageSize), uint8_t(round));  // hot set
+      for (int i = 0; i < 4; i++, frontier = 100 + (frontier - 99) % 150) guest.write(frontier, 0, uint8_t(round));
+      if (rng() % 3 == 0) scribble(guest, rng, 5);  // a little noise
+      uint64_t seq = cp.checkpoint_now();
+      saved[seq] = guest.memory();
+      scribble(guest, rng, static_cast<int>(rng() % 6));  // open epoch, unpredictable
+      if (rng() % 5 == 0) {
+        auto list = cp.list();
+        uint64_t target = list[rng() % list.size()].seq;
+        cp.rollback(target);
+        CHECK(guest.memory() == saved[target]);
+      }
+    }
+    std::lock_guard<std::mutex> lock(mu);
+    uint64_t hits = 0, misses = 0, predicted = 0;
+    for (const EpochRecord& r : epochs) {
+      CHECK_EQ(r.true_positives + r.false_positives, r.predicted);
+      hits += r.true_positives;
+      misses += r.misses;
+      predicted += r.predicted;
+    }
+    CHECK(predicted > 0);
+    CHECK(hits > misses);  // the hot set and the frontier were predicted, mostly
+  }
+}
+
+TEST("prediction: a hot page that was not written is not stored again") {
+  MemoryBackend guest(kPages);
+  std::vector<EpochRecord> epochs;
+  std::mutex mu;
+  CheckpointConfig config;
+  config.interval_ms = 10000;
+  config.store_bytes = 16 * MiB;
+  config.predictor = "history";
+  Checkpointer cp(
+      guest, config,
+      [&](const EpochRecord& r) {
+        std::lock_guard<std::mutex> lock(mu);
+        epochs.push_back(r);
+      },
+      [](const std::string&) {});
+  for (int i = 0; i < 6; i++) {
+    guest.write(3, 0, uint8_t(i + 1));
+    cp.checkpoint_now();
+  }
+  cp.checkpoint_now();  // page 3 is hot now and was not written
+  std::lock_guard<std::mutex> lock(mu);
+  const EpochRecord& last = epochs.back();
+  CHECK_EQ(last.predicted, 1u);
+  CHECK_EQ(last.false_positives, 1u);
+  CHECK_EQ(last.pages_copied, 0u);
+  CHECK_EQ(epochs[epochs.size() - 2].true_positives, 1u);
+  CHECK_EQ(epochs[epochs.size() - 2].misses, 0u);
+}
+
+TEST("prediction: unknown predictors and backends that cannot leave pages writable are refused") {
+  MemoryBackend guest(kPages);
+  CheckpointConfig config;
+  config.store_bytes = 16 * MiB;
+  config.predictor = "oracle";
+  CHECK_THROWS(std::invalid_argument, Checkpointer(guest, config, [](const EpochRecord&) {}, [](const std::string&) {}),
+               "predictor must be");
+  CHECK_THROWS(std::invalid_argument, make_history_predictor(10, 5, 4), "1 <= m <= n <= 16");
+}
+
 int main() { return check::run_all(); }

@@ -77,8 +77,9 @@ export async function runInVm(options: VmRunOptions): Promise<CheckpointedRunRes
     const points = Array.from({ length: rollbacksWanted }, () => 0.02 + 0.83 * random()).sort((a, b) => a - b);
     let rollingBack = false;
     const maybeRollBack = async () => {
+      if (rollingBack || points.length === 0 || vm.state !== 'running') return;
       const total = vm.mailbox().progressTotal;
-      if (rollingBack || points.length === 0 || vm.state !== 'running' || !total) return;
+      if (!total) return;
       if (vm.mailbox().progress < points[0]! * total) return;
       rollingBack = true;
       try {

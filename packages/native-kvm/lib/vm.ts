@@ -198,6 +198,7 @@ export interface VmEvents {
 
 export class Vm extends EventEmitter<VmEvents> {
   readonly #native: NativeVm;
+  #destroyed = false;
   #exit: Promise<ExitInfo>;
   #resolveExit!: (exit: ExitInfo) => void;
 
@@ -243,6 +244,7 @@ export class Vm extends EventEmitter<VmEvents> {
 
   /** Releases every fd, thread and mapping; the object is unusable after. */
   destroy(): void {
+    this.#destroyed = true;
     this.#native.destroy();
     this.#resolveExit({ reason: 'stopped', message: 'the VM was destroyed', vcpu: 0 });
   }
@@ -337,6 +339,8 @@ export class Vm extends EventEmitter<VmEvents> {
   }
 
   #onEvent(event: NativeEvent): void {
+    // Records queued before a destroy() may still arrive: nobody should act on them.
+    if (this.#destroyed) return;
     if (event.type === 'console') {
       this.emit('console', event.text);
       return;

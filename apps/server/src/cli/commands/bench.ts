@@ -115,7 +115,6 @@ export async function benchCommand(args: string[]): Promise<number> {
     `uckpt bench: ${plan.length} runs (${workloads.join(', ')}; intervals ${intervals.join(', ')} ms; ` +
       `repeat ${repeat}; ${rollbacks} rollbacks${sizeScale === 1 ? '' : `; sizes x${sizeScale}`})\n`,
   );
-  const guard = ignoreLateEpochErrors();
   try {
     const expected = new Map<string, { checksum: string; by: string }>();
     for (const [i, spec] of plan.entries()) {
@@ -172,8 +171,6 @@ export async function benchCommand(args: string[]): Promise<number> {
       // The original error matters more.
     }
     throw error;
-  } finally {
-    guard.report();
   }
   host.loadAverageAtEnd = os.loadavg();
 
@@ -206,36 +203,6 @@ export async function benchCommand(args: string[]): Promise<number> {
   out += `\nresults: ${shownPath} (and latest.json)\n`;
   process.stdout.write(out);
   return 0;
-}
-
-/**
- * Works around a race in runInVm: an epoch record queued before the VM was
- * destroyed can still reach runInVm's epoch listener after runInVm returned,
- * whose `maybeRollBack` then calls `vm.mailbox()` on the destroyed VM and
- * rejects, unhandled, which kills the process mid-benchmark. The run it
- * belongs to is already over and summed up, so that one rejection is
- * harmless; every other unhandled rejection still ends the process. It stays
- * installed, since the last VM's late records can come after the report.
- * Remove once runInVm ignores epochs after destroy.
- */
-function ignoreLateEpochErrors(): { report: () => void } {
-  let ignored = 0;
-  const listener = (reason: unknown) => {
-    if (reason instanceof Error && /^mailbox: the VM is destroyed$/.test(reason.message)) {
-      ignored++;
-      return;
-    }
-    throw reason;
-  };
-  process.on('unhandledRejection', listener);
-  return {
-    report() {
-      if (ignored) {
-        process.stderr.write(`uckpt bench: ignored ${ignored} late epoch record(s) of already destroyed VMs\n`);
-        ignored = 0;
-      }
-    },
-  };
 }
 
 /** A comma-separated list; absent gives the fallback, empty items are an error, duplicates are dropped. */

@@ -41,6 +41,9 @@ class Backend {
   // stay writable without being tracked (prediction keeps hot pages so and
   // copies them at every checkpoint). Paused only.
   virtual void rearm(const Bitmap& pages) = 0;
+  // Whether rearm() can really leave pages out (writable and untracked);
+  // dirty-page prediction needs it.
+  virtual bool can_leave_writable() const { return true; }
   // Pages that may hold something other than zeros (never-touched RAM reads
   // as zeros and needs no copy).
   virtual void populated_pages(Bitmap& out) = 0;

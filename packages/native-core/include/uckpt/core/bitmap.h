@@ -32,6 +32,11 @@ class Bitmap {
     return *this;
   }
 
+  Bitmap& and_not(const Bitmap& other) {
+    for (size_t i = 0; i < words_.size(); i++) words_[i] &= ~other.words_[i];
+    return *this;
+  }
+
   uint64_t count() const {
     uint64_t n = 0;
     for (uint64_t w : words_) n += static_cast<uint64_t>(__builtin_popcountll(w));

@@ -86,6 +86,10 @@ class CheckpointRing {
   RollbackResult rollback(std::optional<uint64_t> seq, const Bitmap& open_dirty);
   // Drops every checkpoint and the shadow.
   void clear();
+  // Sets in `changed` the pages among `candidates` whose content differs
+  // from the newest checkpoint: how a hot (unprotected) page is known to
+  // have been written.
+  void find_changed(const Bitmap& candidates, Bitmap& changed);
 
   std::vector<CheckpointInfo> list() const;
   uint64_t store_bytes() const { return store_.bytes_in_use(); }

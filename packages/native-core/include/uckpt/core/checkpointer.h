@@ -19,6 +19,7 @@
 #include "backend.h"
 #include "checkpoint_ring.h"
 #include "copy_pool.h"
+#include "predictor.h"
 
 namespace uckpt::core {
 
@@ -31,6 +32,8 @@ struct CheckpointConfig {
   Mode mode = Mode::StopAndCopy;
   uint64_t store_bytes = 0;   // memory bound of the page store
   unsigned copy_threads = 1;  // threads copying while the guest is paused
+  std::string predictor = "off";  // "off", "history", "frontier", "cost"
+  double fault_ns = 3000;    // cost of one write-protection fault, for the cost model
 };
 
 struct EpochRecord {
@@ -46,6 +49,12 @@ struct EpochRecord {
   uint64_t store_bytes;
   uint32_t retained;
   uint64_t retired;         // checkpoints retired this epoch (retention or memory bound)
+  // Prediction: hot pages were left writable during the epoch and examined now.
+  uint64_t predicted;        // hot pages
+  uint64_t true_positives;   // hot pages that were written
+  uint64_t false_positives;  // hot pages that were not
+  uint64_t misses;           // written pages that were not hot: each took a fault
+  uint64_t fault_ns_estimate;  // misses x the fault cost
 };
 
 struct Totals {
@@ -79,7 +88,7 @@ class Checkpointer {
   // Fields left empty stay as they are. Enabling takes a first checkpoint;
   // disabling drops them all.
   void configure(std::optional<uint32_t> interval_ms, std::optional<uint32_t> retention,
-                 std::optional<bool> enabled);
+                 std::optional<bool> enabled, std::optional<std::string> predictor = std::nullopt);
   CheckpointConfig config() const;
 
   // Block the caller (never the loop) until the loop has done it.
@@ -123,6 +132,16 @@ class Checkpointer {
   CheckpointRing ring_;
   Bitmap dirty_;
   Bitmap carry_;  // harvested but not yet consumed: never dropped
+  Bitmap hot_;    // left writable this epoch; examined at every checkpoint
+  std::unique_ptr<Predictor> predictor_;
+  std::string predictor_name_ = "off";
+  PageCosts costs_;
+  // Harvests what changed since the newest checkpoint into dirty_: the
+  // dirty log for protected pages, a comparison for hot ones.
+  void collect_written(Bitmap& hot_changed);
+  // Re-protects what was writable and is not hot next.
+  void rearm_after(const Bitmap& next_hot);
+  void use_predictor(const std::string& name);
 
   mutable std::mutex mu_;  // guards what follows
   std::condition_variable wake_;

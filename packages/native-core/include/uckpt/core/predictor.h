@@ -1,0 +1,49 @@
+// Dirty-page prediction: which pages to treat as hot in the next epoch.
+// A hot page is left writable (no write-protection fault) and examined at
+// every checkpoint instead: a copy is cheaper than a fault whenever the
+// page is likely enough to be written again (platform.md: a fault costs
+// several copies on PVM hosts).
+//
+// Correctness never depends on a prediction: every page that is not
+// protected is compared with its stored copy at each checkpoint, so no
+// write can be missed, only paid for differently.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "bitmap.h"
+
+namespace uckpt::core {
+
+// What writes cost on this host, in nanoseconds per page.
+struct PageCosts {
+  double copy_ns = 500;    // examining and copying a hot page at a checkpoint
+  double fault_ns = 3000;  // a write-protection fault on a cold page
+};
+
+class Predictor {
+ public:
+  virtual ~Predictor() = default;
+  virtual const char* name() const = 0;
+  // The pages written in the epoch that just ended (faulted or found changed).
+  virtual void observe(const Bitmap& written) = 0;
+  // The pages to leave writable in the next epoch.
+  virtual void predict(Bitmap& hot, const PageCosts& costs) = 0;
+};
+
+// Hot when written in at least m of the last n epochs (n <= 16).
+std::unique_ptr<Predictor> make_history_predictor(uint64_t pages, unsigned m, unsigned n);
+// For sequential writers: each run of written pages predicts the run of the
+// same length right after it (the frontier moves on), and stays hot itself.
+std::unique_ptr<Predictor> make_frontier_predictor(uint64_t pages);
+// Hot when P(written next epoch) x fault cost > copy cost, with P an
+// exponentially weighted frequency of writes per page, plus the frontier.
+std::unique_ptr<Predictor> make_cost_predictor(uint64_t pages);
+
+// "history", "frontier", "cost"; throws std::invalid_argument otherwise.
+std::unique_ptr<Predictor> make_predictor(const std::string& name, uint64_t pages);
+
+}  // namespace uckpt::core

@@ -1,0 +1,105 @@
+#include "uckpt/core/predictor.h"
+
+#include <stdexcept>
+
+namespace uckpt::core {
+namespace {
+
+class HistoryPredictor : public Predictor {
+ public:
+  HistoryPredictor(uint64_t pages, unsigned m, unsigned n) : history_(pages, 0), m_(m), mask_((1u << n) - 1) {}
+  const char* name() const override { return "history"; }
+
+  void observe(const Bitmap& written) override {
+    for (uint64_t p = 0; p < history_.size(); p++) {
+      if (history_[p] || written.test(p)) history_[p] = static_cast<uint16_t>(((history_[p] << 1) | written.test(p)) & mask_);
+    }
+  }
+  void predict(Bitmap& hot, const PageCosts&) override {
+    for (uint64_t p = 0; p < history_.size(); p++) {
+      if (history_[p] && static_cast<unsigned>(__builtin_popcount(history_[p])) >= m_) hot.set(p);
+    }
+  }
+
+ private:
+  std::vector<uint16_t> history_;  // bit i: written i epochs ago
+  unsigned m_;
+  uint32_t mask_;
+};
+
+// Runs of consecutive written pages, and the same length after each.
+void frontier_of(const Bitmap& written, Bitmap& hot) {
+  uint64_t run_start = 0, run_length = 0, previous = UINT64_MAX - 1;
+  auto close_run = [&] {
+    for (uint64_t p = run_start; p < run_start + 2 * run_length && p < hot.size(); p++) hot.set(p);
+  };
+  written.for_each([&](uint64_t p) {
+    if (p == previous + 1) {
+      run_length++;
+    } else {
+      if (run_length) close_run();
+      run_start = p;
+      run_length = 1;
+    }
+    previous = p;
+  });
+  if (run_length) close_run();
+}
+
+class FrontierPredictor : public Predictor {
+ public:
+  explicit FrontierPredictor(uint64_t pages) : last_(pages) {}
+  const char* name() const override { return "frontier"; }
+  void observe(const Bitmap& written) override { last_ = written; }
+  void predict(Bitmap& hot, const PageCosts&) override { frontier_of(last_, hot); }
+
+ private:
+  Bitmap last_;
+};
+
+class CostPredictor : public Predictor {
+ public:
+  explicit CostPredictor(uint64_t pages) : probability_(pages, 0), last_(pages) {}
+  const char* name() const override { return "cost"; }
+
+  // p <- p + (written - p) / 4, in 1/256ths: four epochs of memory.
+  void observe(const Bitmap& written) override {
+    for (uint64_t p = 0; p < probability_.size(); p++) {
+      int current = probability_[p], target = written.test(p) ? 256 : 0;
+      if (current || target) probability_[p] = static_cast<uint16_t>(current + (target - current) / 4);
+    }
+    last_ = written;
+  }
+  void predict(Bitmap& hot, const PageCosts& costs) override {
+    // Hot when p * fault > copy, i.e. p > copy / fault.
+    const double threshold = 256.0 * costs.copy_ns / costs.fault_ns;
+    for (uint64_t p = 0; p < probability_.size(); p++) {
+      if (probability_[p] > threshold) hot.set(p);
+    }
+    frontier_of(last_, hot);
+  }
+
+ private:
+  std::vector<uint16_t> probability_;
+  Bitmap last_;
+};
+
+}  // namespace
+
+std::unique_ptr<Predictor> make_history_predictor(uint64_t pages, unsigned m, unsigned n) {
+  if (n < 1 || n > 16 || m < 1 || m > n) throw std::invalid_argument("history predictor needs 1 <= m <= n <= 16");
+  return std::make_unique<HistoryPredictor>(pages, m, n);
+}
+
+std::unique_ptr<Predictor> make_frontier_predictor(uint64_t pages) { return std::make_unique<FrontierPredictor>(pages); }
+
+std::unique_ptr<Predictor> make_cost_predictor(uint64_t pages) { return std::make_unique<CostPredictor>(pages); }
+
+std::unique_ptr<Predictor> make_predictor(const std::string& name, uint64_t pages) {
+  if (name == "history") return make_history_predictor(pages, 2, 4);
+  if (name == "frontier") return make_frontier_predictor(pages);
+  if (name == "cost") return make_cost_predictor(pages);
+  throw std::invalid_argument("predictor must be \"history\", \"frontier\" or \"cost\", got \"" + name + "\"");
+}
+
+}  // namespace uckpt::core
