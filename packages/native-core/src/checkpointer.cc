@@ -59,6 +59,7 @@ Checkpointer::Checkpointer(Backend& backend, const CheckpointConfig& config, Epo
       dirty_(backend.page_count()),
       carry_(backend.page_count()),
       hot_(backend.page_count()),
+      writable_(backend.page_count()),
       config_(config) {
   totals_.store_bound = ring_.store_bound();
   costs_.fault_ns = config.fault_ns;
@@ -256,7 +257,10 @@ void Checkpointer::use_predictor(const std::string& name) {
 // them with the newest checkpoint, and anything carried over.
 void Checkpointer::collect_written(Bitmap& hot_changed) {
   dirty_.clear();
-  backend_.harvest_dirty(dirty_);  // every writable page has its bit set: hot ones too
+  backend_.harvest_dirty(dirty_);
+  // A page is writable exactly when its dirty bit is set (re-protecting
+  // clears it): only these can be left writable into the next epoch.
+  writable_ = dirty_;
   dirty_.and_not(hot_);
   if (hot_.count()) ring_.find_changed(hot_, hot_changed);
   dirty_ |= hot_changed;
@@ -305,6 +309,9 @@ void Checkpointer::epoch(bool requested) {
     if (predictor_) {
       predictor_->observe(dirty_);
       predictor_->predict(next_hot, costs_);
+      // A protected page cannot be made writable ahead of its first write:
+      // leaving it out of the re-protection would change nothing.
+      next_hot &= writable_;
     }
     rearm_after(next_hot);
     r.rearm_ns = now_ns() - copied;

@@ -20,7 +20,8 @@
         "../../native-core/src/checkpointer.cc",
         "../../native-core/src/copy_pool.cc",
         "../../native-core/src/crc32c.cc",
-        "../../native-core/src/page_store.cc"
+        "../../native-core/src/page_store.cc",
+        "../../native-core/src/predictor.cc"
       ],
       "include_dirs": ["../node_modules/node-addon-api", "../include", "../src", "../src/kvm", "../../native-core/include"],
       "defines": ["NAPI_VERSION=8", "NAPI_CPP_EXCEPTIONS", "_GNU_SOURCE"],

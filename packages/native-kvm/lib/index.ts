@@ -9,6 +9,7 @@ export type {
   GuestParams,
   KvmInfo,
   Mailbox,
+  PredictorName,
   RollbackResult,
   Segment,
   VcpuState,

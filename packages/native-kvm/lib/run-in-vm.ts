@@ -31,6 +31,12 @@ export interface CheckpointedRunResult extends RunResult {
   rollbackUs: { p50: number; p99: number };
   pagesRestoredPerRollback: number;
   storeBytesMax: number;
+  predictor?: string;
+  /** Write-protection faults taken per epoch (written pages that were not predicted hot). */
+  faultsPerEpoch: number;
+  /** Of the pages predicted hot, the share that was written; of the written pages, the share predicted. */
+  precision: number | null;
+  recall: number | null;
   /** Epoch records JavaScript was too slow to receive (coalesced natively). */
   coalescedEpochs: number;
 }
@@ -63,6 +69,9 @@ export async function runInVm(options: VmRunOptions): Promise<CheckpointedRunRes
   let storeBytesMax = 0;
   let pagesRestored = 0;
   let coalesced = 0;
+  let predicted = 0;
+  let hits = 0;
+  let misses = 0;
   let rollbackError: Error | undefined;
   try {
     vm.on('console', (line) => {
@@ -110,6 +119,9 @@ export async function runInVm(options: VmRunOptions): Promise<CheckpointedRunRes
       dirtyPages += epoch.dirtyPages;
       storeBytesMax = Math.max(storeBytesMax, epoch.storeBytes);
       coalesced += epoch.coalesced;
+      predicted += epoch.predicted;
+      hits += epoch.truePositives;
+      misses += epoch.misses;
       void maybeRollBack();
     });
 
@@ -132,7 +144,12 @@ export async function runInVm(options: VmRunOptions): Promise<CheckpointedRunRes
       progressUnits,
       progressRate: progressUnits / (runtimeMs / 1000),
       mode: stats ? stats.mode : 'off',
-      ...(stats && { dirtyTracking: stats.dirtyTracking, intervalMs: stats.intervalMs, retention: stats.retention }),
+      ...(stats && {
+        dirtyTracking: stats.dirtyTracking,
+        intervalMs: stats.intervalMs,
+        retention: stats.retention,
+        predictor: stats.predictor,
+      }),
       epochs: pauses.length,
       pauseUs: percentiles(pauses),
       dirtyPagesPerEpoch: pauses.length ? dirtyPages / pauses.length : 0,
@@ -140,6 +157,9 @@ export async function runInVm(options: VmRunOptions): Promise<CheckpointedRunRes
       rollbackUs: percentiles(rollbackDurations),
       pagesRestoredPerRollback: rollbackDurations.length ? pagesRestored / rollbackDurations.length : 0,
       storeBytesMax: Math.max(storeBytesMax, stats?.storeBytes ?? 0),
+      faultsPerEpoch: pauses.length ? misses / pauses.length : 0,
+      precision: predicted ? hits / predicted : null,
+      recall: hits + misses ? hits / (hits + misses) : null,
       coalescedEpochs: coalesced + (stats?.coalescedEpochs ?? 0),
     };
   } finally {

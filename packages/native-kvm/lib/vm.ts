@@ -132,7 +132,16 @@ export interface CheckpointConfig {
   storeMiB?: number;
   /** Threads copying while the guest is paused, 1..16, default 1 (fixed once enabled). */
   copyThreads?: number;
+  /**
+   * Dirty-page prediction: pages predicted to be written are left writable
+   * (no fault) and examined at every checkpoint. true means 'cost'.
+   */
+  predictor?: PredictorName | boolean;
+  /** The cost of one write-protection fault, for the cost model (default 3000 ns). */
+  faultNs?: number;
 }
+
+export type PredictorName = 'off' | 'history' | 'frontier' | 'cost';
 
 /** One record per epoch, from the native epoch loop. */
 export interface EpochStats {
@@ -148,6 +157,12 @@ export interface EpochStats {
   storeBytes: number;
   retained: number;
   retired: number;
+  /** Prediction: hot pages, of which written (true positives) or not; written cold pages (misses, each a fault). */
+  predicted: number;
+  truePositives: number;
+  falsePositives: number;
+  misses: number;
+  faultNsEstimate: number;
   /** Records dropped before this one because JavaScript was behind. */
   coalesced: number;
 }
@@ -176,6 +191,7 @@ export interface CheckpointStats {
   intervalMs: number;
   retention: number;
   copyThreads: number;
+  predictor: PredictorName;
   dirtyTracking: 'manual-protect' | 'get-and-clear' | 'ring';
   epochs: number;
   skippedEpochs: number;
@@ -296,7 +312,12 @@ export class Vm extends EventEmitter<VmEvents> {
   }
 
   /** Changes what is given while running. */
-  configureCheckpointing(patch: { intervalMs?: number; retention?: number; enabled?: boolean }): void {
+  configureCheckpointing(patch: {
+    intervalMs?: number;
+    retention?: number;
+    enabled?: boolean;
+    predictor?: PredictorName | boolean;
+  }): void {
     this.#native.configureCheckpointing(patch);
   }
 

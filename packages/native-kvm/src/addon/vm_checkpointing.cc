@@ -41,6 +41,11 @@ void deliver_epoch(Napi::Env env, Napi::Function callback, EpochMessage* message
   o.Set("storeBytes", num(env, r.store_bytes));
   o.Set("retained", num(env, r.retained));
   o.Set("retired", num(env, r.retired));
+  o.Set("predicted", num(env, r.predicted));
+  o.Set("truePositives", num(env, r.true_positives));
+  o.Set("falsePositives", num(env, r.false_positives));
+  o.Set("misses", num(env, r.misses));
+  o.Set("faultNsEstimate", num(env, r.fault_ns_estimate));
   o.Set("coalesced", num(env, message->coalesced));
   callback.Call({o});
 }
@@ -95,6 +100,17 @@ std::optional<uint32_t> optional_field(const Napi::Object& o, const char* key, c
 
 const char* kModes = "\"stop-and-copy\"";
 
+std::optional<std::string> predictor_field(const Napi::Object& o, const char* operation) {
+  if (!o.Has("predictor") || o.Get("predictor").IsUndefined()) return std::nullopt;
+  Napi::Value v = o.Get("predictor");
+  if (v.IsBoolean()) return v.As<Napi::Boolean>().Value() ? "cost" : "off";  // true: the default predictor
+  if (!v.IsString()) {
+    throw Napi::TypeError::New(o.Env(), std::string(operation) +
+                                            ": predictor must be \"off\", \"history\", \"frontier\", \"cost\" or a boolean");
+  }
+  return v.As<Napi::String>().Utf8Value();
+}
+
 }  // namespace
 
 core::Checkpointer& VmObject::checkpointer(const char* operation) {
@@ -117,12 +133,13 @@ Napi::Value VmObject::EnableCheckpointing(const Napi::CallbackInfo& info) {
   }
   auto interval = optional_field(o, "intervalMs", op, UINT32_MAX);
   auto retention = optional_field(o, "retention", op, UINT32_MAX);
+  auto predictor = predictor_field(o, op);
   if (checkpointer_) {
     if (o.Has("storeMiB") || o.Has("copyThreads")) {
       throw Napi::Error::New(env, std::string(op) + ": storeMiB and copyThreads are fixed once checkpointing exists");
     }
     return guarded(env, [&] {
-      checkpointer_->configure(interval, retention, true);
+      checkpointer_->configure(interval, retention, true, predictor);
       return env.Undefined();
     });
   }
@@ -134,6 +151,8 @@ Napi::Value VmObject::EnableCheckpointing(const Napi::CallbackInfo& info) {
   uint64_t default_mib = (m.memory_bytes() >> 20) * 3 / 2;
   config.store_bytes = uint_field(o, "storeMiB", default_mib, op) << 20;
   config.copy_threads = static_cast<unsigned>(uint_field(o, "copyThreads", 1, op));
+  config.predictor = predictor.value_or("off");
+  config.fault_ns = static_cast<double>(uint_field(o, "faultNs", 3000, op));
 
   return guarded(env, [&] {
     core::Checkpointer::validate(config);
@@ -173,13 +192,14 @@ Napi::Value VmObject::ConfigureCheckpointing(const Napi::CallbackInfo& info) {
   Napi::Object o = info[0].As<Napi::Object>();
   auto interval = optional_field(o, "intervalMs", op, UINT32_MAX);
   auto retention = optional_field(o, "retention", op, UINT32_MAX);
+  auto predictor = predictor_field(o, op);
   std::optional<bool> enabled;
   if (o.Has("enabled") && !o.Get("enabled").IsUndefined()) {
     if (!o.Get("enabled").IsBoolean()) throw Napi::TypeError::New(env, std::string(op) + ": enabled must be a boolean");
     enabled = o.Get("enabled").As<Napi::Boolean>().Value();
   }
   return guarded(env, [&] {
-    checkpointer(op).configure(interval, retention, enabled);
+    checkpointer(op).configure(interval, retention, enabled, predictor);
     return env.Undefined();
   });
 }
@@ -258,6 +278,7 @@ Napi::Value VmObject::CheckpointStats(const Napi::CallbackInfo& info) {
   o.Set("intervalMs", num(env, c.interval_ms));
   o.Set("retention", num(env, c.retention));
   o.Set("copyThreads", num(env, c.copy_threads));
+  o.Set("predictor", c.predictor);
   o.Set("dirtyTracking", machine_->dirty_tracking() == kvm::DirtyTracking::Ring ? "ring"
                          : machine_->manual_dirty_protect()                   ? "manual-protect"
                                                                               : "get-and-clear");

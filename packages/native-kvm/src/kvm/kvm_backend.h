@@ -16,6 +16,7 @@ class KvmBackend : public core::Backend {
   void resume() override { machine_.unsuspend(); }
   void harvest_dirty(core::Bitmap& dirty) override { machine_.harvest_dirty(dirty); }
   void rearm(const core::Bitmap& pages) override { machine_.rearm_dirty(pages); }
+  bool can_leave_writable() const override { return machine_.manual_dirty_protect(); }
   void populated_pages(core::Bitmap& out) override { machine_.populated_pages(out); }
   uint8_t* page(uint64_t pfn) override { return machine_.ram() + pfn * core::kPageSize; }
   std::unique_ptr<core::VcpuSnapshot> capture_vcpus() override;

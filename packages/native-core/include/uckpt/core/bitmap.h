@@ -32,6 +32,11 @@ class Bitmap {
     return *this;
   }
 
+  Bitmap& operator&=(const Bitmap& other) {
+    for (size_t i = 0; i < words_.size(); i++) words_[i] &= other.words_[i];
+    return *this;
+  }
+
   Bitmap& and_not(const Bitmap& other) {
     for (size_t i = 0; i < words_.size(); i++) words_[i] &= ~other.words_[i];
     return *this;

@@ -53,7 +53,7 @@ struct EpochRecord {
   uint64_t predicted;        // hot pages
   uint64_t true_positives;   // hot pages that were written
   uint64_t false_positives;  // hot pages that were not
-  uint64_t misses;           // written pages that were not hot: each took a fault
+  uint64_t misses;           // written pages that were not hot: each took a write-protection fault
   uint64_t fault_ns_estimate;  // misses x the fault cost
 };
 
@@ -133,6 +133,7 @@ class Checkpointer {
   Bitmap dirty_;
   Bitmap carry_;  // harvested but not yet consumed: never dropped
   Bitmap hot_;    // left writable this epoch; examined at every checkpoint
+  Bitmap writable_;  // pages writable at the last harvest
   std::unique_ptr<Predictor> predictor_;
   std::string predictor_name_ = "off";
   PageCosts costs_;
