@@ -60,6 +60,19 @@ describe('uckpt run', () => {
     expect(r.stdout).toMatch(/^dp on kvm: checksum [0-9a-f]{16}, \d+\.\d\d s, \d+\.\d progress units\/s\n$/);
   });
 
+  it.skipIf(!hasKvm)('checkpointed with rollbacks, the checksum stays the unprotected one', async () => {
+    const args = ['--workload', 'sort', '--size', '2', '--seed', '4', '--json'];
+    const [protectedRun, host] = await Promise.all([
+      uckpt('run', ...args, '--mode', 'stop-and-copy', '--interval-ms', '10', '--retention', '4', '--rollbacks', '10'),
+      uckpt('run', ...args, '--on', 'host'),
+    ]);
+    const r = JSON.parse(protectedRun.stdout);
+    expect(r).toMatchObject({ mode: 'stop-and-copy', intervalMs: 10, retention: 4, rollbacks: 10 });
+    for (const key of ['epochs', 'dirtyPagesPerEpoch', 'storeBytesMax']) expect(r[key]).toBeGreaterThan(0);
+    for (const key of ['pauseUs', 'rollbackUs']) expect(r[key].p99).toBeGreaterThanOrEqual(r[key].p50);
+    expect(r.checksum).toBe(JSON.parse(host.stdout).checksum);
+  });
+
   it.skipIf(!hasKvm)('a guest that cannot run says why and exits 1', async () => {
     const r = await uckpt('run', '--workload', 'hashtable', '--memory-mib', '64');
     expect(r.code).toBe(1);
@@ -77,7 +90,17 @@ describe('uckpt run', () => {
     [['--workload', 'dp', '--seed', '-1'], /Option '--seed' argument is ambiguous/],
     [['--workload', 'dp', '--size', 'big'], /--size must be an integer from 1/],
     [['--workload', 'dp', '--param', '0'], /--param must be an integer from 1/],
-    [['--workload', 'dp', '--on', 'host', '--vcpus', '2'], /--memory-mib and --vcpus apply only to --on kvm/],
+    [['--workload', 'dp', '--on', 'host', '--vcpus', '2'], /--memory-mib, --vcpus, .* apply only to --on kvm/],
+    [['--workload', 'dp', '--interval-ms', '10'], /--interval-ms, .* need --mode stop-and-copy/],
+    [['--workload', 'dp', '--mode', 'cow'], /--mode must be one of off, stop-and-copy \(got "cow"\)/],
+    [['--workload', 'dp', '--mode', 'stop-and-copy', '--interval-ms', '0'], /--interval-ms must be an integer from 1 to 10000/],
+    [['--workload', 'dp', '--mode', 'stop-and-copy', '--retention', '2000'], /--retention must be an integer from 1 to 1024/],
+    [['--workload', 'dp', '--mode', 'stop-and-copy', '--predictor', 'magic'], /--predictor must be one of off, history, frontier, cost/],
+    [['--workload', 'dp', '--dirty-tracking', 'log'], /--dirty-tracking must be one of bitmap, ring/],
+    [
+      ['--workload', 'dp', '--mode', 'stop-and-copy', '--predictor', 'cost', '--dirty-tracking', 'ring'],
+      /--predictor needs --dirty-tracking bitmap/,
+    ],
     [['--workload', 'dp', '--frobnicate'], /Unknown option '--frobnicate'/],
     [['--workload'], /--workload/],
   ];

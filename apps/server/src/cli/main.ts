@@ -13,7 +13,8 @@ commands:
   run --workload NAME         run one workload to completion and print its checksum
       [--on kvm|host] [--memory-mib N] [--vcpus N] [--seed S] [--size X] [--param Y] [--json]
       [--mode off|stop-and-copy] [--interval-ms N] [--retention K] [--rollbacks N]
-      [--store-mib N] [--copy-threads N]
+      [--store-mib N] [--copy-threads N] [--predictor off|history|frontier|cost]
+      [--dirty-tracking bitmap|ring]
   bench                       checkpointing overhead: each workload off and with stop-and-copy, alternating
       [--workloads a,b,...] [--intervals 10,50,100] [--repeat N] [--rollbacks N]
       [--size-scale F] [--out DIR] [--json]

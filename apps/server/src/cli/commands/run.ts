@@ -25,6 +25,8 @@ export async function runCommand(args: string[]): Promise<number> {
       rollbacks: { type: 'string' },
       'store-mib': { type: 'string' },
       'copy-threads': { type: 'string' },
+      predictor: { type: 'string' },
+      'dirty-tracking': { type: 'string' },
       json: { type: 'boolean' },
     },
   });
@@ -41,8 +43,8 @@ export async function runCommand(args: string[]): Promise<number> {
   const size = integerOption('size', values.size, { min: 1, max: MAX_SAFE, fallback: 0 });
   const param = integerOption('param', values.param, { min: 1, max: MAX_SAFE, fallback: 0 });
   const mode = choiceOption('mode', values.mode, ['off', 'stop-and-copy'] as const, 'off');
-  const checkpointFlags = ['interval-ms', 'retention', 'rollbacks', 'store-mib', 'copy-threads'] as const;
-  const kvmOnly = ['memory-mib', 'vcpus', 'mode', ...checkpointFlags] as const;
+  const checkpointFlags = ['interval-ms', 'retention', 'rollbacks', 'store-mib', 'copy-threads', 'predictor'] as const;
+  const kvmOnly = ['memory-mib', 'vcpus', 'mode', 'dirty-tracking', ...checkpointFlags] as const;
   if (on === 'host' && kvmOnly.some((flag) => values[flag] !== undefined)) {
     throw new UsageError(`${kvmOnly.map((f) => `--${f}`).join(', ')} apply only to --on kvm`);
   }
@@ -58,7 +60,12 @@ export async function runCommand(args: string[]): Promise<number> {
           retention: integerOption('retention', values.retention, { min: 1, max: 1024, fallback: 8 }),
           storeMiB: integerOption('store-mib', values['store-mib'], { min: 1, max: 1 << 20, fallback: (memoryMiB * 3) / 2 }),
           copyThreads: integerOption('copy-threads', values['copy-threads'], { min: 1, max: 16, fallback: 1 }),
+          predictor: choiceOption('predictor', values.predictor, ['off', 'history', 'frontier', 'cost'] as const, 'off'),
         };
+  const dirtyTracking = choiceOption('dirty-tracking', values['dirty-tracking'], ['bitmap', 'ring'] as const, 'bitmap');
+  if (dirtyTracking === 'ring' && checkpointing && checkpointing.predictor !== 'off') {
+    throw new UsageError('--predictor needs --dirty-tracking bitmap: dirty rings cannot leave pages writable');
+  }
   const rollbacks = integerOption('rollbacks', values.rollbacks, { min: 0, max: 100000, fallback: 0 });
 
   const run = { workload: values.workload, seed, size, param };
@@ -72,6 +79,7 @@ export async function runCommand(args: string[]): Promise<number> {
             ...run,
             memoryMiB,
             vcpus,
+            dirtyTracking,
             ...(checkpointing && { checkpointing }),
             rollbacks,
             ...(progress && { onStart: progress.watch }),
@@ -93,8 +101,13 @@ function describe(r: RunResult | CheckpointedRunResult): string {
     `${r.workload} on ${r.on}: checksum ${r.checksum}, ` +
     `${(r.runtimeMs / 1000).toFixed(2)} s, ${r.progressRate.toFixed(1)} progress units/s\n`;
   if ('mode' in r && r.mode !== 'off') {
+    const prediction =
+      r.predictor && r.predictor !== 'off'
+        ? `, ${r.predictor} predictor (precision ${r.precision?.toFixed(2) ?? '-'}, recall ${r.recall?.toFixed(2) ?? '-'})`
+        : '';
     text +=
-      `  ${r.mode} every ${r.intervalMs} ms, retention ${r.retention}: ${r.epochs} epochs, ` +
+      `  ${r.mode} every ${r.intervalMs} ms, retention ${r.retention}${prediction}: ${r.epochs} epochs, ` +
+      `${r.faultsPerEpoch.toFixed(0)} faults per epoch, ` +
       `pause p50 ${r.pauseUs.p50.toFixed(0)} us / p99 ${r.pauseUs.p99.toFixed(0)} us, ` +
       `${r.dirtyPagesPerEpoch.toFixed(0)} dirty pages per epoch, store max ${(r.storeBytesMax / 2 ** 20).toFixed(1)} MiB\n`;
     if (r.rollbacks) {
