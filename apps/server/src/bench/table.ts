@@ -1,6 +1,6 @@
 // Plain-text rendering of the benchmark rows: two-line headers, numbers
 // right-aligned, blanks where a column does not apply.
-import type { BenchRow, GeomeanRow } from './summary.js';
+import type { BenchRow, DirtyTrackingComparison, GeomeanRow } from './summary.js';
 
 interface Column {
   title: [string, string];
@@ -15,19 +15,28 @@ const pages = (value: number | null) => (value === null ? '' : value.toFixed(val
 const columns: Column[] = [
   { title: ['workload', ''], align: 'left', cell: (r) => r.workload },
   { title: ['mode', ''], align: 'left', cell: (r) => r.mode },
-  { title: ['interval', 'ms'], align: 'right', cell: (r) => fixed(0)(r.intervalMs) },
-  { title: ['copy', 'threads'], align: 'right', cell: (r) => fixed(0)(r.copyThreads) },
+  { title: ['intvl', 'ms'], align: 'right', cell: (r) => fixed(0)(r.intervalMs) },
+  { title: ['copy', 'thr'], align: 'right', cell: (r) => fixed(0)(r.copyThreads) },
   { title: ['runtime', 's'], align: 'right', cell: (r) => r.runtimeS.toFixed(2) },
   { title: ['overhead', '%'], align: 'right', cell: (r) => signed(r.overheadPct) },
   { title: ['epochs', ''], align: 'right', cell: (r) => fixed(0)(r.epochs) },
   { title: ['pause', 'p50 us'], align: 'right', cell: (r) => fixed(0)(r.pauseP50Us) },
   { title: ['pause', 'p99 us'], align: 'right', cell: (r) => fixed(0)(r.pauseP99Us) },
-  { title: ['dirty pages', 'per epoch'], align: 'right', cell: (r) => pages(r.dirtyPagesPerEpoch) },
-  { title: ['store max', 'MiB'], align: 'right', cell: (r) => fixed(1)(r.storeMaxMiB) },
+  { title: ['dirty pg', '/epoch'], align: 'right', cell: (r) => pages(r.dirtyPagesPerEpoch) },
+  { title: ['faults', '/epoch'], align: 'right', cell: (r) => pages(r.faultsPerEpoch) },
+  { title: ['prec', ''], align: 'right', cell: (r) => fixed(2)(r.precision) },
+  { title: ['recall', ''], align: 'right', cell: (r) => fixed(2)(r.recall) },
+  { title: ['store', 'MiB'], align: 'right', cell: (r) => fixed(1)(r.storeMaxMiB) },
   { title: ['rollback', 'p50 us'], align: 'right', cell: (r) => fixed(0)(r.rollbackP50Us) },
   { title: ['rollback', 'p99 us'], align: 'right', cell: (r) => fixed(0)(r.rollbackP99Us) },
-  { title: ['pages per', 'rollback'], align: 'right', cell: (r) => pages(r.pagesRestoredPerRollback) },
+  { title: ['pages', 'restored'], align: 'right', cell: (r) => pages(r.pagesRestoredPerRollback) },
 ];
+
+/** What the short mode texts and column titles mean, for under the table. */
+export const TABLE_LEGEND =
+  'mode: s&c = stop-and-copy, dirty bitmap; s&c+NAME = with the NAME dirty-page predictor; s&c ring = KVM dirty rings\n' +
+  'faults/epoch: write-protection faults (written pages not predicted); prec: share of predicted pages written;\n' +
+  'recall: share of written pages predicted; pages restored: per rollback\n';
 
 /** One table, a blank line between workloads. */
 export function formatTable(rows: BenchRow[]): string {
@@ -54,4 +63,34 @@ export function formatGeomeans(geomeans: GeomeanRow[]): string {
     (g) => `  ${g.label.padEnd(width)}  ${`${g.overheadPct >= 0 ? '+' : ''}${g.overheadPct.toFixed(1)} %`.padStart(9)}  (${g.workloads} workload${g.workloads === 1 ? '' : 's'})`,
   );
   return `geometric mean overhead over the workloads:\n${lines.join('\n')}\n`;
+}
+
+/** One line: which dirty tracking is faster at the ring runs' interval, and by how much. */
+export function formatDirtyTracking(c: DirtyTrackingComparison | null): string {
+  if (!c) return '';
+  const head = `dirty tracking at ${c.intervalMs} ms: `;
+  if (c.pauseP50Ratio === null || c.ringOverheadPct === null || c.bitmapOverheadPct === null) {
+    return `${head}no comparison (no bitmap run at ${c.intervalMs} ms with 1 copy thread: add ${c.intervalMs} to --intervals)\n`;
+  }
+  const pct = (x: number) => `${x >= 0 ? '+' : ''}${x.toFixed(1)}%`;
+  const r = c.pauseP50Ratio;
+  const verdict =
+    Math.abs(r - 1) < 0.005
+      ? 'same pauses'
+      : r < 1
+        ? `ring pauses ${((1 - r) * 100).toFixed(0)}% shorter`
+        : `ring pauses ${((r - 1) * 100).toFixed(0)}% longer`;
+  const speed = (1 + c.ringOverheadPct / 100) / (1 + c.bitmapOverheadPct / 100);
+  const runtime =
+    Math.abs(speed - 1) < 0.005
+      ? 'same runtime'
+      : speed < 1
+        ? `ring runs ${((1 - speed) * 100).toFixed(0)}% faster`
+        : `ring runs ${((speed - 1) * 100).toFixed(0)}% slower`;
+  const unpaired = c.unpaired.length ? `; no bitmap row to pair for ${c.unpaired.join(', ')}` : '';
+  return (
+    `${head}ring vs bitmap pause p50 ratio (geomean over workloads) ${r.toFixed(2)}, ` +
+    `overhead geomean ring ${pct(c.ringOverheadPct)} vs bitmap ${pct(c.bitmapOverheadPct)}\n` +
+    `  (over ${c.workloads.join(', ')}: ${verdict}, ${runtime}${unpaired})\n`
+  );
 }

@@ -17,7 +17,7 @@ commands:
       [--dirty-tracking bitmap|ring]
   bench                       checkpointing overhead: each workload off and with stop-and-copy, alternating
       [--workloads a,b,...] [--intervals 10,50,100] [--repeat N] [--rollbacks N]
-      [--size-scale F] [--out DIR] [--json]
+      [--predictors history,frontier,cost|none] [--no-ring] [--size-scale F] [--out DIR] [--json]
 `;
 
 const commands: Record<string, (args: string[]) => number | Promise<number>> = {

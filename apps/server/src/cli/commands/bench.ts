@@ -1,30 +1,36 @@
 // `uckpt bench`: the checkpointing overhead benchmark. Each workload runs
 // unprotected and with stop-and-copy at several intervals, alternating, in
 // the same process, so that overheads are ratios measured under the same
-// (shared, noisy) conditions; then once with two copy threads and once with
-// rollbacks. Every run must produce the unprotected run's checksum.
+// (shared, noisy) conditions; then once with two copy threads, once with
+// rollbacks, once per dirty-page predictor and once with KVM dirty rings
+// instead of the dirty bitmap. Every run must produce the unprotected run's
+// checksum.
 import { mkdirSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { listWorkloads, runInVm, type Vm } from '@uckpt/native-kvm';
 import {
+  BENCH_PREDICTORS,
+  compareDirtyTracking,
   describeSpec,
   geomeans,
   median,
   specKey,
+  specOfRun,
   summarise,
+  type BenchPredictor,
   type BenchRun,
   type BenchSpec,
 } from '../../bench/summary.js';
-import { formatGeomeans, formatTable } from '../../bench/table.js';
+import { formatDirtyTracking, formatGeomeans, formatTable, TABLE_LEGEND } from '../../bench/table.js';
 import { integerOption } from '../options.js';
 import { UsageError } from '../usage-error.js';
 
 const SEED = 1;
 const RETENTION = 8;
 const MEMORY_MIB = 1024;
-/** The interval of the extra two-copy-thread run and of the rollback run. */
+/** The interval of the extra runs: two copy threads, rollbacks, predictors, dirty ring. */
 const EXTRA_INTERVAL_MS = 50;
 const EXTRA_COPY_THREADS = 2;
 
@@ -38,6 +44,8 @@ export async function benchCommand(args: string[]): Promise<number> {
       repeat: { type: 'string' },
       rollbacks: { type: 'string' },
       'size-scale': { type: 'string' },
+      predictors: { type: 'string' },
+      'no-ring': { type: 'boolean' },
       out: { type: 'string' },
       json: { type: 'boolean' },
     },
@@ -55,6 +63,19 @@ export async function benchCommand(args: string[]): Promise<number> {
   const repeat = integerOption('repeat', values.repeat, { min: 1, max: 1000, fallback: 1 });
   const rollbacks = integerOption('rollbacks', values.rollbacks, { min: 0, max: 100000, fallback: 20 });
   const sizeScale = scaleOption('size-scale', values['size-scale']);
+  const predictors: BenchPredictor[] =
+    values.predictors === 'none'
+      ? []
+      : listOption('predictors', values.predictors, [...BENCH_PREDICTORS], (name) => {
+          if (name === 'none') throw new UsageError('--predictors none must stand alone (it skips the predictor runs)');
+          if (!(BENCH_PREDICTORS as readonly string[]).includes(name)) {
+            throw new UsageError(
+              `--predictors must be "none" or a comma-separated list of ${BENCH_PREDICTORS.join(', ')} (got "${name}")`,
+            );
+          }
+          return name as BenchPredictor;
+        });
+  const ring = !values['no-ring'];
   if (values.out === '') throw new UsageError('--out must name a directory');
   const outDir = path.resolve(process.cwd(), values.out ?? path.join('bench', 'results'));
 
@@ -74,6 +95,10 @@ export async function benchCommand(args: string[]): Promise<number> {
       if (rollbacks > 0) {
         plan.push({ workload, repetition, kind: 'rollback', intervalMs: EXTRA_INTERVAL_MS, copyThreads: 1, rollbacks });
       }
+      for (const predictor of predictors) {
+        plan.push({ workload, repetition, kind: 'predictor', intervalMs: EXTRA_INTERVAL_MS, copyThreads: 1, predictor });
+      }
+      if (ring) plan.push({ workload, repetition, kind: 'ring', intervalMs: EXTRA_INTERVAL_MS, copyThreads: 1 });
     }
   }
 
@@ -91,9 +116,15 @@ export async function benchCommand(args: string[]): Promise<number> {
     mode: 'stop-and-copy',
     retention: RETENTION,
     copyThreads: 1,
+    dirtyTracking: 'bitmap',
+    predictor: 'off',
     extraCopyThreadsRun: { intervalMs: EXTRA_INTERVAL_MS, copyThreads: EXTRA_COPY_THREADS },
     rollbackRun: rollbacks > 0 ? { intervalMs: EXTRA_INTERVAL_MS, copyThreads: 1, rollbacks } : null,
-    order: 'per workload, per repetition: off, each interval, the copy-threads run, the rollback run',
+    predictorRuns: { intervalMs: EXTRA_INTERVAL_MS, copyThreads: 1, predictors },
+    ringRun: ring ? { intervalMs: EXTRA_INTERVAL_MS, copyThreads: 1, dirtyTracking: 'ring' } : null,
+    order:
+      'per workload, per repetition: off, each interval, the copy-threads run, the rollback run, ' +
+      'each predictor run, the ring run',
     overhead: 'median over repetitions of runtimeMs / runtimeMs(off, same repetition) - 1, in %',
     plannedRuns: plan.length,
   };
@@ -113,7 +144,8 @@ export async function benchCommand(args: string[]): Promise<number> {
 
   process.stderr.write(
     `uckpt bench: ${plan.length} runs (${workloads.join(', ')}; intervals ${intervals.join(', ')} ms; ` +
-      `repeat ${repeat}; ${rollbacks} rollbacks${sizeScale === 1 ? '' : `; sizes x${sizeScale}`})\n`,
+      `repeat ${repeat}; ${rollbacks} rollbacks; predictors ${predictors.join(', ') || 'none'}; ` +
+      `${ring ? '' : 'no '}dirty ring${sizeScale === 1 ? '' : `; sizes x${sizeScale}`})\n`,
   );
   try {
     const expected = new Map<string, { checksum: string; by: string }>();
@@ -125,12 +157,14 @@ export async function benchCommand(args: string[]): Promise<number> {
         seed: SEED,
         size: sizes[spec.workload]!,
         memoryMiB: MEMORY_MIB,
+        dirtyTracking: spec.kind === 'ring' ? 'ring' : 'bitmap',
         ...(spec.kind !== 'off' && {
           checkpointing: {
             mode: 'stop-and-copy' as const,
             intervalMs: spec.intervalMs!,
             retention: RETENTION,
             copyThreads: spec.copyThreads!,
+            predictor: spec.predictor ?? 'off',
           },
         }),
         rollbacks: spec.rollbacks ?? 0,
@@ -148,6 +182,13 @@ export async function benchCommand(args: string[]): Promise<number> {
       progress.finish(i, wallMs);
 
       const label = `${spec.workload} ${describeSpec(spec)}${repeat > 1 ? ` (repetition ${spec.repetition + 1})` : ''}`;
+      // A run that silently ran as something else would be measured under the wrong name.
+      if (spec.kind !== 'off' && (result.predictor ?? 'off') !== (spec.predictor ?? 'off')) {
+        throw new Error(`${label}: the VM reports predictor "${result.predictor ?? 'none'}", not "${spec.predictor ?? 'off'}"`);
+      }
+      if (spec.kind !== 'off' && (result.dirtyTracking === 'ring') !== (spec.kind === 'ring')) {
+        throw new Error(`${label}: the VM reports dirty tracking "${result.dirtyTracking ?? 'none'}"`);
+      }
       const reference = expected.get(spec.workload);
       if (!reference) {
         expected.set(spec.workload, { checksum: result.checksum, by: label });
@@ -176,7 +217,8 @@ export async function benchCommand(args: string[]): Promise<number> {
 
   const summary = summarise(runs);
   const geomean = geomeans(summary);
-  const report = { host, config, runs, summary, geomean };
+  const dirtyTracking = compareDirtyTracking(summary);
+  const report = { host, config, runs, summary, geomean, dirtyTracking };
   const text = `${JSON.stringify(report, null, 2)}\n`;
   mkdirSync(outDir, { recursive: true });
   writeFileSync(reportPath, text);
@@ -197,7 +239,7 @@ export async function benchCommand(args: string[]): Promise<number> {
     `${repeat > 1 ? ' (medians; overhead = median of per-repetition ratios)' : ''}; ` +
     `overhead = runtime / runtime off - 1\n\n`;
   out += formatTable(summary);
-  out += `\n${formatGeomeans(geomean)}`;
+  out += `\n${TABLE_LEGEND}\n${formatGeomeans(geomean)}${formatDirtyTracking(dirtyTracking)}`;
   const notes = notesFor(runs);
   if (notes.length) out += `\n${notes.map((n) => `note: ${n}`).join('\n')}\n`;
   out += `\nresults: ${shownPath} (and latest.json)\n`;
@@ -230,7 +272,14 @@ function notesFor(runs: BenchRun[]): string[] {
   if (coalesced.length) {
     notes.push(
       `epoch records coalesced (JavaScript too slow to receive them; not in epochs/pauses): ` +
-        coalesced.map((r) => `${r.workload} ${r.intervalMs} ms: ${r.coalescedEpochs}`).join(', '),
+        coalesced.map((r) => `${r.workload} ${describeSpec(specOfRun(r))}: ${r.coalescedEpochs}`).join(', '),
+    );
+  }
+  const getAndClear = runs.filter((r) => r.kind !== 'off' && r.dirtyTracking === 'get-and-clear');
+  if (getAndClear.length) {
+    notes.push(
+      `the dirty bitmap was read with get-and-clear, not manual-protect (the kernel lacks it), in ` +
+        `${getAndClear.length} run${getAndClear.length === 1 ? '' : 's'}`,
     );
   }
   for (const r of runs) {
