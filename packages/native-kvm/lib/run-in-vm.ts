@@ -87,9 +87,8 @@ export async function runInVm(options: VmRunOptions): Promise<CheckpointedRunRes
     let rollingBack = false;
     const maybeRollBack = async () => {
       if (rollingBack || points.length === 0 || vm.state !== 'running') return;
-      const total = vm.mailbox().progressTotal;
-      if (!total) return;
-      if (vm.mailbox().progress < points[0]! * total) return;
+      const { progress, progressTotal } = vm.mailbox();
+      if (!progressTotal || progress < points[0]! * progressTotal) return;
       rollingBack = true;
       try {
         for (;;) {
