@@ -331,7 +331,7 @@ void Checkpointer::epoch(bool requested) {
   r.dirty_pages = r.pages_copied;
   r.fault_ns_estimate = static_cast<uint64_t>(double(r.misses) * costs_.fault_ns);
   r.store_bytes = ring_.store_bytes();
-  r.retained = static_cast<uint32_t>(ring_.list().size());
+  r.retained = static_cast<uint32_t>(ring_.size());
   {
     std::lock_guard<std::mutex> lock(mu_);
     totals_.epochs++;

@@ -135,8 +135,8 @@ Napi::Value VmObject::EnableCheckpointing(const Napi::CallbackInfo& info) {
   auto retention = optional_field(o, "retention", op, UINT32_MAX);
   auto predictor = predictor_field(o, op);
   if (checkpointer_) {
-    if (o.Has("storeMiB") || o.Has("copyThreads")) {
-      throw Napi::Error::New(env, std::string(op) + ": storeMiB and copyThreads are fixed once checkpointing exists");
+    if (o.Has("storeMiB") || o.Has("copyThreads") || o.Has("faultNs")) {
+      throw Napi::Error::New(env, std::string(op) + ": storeMiB, copyThreads and faultNs are fixed once checkpointing exists");
     }
     return guarded(env, [&] {
       checkpointer_->configure(interval, retention, true, predictor);

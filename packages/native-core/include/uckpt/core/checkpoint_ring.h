@@ -72,6 +72,7 @@ class CheckpointRing {
   ~CheckpointRing();
 
   bool empty() const { return ring_.empty(); }
+  size_t size() const { return ring_.size(); }
   uint64_t latest_seq() const { return ring_.back().seq; }
   unsigned retention() const { return retention_; }
   void set_retention(unsigned retention);
