@@ -60,6 +60,9 @@ Checkpointer::Checkpointer(Backend& backend, const CheckpointConfig& config, Epo
       carry_(backend.page_count()),
       hot_(backend.page_count()),
       writable_(backend.page_count()),
+      hot_changed_(backend.page_count()),
+      next_hot_(backend.page_count()),
+      rearm_(backend.page_count()),
       config_(config) {
   totals_.store_bound = ring_.store_bound();
   costs_.fault_ns = config.fault_ns;
@@ -241,7 +244,7 @@ Checkpointer::Reply Checkpointer::serve(const Request& request) {
       throw;
     }
     carry_.clear();
-    rearm_after(Bitmap(hot_));
+    rearm_after(hot_);  // hot pages stay writable
   }
   std::lock_guard<std::mutex> lock(mu_);
   totals_.rollbacks++;
@@ -255,25 +258,26 @@ void Checkpointer::use_predictor(const std::string& name) {
 
 // Into dirty_: protected pages from the dirty log, hot pages by comparing
 // them with the newest checkpoint, and anything carried over.
-void Checkpointer::collect_written(Bitmap& hot_changed) {
+void Checkpointer::collect_written() {
   dirty_.clear();
   backend_.harvest_dirty(dirty_);
   // A page is writable exactly when its dirty bit is set (re-protecting
   // clears it): only these can be left writable into the next epoch.
   writable_ = dirty_;
   dirty_.and_not(hot_);
-  if (hot_.count()) ring_.find_changed(hot_, hot_changed);
-  dirty_ |= hot_changed;
+  hot_changed_.clear();
+  if (hot_.count()) ring_.find_changed(hot_, hot_changed_);
+  dirty_ |= hot_changed_;
   dirty_ |= carry_;
 }
 
 // Every page that is writable now and is not hot next gets protected again.
 void Checkpointer::rearm_after(const Bitmap& next_hot) {
-  Bitmap rearm = dirty_;
-  rearm |= hot_;
-  rearm.and_not(next_hot);
-  backend_.rearm(rearm);
-  hot_ = next_hot;
+  rearm_ = dirty_;
+  rearm_ |= hot_;
+  rearm_.and_not(next_hot);
+  backend_.rearm(rearm_);
+  if (&next_hot != &hot_) hot_ = next_hot;
 }
 
 void Checkpointer::epoch(bool requested) {
@@ -289,10 +293,9 @@ void Checkpointer::epoch(bool requested) {
   try {
     PauseGuard paused(backend_);
     const uint64_t paused_at = now_ns();
-    Bitmap hot_changed(backend_.page_count());
-    collect_written(hot_changed);
+    collect_written();
     r.predicted = hot_.count();
-    r.true_positives = hot_changed.count();
+    r.true_positives = hot_changed_.count();
     r.false_positives = r.predicted - r.true_positives;
     r.misses = dirty_.count() - r.true_positives;
     const uint64_t harvested = now_ns();
@@ -305,15 +308,15 @@ void Checkpointer::epoch(bool requested) {
     }
     carry_.clear();
     const uint64_t copied = now_ns();
-    Bitmap next_hot(backend_.page_count());
+    next_hot_.clear();
     if (predictor_) {
       predictor_->observe(dirty_);
-      predictor_->predict(next_hot, costs_);
+      predictor_->predict(next_hot_, costs_);
       // A protected page cannot be made writable ahead of its first write:
       // leaving it out of the re-protection would change nothing.
-      next_hot &= writable_;
+      next_hot_ &= writable_;
     }
-    rearm_after(next_hot);
+    rearm_after(next_hot_);
     r.rearm_ns = now_ns() - copied;
     r.harvest_ns = harvested - paused_at;
     r.copy_ns = copied - harvested;

@@ -45,8 +45,38 @@ void scribble(MemoryBackend& guest, std::mt19937_64& rng, int writes, uint64_t p
   for (int i = 0; i < writes; i++) {
     guest.write(rng() % pages, static_cast<uint32_t>(rng() % kPageSize), static_cast<uint8_t>(rng() | 1));
   }
-  guest.registers[0] = rng();
+  guest.set_register(0, rng());
 }
+
+// Keeps what a checkpointer reports, for the test thread to read.
+class Reports {
+ public:
+  Checkpointer::EpochSink epochs_sink() {
+    return [this](const EpochRecord& r) {
+      std::lock_guard<std::mutex> lock(mu_);
+      epochs_.push_back(r);
+    };
+  }
+  Checkpointer::ErrorSink errors_sink() {
+    return [this](const std::string& e) {
+      std::lock_guard<std::mutex> lock(mu_);
+      errors_.push_back(e);
+    };
+  }
+  std::vector<EpochRecord> epochs() const {
+    std::lock_guard<std::mutex> lock(mu_);
+    return epochs_;
+  }
+  std::vector<std::string> errors() const {
+    std::lock_guard<std::mutex> lock(mu_);
+    return errors_;
+  }
+
+ private:
+  mutable std::mutex mu_;
+  std::vector<EpochRecord> epochs_;
+  std::vector<std::string> errors_;
+};
 
 }  // namespace
 
@@ -85,7 +115,7 @@ TEST("rollback to any retained checkpoint restores memory and vCPUs exactly") {
     for (int round = 0; round < 300; round++) {
       scribble(guest, rng, static_cast<int>(rng() % 200));
       guest.pause();
-      saved[checkpoint(guest, ring)] = {guest.memory(), guest.registers};
+      saved[checkpoint(guest, ring)] = {guest.memory(), guest.registers()};
       guest.resume();
       scribble(guest, rng, static_cast<int>(rng() % 50));  // the open epoch
       if (rng() % 4 == 0) {
@@ -95,7 +125,7 @@ TEST("rollback to any retained checkpoint restores memory and vCPUs exactly") {
         RollbackResult r = rollback(guest, ring, target);
         CHECK_EQ(r.seq, target);
         CHECK(guest.memory() == saved[target].first);
-        CHECK(guest.registers == saved[target].second);
+        CHECK(guest.registers() == saved[target].second);
         CHECK_EQ(ring.latest_seq(), target);
       }
     }
@@ -196,30 +226,14 @@ TEST("a corrupted stored page refuses the rollback that needs it and changes not
 
 TEST("checkpointer: epochs on a timer, checkpoint now, rollback, reconfiguration") {
   MemoryBackend guest(kPages);
-  std::mutex mu;
-  std::vector<EpochRecord> epochs;
-  std::vector<std::string> errors;
+  Reports reports;
   CheckpointConfig config;
   config.interval_ms = 5;
   config.retention = 4;
   config.store_bytes = 8 * MiB;
-  Checkpointer cp(
-      guest, config,
-      [&](const EpochRecord& r) {
-        std::lock_guard<std::mutex> lock(mu);
-        epochs.push_back(r);
-      },
-      [&](const std::string& e) {
-        std::lock_guard<std::mutex> lock(mu);
-        errors.push_back(e);
-      });
+  Checkpointer cp(guest, config, reports.epochs_sink(), reports.errors_sink());
   std::this_thread::sleep_for(std::chrono::milliseconds(100));
-  size_t seen;
-  {
-    std::lock_guard<std::mutex> lock(mu);
-    seen = epochs.size();
-  }
-  CHECK(seen >= 5);
+  CHECK(reports.epochs().size() >= 5);
   CHECK(cp.list().size() <= 4);
   uint64_t seq = cp.checkpoint_now();
   CHECK(seq >= cp.list().front().seq);
@@ -235,7 +249,7 @@ TEST("checkpointer: epochs on a timer, checkpoint now, rollback, reconfiguration
   std::this_thread::sleep_for(std::chrono::milliseconds(50));
   CHECK(!cp.list().empty());
   CHECK(cp.list().size() <= 2);
-  CHECK(errors.empty());
+  CHECK(reports.errors().empty());
   CHECK(!guest.paused());
 }
 
@@ -260,20 +274,13 @@ TEST("checkpointer: a refused rollback loses no dirty page") {
 TEST("prediction: under every predictor no write escapes, and hot pages cost no fault") {
   for (const char* name : {"history", "frontier", "cost"}) {
     MemoryBackend guest(kPages);
-    std::mutex mu;
-    std::vector<EpochRecord> epochs;
+    Reports reports;
     CheckpointConfig config;
     config.interval_ms = 10000;  // checkpoints on request only
     config.retention = 6;
     config.store_bytes = 16 * MiB;
     config.predictor = name;
-    Checkpointer cp(
-        guest, config,
-        [&](const EpochRecord& r) {
-          std::lock_guard<std::mutex> lock(mu);
-          epochs.push_back(r);
-        },
-        [](const std::string&) {});
+    Checkpointer cp(guest, config, reports.epochs_sink(), reports.errors_sink());
     std::mt19937_64 rng(11);
     std::map<uint64_t, std::vector<uint8_t>> saved;
     uint64_t frontier = 100;
@@ -291,9 +298,8 @@ TEST("prediction: under every predictor no write escapes, and hot pages cost no 
         CHECK(guest.memory() == saved[target]);
       }
     }
-    std::lock_guard<std::mutex> lock(mu);
     uint64_t hits = 0, misses = 0, predicted = 0;
-    for (const EpochRecord& r : epochs) {
+    for (const EpochRecord& r : reports.epochs()) {
       CHECK_EQ(r.true_positives + r.false_positives, r.predicted);
       hits += r.true_positives;
       misses += r.misses;
@@ -306,25 +312,18 @@ TEST("prediction: under every predictor no write escapes, and hot pages cost no 
 
 TEST("prediction: a hot page that was not written is not stored again") {
   MemoryBackend guest(kPages);
-  std::vector<EpochRecord> epochs;
-  std::mutex mu;
+  Reports reports;
   CheckpointConfig config;
   config.interval_ms = 10000;
   config.store_bytes = 16 * MiB;
   config.predictor = "history";
-  Checkpointer cp(
-      guest, config,
-      [&](const EpochRecord& r) {
-        std::lock_guard<std::mutex> lock(mu);
-        epochs.push_back(r);
-      },
-      [](const std::string&) {});
+  Checkpointer cp(guest, config, reports.epochs_sink(), reports.errors_sink());
   for (int i = 0; i < 6; i++) {
     guest.write(3, 0, uint8_t(i + 1));
     cp.checkpoint_now();
   }
   cp.checkpoint_now();  // page 3 is hot now and was not written
-  std::lock_guard<std::mutex> lock(mu);
+  const std::vector<EpochRecord> epochs = reports.epochs();
   const EpochRecord& last = epochs.back();
   CHECK_EQ(last.predicted, 1u);
   CHECK_EQ(last.false_positives, 1u);

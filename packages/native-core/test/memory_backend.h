@@ -19,7 +19,7 @@ struct FakeVcpus : VcpuSnapshot {
 
 class MemoryBackend : public Backend {
  public:
-  explicit MemoryBackend(uint64_t pages) : registers(4), memory_(pages * kPageSize), tracked_(pages), dirty_(pages) {
+  explicit MemoryBackend(uint64_t pages) : memory_(pages * kPageSize), tracked_(pages), dirty_(pages), registers_(4) {
     tracked_.set_all();
   }
 
@@ -29,6 +29,16 @@ class MemoryBackend : public Backend {
     unpaused_.wait(lock, [&] { return paused_ == 0; });  // a paused guest does not run
     memory_[pfn * kPageSize + offset] = value;
     if (tracked_.test(pfn)) dirty_.set(pfn);
+  }
+  // The guest sets a register (waiting while paused, like write()).
+  void set_register(size_t index, uint64_t value) {
+    std::unique_lock<std::mutex> lock(mu_);
+    unpaused_.wait(lock, [&] { return paused_ == 0; });
+    registers_[index] = value;
+  }
+  std::vector<uint64_t> registers() const {
+    std::lock_guard<std::mutex> lock(mu_);
+    return registers_;
   }
   std::vector<uint8_t> memory() const {
     std::lock_guard<std::mutex> lock(mu_);
@@ -75,15 +85,15 @@ class MemoryBackend : public Backend {
   std::unique_ptr<VcpuSnapshot> capture_vcpus() override {
     require_paused();
     auto s = std::make_unique<FakeVcpus>();
-    s->registers = registers;
+    s->registers = registers();
     return s;
   }
   void restore_vcpus(const VcpuSnapshot& snapshot) override {
     require_paused();
-    registers = dynamic_cast<const FakeVcpus&>(snapshot).registers;
+    std::lock_guard<std::mutex> lock(mu_);
+    registers_ = dynamic_cast<const FakeVcpus&>(snapshot).registers;
   }
 
-  std::vector<uint64_t> registers;
   GuestState state = GuestState::Running;
   bool paused() const {
     std::lock_guard<std::mutex> lock(mu_);
@@ -101,6 +111,7 @@ class MemoryBackend : public Backend {
   std::condition_variable unpaused_;
   std::vector<uint8_t> memory_;
   Bitmap tracked_, dirty_;
+  std::vector<uint64_t> registers_;
   unsigned paused_ = 0;
 };
 

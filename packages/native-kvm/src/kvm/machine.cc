@@ -78,6 +78,7 @@ Machine::Machine(uint64_t memory_mib, unsigned vcpus, DirtyTracking tracking, Ev
   memory_ = std::make_unique<GuestMemory>(memory_mib << 20);
   vmm_dirty_ = core::Bitmap(memory_->size() / 4096);
   ring_dirty_ = core::Bitmap(memory_->size() / 4096);
+  dirty_log_ = core::Bitmap(memory_->size() / 4096);
   kvm_userspace_memory_region region{};
   region.slot = 0;
   region.flags = KVM_MEM_LOG_DIRTY_PAGES;
@@ -236,30 +237,24 @@ void Machine::write_memory(uint64_t gpa, const uint8_t* data, uint64_t length) {
   for (uint64_t pfn = gpa / 4096; pfn <= (gpa + length - 1) / 4096; pfn++) vmm_dirty_.set(pfn);
 }
 
-void Machine::collect_rings(core::Bitmap& into) {
-  for (auto& ring : rings_) ring->collect(into);
-  into |= ring_dirty_;
-  ring_dirty_.clear();
+void Machine::collect_rings() {
+  for (auto& ring : rings_) ring->collect(ring_dirty_);
   check(ioctl(vm_fd_.get(), KVM_RESET_DIRTY_RINGS, 0), "KVM_RESET_DIRTY_RINGS");
 }
 
 void Machine::harvest_dirty(core::Bitmap& dirty) {
   if (tracking_ == DirtyTracking::Ring) {
-    {
-      std::lock_guard<std::mutex> lock(rings_mu_);
-      collect_rings(dirty);  // the reset re-protects them: rearm has nothing left to do
-    }
-    std::lock_guard<std::mutex> lock(vmm_dirty_mu_);
-    dirty |= vmm_dirty_;
-    vmm_dirty_.clear();
-    return;
+    std::lock_guard<std::mutex> lock(rings_mu_);
+    collect_rings();  // the reset re-protects them: rearm has nothing left to do
+    dirty |= ring_dirty_;
+    ring_dirty_.clear();
+  } else {
+    kvm_dirty_log request{};
+    request.slot = 0;
+    request.dirty_bitmap = dirty_log_.words();
+    check(ioctl(vm_fd_.get(), KVM_GET_DIRTY_LOG, &request), "KVM_GET_DIRTY_LOG");
+    dirty |= dirty_log_;
   }
-  core::Bitmap log(dirty.size());
-  kvm_dirty_log request{};
-  request.slot = 0;
-  request.dirty_bitmap = log.words();
-  check(ioctl(vm_fd_.get(), KVM_GET_DIRTY_LOG, &request), "KVM_GET_DIRTY_LOG");
-  dirty |= log;
   std::lock_guard<std::mutex> lock(vmm_dirty_mu_);
   dirty |= vmm_dirty_;
   vmm_dirty_.clear();
@@ -411,9 +406,7 @@ bool Machine::on_exit(Vcpu& vcpu, kvm_run& run) {
     case KVM_EXIT_DIRTY_RING_FULL: {
       // Keep what the rings hold for the next harvest, and make room.
       std::lock_guard<std::mutex> lock(rings_mu_);
-      core::Bitmap collected(ring_dirty_.size());
-      collect_rings(collected);
-      ring_dirty_ |= collected;
+      collect_rings();
       return true;
     }
     case KVM_EXIT_HLT: {

@@ -132,8 +132,9 @@ class Machine {
   bool manual_protect_ = false;
   std::mutex rings_mu_;
   std::vector<std::unique_ptr<DirtyRing>> rings_;
-  core::Bitmap ring_dirty_;  // collected from full rings by vCPU threads, not yet harvested
-  void collect_rings(core::Bitmap& into);  // rings_mu_ held
+  core::Bitmap ring_dirty_;  // collected from the rings, not yet harvested
+  void collect_rings();      // rings_mu_ held
+  core::Bitmap dirty_log_;   // KVM_GET_DIRTY_LOG's buffer, sized once
 
   std::mutex suspend_mu_;
   unsigned suspend_count_ = 0;

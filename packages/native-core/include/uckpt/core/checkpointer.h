@@ -134,14 +134,16 @@ class Checkpointer {
   Bitmap carry_;  // harvested but not yet consumed: never dropped
   Bitmap hot_;    // left writable this epoch; examined at every checkpoint
   Bitmap writable_;  // pages writable at the last harvest
+  // Per-epoch scratch, sized once so the pause allocates nothing.
+  Bitmap hot_changed_, next_hot_, rearm_;
   std::unique_ptr<Predictor> predictor_;
   std::string predictor_name_ = "off";
   PageCosts costs_;
   // Harvests what changed since the newest checkpoint into dirty_: the
   // dirty log for protected pages, a comparison for hot ones.
-  void collect_written(Bitmap& hot_changed);
+  void collect_written();
   // Re-protects what was writable and is not hot next.
-  void rearm_after(const Bitmap& next_hot);
+  void rearm_after(const Bitmap& next_hot);  // then hot_ = next_hot
   void use_predictor(const std::string& name);
 
   mutable std::mutex mu_;  // guards what follows
