@@ -1,0 +1,106 @@
+// Typed telemetry: what an agent reports about its VM, and what the server
+// streams to dashboards (WS /ws/telemetry), counts in /metrics and keeps in
+// its event history. Every event names its VM and carries a Unix time in ms.
+import type { CheckpointMode, PredictorName, VmState } from './config.js';
+
+/** One per checkpoint epoch, at the epoch rate (tens per second per VM). */
+export interface EpochEvent {
+  type: 'epoch';
+  vmId: string;
+  time: number;
+  /** Epoch sequence number; equals the checkpoint seq taken at its end. */
+  seq: number;
+  mode: CheckpointMode;
+  intervalMs: number;
+  dirtyPages: number;
+  pagesCopied: number;
+  pauseUs: number;
+  /** Write faults the guest took in the epoch, and the time they cost it (estimated). */
+  faults: number;
+  faultUs: number;
+  /** Dirty-page prediction: hot pages, their hits and misses; null when prediction is off or nothing was predicted/written. */
+  predicted: number;
+  truePositives: number;
+  falsePositives: number;
+  misses: number;
+  precision: number | null;
+  recall: number | null;
+  storeBytes: number;
+  checkpointsRetained: number;
+  /** Guest work units per second over the epoch (from its progress counter). */
+  progressRate: number;
+  /** Live overhead: calibrated unprotected rate / current rate - 1, in %; null until calibrated. */
+  overheadPct: number | null;
+  /** Epoch records the agent dropped before this one because it was behind. */
+  coalesced: number;
+}
+
+export interface CheckpointEvent {
+  type: 'checkpoint';
+  vmId: string;
+  time: number;
+  seq: number;
+  pages: number;
+  bytes: number;
+  /** Taken on request (API or CLI) rather than by the epoch timer. */
+  manual: boolean;
+}
+
+export type RollbackCause = 'operator' | 'recovery';
+
+export interface RollbackEvent {
+  type: 'rollback';
+  vmId: string;
+  time: number;
+  /** The checkpoint asked for ('latest'/'safe' resolved to a seq when known). */
+  target: number | 'latest' | 'safe';
+  cause: RollbackCause;
+  ok: boolean;
+  /** Set when ok. */
+  seq?: number;
+  pagesRestored?: number;
+  checkpointsDropped?: number;
+  durationUs?: number;
+  /** Set when not ok. */
+  error?: string;
+}
+
+export interface AlertEvent {
+  type: 'alert';
+  vmId: string;
+  time: number;
+  detector: string;
+  message: string;
+  /** Detector-specific facts behind the alert. */
+  evidence: Record<string, unknown>;
+  /** The detection-latency bound the detector promises, in ms. */
+  latencyBoundMs: number;
+  /** What the agent did about it. */
+  action: 'none' | 'rollback' | 'failed';
+}
+
+export interface VmStateEvent {
+  type: 'vm-state';
+  vmId: string;
+  time: number;
+  state: VmState;
+  /** Why the VM is in this state, for failed/crashed/stopped ones. */
+  reason?: string;
+}
+
+export interface ConsoleEvent {
+  type: 'console';
+  vmId: string;
+  time: number;
+  line: string;
+}
+
+export type TelemetryEvent =
+  | EpochEvent
+  | CheckpointEvent
+  | RollbackEvent
+  | AlertEvent
+  | VmStateEvent
+  | ConsoleEvent;
+
+export type TelemetryType = TelemetryEvent['type'];
