@@ -1,0 +1,21 @@
+// Persistence for the server: VM definitions, the audit log, the event history.
+export { Store, databaseFileName, type StoreOptions } from './store.js';
+export { newVmId, type NewVm, type VmRecord } from './vms.js';
+export { auditResult, type AuditEntry, type AuditQuery, type AuditRecord, type Role } from './audit.js';
+export {
+  isHistoryEvent,
+  type EventQuery,
+  type HistoryEvent,
+  type HistoryEventType,
+  type HistoryRecord,
+  type RetentionOptions,
+} from './event-history.js';
+export {
+  EpochSummarizer,
+  nearestRank,
+  type CheckpointSummaryEvent,
+  type SummarizerOptions,
+  type SummarySink,
+} from './epoch-summarizer.js';
+export { maxQueryLimit, defaultQueryLimit } from './query.js';
+export { latestSchemaVersion, migrate, migrations, schemaVersion, type Migration } from './migrations.js';
