@@ -30,6 +30,7 @@ CheckpointRing::CheckpointRing(Backend& backend, uint64_t store_bytes, unsigned 
       store_(store_bytes),
       copiers_(copiers),
       retention_(std::max(1u, retention)),
+      open_(backend.page_count(), kUnsetFrame),
       shadow_(backend.page_count(), kNoFrame),
       source_(backend.page_count(), kUnset),
       source_owner_(backend.page_count(), kFromShadow) {}
@@ -51,8 +52,10 @@ CheckpointRing::Checkpoint CheckpointRing::new_checkpoint() {
 }
 
 void CheckpointRing::release_undo(Checkpoint& c) {
+  const bool open = cow_ && !ring_.empty() && &c == &ring_.back();
   for (const UndoEntry& e : c.undo) {
     if (e.frame != kNoFrame) store_.release(e.frame);
+    if (open) open_[e.pfn] = kUnsetFrame;
   }
   c.undo.clear();
 }
@@ -127,7 +130,8 @@ TakeResult CheckpointRing::take(const Bitmap& dirty) {
   return {ring_.back().seq, copied, retired_ - retired_before};
 }
 
-RollbackResult CheckpointRing::rollback(std::optional<uint64_t> seq, const Bitmap& open_dirty) {
+RollbackResult CheckpointRing::rollback(std::optional<uint64_t> seq, const Bitmap& open_dirty,
+                                        const std::function<void(const std::vector<uint64_t>&)>& before_write) {
   if (ring_.empty()) throw RollbackRefused("no checkpoint is retained");
   const uint64_t target = seq.value_or(ring_.back().seq);
   auto it = std::find_if(ring_.begin(), ring_.end(), [&](const Checkpoint& c) { return c.seq == target; });
@@ -138,17 +142,18 @@ RollbackResult CheckpointRing::rollback(std::optional<uint64_t> seq, const Bitma
   const size_t t = static_cast<size_t>(it - ring_.begin());
   const size_t newest = ring_.size() - 1;
 
-  // Choose each page's source: the oldest undo log at or after the target,
-  // else (written only since the newest checkpoint) the shadow.
+  // Choose each page's source: the oldest undo log at or after the target
+  // (with copy-on-write the open log too), else (stop-and-copy: written
+  // only since the newest checkpoint) the shadow.
   std::vector<uint64_t> touched;
-  for (size_t k = newest; k-- > t;) {
+  for (size_t k = cow_ ? newest + 1 : newest; k-- > t;) {
     for (const UndoEntry& e : ring_[k].undo) {
       if (source_[e.pfn] == kUnset) touched.push_back(e.pfn);
       source_[e.pfn] = e.frame;
       source_owner_[e.pfn] = static_cast<uint32_t>(k);
     }
   }
-  open_dirty.for_each([&](uint64_t pfn) {
+  if (!cow_) open_dirty.for_each([&](uint64_t pfn) {
     if (source_[pfn] != kUnset) return;
     touched.push_back(pfn);
     source_[pfn] = shadow_[pfn];
@@ -170,6 +175,7 @@ RollbackResult CheckpointRing::rollback(std::optional<uint64_t> seq, const Bitma
                           " refused");
   }
 
+  if (before_write) before_write(touched);
   backend_.restore_vcpus(*ring_[t].vcpus);
   copiers_.parallel_for(touched.size(), [&](size_t begin, size_t end) {
     for (size_t i = begin; i < end; i++) {
@@ -183,6 +189,15 @@ RollbackResult CheckpointRing::rollback(std::optional<uint64_t> seq, const Bitma
     }
   });
 
+  if (cow_) {
+    // No shadow: every log from the target on is spent, and the target's
+    // own log opens again, empty.
+    for (size_t k = t; k <= newest; k++) release_undo(ring_[k]);
+    reset_scratch();
+    const uint64_t dropped = newest - t;
+    ring_.erase(ring_.begin() + static_cast<long>(t) + 1, ring_.end());
+    return {target, touched.size(), dropped};
+  }
   // The restored pre-images become the shadow; the rest of the newer undo
   // logs, and the shadow copies they replace, are freed.
   for (uint64_t pfn : touched) {
@@ -206,13 +221,88 @@ RollbackResult CheckpointRing::rollback(std::optional<uint64_t> seq, const Bitma
   return {target, touched.size(), dropped};
 }
 
+void CheckpointRing::set_copy_on_write(bool on) {
+  if (on == cow_) return;
+  clear();
+  cow_ = on;
+}
+
+TakeResult CheckpointRing::begin_open() {
+  if (!cow_) throw std::logic_error("begin_open() without copy-on-write");
+  clear();
+  ring_.push_back(new_checkpoint());
+  return {ring_.back().seq, 0, 0};
+}
+
+void CheckpointRing::save_pre_image(uint64_t pfn) {
+  if (ring_.empty()) throw std::logic_error("save_pre_image() without a checkpoint");
+  if (open_[pfn] != kUnsetFrame) return;
+  make_room(1);
+  FrameId frame = store_.allocate();
+  store_.store(frame, backend_.protected_page(pfn));
+  ring_.back().undo.push_back({pfn, frame});
+  open_[pfn] = frame;
+}
+
+uint64_t CheckpointRing::fill_open(const Bitmap& pages) {
+  std::vector<uint64_t> todo;
+  pages.for_each([&](uint64_t pfn) {
+    if (open_[pfn] == kUnsetFrame) todo.push_back(pfn);
+  });
+  make_room(todo.size());
+  std::vector<FrameId> frames(todo.size());
+  for (FrameId& f : frames) f = store_.allocate();
+  copiers_.parallel_for(todo.size(), [&](size_t begin, size_t end) {
+    for (size_t i = begin; i < end; i++) store_.store(frames[i], backend_.page(todo[i]));
+  });
+  auto& undo = ring_.back().undo;
+  for (size_t i = 0; i < todo.size(); i++) {
+    undo.push_back({todo[i], frames[i]});
+    open_[todo[i]] = frames[i];
+  }
+  return todo.size();
+}
+
+TakeResult CheckpointRing::take_open(const Bitmap& hot, const Bitmap& changed, const Bitmap& next_hot) {
+  if (ring_.empty()) throw std::logic_error("take_open() before begin_open()");
+  const uint64_t retired_before = retired_;
+  // Hot pages that were not written: their copy is not a pre-image of this
+  // epoch, but it is the content now, so a page that stays hot keeps it.
+  std::vector<UndoEntry> carried;
+  auto& undo = ring_.back().undo;
+  size_t kept = 0;
+  for (const UndoEntry& e : undo) {
+    if (hot.test(e.pfn) && !changed.test(e.pfn)) {
+      if (next_hot.test(e.pfn)) {
+        carried.push_back(e);
+      } else {
+        store_.release(e.frame);
+      }
+    } else {
+      undo[kept++] = e;
+    }
+    open_[e.pfn] = kUnsetFrame;
+  }
+  undo.resize(kept);
+  ring_.push_back(new_checkpoint());
+  for (const UndoEntry& e : carried) open_[e.pfn] = e.frame;
+  ring_.back().undo = std::move(carried);
+  while (ring_.size() > retention_) retire_oldest();
+  uint64_t copied = fill_open(next_hot);
+  return {ring_.back().seq, copied, retired_ - retired_before};
+}
+
 void CheckpointRing::find_changed(const Bitmap& candidates, Bitmap& changed) {
   std::vector<uint64_t> pages = pages_of(candidates);
   std::vector<uint8_t> differs(pages.size());
   static const uint8_t zeros[kPageSize] = {};
   copiers_.parallel_for(pages.size(), [&](size_t begin, size_t end) {
     for (size_t i = begin; i < end; i++) {
-      FrameId f = shadow_[pages[i]];
+      FrameId f = cow_ ? open_[pages[i]] : shadow_[pages[i]];
+      if (f == kUnsetFrame) {  // copy-on-write: no copy was kept, count it written
+        differs[i] = 1;
+        continue;
+      }
       differs[i] = std::memcmp(backend_.page(pages[i]), f == kNoFrame ? zeros : store_.data(f), kPageSize) != 0;
     }
   });
@@ -223,6 +313,7 @@ void CheckpointRing::find_changed(const Bitmap& candidates, Bitmap& changed) {
 
 void CheckpointRing::clear() {
   while (!ring_.empty()) retire_oldest();
+  std::fill(open_.begin(), open_.end(), kUnsetFrame);
   for (FrameId& f : shadow_) {
     if (f != kNoFrame) store_.release(f);
     f = kNoFrame;
@@ -234,7 +325,7 @@ std::vector<CheckpointInfo> CheckpointRing::list() const {
   std::vector<CheckpointInfo> out;
   for (size_t i = 0; i < ring_.size(); i++) {
     const Checkpoint& c = ring_[i];
-    const bool newest = i + 1 == ring_.size();
+    const bool newest = !cow_ && i + 1 == ring_.size();
     uint64_t pages = newest ? shadow_pages_ : c.undo.size();
     uint64_t frames = newest ? shadow_pages_ : 0;
     if (!newest) {
@@ -249,7 +340,7 @@ void CheckpointRing::corrupt_for_test(uint64_t seq, uint64_t pfn) {
   auto it = std::find_if(ring_.begin(), ring_.end(), [&](const Checkpoint& c) { return c.seq == seq; });
   if (it == ring_.end()) throw std::invalid_argument("checkpoint " + std::to_string(seq) + " is not retained");
   FrameId frame = kNoFrame;
-  if (it + 1 == ring_.end()) {
+  if (it + 1 == ring_.end() && !cow_) {
     frame = pfn < shadow_.size() ? shadow_[pfn] : kNoFrame;
   } else {
     for (const UndoEntry& e : it->undo) {

@@ -3,7 +3,10 @@
 #include <time.h>
 
 #include <chrono>
+#include <cstring>
 #include <stdexcept>
+
+#include "uckpt/core/crc32c.h"
 
 namespace uckpt::core {
 namespace {
@@ -33,7 +36,31 @@ const CheckpointConfig& validated(const CheckpointConfig& config) {
   return config;
 }
 
+// Copying a page with its checksum, scattered as a checkpoint's pages are:
+// the best of a few rounds over a buffer larger than the caches keep.
+double calibrate_copy_ns() {
+  constexpr size_t kPages = 256, kStride = 7;
+  std::vector<uint8_t> from(kPages * kStride * kPageSize, 1), to(kPages * kPageSize);
+  double best = 1e9;
+  for (int round = 0; round < 3; round++) {
+    const uint64_t start = now_ns();
+    for (size_t i = 0; i < kPages; i++) {
+      copy_page_crc32c(&to[i * kPageSize], &from[((i * kStride) % (kPages * kStride)) * kPageSize]);
+    }
+    best = std::min(best, double(now_ns() - start) / kPages);
+  }
+  return best;
+}
+
 }  // namespace
+
+const char* to_string(Mode mode) { return mode == Mode::CopyOnWrite ? "cow" : "stop-and-copy"; }
+
+Mode parse_mode(const std::string& name) {
+  if (name == "stop-and-copy") return Mode::StopAndCopy;
+  if (name == "cow") return Mode::CopyOnWrite;
+  throw std::invalid_argument("mode must be \"stop-and-copy\" or \"cow\", got \"" + name + "\"");
+}
 
 void Checkpointer::validate(const CheckpointConfig& c) {
   if (c.interval_ms < 1 || c.interval_ms > 10000) {
@@ -63,14 +90,24 @@ Checkpointer::Checkpointer(Backend& backend, const CheckpointConfig& config, Epo
       hot_changed_(backend.page_count()),
       next_hot_(backend.page_count()),
       rearm_(backend.page_count()),
+      all_(backend.page_count()),
+      guarded_(backend.page_count()),
+      faulted_(backend.page_count()),
+      written_(backend.page_count()),
+      protect_(backend.page_count()),
+      lost_(backend.page_count()),
       config_(config) {
   totals_.store_bound = ring_.store_bound();
-  costs_.fault_ns = config.fault_ns;
+  all_.set_all();
   if (config.predictor != "off" && !backend.can_leave_writable()) {
     throw std::invalid_argument("prediction needs dirty tracking that can leave pages writable "
                                 "(on KVM the dirty bitmap with manual protection, not dirty rings)");
   }
+  estimates_.copy_ns = estimates_.copy_ns_calibrated = calibrate_copy_ns();
+  estimates_.kvm_fault_ns = config.fault_ns;
+  costs_.copy_ns = estimates_.copy_ns;
   use_predictor(config.predictor);
+  use_mode(config.mode);
   thread_ = std::thread([this] { loop(); });
 }
 
@@ -83,6 +120,8 @@ void Checkpointer::stop() {
   }
   wake_.notify_all();
   if (thread_.joinable()) thread_.join();
+  // No writer may stay blocked on a page nobody will unprotect.
+  stop_write_protect();
   std::lock_guard<std::mutex> lock(mu_);
   for (auto& p : requests_) {
     p->reply.set_exception(std::make_exception_ptr(std::runtime_error("checkpointing was stopped")));
@@ -91,9 +130,11 @@ void Checkpointer::stop() {
 }
 
 void Checkpointer::configure(std::optional<uint32_t> interval_ms, std::optional<uint32_t> retention,
-                             std::optional<bool> enabled, std::optional<std::string> predictor) {
+                             std::optional<bool> enabled, std::optional<std::string> predictor,
+                             std::optional<Mode> mode) {
   std::lock_guard<std::mutex> lock(mu_);
   CheckpointConfig next = config_;
+  if (mode) next.mode = *mode;
   if (interval_ms) next.interval_ms = *interval_ms;
   if (retention) next.retention = *retention;
   if (enabled) next.enabled = *enabled;
@@ -150,7 +191,7 @@ void Checkpointer::loop() {
     auto due = [&] { return config_.enabled && enabled_in_ring_ && Clock::now() >= next; };
     auto wanted = [&] {
       return stopping_ || !requests_.empty() || config_.enabled != enabled_in_ring_ ||
-             config_.retention != ring_.retention() || due();
+             config_.retention != ring_.retention() || config_.mode != mode_requested_ || due();
     };
     while (!wanted()) {
       if (config_.enabled && enabled_in_ring_) {
@@ -165,8 +206,15 @@ void Checkpointer::loop() {
     requests_.clear();
     lock.unlock();
 
-    if (config.retention != ring_.retention()) ring_.set_retention(config.retention);
+    if (config.retention != ring_.retention()) {
+      std::lock_guard<std::mutex> ring_lock(ring_mu_);
+      ring_.set_retention(config.retention);
+    }
     if (config.predictor != predictor_name_) use_predictor(config.predictor);
+    if (config.mode != mode_requested_) {
+      if (enabled_in_ring_) apply_enabled(false);  // starts over in the new mode
+      use_mode(config.mode);
+    }
     if (config.enabled != enabled_in_ring_) apply_enabled(config.enabled);
     for (auto& pending : requests) {
       // Published before the reply, so the caller sees what its request did.
@@ -193,6 +241,12 @@ void Checkpointer::loop() {
 
 void Checkpointer::apply_enabled(bool enabled) {
   if (!enabled) {
+    std::lock_guard<std::mutex> lock(ring_mu_);
+    if (write_protecting_) {
+      guarded_.clear();
+      backend_.unprotect(all_);
+    }
+    faulted_.clear();
     ring_.clear();
     carry_.clear();
     enabled_in_ring_ = false;
@@ -201,16 +255,120 @@ void Checkpointer::apply_enabled(bool enabled) {
   if (predictor_) use_predictor(predictor_name_);  // forget what it learnt before
   try {
     PauseGuard paused(backend_);
+    std::lock_guard<std::mutex> lock(ring_mu_);
+    if (!cow_failure_.empty()) cow_failure_.clear();
     // Tracking starts now: what was written before is in the first checkpoint.
     dirty_.clear();
     backend_.harvest_dirty(dirty_);
-    ring_.begin();
     hot_.clear();
-    backend_.rearm(dirty_);  // every writable page has its bit set: this protects them all
+    if (mode_ == Mode::CopyOnWrite) {
+      // Nothing to copy: every page is protected instead, and saved at its first write.
+      ring_.begin_open();
+      faulted_.clear();
+      next_hot_.clear();
+      open_epoch_cow(next_hot_, dirty_, nullptr);
+    } else {
+      ring_.begin();
+      backend_.rearm(dirty_);  // every writable page has its bit set: this protects them all
+    }
     carry_.clear();
     enabled_in_ring_ = true;
   } catch (const std::exception& e) {
     fail(e.what());
+  }
+}
+
+void Checkpointer::use_mode(Mode requested) {
+  mode_requested_ = requested;
+  std::string why;
+  if (requested == Mode::CopyOnWrite) {
+    why = backend_.write_protect_unavailable();
+    if (why.empty() && !write_protecting_) {
+      try {
+        backend_.start_write_protect();
+        write_protecting_ = true;
+        guarded_.clear();
+        fault_thread_ = std::thread([this] { serve_faults(); });
+      } catch (const std::exception& e) {
+        why = e.what();
+      }
+    }
+  } else {
+    stop_write_protect();
+  }
+  mode_ = why.empty() ? requested : Mode::StopAndCopy;
+  fallback_reason_ = why;
+  {
+    std::lock_guard<std::mutex> lock(ring_mu_);
+    ring_.set_copy_on_write(mode_ == Mode::CopyOnWrite);
+  }
+  if (mode_ == Mode::CopyOnWrite) {
+    const double measured = backend_.write_fault_probe_ns();
+    estimates_.uffd_fault_ns_calibrated = measured;
+    estimates_.uffd_fault_ns = measured > 0 ? measured : 70000;  // platform.md's order of magnitude
+  }
+  costs_.fault_ns = mode_ == Mode::CopyOnWrite ? estimates_.uffd_fault_ns : estimates_.kvm_fault_ns;
+  std::lock_guard<std::mutex> lock(mu_);
+  totals_.mode = mode_;
+  totals_.fallback_reason = fallback_reason_;
+  totals_.costs = estimates_;
+}
+
+// Unprotects everything, wakes every blocked writer and ends the handler.
+void Checkpointer::stop_write_protect() {
+  if (!write_protecting_) return;
+  {
+    std::lock_guard<std::mutex> lock(ring_mu_);
+    guarded_.clear();
+    backend_.stop_write_protect();
+  }
+  if (fault_thread_.joinable()) fault_thread_.join();
+  write_protecting_ = false;
+}
+
+// The fault handler: saves the pre-image of a protected page at its first
+// write, into the open log, then unprotects it and wakes the writer.
+void Checkpointer::serve_faults() {
+  while (std::optional<uint64_t> fault = backend_.next_write_fault()) {
+    const uint64_t start = now_ns();
+    const uint64_t pfn = *fault;
+    bool failed = false;
+    {
+      std::lock_guard<std::mutex> lock(ring_mu_);
+      try {
+        if (pfn < guarded_.size() && guarded_.test(pfn)) {
+          try {
+            ring_.save_pre_image(pfn);
+            faulted_.set(pfn);
+            guarded_.reset(pfn);
+          } catch (const std::exception& e) {
+            // No room for the pre-image: protection ends (the guest runs
+            // on) and the epoch loop stops checkpointing with this error.
+            cow_failure_ = std::string("copy-on-write could not save a pre-image: ") + e.what();
+            guarded_.clear();
+            backend_.unprotect(all_);
+            failed = true;
+          }
+        }
+        // Also for a page no longer guarded (a fault reported late): the
+        // writer only needs waking.
+        backend_.unprotect_page(pfn);
+      } catch (const std::exception& e) {
+        cow_failure_ = std::string("copy-on-write fault handling failed: ") + e.what();
+        guarded_.clear();
+        try {
+          backend_.unprotect(all_);
+        } catch (...) {
+        }
+        failed = true;
+      }
+      epoch_faults_++;
+      epoch_fault_service_ns_ += now_ns() - start;
+    }
+    if (failed) {
+      std::lock_guard<std::mutex> lock(mu_);
+      wake_.notify_all();  // the loop sees cow_failure_ at its next epoch
+    }
   }
 }
 
@@ -225,14 +383,48 @@ Checkpointer::Reply Checkpointer::serve(const Request& request) {
     return ring_.latest_seq();
   }
   if (const auto* corrupt = std::get_if<Corrupt>(&request)) {
+    std::lock_guard<std::mutex> lock(ring_mu_);
     ring_.corrupt_for_test(corrupt->seq, corrupt->pfn);
     return uint64_t{0};
   }
   const auto& rollback = std::get<Rollback>(request);
   const uint64_t start = now_ns();
   RollbackResult result;
-  {
+  std::string failure;
+  if (mode_ == Mode::CopyOnWrite) {
     PauseGuard paused(backend_);
+    std::lock_guard<std::mutex> lock(ring_mu_);
+    if (!cow_failure_.empty()) throw std::runtime_error(cow_failure_);
+    dirty_.clear();
+    backend_.harvest_dirty(dirty_);
+    dirty_ |= carry_;
+    written_.clear();  // the pages written back
+    try {
+      // The core's own writes must not fault on protected pages: they are
+      // unprotected first (and protected again below).
+      result = ring_.rollback(rollback.seq, dirty_, [&](const std::vector<uint64_t>& pages) {
+        for (uint64_t pfn : pages) written_.set(pfn);
+        protect_ = written_;
+        protect_ &= guarded_;
+        if (protect_.count()) backend_.unprotect(protect_);
+        guarded_.and_not(protect_);
+      });
+    } catch (...) {
+      carry_ = dirty_;  // refused: the pages written since stay to be harvested
+      throw;
+    }
+    carry_.clear();
+    faulted_.clear();
+    try {
+      ring_.fill_open(hot_);  // hot pages start the new open log like any epoch's
+      dirty_ |= written_;
+      open_epoch_cow(hot_, dirty_, nullptr);
+    } catch (const std::exception& e) {
+      failure = std::string("after a rollback: ") + e.what();
+    }
+  } else {
+    PauseGuard paused(backend_);
+    std::lock_guard<std::mutex> lock(ring_mu_);
     dirty_.clear();
     backend_.harvest_dirty(dirty_);
     dirty_ |= carry_;
@@ -245,6 +437,10 @@ Checkpointer::Reply Checkpointer::serve(const Request& request) {
     }
     carry_.clear();
     rearm_after(hot_);  // hot pages stay writable
+  }
+  if (!failure.empty()) {
+    fail(failure);  // the guest was restored, but is no longer protected
+    throw std::runtime_error(failure);
   }
   std::lock_guard<std::mutex> lock(mu_);
   totals_.rollbacks++;
@@ -290,69 +486,184 @@ void Checkpointer::epoch(bool requested) {
   EpochRecord r{};
   r.start_ns = now_ns();
   r.wall_ms = now_ns(CLOCK_REALTIME) / 1000000;
+  r.mode = mode_;
+  r.fallback_reason = fallback_reason_;
+  uint64_t fault_service_ns = 0;
   try {
     PauseGuard paused(backend_);
-    const uint64_t paused_at = now_ns();
-    collect_written();
-    r.predicted = hot_.count();
-    r.true_positives = hot_changed_.count();
-    r.false_positives = r.predicted - r.true_positives;
-    r.misses = dirty_.count() - r.true_positives;
-    const uint64_t harvested = now_ns();
-    TakeResult taken;
-    try {
-      taken = ring_.take(dirty_);
-    } catch (...) {
-      carry_ = dirty_;
-      throw;
-    }
-    carry_.clear();
-    const uint64_t copied = now_ns();
-    next_hot_.clear();
-    if (predictor_) {
-      predictor_->observe(dirty_);
-      predictor_->predict(next_hot_, costs_);
-      // A protected page cannot be made writable ahead of its first write:
-      // leaving it out of the re-protection would change nothing.
-      next_hot_ &= writable_;
-    }
-    rearm_after(next_hot_);
-    r.rearm_ns = now_ns() - copied;
-    r.harvest_ns = harvested - paused_at;
-    r.copy_ns = copied - harvested;
-    r.seq = taken.seq;
-    r.pages_copied = taken.pages_copied;
-    r.retired = taken.checkpoints_retired;
-    if (taken.pages_copied) {  // what a copy costs here, for the cost model
-      costs_.copy_ns = 0.8 * costs_.copy_ns + 0.2 * double(r.copy_ns) / double(taken.pages_copied);
+    std::lock_guard<std::mutex> lock(ring_mu_);
+    if (mode_ == Mode::CopyOnWrite) {
+      fault_service_ns = epoch_fault_service_ns_;
+      epoch_cow(r);
+    } else {
+      epoch_stop_and_copy(r);
     }
   } catch (const std::exception& e) {
     fail(e.what());
     return;
   }
   r.pause_ns = now_ns() - r.start_ns;
-  r.dirty_pages = r.pages_copied;
-  r.fault_ns_estimate = static_cast<uint64_t>(double(r.misses) * costs_.fault_ns);
+  refresh_costs(r, fault_service_ns);
   r.store_bytes = ring_.store_bytes();
   r.retained = static_cast<uint32_t>(ring_.size());
   {
     std::lock_guard<std::mutex> lock(mu_);
     totals_.epochs++;
+    totals_.faults += r.mode == Mode::CopyOnWrite ? r.faults : 0;
+    totals_.costs = estimates_;
   }
   on_epoch_(r);
 }
 
+void Checkpointer::epoch_stop_and_copy(EpochRecord& r) {
+  const uint64_t paused_at = now_ns();
+  collect_written();
+  r.predicted = hot_.count();
+  r.true_positives = hot_changed_.count();
+  r.false_positives = r.predicted - r.true_positives;
+  r.misses = dirty_.count() - r.true_positives;
+  const uint64_t harvested = now_ns();
+  TakeResult taken;
+  try {
+    taken = ring_.take(dirty_);
+  } catch (...) {
+    carry_ = dirty_;
+    throw;
+  }
+  carry_.clear();
+  const uint64_t copied = now_ns();
+  next_hot_.clear();
+  if (predictor_) {
+    predictor_->observe(dirty_);
+    predictor_->predict(next_hot_, costs_);
+    // A protected page cannot be made writable ahead of its first write:
+    // leaving it out of the re-protection would change nothing.
+    next_hot_ &= writable_;
+  }
+  rearm_after(next_hot_);
+  r.rearm_ns = now_ns() - copied;
+  r.harvest_ns = harvested - paused_at;
+  r.copy_ns = copied - harvested;
+  r.seq = taken.seq;
+  r.pages_copied = taken.pages_copied;
+  r.retired = taken.checkpoints_retired;
+  r.dirty_pages = r.pages_copied;
+  r.faults = r.misses;  // each took a dirty-log write-protection fault
+  r.fault_ns_estimate = static_cast<uint64_t>(double(r.misses) * estimates_.kvm_fault_ns);
+}
+
+// Copy-on-write, paused, ring_mu_ held: the open log already holds the
+// pre-image of every protected page written since the last checkpoint.
+void Checkpointer::epoch_cow(EpochRecord& r) {
+  if (!cow_failure_.empty()) throw std::runtime_error(cow_failure_);
+  const uint64_t paused_at = now_ns();
+  dirty_.clear();
+  backend_.harvest_dirty(dirty_);
+  dirty_ |= carry_;
+  carry_.clear();
+  hot_changed_.clear();
+  if (hot_.count()) ring_.find_changed(hot_, hot_changed_);
+  written_ = faulted_;
+  written_ |= hot_changed_;
+  // Every page the dirty log saw written was either hot (copied when the
+  // epoch opened) or protected (saved at its fault). Anything else would
+  // be a write whose pre-image is lost: never continue past one.
+  lost_ = dirty_;
+  lost_.and_not(faulted_);
+  lost_.and_not(hot_);
+  if (uint64_t lost = lost_.count()) {
+    uint64_t first = 0;
+    lost_.for_each([&](uint64_t pfn) { first = first ? first : pfn + 1; });
+    throw std::logic_error("copy-on-write: " + std::to_string(lost) + " written pages (the first " +
+                           std::to_string(first - 1) + ") were neither protected nor copied");
+  }
+  r.predicted = hot_.count();
+  r.true_positives = hot_changed_.count();
+  r.false_positives = r.predicted - r.true_positives;
+  r.misses = faulted_.count();
+  r.faults = epoch_faults_;
+  r.fault_ns_estimate = static_cast<uint64_t>(double(r.faults) * backend_.write_fault_overhead_ns()) +
+                        epoch_fault_service_ns_;
+  epoch_faults_ = 0;
+  epoch_fault_service_ns_ = 0;
+  const uint64_t harvested = now_ns();
+  next_hot_.clear();
+  if (predictor_) {
+    predictor_->observe(written_);
+    predictor_->predict(next_hot_, costs_);  // any page: a protected one can be unprotected now
+  }
+  TakeResult taken = ring_.take_open(hot_, hot_changed_, next_hot_);
+  faulted_.clear();
+  const uint64_t copied = now_ns();
+  open_epoch_cow(next_hot_, dirty_, &r);
+  r.rearm_ns = now_ns() - copied;
+  r.harvest_ns = harvested - paused_at;
+  r.copy_ns = copied - harvested;
+  r.seq = taken.seq;
+  r.pages_copied = taken.pages_copied;
+  r.retired = taken.checkpoints_retired;
+  r.dirty_pages = written_.count();
+}
+
+void Checkpointer::open_epoch_cow(const Bitmap& next_hot, const Bitmap& kvm_written, EpochRecord* r) {
+  // Hot pages (in the open log already) are left writable.
+  protect_ = next_hot;
+  protect_ &= guarded_;
+  if (protect_.count()) backend_.unprotect(protect_);
+  guarded_.and_not(protect_);
+  // Every other page that is writable now is protected again.
+  protect_ = all_;
+  protect_.and_not(guarded_);
+  protect_.and_not(next_hot);
+  if (r) r->pages_protected = protect_.count();
+  backend_.write_protect(protect_);
+  guarded_ |= protect_;
+  rearm_ = kvm_written;
+  rearm_.and_not(next_hot);
+  backend_.rearm(rearm_);
+  if (&next_hot != &hot_) hot_ = next_hot;
+}
+
+// Exponentially weighted: the copy cost from this pause, the copy-on-write
+// fault cost from the faults served this epoch.
+void Checkpointer::refresh_costs(const EpochRecord& r, uint64_t fault_service_ns) {
+  if (r.pages_copied >= 16) {
+    estimates_.copy_ns = 0.8 * estimates_.copy_ns + 0.2 * double(r.copy_ns) / double(r.pages_copied);
+  }
+  if (r.mode == Mode::CopyOnWrite && r.faults >= 4) {
+    const double per_fault = backend_.write_fault_overhead_ns() + double(fault_service_ns) / double(r.faults);
+    estimates_.uffd_fault_ns = 0.8 * estimates_.uffd_fault_ns + 0.2 * per_fault;
+  }
+  costs_.copy_ns = estimates_.copy_ns;
+  costs_.fault_ns = r.mode == Mode::CopyOnWrite ? estimates_.uffd_fault_ns : estimates_.kvm_fault_ns;
+}
+
 void Checkpointer::publish() {
+  std::unique_lock<std::mutex> ring_lock(ring_mu_);
   std::vector<CheckpointInfo> list = ring_.list();
+  const uint64_t store_bytes = ring_.store_bytes(), shadow_pages = ring_.shadow_pages();
+  const bool failed = !cow_failure_.empty() && enabled_in_ring_;
+  const std::string failure = cow_failure_;
+  ring_lock.unlock();
+  if (failed) fail(failure);  // the fault handler ran out of room
   std::lock_guard<std::mutex> lock(mu_);
-  published_ = std::move(list);
-  totals_.store_bytes = ring_.store_bytes();
-  totals_.shadow_pages = ring_.shadow_pages();
+  published_ = failed ? std::vector<CheckpointInfo>{} : std::move(list);
+  totals_.store_bytes = failed ? 0 : store_bytes;
+  totals_.shadow_pages = failed ? 0 : shadow_pages;
 }
 
 // Checkpointing stops (the guest runs on unprotected) and says why.
 void Checkpointer::fail(const std::string& message) {
-  ring_.clear();
+  {
+    std::lock_guard<std::mutex> lock(ring_mu_);
+    if (write_protecting_) {
+      guarded_.clear();
+      backend_.unprotect(all_);
+    }
+    faulted_.clear();
+    cow_failure_.clear();
+    ring_.clear();
+  }
   enabled_in_ring_ = false;
   {
     std::lock_guard<std::mutex> lock(mu_);

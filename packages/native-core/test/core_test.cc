@@ -1,4 +1,7 @@
 // The checkpoint core without any hypervisor, over the memory test double.
+#include <atomic>
+#include <cstdio>
+#include <cstring>
 #include <chrono>
 #include <map>
 #include <random>
@@ -340,6 +343,259 @@ TEST("prediction: unknown predictors and backends that cannot leave pages writab
   CHECK_THROWS(std::invalid_argument, Checkpointer(guest, config, [](const EpochRecord&) {}, [](const std::string&) {}),
                "predictor must be");
   CHECK_THROWS(std::invalid_argument, make_history_predictor(10, 5, 4), "1 <= m <= n <= 16");
+}
+
+// Pauses the guest for a scope, also when a check throws.
+struct OperatorPause {
+  explicit OperatorPause(MemoryBackend& g) : guest(g) { guest.pause(); }
+  ~OperatorPause() { guest.resume(); }
+  MemoryBackend& guest;
+};
+
+// A guest that writes on its own thread until told to stop, as a vCPU does.
+class Writer {
+ public:
+  Writer(MemoryBackend& guest, uint64_t seed, uint64_t pages = kPages)
+      : thread_([this, &guest, seed, pages] {
+          std::mt19937_64 rng(seed);
+          while (!stop_.load()) {
+            for (int i = 0; i < 20; i++) {
+              guest.write(rng() % pages, static_cast<uint32_t>(rng() % kPageSize), static_cast<uint8_t>(rng() | 1));
+            }
+            guest.set_register(1, rng());
+            std::this_thread::yield();
+          }
+        }) {}
+  ~Writer() { finish(); }
+  void finish() {
+    stop_ = true;
+    if (thread_.joinable()) thread_.join();
+  }
+
+ private:
+  std::atomic<bool> stop_{false};
+  std::thread thread_;
+};
+
+CheckpointConfig cow_config(uint32_t interval_ms, uint32_t retention, const char* predictor = "off") {
+  CheckpointConfig config;
+  config.mode = Mode::CopyOnWrite;
+  config.interval_ms = interval_ms;
+  config.retention = retention;
+  config.store_bytes = 16 * MiB;
+  config.predictor = predictor;
+  return config;
+}
+
+TEST("copy-on-write: a guest writing on its own thread through timed epochs rolls back exactly") {
+  for (const char* predictor : {"off", "history", "frontier", "cost"}) {
+    for (unsigned retention : {1u, 8u}) {
+      MemoryBackend guest(kPages);
+      Reports reports;
+      Checkpointer cp(guest, cow_config(2, retention, predictor), reports.epochs_sink(), reports.errors_sink());
+      CHECK(cp.totals().mode == Mode::CopyOnWrite);
+      Writer writer(guest, retention * 31 + predictor[0]);
+      std::mt19937_64 rng(retention);
+      std::map<uint64_t, std::pair<std::vector<uint8_t>, std::vector<uint64_t>>> saved;
+      for (int round = 0; round < 40; round++) {
+        std::this_thread::sleep_for(std::chrono::microseconds(rng() % 3000));
+        {
+          OperatorPause paused(guest);  // the writer stops; timed epochs go on
+          uint64_t seq = cp.checkpoint_now();
+          saved[seq] = {guest.memory(), guest.registers()};
+        }
+        std::this_thread::sleep_for(std::chrono::microseconds(rng() % 3000));
+        if (rng() % 3 == 0) {
+          OperatorPause paused(guest);
+          std::vector<uint64_t> retained;
+          for (const CheckpointInfo& c : cp.list()) {
+            if (saved.count(c.seq)) retained.push_back(c.seq);
+          }
+          bool exact = true;
+          if (!retained.empty()) {
+            uint64_t target = retained[rng() % retained.size()];
+            RollbackOutcome r;
+            try {
+              r = cp.rollback(target);
+            } catch (const RollbackRefused&) {
+              continue;  // a timed epoch retired it meanwhile
+            }
+            exact = r.result.seq == target && guest.memory() == saved[target].first &&
+                    guest.registers() == saved[target].second;
+            if (!exact) {
+              auto m = guest.memory();
+              for (uint64_t p = 0; p < kPages; p++) {
+                if (std::memcmp(&m[p * kPageSize], &saved[target].first[p * kPageSize], kPageSize)) {
+                  std::printf("     page %lu differs after rollback to %lu (round %d)\n", p, target, round);
+                }
+              }
+            }
+          }
+          CHECK(exact);
+        }
+      }
+      writer.finish();
+      CHECK(reports.errors().empty());
+      uint64_t faults = 0;
+      for (const EpochRecord& r : reports.epochs()) {
+        CHECK(r.mode == Mode::CopyOnWrite);
+        CHECK_EQ(r.true_positives + r.false_positives, r.predicted);
+        faults += r.faults;
+      }
+      CHECK(faults > 0);
+      CHECK(guest.write_faults > 0);
+      cp.stop();
+      for (uint64_t p = 0; p < kPages; p++) CHECK(!guest.is_protected(p));  // nothing left protected
+    }
+  }
+}
+
+TEST("copy-on-write: the pause copies only hot pages; a write's pre-image is saved at its fault") {
+  MemoryBackend guest(kPages);
+  Reports reports;
+  Checkpointer cp(guest, cow_config(10000, 8), reports.epochs_sink(), reports.errors_sink());
+  std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  for (uint64_t p = 0; p < 10; p++) guest.write(p, 0, 1);
+  uint64_t a = cp.checkpoint_now();
+  for (uint64_t p = 0; p < kPages; p++) CHECK(guest.is_protected(p));
+  const uint64_t faults_before = guest.write_faults;
+  guest.write(3, 0, 2);
+  guest.write(3, 1, 2);  // the second write to the page takes no fault
+  CHECK_EQ(guest.write_faults - faults_before, 1u);
+  CHECK(!guest.is_protected(3));
+  cp.checkpoint_now();
+  const EpochRecord last = reports.epochs().back();
+  CHECK_EQ(last.pages_copied, 0u);  // no prediction: nothing copied in the pause
+  CHECK_EQ(last.dirty_pages, 1u);
+  CHECK_EQ(last.faults, 1u);
+  CHECK(guest.is_protected(3));  // protected again for the next epoch
+  auto list = cp.list();
+  CHECK_EQ(list[list.size() - 2].pages, 1u);  // checkpoint a's undo log: page 3
+  cp.rollback(a);
+  CHECK_EQ(int(guest.memory()[3 * kPageSize]), 1);
+  CHECK_EQ(int(guest.memory()[3 * kPageSize + 1]), 0);
+}
+
+TEST("copy-on-write: VMM writes fault like the guest's and are rolled back") {
+  MemoryBackend guest(kPages);
+  Reports reports;
+  Checkpointer cp(guest, cow_config(10000, 8), reports.epochs_sink(), reports.errors_sink());
+  guest.write(40, 0, 7);
+  uint64_t a = cp.checkpoint_now();
+  guest.pause();
+  guest.vmm_write(40, 0xab);  // the guest is paused; the handler still serves the fault
+  guest.vmm_write(41, 0xcd);
+  guest.resume();
+  cp.checkpoint_now();
+  cp.rollback(a);
+  CHECK_EQ(int(guest.memory()[40 * kPageSize]), 7);
+  CHECK_EQ(int(guest.memory()[40 * kPageSize + 1]), 0);
+  CHECK_EQ(int(guest.memory()[41 * kPageSize]), 0);
+  CHECK(reports.errors().empty());
+}
+
+TEST("copy-on-write: predicted pages take no fault, even ahead of their first write") {
+  MemoryBackend guest(kPages);
+  Reports reports;
+  Checkpointer cp(guest, cow_config(10000, 4, "frontier"), reports.epochs_sink(), reports.errors_sink());
+  std::map<uint64_t, std::vector<uint8_t>> saved;
+  uint64_t next = 0;
+  for (int round = 0; round < 30; round++) {
+    for (int i = 0; i < 4; i++, next = (next + 1) % kPages) guest.write(next, 0, uint8_t(round + 1));  // a sequential writer
+    saved[cp.checkpoint_now()] = guest.memory();
+  }
+  uint64_t tp = 0, misses = 0;
+  for (const EpochRecord& r : reports.epochs()) tp += r.true_positives, misses += r.misses;
+  CHECK(tp > 3 * misses);  // the frontier ran ahead of the writer
+  auto list = cp.list();
+  uint64_t target = list.front().seq;
+  cp.rollback(target);
+  CHECK(guest.memory() == saved[target]);
+}
+
+TEST("copy-on-write: a store too small for the pre-images stops checkpointing, and no writer stays blocked") {
+  MemoryBackend guest(2 * kPages);
+  Reports reports;
+  CheckpointConfig config = cow_config(10000, 100);
+  config.store_bytes = 1 * MiB;  // 256 frames: fewer than the pages the writer touches
+  Checkpointer cp(guest, config, reports.epochs_sink(), reports.errors_sink());
+  cp.checkpoint_now();
+  for (uint64_t p = 0; p < 2 * kPages; p++) guest.write(p, 0, 1);  // the last ones find no room
+  for (uint64_t p = 0; p < 2 * kPages; p++) guest.write(p, 1, 2);
+  std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  CHECK_THROWS(std::runtime_error, cp.checkpoint_now(), "copy-on-write could not save a pre-image");
+  CHECK_THROWS(std::runtime_error, cp.checkpoint_now(), "checkpointing is disabled");
+  CHECK_EQ(reports.errors().size(), 1u);
+  CHECK(reports.errors()[0].find("copy-on-write could not save a pre-image") != std::string::npos);
+  CHECK(cp.list().empty());
+  for (uint64_t p = 0; p < 2 * kPages; p++) CHECK(!guest.is_protected(p));
+  cp.configure(std::nullopt, std::nullopt, true);  // starts again: the store is empty again
+  std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  guest.write(5, 0, 9);
+  CHECK(cp.checkpoint_now() > 0);
+}
+
+TEST("copy-on-write: stopping with a writer running leaves nothing protected") {
+  for (int i = 0; i < 5; i++) {
+    MemoryBackend guest(kPages);
+    auto cp = std::make_unique<Checkpointer>(guest, cow_config(1, 4), [](const EpochRecord&) {}, [](const std::string&) {});
+    Writer writer(guest, 99 + i);
+    std::this_thread::sleep_for(std::chrono::milliseconds(10 + i * 3));
+    cp.reset();  // the writer may be waiting in a fault right now
+    writer.finish();
+    for (uint64_t p = 0; p < kPages; p++) CHECK(!guest.is_protected(p));
+  }
+}
+
+TEST("copy-on-write falls back to stop-and-copy where write protection is missing, and says why") {
+  MemoryBackend guest(kPages);
+  guest.cow_unavailable = "no write protection in this test";
+  Reports reports;
+  Checkpointer cp(guest, cow_config(10000, 8), reports.epochs_sink(), reports.errors_sink());
+  CHECK(cp.totals().mode == Mode::StopAndCopy);
+  CHECK_EQ(cp.totals().fallback_reason, std::string("no write protection in this test"));
+  guest.write(2, 0, 1);
+  uint64_t a = cp.checkpoint_now();
+  guest.write(2, 0, 2);
+  cp.checkpoint_now();
+  CHECK(reports.epochs().back().mode == Mode::StopAndCopy);
+  CHECK_EQ(reports.epochs().back().fallback_reason, std::string("no write protection in this test"));
+  cp.rollback(a);
+  CHECK_EQ(int(guest.memory()[2 * kPageSize]), 1);
+  CHECK_EQ(guest.write_faults, 0u);
+}
+
+TEST("switching modes while running starts over and stays exact") {
+  MemoryBackend guest(kPages);
+  Reports reports;
+  CheckpointConfig config = cow_config(10000, 8);
+  config.mode = Mode::StopAndCopy;
+  Checkpointer cp(guest, config, reports.epochs_sink(), reports.errors_sink());
+  std::mt19937_64 rng(3);
+  for (Mode mode : {Mode::CopyOnWrite, Mode::StopAndCopy, Mode::CopyOnWrite}) {
+    cp.configure(std::nullopt, std::nullopt, std::nullopt, std::nullopt, mode);
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    CHECK(cp.totals().mode == mode);
+    scribble(guest, rng, 50);
+    uint64_t a = cp.checkpoint_now();
+    auto memory = guest.memory();
+    scribble(guest, rng, 50);
+    cp.checkpoint_now();
+    scribble(guest, rng, 50);
+    cp.rollback(a);
+    CHECK(guest.memory() == memory);
+  }
+  CHECK(reports.errors().empty());
+  CHECK_THROWS(std::invalid_argument, parse_mode("fast"), "mode must be \"stop-and-copy\" or \"cow\"");
+}
+
+TEST("costs are calibrated at start and reported") {
+  MemoryBackend guest(kPages);
+  Checkpointer cp(guest, cow_config(10000, 8), [](const EpochRecord&) {}, [](const std::string&) {});
+  CostEstimates c = cp.totals().costs;
+  CHECK(c.copy_ns_calibrated > 0 && c.copy_ns_calibrated < 1e6);
+  CHECK(c.kvm_fault_ns > 0);
+  CHECK(c.uffd_fault_ns > 0);
 }
 
 int main() { return check::run_all(); }

@@ -5,6 +5,9 @@
 
 #include <cstdint>
 #include <memory>
+#include <optional>
+#include <stdexcept>
+#include <string>
 
 #include "bitmap.h"
 
@@ -53,6 +56,38 @@ class Backend {
 
   virtual std::unique_ptr<VcpuSnapshot> capture_vcpus() = 0;
   virtual void restore_vcpus(const VcpuSnapshot& snapshot) = 0;
+
+  // Copy-on-write (optional): write protection of guest pages that every
+  // writer, guest or VMM, blocks on, and the faults it raises. The core
+  // saves a page's pre-image at its first write and then unprotects it.
+  //
+  // Why it cannot be used here, or empty when it can. May probe the host
+  // once; the engine falls back to stop-and-copy and says why.
+  virtual std::string write_protect_unavailable() { return "this backend cannot write-protect guest pages"; }
+  // Starts write protection with nothing protected yet.
+  virtual void start_write_protect() { throw std::logic_error("start_write_protect: not supported"); }
+  // Unprotects everything, wakes every blocked writer and stops. Any time;
+  // next_write_fault() then returns nothing.
+  virtual void stop_write_protect() {}
+  // Protects these pages (already protected ones may be included). Paused only.
+  virtual void write_protect(const Bitmap&) { throw std::logic_error("write_protect: not supported"); }
+  // Unprotects these pages and wakes the writers blocked on them. Any time.
+  virtual void unprotect(const Bitmap&) {}
+  // Unprotects one page and wakes the writers blocked on it. Any time.
+  virtual void unprotect_page(uint64_t) {}
+  // Blocks until a write hits a protected page and returns its pfn (the
+  // writer waits until the page is unprotected); nothing once stopped.
+  virtual std::optional<uint64_t> next_write_fault() { return std::nullopt; }
+  // Host address of a write-protected page for reading, at any time: no
+  // one can write it until it is unprotected.
+  virtual const uint8_t* protected_page(uint64_t pfn) { return page(pfn); }
+  // What one write-protection fault costs a writer (the kernel's round trip
+  // without the handler's own work), measured on this host when write
+  // protection started; 0 when unknown.
+  virtual double write_fault_overhead_ns() { return 0; }
+  // The whole cost of one such fault to a writer, handler included, as
+  // measured at start; 0 when unknown.
+  virtual double write_fault_probe_ns() { return 0; }
 };
 
 }  // namespace uckpt::core

@@ -14,12 +14,18 @@
 // At a checkpoint the shadow copy of each dirty page becomes that page's
 // pre-image in the undo log (no copy), and the page is copied into a new
 // shadow frame. Memory: shadow (up to the guest's touched RAM) + undo logs
-// (dirty pages per epoch x retained epochs). Copy-on-write, which saves the
-// pre-image at the first write, needs no shadow: undo logs only.
+// (dirty pages per epoch x retained epochs).
+//
+// Copy-on-write saves the pre-image at the first write instead, into the
+// undo log of the newest checkpoint while the guest runs (the open log),
+// and needs no shadow: undo logs only. Pages predicted hot are copied into
+// the open log when it opens, and dropped from it again at the next
+// checkpoint if they turn out unchanged.
 #pragma once
 
 #include <cstdint>
 #include <deque>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <stdexcept>
@@ -83,14 +89,35 @@ class CheckpointRing {
   // A checkpoint at the end of an epoch in which `dirty` pages were written.
   TakeResult take(const Bitmap& dirty);
   // Back to checkpoint `seq` (the newest when empty); `open_dirty` are the
-  // pages written since the newest checkpoint. Throws RollbackRefused.
-  RollbackResult rollback(std::optional<uint64_t> seq, const Bitmap& open_dirty);
+  // pages written since the newest checkpoint (stop-and-copy; copy-on-write
+  // has them in the open log). `before_write` sees the pages about to be
+  // written back, once every stored copy was verified. Throws RollbackRefused.
+  RollbackResult rollback(std::optional<uint64_t> seq, const Bitmap& open_dirty,
+                          const std::function<void(const std::vector<uint64_t>&)>& before_write = {});
   // Drops every checkpoint and the shadow.
   void clear();
   // Sets in `changed` the pages among `candidates` whose content differs
   // from the newest checkpoint: how a hot (unprotected) page is known to
   // have been written.
   void find_changed(const Bitmap& candidates, Bitmap& changed);
+
+  // Copy-on-write. Switching empties the ring.
+  void set_copy_on_write(bool on);
+  bool copy_on_write() const { return cow_; }
+  // The first checkpoint: nothing is copied, the guest is protected instead.
+  TakeResult begin_open();
+  // Saves the current content of `pfn` (protected, so it is the content at
+  // the newest checkpoint) into the open log, unless it holds it already.
+  // Any time, under the caller's lock. Throws StoreFull.
+  void save_pre_image(uint64_t pfn);
+  bool in_open_log(uint64_t pfn) const { return open_[pfn] != kUnsetFrame; }
+  // Ends the open log: the copies of `hot` pages that are not in
+  // `changed` are dropped from it (moved into the new log if the page is in
+  // `next_hot`), a new checkpoint opens, and every `next_hot` page is in
+  // its log. Throws StoreFull.
+  TakeResult take_open(const Bitmap& hot, const Bitmap& changed, const Bitmap& next_hot);
+  // Copies `pages` not in the open log into it; returns how many.
+  uint64_t fill_open(const Bitmap& pages);
 
   std::vector<CheckpointInfo> list() const;
   uint64_t store_bytes() const { return store_.bytes_in_use(); }
@@ -123,11 +150,15 @@ class CheckpointRing {
   void release_undo(Checkpoint& c);
   Checkpoint new_checkpoint();
 
+  static constexpr FrameId kUnsetFrame = kNoFrame - 1;
+
   Backend& backend_;
   PageStore store_;
   CopyPool& copiers_;
   unsigned retention_;
   std::deque<Checkpoint> ring_;
+  bool cow_ = false;
+  std::vector<FrameId> open_;    // copy-on-write: each page's frame in the open log
   std::vector<FrameId> shadow_;  // per page; kNoFrame: all zeros
   uint64_t shadow_pages_ = 0;
   uint64_t next_seq_ = 1;

@@ -23,7 +23,16 @@
 
 namespace uckpt::core {
 
-enum class Mode { StopAndCopy };
+// Stop-and-copy copies every written page while the guest is paused.
+// Copy-on-write pauses it only to harvest and write-protect, and saves a
+// page's pre-image at its first write after the checkpoint (a fault served
+// by a handler thread); the guest does not wait for copies. Where the
+// backend cannot write-protect, copy-on-write falls back to stop-and-copy
+// and says why.
+enum class Mode { StopAndCopy, CopyOnWrite };
+const char* to_string(Mode mode);
+// "stop-and-copy" or "cow"; throws std::invalid_argument otherwise.
+Mode parse_mode(const std::string& name);
 
 struct CheckpointConfig {
   uint32_t interval_ms = 50;  // 1..10000
@@ -33,7 +42,17 @@ struct CheckpointConfig {
   uint64_t store_bytes = 0;   // memory bound of the page store
   unsigned copy_threads = 1;  // threads copying while the guest is paused
   std::string predictor = "off";  // "off", "history", "frontier", "cost"
-  double fault_ns = 3000;    // cost of one write-protection fault, for the cost model
+  double fault_ns = 3000;    // cost of one dirty-log write-protection fault (stop-and-copy), for the cost model
+};
+
+// What a page costs on this host, calibrated when checkpointing starts and
+// refreshed from every epoch's measurements (exponentially weighted).
+struct CostEstimates {
+  double copy_ns;             // copying one page (with its checksum)
+  double copy_ns_calibrated;  // the same, measured at start
+  double kvm_fault_ns;        // a dirty-log write-protection fault (configured: not measurable from here)
+  double uffd_fault_ns;       // a copy-on-write fault: kernel round trip + handler
+  double uffd_fault_ns_calibrated;  // the same, measured at start on a scratch mapping (0: not measured)
 };
 
 struct EpochRecord {
@@ -54,7 +73,11 @@ struct EpochRecord {
   uint64_t true_positives;   // hot pages that were written
   uint64_t false_positives;  // hot pages that were not
   uint64_t misses;           // written pages that were not hot: each took a write-protection fault
-  uint64_t fault_ns_estimate;  // misses x the fault cost
+  uint64_t fault_ns_estimate;  // time the guest lost to faults: measured for copy-on-write, misses x the fault cost otherwise
+  Mode mode;                   // the mode in effect
+  std::string fallback_reason; // why copy-on-write was asked for and is not in effect; empty otherwise
+  uint64_t faults;             // write faults taken: copy-on-write faults served, or dirty-log faults (misses)
+  uint64_t pages_protected;    // pages write-protected in this pause (copy-on-write)
 };
 
 struct Totals {
@@ -65,6 +88,10 @@ struct Totals {
   uint64_t store_bound = 0;
   uint64_t shadow_pages = 0;
   std::string last_error;
+  Mode mode = Mode::StopAndCopy;  // in effect
+  std::string fallback_reason;    // see EpochRecord
+  uint64_t faults = 0;            // copy-on-write faults served, all epochs
+  CostEstimates costs{};
 };
 
 struct RollbackOutcome {
@@ -87,8 +114,11 @@ class Checkpointer {
 
   // Fields left empty stay as they are. Enabling takes a first checkpoint;
   // disabling drops them all.
+  // A change of mode starts over: every checkpoint is dropped and a first
+  // one taken in the new mode.
   void configure(std::optional<uint32_t> interval_ms, std::optional<uint32_t> retention,
-                 std::optional<bool> enabled, std::optional<std::string> predictor = std::nullopt);
+                 std::optional<bool> enabled, std::optional<std::string> predictor = std::nullopt,
+                 std::optional<Mode> mode = std::nullopt);
   CheckpointConfig config() const;
 
   // Block the caller (never the loop) until the loop has done it.
@@ -124,6 +154,16 @@ class Checkpointer {
   void apply_enabled(bool enabled);
   void publish();
   void fail(const std::string& message);
+  // Copy-on-write.
+  void use_mode(Mode requested);  // falls back to stop-and-copy when it must
+  void stop_write_protect();
+  void serve_faults();            // the fault handler thread
+  void epoch_cow(EpochRecord& r);
+  void epoch_stop_and_copy(EpochRecord& r);
+  // Opens the next epoch: `next_hot` pages writable (copied already), every
+  // other page write-protected, the dirty log re-armed for `kvm_written`.
+  void open_epoch_cow(const Bitmap& next_hot, const Bitmap& kvm_written, EpochRecord* r);
+  void refresh_costs(const EpochRecord& r, uint64_t fault_service_ns);
 
   Backend& backend_;
   EpochSink on_epoch_;
@@ -139,6 +179,23 @@ class Checkpointer {
   std::unique_ptr<Predictor> predictor_;
   std::string predictor_name_ = "off";
   PageCosts costs_;
+  CostEstimates estimates_{};
+  Mode mode_ = Mode::StopAndCopy;  // in effect (the loop's view)
+  Mode mode_requested_ = Mode::StopAndCopy;
+  std::string fallback_reason_;
+  bool write_protecting_ = false;
+  std::thread fault_thread_;
+
+  // Shared with the fault handler thread: the ring (whose open log it
+  // fills) and the protection state. Taken after a pause, never across one:
+  // a vCPU may wait in a fault for the handler, which waits for this.
+  std::mutex ring_mu_;
+  Bitmap all_;       // every page
+  Bitmap guarded_;   // write-protected: unwritten since the newest checkpoint
+  Bitmap faulted_;   // pre-image saved by a fault this epoch
+  Bitmap written_, protect_, lost_;  // per-epoch scratch
+  std::string cow_failure_;  // the handler could not save a pre-image
+  uint64_t epoch_faults_ = 0, epoch_fault_service_ns_ = 0;
   // Harvests what changed since the newest checkpoint into dirty_: the
   // dirty log for protected pages, a comparison for hot ones.
   void collect_written();
