@@ -1,3 +1,15 @@
 export * from './config.js';
 export * from './errors.js';
 export type * from './events.js';
+export type * from './backend.js';
+export * from './protocol.js';
+export { AgentClient, defaultRequestTimeoutMs } from './agent-client.js';
+export { VmAgent, checkSettings } from './agent/vm-agent.js';
+export { AgentEndpoint } from './agent/agent-endpoint.js';
+export { KvmBackend } from './backends/kvm.js';
+export { SimBackend } from './backends/sim.js';
+export { ProgressMeter } from './agent/progress-meter.js';
+
+import { fileURLToPath } from 'node:url';
+/** The agent program the server starts, one process per VM. */
+export const agentProgramPath = fileURLToPath(new URL('./agent/main.js', import.meta.url));
