@@ -267,7 +267,7 @@ describe('TelemetryMetrics', () => {
       expect(name).not.toMatch(/_(ms|us|milliseconds|microseconds|kib|mib)(_|$)/);
     }
     // Process metrics are there, under their own prefix.
-    expect(types.some(({ name }) => name.startsWith('uckpt_process_') && name.includes('resident_memory_bytes'))).toBe(true);
+    expect(types.some(({ name }) => name === 'uckpt_process_resident_memory_bytes')).toBe(true);
     expect(metrics.contentType).toMatch(/^text\/plain; version=0\.0\.4/);
   });
 });

@@ -17,12 +17,19 @@ export interface BenchSpec {
    * rings instead of the dirty bitmap.
    */
   kind: 'off' | 'interval' | 'copy-threads' | 'rollback' | 'predictor' | 'ring';
+  /** Checkpointed runs: stop-and-copy (default) or copy-on-write. */
+  mode?: BenchMode;
   intervalMs?: number;
   copyThreads?: number;
   rollbacks?: number;
-  /** For kind predictor. */
+  /** For kind predictor, and interval runs with prediction. */
   predictor?: BenchPredictor;
+  /** The dirtier sweep: working set (MiB, the size) and pages per unit (the param). */
+  sweep?: { workingSetMiB: number; pagesPerUnit: number };
 }
+
+export const BENCH_MODES = ['stop-and-copy', 'cow'] as const;
+export type BenchMode = (typeof BENCH_MODES)[number];
 
 /** The predictors the benchmark can run ('off' is the plain interval run). */
 export const BENCH_PREDICTORS = ['history', 'frontier', 'cost'] as const;
@@ -36,6 +43,13 @@ export interface BenchRun extends CheckpointedRunResult {
   rollbacksRequested: number | null;
   /** Wall time of the whole run, VM set-up and tear-down included. */
   wallMs: number;
+  /** The mode asked for (the run's `mode` is the one in effect). */
+  requestedMode: BenchMode | null;
+  sweep: { workingSetMiB: number; pagesPerUnit: number } | null;
+  /** Stopped at the slowdown cap: runtimeMs is a lower bound and the statistics are missing. */
+  capped: boolean;
+  /** Median over epochs of the pause without copying and re-arming: stopping, harvesting, resuming (us). */
+  fixedPauseUs: number | null;
 }
 
 /** One printed row; null where not applicable (printed blank). */
@@ -48,8 +62,13 @@ export interface BenchRow {
   dirtyTracking: string | null;
   /** The predictor in use, null when none (or off). */
   predictor: string | null;
+  /** The mode in effect: stop-and-copy or cow; null when off. */
+  checkpointMode: string | null;
+  sweep: { workingSetMiB: number; pagesPerUnit: number } | null;
   intervalMs: number | null;
   copyThreads: number | null;
+  /** Some repetition hit the slowdown cap: the overhead is a lower bound. */
+  capped: boolean;
   /** Medians over repetitions unless said otherwise. */
   runtimeS: number;
   /** Median over repetitions of (runtime / runtime off in the same repetition) - 1, in %. */
@@ -58,8 +77,18 @@ export interface BenchRow {
   pauseP50Us: number | null;
   pauseP99Us: number | null;
   dirtyPagesPerEpoch: number | null;
-  /** Write-protection faults per epoch (the written pages not predicted). */
+  /** Write faults per epoch: dirty-log faults (stop-and-copy) or copy-on-write faults. */
   faultsPerEpoch: number | null;
+  /** Time the guest lost to those faults per epoch (us; measured for cow, estimated otherwise). */
+  faultUsPerEpoch: number | null;
+  /** Pages copied while paused, per epoch. */
+  pagesCopiedPerEpoch: number | null;
+  /**
+   * The floor at this interval, in %: (pages that must be copied per epoch x the
+   * measured copy cost + the fixed pause cost) / interval, from the workload's
+   * plain stop-and-copy run at the same interval.
+   */
+  floorPct: number | null;
   /** With a predictor only: share of predicted pages written, share of written pages predicted (0..1). */
   precision: number | null;
   recall: number | null;
@@ -74,6 +103,7 @@ export interface BenchRow {
 export interface GeomeanRow {
   label: string;
   kind: BenchSpec['kind'];
+  mode: BenchMode;
   intervalMs: number;
   copyThreads: number;
   predictor: string | null;
@@ -100,15 +130,21 @@ export function specKey(spec: {
   kind: BenchSpec['kind'];
   intervalMs?: number | undefined;
   copyThreads?: number | null | undefined;
-  predictor?: string | undefined;
+  predictor?: string | null | undefined;
+  mode?: string | null | undefined;
+  sweep?: { workingSetMiB: number; pagesPerUnit: number } | null | undefined;
 }): string {
-  const base = `${spec.kind}:${spec.intervalMs ?? ''}:${spec.copyThreads ?? ''}`;
-  return spec.kind === 'predictor' ? `${base}:${spec.predictor ?? ''}` : base;
+  const sweep = spec.sweep ? `:W${spec.sweep.workingSetMiB}P${spec.sweep.pagesPerUnit}` : '';
+  const base = `${spec.kind}:${spec.intervalMs ?? ''}:${spec.copyThreads ?? ''}${sweep}`;
+  if (spec.kind === 'off') return base;
+  return `${base}:${spec.mode ?? 'stop-and-copy'}:${spec.predictor ?? 'off'}`;
 }
 
 export function describeSpec(spec: BenchSpec): string {
-  if (spec.kind === 'off') return 'off';
-  let text = `stop-and-copy ${spec.intervalMs} ms`;
+  const sweep = spec.sweep ? ` [W ${spec.sweep.workingSetMiB} MiB, P ${spec.sweep.pagesPerUnit}]` : '';
+  if (spec.kind === 'off') return `off${sweep}`;
+  let text = `${spec.mode ?? 'stop-and-copy'} ${spec.intervalMs} ms${sweep}`;
+  if (spec.kind === 'interval' && spec.predictor) text += `, ${spec.predictor} predictor`;
   if (spec.kind === 'copy-threads') text += `, ${spec.copyThreads} copy threads`;
   if (spec.kind === 'rollback') text += `, ${spec.rollbacks} rollbacks`;
   if (spec.kind === 'predictor') text += `, ${spec.predictor} predictor`;
@@ -124,7 +160,9 @@ export function specOfRun(run: BenchRun): BenchSpec {
     kind: run.kind,
     ...(run.kind !== 'off' && { intervalMs: run.intervalMs, copyThreads: run.copyThreads ?? 1 }),
     ...(run.rollbacksRequested !== null && { rollbacks: run.rollbacksRequested }),
-    ...(run.kind === 'predictor' && { predictor: run.predictor as BenchPredictor }),
+    ...(run.kind !== 'off' && run.requestedMode && { mode: run.requestedMode }),
+    ...(run.kind !== 'off' && run.predictor && run.predictor !== 'off' && { predictor: run.predictor as BenchPredictor }),
+    ...(run.sweep && { sweep: run.sweep }),
   };
 }
 
@@ -133,18 +171,22 @@ function hasOverhead(kind: BenchSpec['kind']): boolean {
   return kind === 'interval' || kind === 'copy-threads' || kind === 'predictor' || kind === 'ring';
 }
 
+export function modeLabel(mode: string | null | undefined, predictor: string | null | undefined): string {
+  const base = mode === 'cow' ? 'cow' : 's&c';
+  return predictor && predictor !== 'off' ? `${base}+${predictor}` : base;
+}
+
 function modeText(run: BenchRun): string {
+  const fallback = run.requestedMode === 'cow' && run.mode !== 'cow' && !run.capped ? ' (fell back)' : '';
   switch (run.kind) {
     case 'off':
       return 'off';
     case 'rollback':
-      return `rollback x${run.rollbacksRequested}`;
-    case 'predictor':
-      return `s&c+${run.predictor}`;
+      return `${modeLabel(run.requestedMode, null)} rollback x${run.rollbacksRequested}${fallback}`;
     case 'ring':
       return 's&c ring';
     default:
-      return 's&c';
+      return modeLabel(run.requestedMode, run.predictor) + fallback;
   }
 }
 
@@ -158,15 +200,28 @@ export function median(values: number[]): number {
 /** Rows in plan order: per workload, each kind of run once, its repetitions folded together. */
 export function summarise(runs: BenchRun[]): BenchRow[] {
   const groups = new Map<string, BenchRun[]>();
+  const keyOf = (run: BenchRun) =>
+    `${run.workload}|${specKey({ ...run, mode: run.requestedMode, predictor: run.kind === 'off' ? null : run.predictor })}`;
+  const sweepKey = (run: BenchRun) => (run.sweep ? `W${run.sweep.workingSetMiB}P${run.sweep.pagesPerUnit}` : '');
   for (const run of runs) {
-    const key = `${run.workload}|${specKey(run)}`;
+    const key = keyOf(run);
     const group = groups.get(key);
     if (group) group.push(run);
     else groups.set(key, [run]);
   }
   const offRuntime = new Map<string, number>();
   for (const run of runs) {
-    if (run.kind === 'off') offRuntime.set(`${run.workload}|${run.repetition}`, run.runtimeMs);
+    if (run.kind === 'off') offRuntime.set(`${run.workload}|${run.repetition}|${sweepKey(run)}`, run.runtimeMs);
+  }
+  // The floor at each interval, from the plain stop-and-copy run of the same workload.
+  const floors = new Map<string, number[]>();
+  for (const run of runs) {
+    if (run.kind !== 'interval' || run.capped || run.requestedMode !== 'stop-and-copy' || run.sweep) continue;
+    if (run.predictor && run.predictor !== 'off') continue;
+    if (!run.intervalMs || run.fixedPauseUs === null || !run.costs) continue;
+    const floorNs = run.dirtyPagesPerEpoch * run.costs.copyNs + run.fixedPauseUs * 1000;
+    const key = `${run.workload}|${run.intervalMs}`;
+    floors.set(key, [...(floors.get(key) ?? []), (100 * floorNs) / (run.intervalMs * 1e6)]);
   }
 
   const rows: BenchRow[] = [];
@@ -176,15 +231,17 @@ export function summarise(runs: BenchRun[]): BenchRow[] {
     const ratios: number[] = [];
     if (hasOverhead(first.kind)) {
       for (const run of group) {
-        const off = offRuntime.get(`${run.workload}|${run.repetition}`);
+        const off = offRuntime.get(`${run.workload}|${run.repetition}|${sweepKey(run)}`);
         if (off) ratios.push(run.runtimeMs / off);
       }
     }
-    const med = (pick: (r: BenchRun) => number) => median(group.map(pick));
+    const capped = group.some((r) => r.capped);
+    const measured = group.filter((r) => !r.capped);
+    const med = (pick: (r: BenchRun) => number) => (measured.length ? median(measured.map(pick)) : Number.NaN);
     const rolledBack = first.kind === 'rollback';
     const predicting = checkpointed && first.predictor !== undefined && first.predictor !== 'off';
     const medOrNull = (pick: (r: BenchRun) => number | null) => {
-      const values = group.map(pick).filter((v): v is number => v !== null);
+      const values = measured.map(pick).filter((v): v is number => v !== null);
       return values.length ? median(values) : null;
     };
     rows.push({
@@ -193,18 +250,27 @@ export function summarise(runs: BenchRun[]): BenchRow[] {
       mode: modeText(first),
       dirtyTracking: checkpointed ? (first.dirtyTracking ?? null) : null,
       predictor: predicting ? first.predictor! : null,
+      checkpointMode: checkpointed && !capped ? first.mode : checkpointed ? first.requestedMode : null,
+      sweep: first.sweep,
       intervalMs: checkpointed ? (first.intervalMs ?? null) : null,
       copyThreads: checkpointed ? first.copyThreads : null,
-      runtimeS: med((r) => r.runtimeMs) / 1000,
+      capped,
+      runtimeS: median(group.map((r) => r.runtimeMs)) / 1000,
       overheadPct: ratios.length ? (median(ratios) - 1) * 100 : null,
       epochs: checkpointed ? med((r) => r.epochs) : null,
       pauseP50Us: checkpointed ? med((r) => r.pauseUs.p50) : null,
       pauseP99Us: checkpointed ? med((r) => r.pauseUs.p99) : null,
       dirtyPagesPerEpoch: checkpointed ? med((r) => r.dirtyPagesPerEpoch) : null,
       faultsPerEpoch: checkpointed ? med((r) => r.faultsPerEpoch) : null,
+      faultUsPerEpoch: checkpointed ? med((r) => r.faultUsPerEpoch) : null,
+      pagesCopiedPerEpoch: checkpointed ? med((r) => r.pagesCopiedPerEpoch) : null,
+      floorPct:
+        checkpointed && !first.sweep && first.intervalMs
+          ? ((f) => (f?.length ? median(f) : null))(floors.get(`${first.workload}|${first.intervalMs}`))
+          : null,
       precision: predicting ? medOrNull((r) => r.precision) : null,
       recall: predicting ? medOrNull((r) => r.recall) : null,
-      storeMaxMiB: checkpointed ? Math.max(...group.map((r) => r.storeBytesMax)) / 2 ** 20 : null,
+      storeMaxMiB: checkpointed && measured.length ? Math.max(...measured.map((r) => r.storeBytesMax)) / 2 ** 20 : null,
       rollbackP50Us: rolledBack ? med((r) => r.rollbackUs.p50) : null,
       rollbackP99Us: rolledBack ? med((r) => r.rollbackUs.p99) : null,
       pagesRestoredPerRollback: rolledBack ? med((r) => r.pagesRestoredPerRollback) : null,
@@ -215,6 +281,11 @@ export function summarise(runs: BenchRun[]): BenchRow[] {
 }
 
 const KIND_ORDER: BenchSpec['kind'][] = ['interval', 'copy-threads', 'predictor', 'ring'];
+
+/** The mode a row's runs asked for (the `mode` text starts with it). */
+function requestedModeOf(row: BenchRow): BenchMode {
+  return row.mode.startsWith('cow') ? 'cow' : 'stop-and-copy';
+}
 
 function geomean(values: number[]): number {
   return Math.exp(values.reduce((sum, x) => sum + Math.log(x), 0) / values.length);
@@ -228,8 +299,8 @@ function geomean(values: number[]): number {
 export function geomeans(rows: BenchRow[]): GeomeanRow[] {
   const groups = new Map<string, { first: BenchRow; intervalMs: number; copyThreads: number; ratios: number[] }>();
   for (const row of rows) {
-    if (row.overheadPct === null || row.intervalMs === null || row.copyThreads === null) continue;
-    const key = `${row.kind}:${row.intervalMs}:${row.copyThreads}:${row.predictor ?? ''}`;
+    if (row.overheadPct === null || row.intervalMs === null || row.copyThreads === null || row.sweep) continue;
+    const key = `${row.kind}:${requestedModeOf(row)}:${row.intervalMs}:${row.copyThreads}:${row.predictor ?? ''}`;
     let group = groups.get(key);
     if (!group) groups.set(key, (group = { first: row, intervalMs: row.intervalMs, copyThreads: row.copyThreads, ratios: [] }));
     group.ratios.push(1 + row.overheadPct / 100);
@@ -242,17 +313,21 @@ export function geomeans(rows: BenchRow[]): GeomeanRow[] {
     .sort(
       (a, b) =>
         KIND_ORDER.indexOf(a.first.kind) - KIND_ORDER.indexOf(b.first.kind) ||
+        BENCH_MODES.indexOf(requestedModeOf(a.first)) - BENCH_MODES.indexOf(requestedModeOf(b.first)) ||
+        predictorRank(a.first.predictor) - predictorRank(b.first.predictor) ||
         a.copyThreads - b.copyThreads ||
         a.intervalMs - b.intervalMs ||
         predictorRank(a.first.predictor) - predictorRank(b.first.predictor),
     )
     .map((g) => {
-      let label = `stop-and-copy ${g.intervalMs} ms, ${g.copyThreads} copy thread${g.copyThreads === 1 ? '' : 's'}`;
-      if (g.first.kind === 'predictor') label += `, ${g.first.predictor} predictor`;
+      const mode = requestedModeOf(g.first);
+      let label = `${mode} ${g.intervalMs} ms, ${g.copyThreads} copy thread${g.copyThreads === 1 ? '' : 's'}`;
+      if (g.first.predictor) label += `, ${g.first.predictor} predictor`;
       if (g.first.kind === 'ring') label += ', dirty ring';
       return {
         label,
         kind: g.first.kind,
+        mode,
         intervalMs: g.intervalMs,
         copyThreads: g.copyThreads,
         predictor: g.first.predictor,
@@ -280,7 +355,12 @@ export function compareDirtyTracking(rows: BenchRow[]): DirtyTrackingComparison 
   for (const ring of rings) {
     if (ring.intervalMs !== intervalMs) continue;
     const bitmap = rows.find(
-      (r) => r.workload === ring.workload && r.kind === 'interval' && r.intervalMs === intervalMs && r.copyThreads === ring.copyThreads,
+      (r) =>
+        r.workload === ring.workload &&
+        r.kind === 'interval' &&
+        r.intervalMs === intervalMs &&
+        r.copyThreads === ring.copyThreads &&
+        r.mode === 's&c',
     );
     if (
       !bitmap ||
@@ -306,4 +386,76 @@ export function compareDirtyTracking(rows: BenchRow[]): DirtyTrackingComparison 
     ringOverheadPct: paired ? (geomean(ringRatios) - 1) * 100 : null,
     bitmapOverheadPct: paired ? (geomean(bitmapRatios) - 1) * 100 : null,
   };
+}
+
+/** Per mode (with or without prediction): geometric-mean overhead at one interval over the suite's workloads. */
+export interface ModeSummary {
+  label: string;
+  mode: BenchMode;
+  predictor: string | null;
+  intervalMs: number;
+  overheadPct: number;
+  workloads: number;
+  /** Some workload's run hit the slowdown cap: the geomean is a lower bound. */
+  lowerBound: boolean;
+}
+
+export function modeSummaries(rows: BenchRow[], intervalMs: number): ModeSummary[] {
+  const out: ModeSummary[] = [];
+  const plain = rows.filter((r) => r.kind === 'interval' && !r.sweep && r.intervalMs === intervalMs && r.overheadPct !== null);
+  const labels = [...new Set(plain.map((r) => r.mode.replace(' (fell back)', '')))];
+  for (const label of labels) {
+    const group = plain.filter((r) => r.mode.replace(' (fell back)', '') === label);
+    out.push({
+      label,
+      mode: requestedModeOf(group[0]!),
+      predictor: group[0]!.predictor,
+      intervalMs,
+      overheadPct: (geomean(group.map((r) => 1 + r.overheadPct! / 100)) - 1) * 100,
+      workloads: group.length,
+      lowerBound: group.some((r) => r.capped),
+    });
+  }
+  return out;
+}
+
+/** Overhead per mode and interval, geomean over the workloads: the chart's lines. */
+export function overheadByInterval(rows: BenchRow[]): { label: string; points: { intervalMs: number; overheadPct: number; lowerBound: boolean }[] }[] {
+  const intervals = [...new Set(rows.filter((r) => r.kind === 'interval' && !r.sweep).map((r) => r.intervalMs!))].sort((a, b) => a - b);
+  const lines = new Map<string, { intervalMs: number; overheadPct: number; lowerBound: boolean }[]>();
+  for (const intervalMs of intervals) {
+    for (const s of modeSummaries(rows, intervalMs)) {
+      lines.set(s.label, [...(lines.get(s.label) ?? []), { intervalMs, overheadPct: s.overheadPct, lowerBound: s.lowerBound }]);
+    }
+  }
+  return [...lines.entries()].map(([label, points]) => ({ label, points }));
+}
+
+/** The dirtier sweep: per cell (working set x pages per unit), each mode's overhead and the winner. */
+export interface SweepCell {
+  workingSetMiB: number;
+  pagesPerUnit: number;
+  dirtyPagesPerEpoch: number | null;
+  overheads: { label: string; overheadPct: number | null; capped: boolean }[];
+  best: string | null;
+}
+
+export function sweepCells(rows: BenchRow[]): SweepCell[] {
+  const cells = new Map<string, SweepCell>();
+  for (const row of rows) {
+    if (!row.sweep || row.kind === 'off') continue;
+    const key = `${row.sweep.workingSetMiB}x${row.sweep.pagesPerUnit}`;
+    let cell = cells.get(key);
+    if (!cell) {
+      cell = { workingSetMiB: row.sweep.workingSetMiB, pagesPerUnit: row.sweep.pagesPerUnit, dirtyPagesPerEpoch: null, overheads: [], best: null };
+      cells.set(key, cell);
+    }
+    if (row.mode === 's&c') cell.dirtyPagesPerEpoch = row.dirtyPagesPerEpoch;
+    cell.overheads.push({ label: row.mode, overheadPct: row.overheadPct, capped: row.capped });
+  }
+  for (const cell of cells.values()) {
+    const ranked = cell.overheads.filter((o) => o.overheadPct !== null && !o.capped).sort((a, b) => a.overheadPct! - b.overheadPct!);
+    cell.best = ranked[0]?.label ?? null;
+  }
+  return [...cells.values()].sort((a, b) => a.workingSetMiB - b.workingSetMiB || a.pagesPerUnit - b.pagesPerUnit);
 }

@@ -1,6 +1,6 @@
 // Plain-text rendering of the benchmark rows: two-line headers, numbers
 // right-aligned, blanks where a column does not apply.
-import type { BenchRow, DirtyTrackingComparison, GeomeanRow } from './summary.js';
+import type { BenchRow, DirtyTrackingComparison, GeomeanRow, ModeSummary, SweepCell } from './summary.js';
 
 interface Column {
   title: [string, string];
@@ -18,12 +18,15 @@ const columns: Column[] = [
   { title: ['intvl', 'ms'], align: 'right', cell: (r) => fixed(0)(r.intervalMs) },
   { title: ['copy', 'thr'], align: 'right', cell: (r) => fixed(0)(r.copyThreads) },
   { title: ['runtime', 's'], align: 'right', cell: (r) => r.runtimeS.toFixed(2) },
-  { title: ['overhead', '%'], align: 'right', cell: (r) => signed(r.overheadPct) },
+  { title: ['overhead', '%'], align: 'right', cell: (r) => (r.capped ? `>${signed(r.overheadPct)}` : signed(r.overheadPct)) },
+  { title: ['floor', '%'], align: 'right', cell: (r) => fixed(1)(r.floorPct) },
   { title: ['epochs', ''], align: 'right', cell: (r) => fixed(0)(r.epochs) },
   { title: ['pause', 'p50 us'], align: 'right', cell: (r) => fixed(0)(r.pauseP50Us) },
   { title: ['pause', 'p99 us'], align: 'right', cell: (r) => fixed(0)(r.pauseP99Us) },
   { title: ['dirty pg', '/epoch'], align: 'right', cell: (r) => pages(r.dirtyPagesPerEpoch) },
   { title: ['faults', '/epoch'], align: 'right', cell: (r) => pages(r.faultsPerEpoch) },
+  { title: ['fault', 'us/ep'], align: 'right', cell: (r) => fixed(0)(r.faultUsPerEpoch) },
+  { title: ['copied', '/epoch'], align: 'right', cell: (r) => pages(r.pagesCopiedPerEpoch) },
   { title: ['prec', ''], align: 'right', cell: (r) => fixed(2)(r.precision) },
   { title: ['recall', ''], align: 'right', cell: (r) => fixed(2)(r.recall) },
   { title: ['store', 'MiB'], align: 'right', cell: (r) => fixed(1)(r.storeMaxMiB) },
@@ -34,9 +37,12 @@ const columns: Column[] = [
 
 /** What the short mode texts and column titles mean, for under the table. */
 export const TABLE_LEGEND =
-  'mode: s&c = stop-and-copy, dirty bitmap; s&c+NAME = with the NAME dirty-page predictor; s&c ring = KVM dirty rings\n' +
-  'faults/epoch: write-protection faults (written pages not predicted); prec: share of predicted pages written;\n' +
-  'recall: share of written pages predicted; pages restored: per rollback\n';
+  'mode: s&c = stop-and-copy, dirty bitmap; cow = copy-on-write (userfaultfd); +NAME = with the NAME dirty-page predictor;\n' +
+  's&c ring = KVM dirty rings; (fell back) = cow asked for, stop-and-copy ran; overhead >X: stopped at the slowdown cap\n' +
+  'floor: (pages that must be copied per epoch x measured copy cost + fixed pause cost) / interval, from the s&c run;\n' +
+  'faults/epoch: write faults (s&c: dirty-log faults on written pages not predicted; cow: copy-on-write faults);\n' +
+  'fault us/ep: guest time lost to them (cow: measured; s&c: faults x the configured fault cost); copied/epoch: in the pause;\n' +
+  'prec: share of predicted pages written; recall: share of written pages predicted; pages restored: per rollback\n';
 
 /** One table, a blank line between workloads. */
 export function formatTable(rows: BenchRow[]): string {
@@ -93,4 +99,37 @@ export function formatDirtyTracking(c: DirtyTrackingComparison | null): string {
     `overhead geomean ring ${pct(c.ringOverheadPct)} vs bitmap ${pct(c.bitmapOverheadPct)}\n` +
     `  (over ${c.workloads.join(', ')}: ${verdict}, ${runtime}${unpaired})\n`
   );
+}
+
+/** One line per mode: geometric-mean overhead at one interval. */
+export function formatModeSummaries(summaries: ModeSummary[]): string {
+  if (summaries.length === 0) return '';
+  const width = Math.max(...summaries.map((s) => s.label.length));
+  const lines = summaries.map(
+    (s) =>
+      `  ${s.label.padEnd(width)}  ${s.lowerBound ? '>' : ' '}${`${s.overheadPct >= 0 ? '+' : ''}${s.overheadPct.toFixed(1)} %`.padStart(9)}` +
+      `  (geomean over ${s.workloads} workload${s.workloads === 1 ? '' : 's'}${s.lowerBound ? '; some runs hit the slowdown cap' : ''})`,
+  );
+  return `summary at ${summaries[0]!.intervalMs} ms, per mode:\n${lines.join('\n')}\n`;
+}
+
+/** The dirtier sweep as a grid: one line per cell, each mode's overhead, the winner. */
+export function formatSweep(cells: SweepCell[]): string {
+  if (cells.length === 0) return '';
+  const labels = [...new Set(cells.flatMap((c) => c.overheads.map((o) => o.label)))];
+  const header = ['W MiB', 'P/unit', 'dirty/ep', ...labels, 'best'];
+  const body = cells.map((c) => [
+    String(c.workingSetMiB),
+    String(c.pagesPerUnit),
+    pages(c.dirtyPagesPerEpoch),
+    ...labels.map((label) => {
+      const o = c.overheads.find((x) => x.label === label);
+      if (!o || o.overheadPct === null) return '';
+      return `${o.capped ? '>' : ''}${signed(o.overheadPct)}%`;
+    }),
+    c.best ?? '',
+  ]);
+  const widths = header.map((h, i) => Math.max(h.length, ...body.map((line) => line[i]!.length)));
+  const render = (line: string[]) => line.map((t, i) => t.padStart(widths[i]!)).join('  ');
+  return `dirtier sweep at 50 ms (working set W x pages dirtied per ~1 ms unit P): overhead per mode\n${[render(header), ...body.map(render)].join('\n')}\n`;
 }

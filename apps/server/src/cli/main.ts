@@ -3,12 +3,15 @@
 import { GuestRunError } from '@uckpt/native-kvm';
 import { benchCommand } from './commands/bench.js';
 import { runCommand } from './commands/run.js';
+import { serveCommand } from './commands/serve.js';
 import { workloadsCommand } from './commands/workloads.js';
 import { UsageError } from './usage-error.js';
 
 const usage = `usage: uckpt <command> [options]
 
 commands:
+  serve                       the service: REST API, telemetry, dashboard, one agent per protected VM
+      [--host H] [--port P] [--state-dir DIR] [--demo]
   workloads [--json]          list the guest workloads
   run --workload NAME         run one workload to completion and print its checksum
       [--on kvm|host] [--memory-mib N] [--vcpus N] [--seed S] [--size X] [--param Y] [--json]
@@ -23,6 +26,7 @@ commands:
 const commands: Record<string, (args: string[]) => number | Promise<number>> = {
   workloads: workloadsCommand,
   run: runCommand,
+  serve: serveCommand,
   bench: benchCommand,
 };
 

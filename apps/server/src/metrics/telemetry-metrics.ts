@@ -39,7 +39,7 @@ export interface VmInfo {
 }
 
 export interface TelemetryMetricsOptions {
-  /** Node.js process metrics (CPU, memory, event-loop lag, GC) under uckpt_process_; default true. */
+  /** Node.js process metrics (CPU, memory, event-loop lag, GC) under uckpt_process_ and uckpt_nodejs_; default true. */
   processMetrics?: boolean;
 }
 
@@ -90,7 +90,7 @@ export class TelemetryMetrics {
   private readonly state = this.gauge('uckpt_vm_state', '1 for the state the VM is in, 0 for the others.', ['state']);
 
   constructor(options: TelemetryMetricsOptions = {}) {
-    if (options.processMetrics ?? true) collectDefaultMetrics({ register: this.registry, prefix: 'uckpt_process_' });
+    if (options.processMetrics ?? true) collectDefaultMetrics({ register: this.registry, prefix: 'uckpt_' });
   }
 
   observe(event: TelemetryEvent): void {

@@ -24,6 +24,7 @@ interface VmAgentEvents {
 
 const consoleLines = 1000;
 const progressSampleMs = 250;
+const overheadWindowMs = 5000;
 const terminalStates = new Set<VmState>(['finished', 'crashed', 'failed', 'stopped']);
 
 export class VmAgent extends EventEmitter<VmAgentEvents> {
@@ -38,6 +39,8 @@ export class VmAgent extends EventEmitter<VmAgentEvents> {
   #reason: string | null = null;
   readonly #startedAt = Date.now();
   readonly #meter = new ProgressMeter();
+  /** Workloads move through phases of different speed: overhead compares rates over a longer window. */
+  readonly #overheadMeter = new ProgressMeter(overheadWindowMs);
   #calibratedRate: number | null = null;
   #overheadPct: number | null = null;
   #epochs = 0;
@@ -54,7 +57,7 @@ export class VmAgent extends EventEmitter<VmAgentEvents> {
     this.spec = options.spec;
     this.#settings = { ...options.settings };
     this.#backend = options.backend;
-    this.#calibrationMs = options.calibrationMs ?? 1000;
+    this.#calibrationMs = options.calibrationMs ?? 2000;
   }
 
   get state(): VmState {
@@ -140,6 +143,7 @@ export class VmAgent extends EventEmitter<VmAgentEvents> {
         const target = to === 'safe' ? this.#safeTarget(vm) : to;
         const result = await vm.rollback(target);
         this.#meter.reset();
+        this.#overheadMeter.reset();
         this.#emit({
           type: 'rollback', vmId: this.vmId, time, target: to, cause, ok: true, seq: result.seq,
           pagesRestored: result.pagesRestored, checkpointsDropped: result.checkpointsDropped, durationUs: result.durationNs / 1000,
@@ -176,7 +180,8 @@ export class VmAgent extends EventEmitter<VmAgentEvents> {
 
   #finishCalibration(): void {
     if (terminalStates.has(this.#state)) return;
-    this.#calibratedRate = this.#meter.rate > 0 ? this.#meter.rate : null;
+    this.#calibratedRate = this.#overheadMeter.rate > 0 ? this.#overheadMeter.rate : null;
+    this.#overheadMeter.reset();
     try {
       this.#apply(this.#settings);
       this.#setState('running', null);
@@ -209,8 +214,9 @@ export class VmAgent extends EventEmitter<VmAgentEvents> {
     this.#lastCheckpointTime = epoch.time;
     this.#sampleProgress();
     const rate = this.#meter.rate;
-    if (this.#calibratedRate && rate > 0 && this.#meter.spanMs >= 500) {
-      this.#overheadPct = (this.#calibratedRate / rate - 1) * 100;
+    const sustainedRate = this.#overheadMeter.rate;
+    if (this.#calibratedRate && sustainedRate > 0 && this.#overheadMeter.spanMs >= 1000) {
+      this.#overheadPct = (this.#calibratedRate / sustainedRate - 1) * 100;
     }
     const written = epoch.truePositives + epoch.misses;
     const event: EpochEvent = {
@@ -248,7 +254,10 @@ export class VmAgent extends EventEmitter<VmAgentEvents> {
 
   #sampleProgress(): void {
     if (!this.#vm) return;
-    this.#meter.sample(performance.now(), this.#vm.progress().units);
+    const now = performance.now();
+    const { units } = this.#vm.progress();
+    this.#meter.sample(now, units);
+    this.#overheadMeter.sample(now, units);
   }
 
   #setState(state: VmState, reason: string | null): void {

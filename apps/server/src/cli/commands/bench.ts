@@ -1,29 +1,45 @@
 // `uckpt bench`: the checkpointing overhead benchmark. Each workload runs
-// unprotected and with stop-and-copy at several intervals, alternating, in
-// the same process, so that overheads are ratios measured under the same
-// (shared, noisy) conditions; then once with two copy threads, once with
-// rollbacks, once per dirty-page predictor and once with KVM dirty rings
-// instead of the dirty bitmap. Every run must produce the unprotected run's
-// checksum.
+// unprotected, then at each interval with stop-and-copy and copy-on-write,
+// each without and with dirty-page prediction, alternating, in the same
+// process, so that overheads are ratios measured under the same (shared,
+// noisy) conditions; then (unless --quick) once with two copy threads, with
+// rollbacks, with each other predictor and with KVM dirty rings instead of
+// the dirty bitmap. A dirtier sweep (working set x write rate) at 50 ms
+// shows where each mode wins. Every run must produce the unprotected run's
+// checksum; a run slower than --max-slowdown times the unprotected one is
+// stopped and reported as a lower bound.
 import { mkdirSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
-import { listWorkloads, runInVm, type Vm } from '@uckpt/native-kvm';
+import { GuestRunError, listWorkloads, runInVm, type CheckpointedRunResult, type Vm } from '@uckpt/native-kvm';
+import { overheadChart } from '../../bench/chart.js';
 import {
+  BENCH_MODES,
   BENCH_PREDICTORS,
   compareDirtyTracking,
   describeSpec,
   geomeans,
   median,
+  modeSummaries,
+  overheadByInterval,
   specKey,
   specOfRun,
   summarise,
+  sweepCells,
+  type BenchMode,
   type BenchPredictor,
   type BenchRun,
   type BenchSpec,
 } from '../../bench/summary.js';
-import { formatDirtyTracking, formatGeomeans, formatTable, TABLE_LEGEND } from '../../bench/table.js';
+import {
+  formatDirtyTracking,
+  formatGeomeans,
+  formatModeSummaries,
+  formatSweep,
+  formatTable,
+  TABLE_LEGEND,
+} from '../../bench/table.js';
 import { integerOption } from '../options.js';
 import { UsageError } from '../usage-error.js';
 
@@ -33,6 +49,11 @@ const MEMORY_MIB = 1024;
 /** The interval of the extra runs: two copy threads, rollbacks, predictors, dirty ring. */
 const EXTRA_INTERVAL_MS = 50;
 const EXTRA_COPY_THREADS = 2;
+/** The interval of the summary line and of the dirtier sweep. */
+const SUMMARY_INTERVAL_MS = 50;
+/** The dirtier sweep: working sets (MiB) x pages dirtied per ~1 ms unit. */
+const SWEEP_FULL = { workingSetsMiB: [16, 64, 256], pagesPerUnit: [4, 32, 256] };
+const SWEEP_QUICK = { workingSetsMiB: [16, 64], pagesPerUnit: [4, 64] };
 
 export async function benchCommand(args: string[]): Promise<number> {
   const { values } = parseArgs({
@@ -45,6 +66,11 @@ export async function benchCommand(args: string[]): Promise<number> {
       rollbacks: { type: 'string' },
       'size-scale': { type: 'string' },
       predictors: { type: 'string' },
+      modes: { type: 'string' },
+      prediction: { type: 'string' },
+      'max-slowdown': { type: 'string' },
+      quick: { type: 'boolean' },
+      'no-sweep': { type: 'boolean' },
       'no-ring': { type: 'boolean' },
       out: { type: 'string' },
       json: { type: 'boolean' },
@@ -57,14 +83,28 @@ export async function benchCommand(args: string[]): Promise<number> {
     }
     return name;
   });
-  const intervals = listOption('intervals', values.intervals, [10, 50, 100], (item) =>
+  const quick = Boolean(values.quick);
+  const intervals = listOption('intervals', values.intervals, [10, 25, 50, 100], (item) =>
     integerOption('intervals', item, { min: 1, max: 10000, fallback: 0 }),
   );
   const repeat = integerOption('repeat', values.repeat, { min: 1, max: 1000, fallback: 1 });
-  const rollbacks = integerOption('rollbacks', values.rollbacks, { min: 0, max: 100000, fallback: 20 });
-  const sizeScale = scaleOption('size-scale', values['size-scale']);
+  const rollbacks = integerOption('rollbacks', values.rollbacks, { min: 0, max: 100000, fallback: quick ? 0 : 20 });
+  const sizeScale = values['size-scale'] === undefined && quick ? 0.25 : scaleOption('size-scale', values['size-scale']);
+  const modes = listOption('modes', values.modes, [...BENCH_MODES], (name) => {
+    if (!(BENCH_MODES as readonly string[]).includes(name)) {
+      throw new UsageError(`--modes must be a comma-separated list of ${BENCH_MODES.join(', ')} (got "${name}")`);
+    }
+    return name as BenchMode;
+  });
+  const predictionRaw = values.prediction ?? 'cost';
+  if (predictionRaw !== 'none' && !(BENCH_PREDICTORS as readonly string[]).includes(predictionRaw)) {
+    throw new UsageError(`--prediction must be "none" or one of ${BENCH_PREDICTORS.join(', ')} (got "${predictionRaw}")`);
+  }
+  const prediction = predictionRaw === 'none' ? null : (predictionRaw as BenchPredictor);
+  const maxSlowdown = integerOption('max-slowdown', values['max-slowdown'], { min: 2, max: 1000, fallback: quick ? 6 : 12 });
+  const sweep = values['no-sweep'] ? null : quick ? SWEEP_QUICK : SWEEP_FULL;
   const predictors: BenchPredictor[] =
-    values.predictors === 'none'
+    values.predictors === 'none' || (quick && values.predictors === undefined)
       ? []
       : listOption('predictors', values.predictors, [...BENCH_PREDICTORS], (name) => {
           if (name === 'none') throw new UsageError('--predictors none must stand alone (it skips the predictor runs)');
@@ -75,7 +115,7 @@ export async function benchCommand(args: string[]): Promise<number> {
           }
           return name as BenchPredictor;
         });
-  const ring = !values['no-ring'];
+  const ring = !values['no-ring'] && !quick;
   if (values.out === '') throw new UsageError('--out must name a directory');
   const outDir = path.resolve(process.cwd(), values.out ?? path.join('bench', 'results'));
 
@@ -85,20 +125,56 @@ export async function benchCommand(args: string[]): Promise<number> {
     sizes[name] = sizeScale === 1 ? defaultSize : Math.max(1, Math.round(defaultSize * sizeScale));
   }
 
-  // Per workload, per repetition: off, then each interval, then the extras.
+  // Per workload, per repetition: off, then each interval in every mode
+  // (without, then with prediction), then the extras; then the sweep.
   const plan: BenchSpec[] = [];
   for (const workload of workloads) {
     for (let repetition = 0; repetition < repeat; repetition++) {
       plan.push({ workload, repetition, kind: 'off' });
-      for (const intervalMs of intervals) plan.push({ workload, repetition, kind: 'interval', intervalMs, copyThreads: 1 });
-      plan.push({ workload, repetition, kind: 'copy-threads', intervalMs: EXTRA_INTERVAL_MS, copyThreads: EXTRA_COPY_THREADS });
+      for (const intervalMs of intervals) {
+        for (const mode of modes) {
+          plan.push({ workload, repetition, kind: 'interval', mode, intervalMs, copyThreads: 1 });
+          if (prediction) plan.push({ workload, repetition, kind: 'interval', mode, intervalMs, copyThreads: 1, predictor: prediction });
+        }
+      }
+      if (!quick) {
+        plan.push({ workload, repetition, kind: 'copy-threads', mode: 'stop-and-copy', intervalMs: EXTRA_INTERVAL_MS, copyThreads: EXTRA_COPY_THREADS });
+      }
       if (rollbacks > 0) {
-        plan.push({ workload, repetition, kind: 'rollback', intervalMs: EXTRA_INTERVAL_MS, copyThreads: 1, rollbacks });
+        for (const mode of modes) {
+          plan.push({ workload, repetition, kind: 'rollback', mode, intervalMs: EXTRA_INTERVAL_MS, copyThreads: 1, rollbacks });
+        }
       }
       for (const predictor of predictors) {
-        plan.push({ workload, repetition, kind: 'predictor', intervalMs: EXTRA_INTERVAL_MS, copyThreads: 1, predictor });
+        if (predictor === prediction && intervals.includes(EXTRA_INTERVAL_MS)) continue; // in the interval rows already
+        for (const mode of modes) {
+          plan.push({ workload, repetition, kind: 'predictor', mode, intervalMs: EXTRA_INTERVAL_MS, copyThreads: 1, predictor });
+        }
       }
-      if (ring) plan.push({ workload, repetition, kind: 'ring', intervalMs: EXTRA_INTERVAL_MS, copyThreads: 1 });
+      if (ring) plan.push({ workload, repetition, kind: 'ring', mode: 'stop-and-copy', intervalMs: EXTRA_INTERVAL_MS, copyThreads: 1 });
+    }
+  }
+  if (sweep && all.some((w) => w.name === 'dirtier')) {
+    for (const workingSetMiB of sweep.workingSetsMiB) {
+      for (const pagesPerUnit of sweep.pagesPerUnit) {
+        const cell = { workingSetMiB, pagesPerUnit };
+        plan.push({ workload: 'dirtier', repetition: 0, kind: 'off', sweep: cell });
+        for (const mode of modes) {
+          plan.push({ workload: 'dirtier', repetition: 0, kind: 'interval', mode, intervalMs: SUMMARY_INTERVAL_MS, copyThreads: 1, sweep: cell });
+          if (prediction) {
+            plan.push({
+              workload: 'dirtier',
+              repetition: 0,
+              kind: 'interval',
+              mode,
+              intervalMs: SUMMARY_INTERVAL_MS,
+              copyThreads: 1,
+              predictor: prediction,
+              sweep: cell,
+            });
+          }
+        }
+      }
     }
   }
 
@@ -113,19 +189,24 @@ export async function benchCommand(args: string[]): Promise<number> {
     seed: SEED,
     memoryMiB: MEMORY_MIB,
     vcpus: 1,
-    mode: 'stop-and-copy',
+    modes,
+    prediction,
+    quick,
+    maxSlowdown,
+    sweep: sweep && { ...sweep, intervalMs: SUMMARY_INTERVAL_MS, sizeIsWorkingSet: true },
     retention: RETENTION,
     copyThreads: 1,
     dirtyTracking: 'bitmap',
-    predictor: 'off',
     extraCopyThreadsRun: { intervalMs: EXTRA_INTERVAL_MS, copyThreads: EXTRA_COPY_THREADS },
     rollbackRun: rollbacks > 0 ? { intervalMs: EXTRA_INTERVAL_MS, copyThreads: 1, rollbacks } : null,
-    predictorRuns: { intervalMs: EXTRA_INTERVAL_MS, copyThreads: 1, predictors },
+    predictorRuns: { intervalMs: EXTRA_INTERVAL_MS, copyThreads: 1, predictors, modes },
     ringRun: ring ? { intervalMs: EXTRA_INTERVAL_MS, copyThreads: 1, dirtyTracking: 'ring' } : null,
     order:
-      'per workload, per repetition: off, each interval, the copy-threads run, the rollback run, ' +
-      'each predictor run, the ring run',
+      'per workload, per repetition: off, each interval in each mode without then with prediction, the copy-threads run, ' +
+      'the rollback runs, each other predictor run, the ring run; then the dirtier sweep cells (off, then each mode)',
     overhead: 'median over repetitions of runtimeMs / runtimeMs(off, same repetition) - 1, in %',
+    floor: '(dirty pages per epoch x measured copy ns + median fixed pause) / interval, from the plain stop-and-copy run',
+    cap: `a checkpointed run still going at ${maxSlowdown} x the unprotected runtime is stopped: its overhead is a lower bound`,
     plannedRuns: plan.length,
   };
   const host = {
@@ -144,33 +225,60 @@ export async function benchCommand(args: string[]): Promise<number> {
 
   process.stderr.write(
     `uckpt bench: ${plan.length} runs (${workloads.join(', ')}; intervals ${intervals.join(', ')} ms; ` +
-      `repeat ${repeat}; ${rollbacks} rollbacks; predictors ${predictors.join(', ') || 'none'}; ` +
-      `${ring ? '' : 'no '}dirty ring${sizeScale === 1 ? '' : `; sizes x${sizeScale}`})\n`,
+      `modes ${modes.join(', ')}${prediction ? `, each also with the ${prediction} predictor` : ''}; ` +
+      `repeat ${repeat}; ${rollbacks} rollbacks; other predictors ${predictors.filter((p) => p !== prediction).join(', ') || 'none'}; ` +
+      `${ring ? '' : 'no '}dirty ring; ${sweep ? '' : 'no '}dirtier sweep; slowdown cap ${maxSlowdown}x` +
+      `${sizeScale === 1 ? '' : `; sizes x${sizeScale}`})\n`,
   );
   try {
     const expected = new Map<string, { checksum: string; by: string }>();
+    const offMs = new Map<string, number>();
+    const cellKey = (spec: BenchSpec) =>
+      `${spec.workload}|${spec.repetition}|${spec.sweep ? `${spec.sweep.workingSetMiB}x${spec.sweep.pagesPerUnit}` : ''}`;
     for (const [i, spec] of plan.entries()) {
       progress.start(i);
       const t0 = performance.now();
-      const result = await runInVm({
-        workload: spec.workload,
-        seed: SEED,
-        size: sizes[spec.workload]!,
-        memoryMiB: MEMORY_MIB,
-        dirtyTracking: spec.kind === 'ring' ? 'ring' : 'bitmap',
-        ...(spec.kind !== 'off' && {
-          checkpointing: {
-            mode: 'stop-and-copy' as const,
-            intervalMs: spec.intervalMs!,
-            retention: RETENTION,
-            copyThreads: spec.copyThreads!,
-            predictor: spec.predictor ?? 'off',
+      const capMs = spec.kind === 'off' || spec.kind === 'rollback' ? undefined : (offMs.get(cellKey(spec)) ?? 0) * maxSlowdown;
+      let capped = false;
+      let capTimer: NodeJS.Timeout | undefined;
+      let result: CheckpointedRunResult;
+      try {
+        result = await runInVm({
+          workload: spec.workload,
+          seed: SEED,
+          size: spec.sweep ? spec.sweep.workingSetMiB : sizes[spec.workload]!,
+          ...(spec.sweep && { param: spec.sweep.pagesPerUnit }),
+          memoryMiB: MEMORY_MIB,
+          dirtyTracking: spec.kind === 'ring' ? 'ring' : 'bitmap',
+          ...(spec.kind !== 'off' && {
+            checkpointing: {
+              mode: spec.mode ?? 'stop-and-copy',
+              intervalMs: spec.intervalMs!,
+              retention: RETENTION,
+              copyThreads: spec.copyThreads!,
+              predictor: spec.predictor ?? 'off',
+            },
+          }),
+          rollbacks: spec.rollbacks ?? 0,
+          onStart: (vm) => {
+            progress.watch(vm);
+            if (capMs) {
+              capTimer = setTimeout(() => {
+                capped = true;
+                vm.stop();
+              }, capMs);
+            }
           },
-        }),
-        rollbacks: spec.rollbacks ?? 0,
-        onStart: (vm) => progress.watch(vm),
-      }).finally(() => progress.unwatch());
+        }).finally(() => {
+          clearTimeout(capTimer);
+          progress.unwatch();
+        });
+      } catch (error) {
+        if (!capped || !(error instanceof GuestRunError)) throw error;
+        result = cappedResult(spec, performance.now() - t0);
+      }
       const wallMs = performance.now() - t0;
+      if (spec.kind === 'off') offMs.set(cellKey(spec), result.runtimeMs);
       runs.push({
         ...result,
         repetition: spec.repetition,
@@ -178,8 +286,13 @@ export async function benchCommand(args: string[]): Promise<number> {
         copyThreads: spec.copyThreads ?? null,
         rollbacksRequested: spec.rollbacks ?? null,
         wallMs,
+        requestedMode: spec.kind === 'off' ? null : (spec.mode ?? 'stop-and-copy'),
+        sweep: spec.sweep ?? null,
+        capped,
+        fixedPauseUs: result.fixedPauseUs,
       });
       progress.finish(i, wallMs);
+      if (capped) continue;
 
       const label = `${spec.workload} ${describeSpec(spec)}${repeat > 1 ? ` (repetition ${spec.repetition + 1})` : ''}`;
       // A run that silently ran as something else would be measured under the wrong name.
@@ -189,9 +302,10 @@ export async function benchCommand(args: string[]): Promise<number> {
       if (spec.kind !== 'off' && (result.dirtyTracking === 'ring') !== (spec.kind === 'ring')) {
         throw new Error(`${label}: the VM reports dirty tracking "${result.dirtyTracking ?? 'none'}"`);
       }
-      const reference = expected.get(spec.workload);
+      const referenceKey = cellKey({ ...spec, repetition: 0 });
+      const reference = expected.get(referenceKey);
       if (!reference) {
-        expected.set(spec.workload, { checksum: result.checksum, by: label });
+        expected.set(referenceKey, { checksum: result.checksum, by: label });
       } else if (result.checksum !== reference.checksum) {
         throw new Error(
           `CHECKSUM MISMATCH: ${label} gave ${result.checksum}, but ${reference.by} gave ${reference.checksum}. ` +
@@ -218,11 +332,21 @@ export async function benchCommand(args: string[]): Promise<number> {
   const summary = summarise(runs);
   const geomean = geomeans(summary);
   const dirtyTracking = compareDirtyTracking(summary);
-  const report = { host, config, runs, summary, geomean, dirtyTracking };
+  const modeSummary = modeSummaries(summary, SUMMARY_INTERVAL_MS);
+  const chartLines = overheadByInterval(summary);
+  const sweepResult = sweepCells(summary);
+  const report = { host, config, runs, summary, geomean, modeSummary, overheadByInterval: chartLines, sweep: sweepResult, dirtyTracking };
   const text = `${JSON.stringify(report, null, 2)}\n`;
   mkdirSync(outDir, { recursive: true });
   writeFileSync(reportPath, text);
   writeFileSync(path.join(outDir, 'latest.json'), text);
+  const chart = overheadChart(
+    chartLines,
+    `uckpt overhead vs interval (${workloads.length} workloads${sizeScale === 1 ? '' : `, sizes x${sizeScale}`}, ${host.date.slice(0, 10)})`,
+  );
+  const chartPath = reportPath.replace(/\.json$/, '.svg');
+  writeFileSync(chartPath, chart);
+  writeFileSync(path.join(outDir, 'latest.svg'), chart);
   const shownPath = path.relative(process.cwd(), reportPath).startsWith('..') ? reportPath : path.relative(process.cwd(), reportPath);
 
   process.stderr.write(`uckpt bench: done in ${formatDuration(performance.now() - progress.t0)}\n`);
@@ -238,13 +362,47 @@ export async function benchCommand(args: string[]): Promise<number> {
     `seed ${SEED}, retention ${RETENTION}, ${MEMORY_MIB} MiB guest, ${repeat} repetition${repeat === 1 ? '' : 's'}` +
     `${repeat > 1 ? ' (medians; overhead = median of per-repetition ratios)' : ''}; ` +
     `overhead = runtime / runtime off - 1\n\n`;
-  out += formatTable(summary);
+  out += formatTable(summary.filter((r) => !r.sweep));
   out += `\n${TABLE_LEGEND}\n${formatGeomeans(geomean)}${formatDirtyTracking(dirtyTracking)}`;
+  out += `\n${formatSweep(sweepResult)}`;
+  out += `\n${formatModeSummaries(modeSummary)}`;
   const notes = notesFor(runs);
   if (notes.length) out += `\n${notes.map((n) => `note: ${n}`).join('\n')}\n`;
-  out += `\nresults: ${shownPath} (and latest.json)\n`;
+  out += `\nresults: ${shownPath} (and latest.json), chart: ${path.basename(chartPath)} (and latest.svg)\n`;
   process.stdout.write(out);
   return 0;
+}
+
+/** What a run stopped at the slowdown cap is recorded as: its runtime so far, no statistics. */
+function cappedResult(spec: BenchSpec, runtimeMs: number): CheckpointedRunResult {
+  return {
+    workload: spec.workload,
+    on: 'kvm',
+    seed: SEED,
+    checksum: '',
+    runtimeMs,
+    progressUnits: 0,
+    progressRate: 0,
+    mode: spec.mode ?? 'stop-and-copy',
+    intervalMs: spec.intervalMs!,
+    retention: RETENTION,
+    predictor: spec.predictor ?? 'off',
+    epochs: 0,
+    pauseUs: { p50: 0, p99: 0 },
+    dirtyPagesPerEpoch: 0,
+    rollbacks: 0,
+    rollbackUs: { p50: 0, p99: 0 },
+    pagesRestoredPerRollback: 0,
+    storeBytesMax: 0,
+    faultsPerEpoch: 0,
+    faultUsPerEpoch: 0,
+    pagesCopiedPerEpoch: 0,
+    fixedPauseUs: null,
+    precision: null,
+    recall: null,
+    coalescedEpochs: 0,
+    warnings: [],
+  };
 }
 
 /** A comma-separated list; absent gives the fallback, empty items are an error, duplicates are dropped. */

@@ -42,14 +42,14 @@ export async function runCommand(args: string[]): Promise<number> {
   const seed = integerOption('seed', values.seed, { min: 0, max: MAX_SAFE, fallback: 1 });
   const size = integerOption('size', values.size, { min: 1, max: MAX_SAFE, fallback: 0 });
   const param = integerOption('param', values.param, { min: 1, max: MAX_SAFE, fallback: 0 });
-  const mode = choiceOption('mode', values.mode, ['off', 'stop-and-copy'] as const, 'off');
+  const mode = choiceOption('mode', values.mode, ['off', 'stop-and-copy', 'cow'] as const, 'off');
   const checkpointFlags = ['interval-ms', 'retention', 'rollbacks', 'store-mib', 'copy-threads', 'predictor'] as const;
   const kvmOnly = ['memory-mib', 'vcpus', 'mode', 'dirty-tracking', ...checkpointFlags] as const;
   if (on === 'host' && kvmOnly.some((flag) => values[flag] !== undefined)) {
     throw new UsageError(`${kvmOnly.map((f) => `--${f}`).join(', ')} apply only to --on kvm`);
   }
   if (mode === 'off' && checkpointFlags.some((flag) => values[flag] !== undefined)) {
-    throw new UsageError(`${checkpointFlags.map((f) => `--${f}`).join(', ')} need --mode stop-and-copy`);
+    throw new UsageError(`${checkpointFlags.map((f) => `--${f}`).join(', ')} need --mode stop-and-copy or --mode cow`);
   }
   const checkpointing =
     mode === 'off'
@@ -105,11 +105,20 @@ function describe(r: RunResult | CheckpointedRunResult): string {
       r.predictor && r.predictor !== 'off'
         ? `, ${r.predictor} predictor (precision ${r.precision?.toFixed(2) ?? '-'}, recall ${r.recall?.toFixed(2) ?? '-'})`
         : '';
+    for (const warning of r.warnings) text += `  warning: ${warning}\n`;
     text +=
       `  ${r.mode} every ${r.intervalMs} ms, retention ${r.retention}${prediction}: ${r.epochs} epochs, ` +
-      `${r.faultsPerEpoch.toFixed(0)} faults per epoch, ` +
+      `${r.faultsPerEpoch.toFixed(0)} faults per epoch (${(r.faultUsPerEpoch / 1000).toFixed(2)} ms lost), ` +
       `pause p50 ${r.pauseUs.p50.toFixed(0)} us / p99 ${r.pauseUs.p99.toFixed(0)} us, ` +
       `${r.dirtyPagesPerEpoch.toFixed(0)} dirty pages per epoch, store max ${(r.storeBytesMax / 2 ** 20).toFixed(1)} MiB\n`;
+    if (r.costs) {
+      const c = r.costs;
+      text +=
+        `  costs: copy ${c.copyNs.toFixed(0)} ns/page (calibrated ${c.copyNsCalibrated.toFixed(0)}), ` +
+        `dirty-log fault ${c.kvmFaultNs.toFixed(0)} ns (configured)` +
+        (r.mode === 'cow' ? `, copy-on-write fault ${(c.uffdFaultNs / 1000).toFixed(1)} us (calibrated ${(c.uffdFaultNsCalibrated / 1000).toFixed(1)})` : '') +
+        '\n';
+    }
     if (r.rollbacks) {
       text += `  ${r.rollbacks} rollbacks: p50 ${r.rollbackUs.p50.toFixed(0)} us / p99 ${r.rollbackUs.p99.toFixed(0)} us\n`;
     }

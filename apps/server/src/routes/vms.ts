@@ -1,0 +1,74 @@
+import { defaultSettings, defaultSpec, EngineError, type CheckpointSettings, type VmSpec } from '@uckpt/engine';
+import { findWorkload } from '@uckpt/native-kvm';
+import { Type } from 'typebox';
+import { errors, VmIdParams } from '../schemas/common.js';
+import { CreateVmBody, SettingsAnswer, SettingsPatch, VmList } from '../schemas/vms.js';
+import { typed, type Routes } from './context.js';
+
+export const vmRoutes: Routes = (app, { supervisor, timeouts }) => {
+  const api = typed(app);
+
+  api.get('/api/vms', {
+    schema: { tags: ['vms'], summary: 'Every protected VM with its live status', response: { 200: VmList, ...errors(401) } },
+  }, async () => ({ vms: await supervisor.list() }));
+
+  api.post('/api/vms', {
+    config: { action: 'vm.create' },
+    schema: {
+      tags: ['vms'],
+      summary: 'Create a KVM VM running a guest workload, protected by checkpoints',
+      body: CreateVmBody,
+      response: { 201: Type.Ref('VmView'), ...errors(400, 401, 403, 429, 503, 504) },
+    },
+  }, async (request, reply) => {
+    const { settings: patch, ...fields } = request.body;
+    const spec: VmSpec = { ...defaultSpec, ...fields };
+    if (spec.backend === 'kvm') {
+      try {
+        findWorkload(spec.workload);
+      } catch (error) {
+        throw new EngineError('invalid-argument', (error as Error).message);
+      }
+    }
+    const settings: CheckpointSettings = { ...defaultSettings, ...patch };
+    const view = await withTimeout(supervisor.create(spec, settings), timeouts.createMs, 'creating the VM');
+    return reply.status(201).send(view);
+  });
+
+  api.get('/api/vms/:id', {
+    schema: { tags: ['vms'], summary: 'One VM', params: VmIdParams, response: { 200: Type.Ref('VmView'), ...errors(400, 401, 404) } },
+  }, async (request) => supervisor.view(request.params.id));
+
+  api.delete('/api/vms/:id', {
+    config: { action: 'vm.delete' },
+    schema: {
+      tags: ['vms'],
+      summary: 'Stop the VM, drop its checkpoints and forget it',
+      params: VmIdParams,
+      response: { 204: Type.Null(), ...errors(400, 401, 403, 404, 429) },
+    },
+  }, async (request, reply) => {
+    await supervisor.remove(request.params.id);
+    return reply.status(204).send(null);
+  });
+
+  api.patch('/api/vms/:id/config', {
+    config: { action: 'vm.config' },
+    schema: {
+      tags: ['vms'],
+      summary: 'Change how the VM is checkpointed; answers with the settings in force',
+      params: VmIdParams,
+      body: SettingsPatch,
+      response: { 200: SettingsAnswer, ...errors(400, 401, 403, 404, 409, 429, 504) },
+    },
+  }, async (request) => ({ settings: await supervisor.configure(request.params.id, request.body) }));
+};
+
+/** Rejects with a timeout error when `work` takes longer than `ms`; the work itself carries on. */
+export function withTimeout<T>(work: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: NodeJS.Timeout;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new EngineError('timeout', `${what} took longer than ${ms} ms`)), ms);
+  });
+  return Promise.race([work, timeout]).finally(() => clearTimeout(timer));
+}

@@ -1,0 +1,97 @@
+import { Type } from 'typebox';
+import { limits } from '@uckpt/engine';
+
+const integer = (range: { min: number; max: number }, description: string) =>
+  Type.Integer({ minimum: range.min, maximum: range.max, description });
+
+export const Mode = Type.Union([Type.Literal('stop-and-copy'), Type.Literal('cow')], { description: 'How checkpoints are taken' });
+export const Predictor = Type.Union([Type.Literal('off'), Type.Literal('history'), Type.Literal('frontier'), Type.Literal('cost')], {
+  description: 'Dirty-page predictor',
+});
+export const Backend = Type.Union([Type.Literal('kvm'), Type.Literal('sim')], { description: "kvm, or sim: a simulated test double" });
+export const VmState = Type.Union(
+  ['starting', 'calibrating', 'running', 'paused', 'rolling-back', 'finished', 'crashed', 'failed', 'stopped'].map((s) => Type.Literal(s)),
+);
+
+const settingsProperties = {
+  enabled: Type.Boolean({ description: 'Checkpointing on or off' }),
+  intervalMs: integer(limits.intervalMs, 'Checkpoint interval in ms'),
+  retention: integer(limits.retention, 'Checkpoints kept in memory'),
+  mode: Mode,
+  predictor: Predictor,
+};
+
+export const Settings = Type.Object(settingsProperties, { $id: 'Settings', additionalProperties: false });
+export const SettingsPatch = Type.Object(
+  {
+    enabled: Type.Optional(settingsProperties.enabled),
+    intervalMs: Type.Optional(settingsProperties.intervalMs),
+    retention: Type.Optional(settingsProperties.retention),
+    mode: Type.Optional(Mode),
+    predictor: Type.Optional(Predictor),
+  },
+  { additionalProperties: false, minProperties: 1 },
+);
+
+const guestInteger = (description: string) => Type.Integer({ minimum: 0, maximum: Number.MAX_SAFE_INTEGER, description });
+
+export const Spec = Type.Object(
+  {
+    name: Type.String(),
+    backend: Backend,
+    workload: Type.String(),
+    memoryMiB: Type.Integer(),
+    vcpus: Type.Integer(),
+    seed: Type.Integer(),
+    size: Type.Integer(),
+    param: Type.Integer(),
+    repeat: Type.Integer(),
+  },
+  { $id: 'Spec', additionalProperties: false },
+);
+
+export const CreateVmBody = Type.Object(
+  {
+    name: Type.String({ pattern: limits.name.pattern, description: 'Letters, digits, . _ -; up to 63 characters' }),
+    workload: Type.String({ pattern: '^[a-z][a-z0-9-]{0,31}$', description: 'A guest workload (GET /api/workloads)' }),
+    backend: Type.Optional(Backend),
+    memoryMiB: Type.Optional(integer(limits.memoryMiB, 'Guest RAM in MiB')),
+    vcpus: Type.Optional(integer(limits.vcpus, 'vCPUs')),
+    seed: Type.Optional(guestInteger('Workload seed')),
+    size: Type.Optional(guestInteger("Workload size; 0: the workload's default")),
+    param: Type.Optional(guestInteger("Workload parameter; 0: the workload's default")),
+    repeat: Type.Optional(Type.Integer({ minimum: 0, maximum: 1_000_000, description: 'Runs of the workload; 0 loops forever' })),
+    settings: Type.Optional(SettingsPatch),
+  },
+  { additionalProperties: false },
+);
+
+export const VmView = Type.Object(
+  {
+    id: Type.String(),
+    name: Type.String(),
+    backend: Backend,
+    simulated: Type.Boolean({ description: 'True for the simulated test double' }),
+    state: VmState,
+    reason: Type.Union([Type.String(), Type.Null()]),
+    createdAt: Type.Number({ description: 'Unix time, ms' }),
+    spec: Type.Ref('Spec'),
+    settings: Type.Ref('Settings'),
+    progress: Type.Object({
+      units: Type.Number(),
+      runsDone: Type.Number(),
+      lastChecksum: Type.Union([Type.String(), Type.Null()]),
+      rate: Type.Number({ description: 'Guest work units per second' }),
+    }),
+    calibratedRate: Type.Union([Type.Number(), Type.Null()]),
+    overheadPct: Type.Union([Type.Number(), Type.Null()]),
+    lastCheckpointTime: Type.Union([Type.Number(), Type.Null()]),
+    checkpointsRetained: Type.Integer(),
+    storeBytes: Type.Number(),
+    epochs: Type.Integer(),
+  },
+  { $id: 'VmView' },
+);
+
+export const VmList = Type.Object({ vms: Type.Array(Type.Ref('VmView')) });
+export const SettingsAnswer = Type.Object({ settings: Type.Ref('Settings') });

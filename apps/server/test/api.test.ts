@@ -1,0 +1,231 @@
+// The REST contract: every route with valid and invalid input, and auth by
+// role. VMs here use the simulated backend (a labelled test double): these
+// tests are about the HTTP layer; api-kvm.test.ts drives real KVM VMs.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { asOperator, asViewer, startServer, until, type TestServer } from './helper.js';
+
+let server: TestServer;
+let vmId: string;
+
+beforeAll(async () => {
+  server = await startServer({ mutationsPerMinute: 10_000 });
+  const created = await server.app.inject({
+    method: 'POST',
+    url: '/api/vms',
+    headers: asOperator,
+    payload: { name: 'sim-one', workload: 'graph', backend: 'sim', settings: { intervalMs: 100 } },
+  });
+  expect(created.statusCode, created.body).toBe(201);
+  vmId = created.json().id;
+  await until(async () => (await server.app.inject({ method: 'GET', url: `/api/vms/${vmId}`, headers: asOperator })).json().state === 'running', 'the VM to run');
+});
+
+afterAll(async () => server?.close());
+
+const routes = () => [
+  { method: 'GET', url: '/api/session' },
+  { method: 'GET', url: '/api/workloads' },
+  { method: 'GET', url: '/api/vms' },
+  { method: 'GET', url: `/api/vms/${vmId}` },
+  { method: 'GET', url: `/api/vms/${vmId}/checkpoints` },
+  { method: 'GET', url: `/api/vms/${vmId}/events` },
+  { method: 'GET', url: `/api/vms/${vmId}/console` },
+  { method: 'GET', url: '/api/audit' },
+  { method: 'GET', url: '/metrics' },
+  { method: 'POST', url: '/api/vms', payload: { name: 'x', workload: 'graph', backend: 'sim' } },
+  { method: 'DELETE', url: `/api/vms/${vmId}` },
+  { method: 'PATCH', url: `/api/vms/${vmId}/config`, payload: { intervalMs: 100 } },
+  { method: 'POST', url: `/api/vms/${vmId}/checkpoints` },
+  { method: 'POST', url: `/api/vms/${vmId}/rollback`, payload: { to: 'latest' } },
+] as const;
+
+describe('auth', () => {
+  it('health needs no token', async () => {
+    const answer = await server.app.inject({ method: 'GET', url: '/api/health' });
+    expect(answer.statusCode).toBe(200);
+    expect(answer.json()).toMatchObject({ status: 'ok' });
+  });
+
+  it('every other route refuses a missing or wrong token with 401', async () => {
+    for (const route of routes()) {
+      for (const headers of [{}, { authorization: 'Bearer not-a-valid-token-at-all' }, { authorization: 'Basic abc' }]) {
+        const answer = await server.app.inject({ ...route, headers });
+        expect(answer.statusCode, `${route.method} ${route.url}`).toBe(401);
+        expect(answer.json().error.code).toBe('unauthorized');
+      }
+    }
+  });
+
+  it('a viewer may read but every mutation is 403 and changes nothing', async () => {
+    for (const route of routes()) {
+      const answer = await server.app.inject({ ...route, headers: asViewer });
+      if (route.method === 'GET') expect(answer.statusCode, route.url).toBe(200);
+      else expect(answer.statusCode, `${route.method} ${route.url}`).toBe(403);
+    }
+    const vm = await server.app.inject({ method: 'GET', url: `/api/vms/${vmId}`, headers: asViewer });
+    expect(vm.json().settings.intervalMs).toBe(100);
+    const vms = await server.app.inject({ method: 'GET', url: '/api/vms', headers: asViewer });
+    expect(vms.json().vms).toHaveLength(1);
+  });
+
+  it('the session route tells the role', async () => {
+    expect((await server.app.inject({ method: 'GET', url: '/api/session', headers: asViewer })).json()).toEqual({ role: 'viewer' });
+    expect((await server.app.inject({ method: 'GET', url: '/api/session', headers: asOperator })).json()).toEqual({ role: 'operator' });
+  });
+
+  it("the viewer's refused attempts are audited with its role, never its token", async () => {
+    const audit = await server.app.inject({ method: 'GET', url: '/api/audit?action=vm.config', headers: asOperator });
+    const entries = audit.json().entries as { role: string; result: string; tokenLabel: string }[];
+    const refused = entries.find((entry) => entry.role === 'viewer');
+    expect(refused?.result).toMatch(/^error: forbidden/);
+    expect(JSON.stringify(entries)).not.toContain('test-viewer-token');
+  });
+});
+
+describe('input validation', () => {
+  const badCreates: [string, unknown][] = [
+    ['unknown field', { name: 'a', workload: 'graph', colour: 'red' }],
+    ['missing name', { workload: 'graph' }],
+    ['name with a space', { name: 'a b', workload: 'graph' }],
+    ['memory as a string', { name: 'a', workload: 'graph', memoryMiB: '512' }],
+    ['memory too large', { name: 'a', workload: 'graph', memoryMiB: 1e12 }],
+    ['negative seed', { name: 'a', workload: 'graph', seed: -1 }],
+    ['fractional vcpus', { name: 'a', workload: 'graph', vcpus: 1.5 }],
+    ['unknown backend', { name: 'a', workload: 'graph', backend: 'xen' }],
+    ['unknown workload', { name: 'a', workload: 'nope' }],
+    ['unknown setting', { name: 'a', workload: 'graph', settings: { speed: 9 } }],
+    ['interval 0', { name: 'a', workload: 'graph', settings: { intervalMs: 0 } }],
+    ['huge name', { name: 'a'.repeat(10_000), workload: 'graph' }],
+    ['not an object', [1, 2, 3]],
+  ];
+  for (const [what, payload] of badCreates) {
+    it(`POST /api/vms refuses ${what} with 400 and creates nothing`, async () => {
+      const answer = await server.app.inject({ method: 'POST', url: '/api/vms', headers: asOperator, payload: payload as object });
+      expect(answer.statusCode, answer.body).toBe(400);
+      expect(answer.json().error.code).toMatch(/invalid-argument|bad-request/);
+      expect((await server.app.inject({ method: 'GET', url: '/api/vms', headers: asOperator })).json().vms).toHaveLength(1);
+    });
+  }
+
+  it('refuses a body over the size limit with 413', async () => {
+    const answer = await server.app.inject({ method: 'POST', url: '/api/vms', headers: { ...asOperator, 'content-type': 'application/json' }, payload: `{"name":"${'x'.repeat(100_000)}"}` });
+    expect(answer.statusCode).toBe(413);
+  });
+
+  const badPatches: [string, unknown][] = [
+    ['an empty patch', {}],
+    ['an unknown field', { intervalMs: 50, turbo: true }],
+    ['a string interval', { intervalMs: '50' }],
+    ['an interval too long', { intervalMs: 10_001 }],
+    ['retention 0', { retention: 0 }],
+    ['an unknown mode', { mode: 'remus' }],
+    ['an unknown predictor', { predictor: 'oracle' }],
+    ['enabled as a string', { enabled: 'yes' }],
+  ];
+  for (const [what, payload] of badPatches) {
+    it(`PATCH config refuses ${what} and changes nothing`, async () => {
+      const answer = await server.app.inject({ method: 'PATCH', url: `/api/vms/${vmId}/config`, headers: asOperator, payload: payload as object });
+      expect(answer.statusCode, answer.body).toBe(400);
+      const vm = await server.app.inject({ method: 'GET', url: `/api/vms/${vmId}`, headers: asOperator });
+      expect(vm.json().settings).toMatchObject({ intervalMs: 100, retention: 8, enabled: true });
+    });
+  }
+
+  it('refuses bad rollback targets', async () => {
+    for (const to of [0, -3, 1.5, 'newest', null, '7']) {
+      const answer = await server.app.inject({ method: 'POST', url: `/api/vms/${vmId}/rollback`, headers: asOperator, payload: { to } });
+      expect(answer.statusCode, JSON.stringify(to)).toBe(400);
+    }
+    const missing = await server.app.inject({ method: 'POST', url: `/api/vms/${vmId}/rollback`, headers: asOperator, payload: { to: 999_999 } });
+    expect(missing.statusCode).toBe(409);
+    expect(missing.json().error.code).toBe('rollback-refused');
+  });
+
+  it('malformed ids are 400, unknown ones 404', async () => {
+    expect((await server.app.inject({ method: 'GET', url: '/api/vms/..%2Fetc', headers: asOperator })).statusCode).toBe(400);
+    const unknown = await server.app.inject({ method: 'GET', url: '/api/vms/vm-00000000', headers: asOperator });
+    expect(unknown.statusCode).toBe(404);
+    expect(unknown.json().error.code).toBe('not-found');
+    expect((await server.app.inject({ method: 'GET', url: '/api/vms/vm-00000000/events', headers: asOperator })).statusCode).toBe(404);
+    expect((await server.app.inject({ method: 'DELETE', url: '/api/vms/vm-00000000', headers: asOperator })).statusCode).toBe(404);
+  });
+
+  it('refuses bad query strings', async () => {
+    for (const url of ['/api/audit?limit=0', '/api/audit?limit=5000', '/api/audit?limit=abc', '/api/audit?colour=red', `/api/vms/${vmId}/events?types=epoch`, `/api/vms/${vmId}/console?lines=-1`]) {
+      expect((await server.app.inject({ method: 'GET', url, headers: asOperator })).statusCode, url).toBe(400);
+    }
+  });
+
+  it('unknown routes are 404 in the error shape', async () => {
+    const answer = await server.app.inject({ method: 'GET', url: '/api/nothing', headers: asOperator });
+    expect(answer.statusCode).toBe(404);
+    expect(answer.json().error.code).toBe('not-found');
+  });
+});
+
+describe('a simulated VM through the API', () => {
+  it('is labelled simulated', async () => {
+    const vm = (await server.app.inject({ method: 'GET', url: `/api/vms/${vmId}`, headers: asOperator })).json();
+    expect(vm).toMatchObject({ backend: 'sim', simulated: true, name: 'sim-one' });
+  });
+
+  it('changes settings, takes a checkpoint, rolls back, and audits each', async () => {
+    const patched = await server.app.inject({ method: 'PATCH', url: `/api/vms/${vmId}/config`, headers: asOperator, payload: { retention: 4 } });
+    expect(patched.statusCode, patched.body).toBe(200);
+    expect(patched.json().settings).toMatchObject({ retention: 4, intervalMs: 100 });
+    const taken = await server.app.inject({ method: 'POST', url: `/api/vms/${vmId}/checkpoints`, headers: asOperator });
+    expect(taken.statusCode, taken.body).toBe(201);
+    const seq = taken.json().seq as number;
+    const listed = (await server.app.inject({ method: 'GET', url: `/api/vms/${vmId}/checkpoints`, headers: asOperator })).json();
+    expect(listed.checkpoints.map((c: { seq: number }) => c.seq)).toContain(seq);
+    const rolled = await server.app.inject({ method: 'POST', url: `/api/vms/${vmId}/rollback`, headers: asOperator, payload: { to: seq } });
+    expect(rolled.statusCode, rolled.body).toBe(200);
+    expect(rolled.json().seq).toBe(seq);
+    const actions = (await server.app.inject({ method: 'GET', url: `/api/audit?vmId=${vmId}`, headers: asOperator })).json().entries.map((e: { action: string; result: string }) => `${e.action} ${e.result}`);
+    expect(actions).toEqual(expect.arrayContaining(['vm.config ok', 'vm.checkpoint ok', 'vm.rollback ok']));
+    const events = (await server.app.inject({ method: 'GET', url: `/api/vms/${vmId}/events?types=rollback,checkpoint`, headers: asOperator })).json().events;
+    expect(events.map((e: { type: string }) => e.type)).toEqual(expect.arrayContaining(['rollback', 'checkpoint']));
+  });
+
+  it('serves the OpenAPI document and metrics', async () => {
+    const openapi = (await server.app.inject({ method: 'GET', url: '/api/openapi.json' })).json();
+    expect(Object.keys(openapi.paths)).toEqual(expect.arrayContaining(['/api/vms', '/api/vms/{id}/rollback', '/api/vms/{id}/config']));
+    const metrics = await server.app.inject({ method: 'GET', url: '/metrics', headers: asViewer });
+    expect(metrics.body).toContain(`uckpt_vm_info{vm="${vmId}"`);
+  });
+});
+
+describe('rate limits', () => {
+  it('limits mutations per token, not reads', async () => {
+    const limited = await startServer({ mutationsPerMinute: 3 });
+    try {
+      const statuses: number[] = [];
+      for (let i = 0; i < 5; i++) {
+        statuses.push((await limited.app.inject({ method: 'POST', url: '/api/vms', headers: asOperator, payload: { name: 'x', workload: 'nope' } })).statusCode);
+      }
+      expect(statuses).toEqual([400, 400, 400, 429, 429]);
+      expect((await limited.app.inject({ method: 'GET', url: '/api/vms', headers: asOperator })).statusCode).toBe(200);
+    } finally {
+      await limited.close();
+    }
+  });
+});
+
+describe('telemetry WebSocket auth', () => {
+  it('refuses a connection without a token or with a wrong one', async () => {
+    await expect(server.app.injectWS('/ws/telemetry')).rejects.toThrow(/401/);
+    await expect(server.app.injectWS('/ws/telemetry', { headers: { authorization: 'Bearer wrong-token-wrong-token' } })).rejects.toThrow(/401/);
+  });
+
+  it('a viewer receives epochs of the simulated VM', async () => {
+    const socket = await server.app.injectWS('/ws/telemetry', { headers: { 'sec-websocket-protocol': `uckpt.v1, bearer.${'test-viewer-token-0123456789'}` } });
+    const epoch = await new Promise<{ type: string; vmId: string }>((resolve) => {
+      socket.on('message', (data) => {
+        const event = JSON.parse(String(data));
+        if (event.type === 'epoch') resolve(event);
+      });
+    });
+    expect(epoch.vmId).toBe(vmId);
+    socket.terminate();
+  });
+});

@@ -1,0 +1,69 @@
+// Builds a real server (service + app) on a fresh state directory per test,
+// with known tokens, and tears it down with every agent it started.
+import { accessSync, constants, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import type { FastifyInstance } from 'fastify';
+import { buildApp, type AppOptions } from '../src/app.js';
+import { Service } from '../src/service/service.js';
+
+export const operatorToken = 'test-operator-token-0123456789';
+export const viewerToken = 'test-viewer-token-0123456789';
+export const asOperator = { authorization: `Bearer ${operatorToken}` };
+export const asViewer = { authorization: `Bearer ${viewerToken}` };
+export const tokenEnv = { UCKPT_OPERATOR_TOKEN: operatorToken, UCKPT_VIEWER_TOKEN: viewerToken };
+
+export const hasKvm = (() => {
+  try {
+    accessSync('/dev/kvm', constants.R_OK | constants.W_OK);
+    return true;
+  } catch {
+    console.warn('\n*** /dev/kvm is not accessible: the server tests that run KVM VMs are SKIPPED ***\n');
+    return false;
+  }
+})();
+
+export interface TestServer {
+  app: FastifyInstance;
+  service: Service;
+  stateDir: string;
+  close(): Promise<void>;
+}
+
+export function makeStateDir(): string {
+  // Short: agent sockets live under it and Unix socket paths are limited.
+  return mkdtempSync(path.join(tmpdir(), 'uckpt-t-'));
+}
+
+export async function startServer(options: Partial<AppOptions> & { stateDir?: string; calibrationMs?: number } = {}): Promise<TestServer> {
+  const stateDir = options.stateDir ?? makeStateDir();
+  const logs: string[] = [];
+  const service = await Service.open({
+    stateDir,
+    env: tokenEnv,
+    log: (message) => logs.push(message),
+    calibrationMs: options.calibrationMs ?? 300,
+    processMetrics: false,
+  });
+  const app = await buildApp({ service, webRoot: path.join(stateDir, 'no-web'), ...options });
+  return {
+    app,
+    service,
+    stateDir,
+    async close() {
+      await app.close();
+      await service.close({ stopAgents: true });
+      rmSync(stateDir, { recursive: true, force: true });
+    },
+  };
+}
+
+export async function until<T>(probe: () => T | Promise<T>, what: string, timeoutMs = 15_000): Promise<NonNullable<T>> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await probe();
+    if (value) return value as NonNullable<T>;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+}
