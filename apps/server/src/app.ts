@@ -48,7 +48,9 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   });
   for (const schema of [ErrorBody, Settings, Spec, VmView, Checkpoint]) app.addSchema(schema);
   strictValidation(app);
-  errorHandling(app);
+  const webRoot = options.webRoot ?? defaultWebRoot;
+  const serveWeb = existsSync(path.join(webRoot, 'index.html'));
+  errorHandling(app, { appShell: serveWeb });
 
   await app.register(fastifySwagger, {
     openapi: {
@@ -93,15 +95,6 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     }
   });
 
-  const webRoot = options.webRoot ?? defaultWebRoot;
-  if (existsSync(path.join(webRoot, 'index.html'))) {
-    await app.register(fastifyStatic, { root: webRoot, wildcard: false });
-    // Client-side routes load the app shell.
-    app.setNotFoundHandler((request, reply) => {
-      const pathname = request.url.split('?')[0] ?? '';
-      if (request.method === 'GET' && !/^\/(api|ws|metrics|docs)(\/|$)/.test(pathname)) return reply.sendFile('index.html');
-      return reply.status(404).send({ error: { code: 'not-found', message: `no route ${request.method} ${pathname}` } });
-    });
-  }
+  if (serveWeb) await app.register(fastifyStatic, { root: webRoot, wildcard: false });
   return app;
 }

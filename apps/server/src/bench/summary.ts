@@ -314,7 +314,7 @@ export function geomeans(rows: BenchRow[]): GeomeanRow[] {
       (a, b) =>
         KIND_ORDER.indexOf(a.first.kind) - KIND_ORDER.indexOf(b.first.kind) ||
         BENCH_MODES.indexOf(requestedModeOf(a.first)) - BENCH_MODES.indexOf(requestedModeOf(b.first)) ||
-        predictorRank(a.first.predictor) - predictorRank(b.first.predictor) ||
+        (a.first.predictor ? 1 : 0) - (b.first.predictor ? 1 : 0) ||
         a.copyThreads - b.copyThreads ||
         a.intervalMs - b.intervalMs ||
         predictorRank(a.first.predictor) - predictorRank(b.first.predictor),

@@ -28,7 +28,8 @@ export function errorAnswer(code: string, message: string) {
   return { error: { code, message } };
 }
 
-export function errorHandling(app: FastifyInstance): void {
+/** With `appShell`, unknown GETs outside the API load the dashboard, whose router owns them. */
+export function errorHandling(app: FastifyInstance, { appShell }: { appShell: boolean }): void {
   app.setErrorHandler((error: FastifyError | EngineError | HttpError, request, reply) => {
     let status: number;
     let code: string;
@@ -56,7 +57,9 @@ export function errorHandling(app: FastifyInstance): void {
     return reply.status(status).send(errorAnswer(code, status === 500 ? 'internal error; see the server log' : error.message));
   });
   app.setNotFoundHandler((request, reply) => {
-    request.failure = { code: 'not-found', message: `no route ${request.method} ${request.url.split('?')[0]}` };
+    const pathname = request.url.split('?')[0] ?? '';
+    if (appShell && request.method === 'GET' && !/^\/(api|ws|metrics|docs)(\/|$)/.test(pathname)) return reply.sendFile('index.html');
+    request.failure = { code: 'not-found', message: `no route ${request.method} ${pathname}` };
     return reply.status(404).send(errorAnswer('not-found', request.failure.message));
   });
 }

@@ -229,7 +229,7 @@ export class Supervisor {
           });
       if (status) return `the agent process (pid ${child.pid}) died: ${describeExit(status.code, status.signal)}`;
     }
-    if (pid && !isAlive(pid)) return `the agent process (pid ${pid}) died`;
+    if (pid && (await exitsWithin(pid, 1000))) return `the agent process (pid ${pid}) died`;
     return `the connection to the agent${pid ? ` (pid ${pid})` : ''} was lost`;
   }
 
@@ -273,13 +273,29 @@ export class Supervisor {
   }
 }
 
+/** True while the process exists and is not a zombie waiting to be reaped. */
 function isAlive(pid: number): boolean {
   try {
     process.kill(pid, 0);
-    return true;
   } catch {
     return false;
   }
+  try {
+    // /proc/PID/stat: "pid (comm) S ..."; comm may hold spaces, the state follows the last ')'.
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) !== 'Z';
+  } catch {
+    return false;
+  }
+}
+
+async function exitsWithin(pid: number, ms: number): Promise<boolean> {
+  const deadline = Date.now() + ms;
+  while (isAlive(pid)) {
+    if (Date.now() > deadline) return false;
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+  return true;
 }
 
 /** Waits for a process to exit; after `graceMs` it is sent SIGKILL. */

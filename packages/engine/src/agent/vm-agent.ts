@@ -84,6 +84,7 @@ export class VmAgent extends EventEmitter<VmAgentEvents> {
       this.#emit({ type: 'alert', vmId: this.vmId, time: Date.now(), detector: 'checkpointing', message, evidence: {}, latencyBoundMs: 0, action: 'none' });
     });
     vm.start();
+    this.#sampleProgress();
     this.#sampler = setInterval(() => this.#sampleProgress(), progressSampleMs);
     this.#setState('calibrating', null);
     this.#calibration = setTimeout(() => this.#finishCalibration(), this.#calibrationMs);
@@ -180,6 +181,7 @@ export class VmAgent extends EventEmitter<VmAgentEvents> {
 
   #finishCalibration(): void {
     if (terminalStates.has(this.#state)) return;
+    this.#sampleProgress();
     this.#calibratedRate = this.#overheadMeter.rate > 0 ? this.#overheadMeter.rate : null;
     this.#overheadMeter.reset();
     try {

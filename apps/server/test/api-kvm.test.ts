@@ -1,0 +1,94 @@
+// The control plane over real KVM VMs: create one through the API, watch its
+// epochs on the telemetry WebSocket, retune it, checkpoint, roll back, see
+// the events and audit rows, delete it.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { TelemetryEvent } from '@uckpt/engine';
+import { asOperator, hasKvm, processGone, startServer, until, viewerToken, type TestServer } from './helper.js';
+
+describe.runIf(hasKvm)('a KVM VM through the API', () => {
+  let server: TestServer;
+  let vmId: string;
+  const events: TelemetryEvent[] = [];
+  let closeSocket: () => void = () => undefined;
+
+  beforeAll(async () => {
+    server = await startServer();
+    const created = await server.app.inject({
+      method: 'POST',
+      url: '/api/vms',
+      headers: asOperator,
+      payload: { name: 'graph-loop', workload: 'graph', memoryMiB: 512, repeat: 0, settings: { intervalMs: 100, predictor: 'history' } },
+    });
+    expect(created.statusCode, created.body).toBe(201);
+    expect(created.json()).toMatchObject({ backend: 'kvm', simulated: false });
+    vmId = created.json().id;
+    const socket = await server.app.injectWS('/ws/telemetry', { headers: { 'sec-websocket-protocol': `uckpt.v1, bearer.${viewerToken}` } });
+    socket.on('message', (data) => events.push(JSON.parse(String(data)) as TelemetryEvent));
+    socket.send(JSON.stringify({ type: 'subscribe', vms: [vmId] }));
+    closeSocket = () => socket.terminate();
+  });
+
+  afterAll(async () => {
+    closeSocket();
+    await server?.close();
+  });
+
+  const epochsOver = async (ms: number) => {
+    const from = events.length;
+    await new Promise((resolve) => setTimeout(resolve, ms));
+    return events.slice(from).filter((event) => event.type === 'epoch');
+  };
+
+  it('streams epochs, and their rate follows a changed interval', async () => {
+    await until(() => events.some((event) => event.type === 'epoch'), 'a first epoch');
+    const slow = await epochsOver(1500);
+    expect(slow.every((epoch) => epoch.type === 'epoch' && epoch.intervalMs === 100 && epoch.vmId === vmId)).toBe(true);
+    const patched = await server.app.inject({ method: 'PATCH', url: `/api/vms/${vmId}/config`, headers: asOperator, payload: { intervalMs: 20 } });
+    expect(patched.statusCode, patched.body).toBe(200);
+    expect(patched.json().settings.intervalMs).toBe(20);
+    await until(() => events.some((event) => event.type === 'epoch' && event.intervalMs === 20), 'an epoch at the new interval');
+    const fast = await epochsOver(1500);
+    // Five times the rate asked for; more than twice delivered even on a loaded machine.
+    expect(fast.length).toBeGreaterThan(2 * slow.length);
+    const vm = (await server.app.inject({ method: 'GET', url: `/api/vms/${vmId}`, headers: asOperator })).json();
+    expect(vm.state).toBe('running');
+    expect(vm.progress.rate).toBeGreaterThan(0);
+    expect(vm.calibratedRate).toBeGreaterThan(0);
+    expect(vm.checkpointsRetained).toBeGreaterThan(0);
+  });
+
+  it('takes a checkpoint, rolls back to it, and the guest runs on', async () => {
+    const patched = await server.app.inject({ method: 'PATCH', url: `/api/vms/${vmId}/config`, headers: asOperator, payload: { intervalMs: 200, retention: 16 } });
+    expect(patched.statusCode).toBe(200);
+    const taken = await server.app.inject({ method: 'POST', url: `/api/vms/${vmId}/checkpoints`, headers: asOperator });
+    expect(taken.statusCode, taken.body).toBe(201);
+    const { seq } = taken.json() as { seq: number };
+    const rolled = await server.app.inject({ method: 'POST', url: `/api/vms/${vmId}/rollback`, headers: asOperator, payload: { to: seq } });
+    expect(rolled.statusCode, rolled.body).toBe(200);
+    expect(rolled.json()).toMatchObject({ seq });
+    expect(rolled.json().pagesRestored).toBeGreaterThanOrEqual(0);
+    await until(() => events.some((event) => event.type === 'rollback' && event.ok && event.seq === seq), 'the rollback event');
+    const progressAfter = (await server.app.inject({ method: 'GET', url: `/api/vms/${vmId}`, headers: asOperator })).json().progress.units;
+    await until(async () => (await server.app.inject({ method: 'GET', url: `/api/vms/${vmId}`, headers: asOperator })).json().progress.units > progressAfter, 'progress after the rollback');
+    const history = (await server.app.inject({ method: 'GET', url: `/api/vms/${vmId}/events?types=rollback,checkpoint`, headers: asOperator })).json().events;
+    expect(history.map((e: { type: string }) => e.type)).toEqual(expect.arrayContaining(['rollback', 'checkpoint']));
+    const audit = (await server.app.inject({ method: 'GET', url: `/api/audit?vmId=${vmId}`, headers: asOperator })).json().entries;
+    expect(audit.map((e: { action: string; result: string }) => `${e.action} ${e.result}`)).toEqual(
+      expect.arrayContaining(['vm.config ok', 'vm.checkpoint ok', 'vm.rollback ok']),
+    );
+    const lines = (await server.app.inject({ method: 'GET', url: `/api/vms/${vmId}/console`, headers: asOperator })).json().lines;
+    expect(lines.join('\n')).toContain('uckpt guest: graph');
+  });
+
+  it('deletes the VM and its agent', async () => {
+    const vm = server.service.store.getVm(vmId);
+    const pid = vm?.agentPid;
+    expect(pid).toBeGreaterThan(0);
+    const deleted = await server.app.inject({ method: 'DELETE', url: `/api/vms/${vmId}`, headers: asOperator });
+    expect(deleted.statusCode).toBe(204);
+    expect((await server.app.inject({ method: 'GET', url: `/api/vms/${vmId}`, headers: asOperator })).statusCode).toBe(404);
+    expect(processGone(pid!)).toBe(true);
+    const audit = (await server.app.inject({ method: 'GET', url: `/api/audit?action=vm.delete`, headers: asOperator })).json().entries;
+    expect(audit[0]).toMatchObject({ target: vmId, result: 'ok' });
+  });
+});
