@@ -1,4 +1,5 @@
 import { defineConfig } from 'vitest/config';
+import { engineAliases as webEngineAliases } from './apps/web/vite.config.ts';
 
 // One configuration, one project per package. Tests that drive real VMs
 // take seconds each and share two cores, hence the generous timeouts and
@@ -38,6 +39,15 @@ export default defineConfig({
         test: {
           name: 'server',
           root: 'apps/server',
+          include: ['test/**/*.test.ts'],
+        },
+      },
+      {
+        extends: true,
+        resolve: { alias: webEngineAliases },
+        test: {
+          name: 'web',
+          root: 'apps/web',
           include: ['test/**/*.test.ts'],
         },
       },

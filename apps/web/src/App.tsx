@@ -1,0 +1,149 @@
+import { useCallback, useEffect, useMemo, useState } from 'react';
+import { ApiClient } from './api/client.ts';
+import type { Role } from './api/types.ts';
+import { type Session, SessionContext } from './app-context.ts';
+import { ConnectionBadge } from './components/ConnectionBadge.tsx';
+import { AuditPage } from './pages/AuditPage.tsx';
+import { CreateVmPage } from './pages/CreateVmPage.tsx';
+import { SignInPage } from './pages/SignInPage.tsx';
+import { VmDetailPage } from './pages/VmDetailPage.tsx';
+import { VmListPage } from './pages/VmListPage.tsx';
+import { href, useRoute } from './route.ts';
+import { TelemetrySocket, telemetryUrl } from './telemetry/socket.ts';
+import { TelemetryStore } from './telemetry/store.ts';
+
+const TOKEN_KEY = 'uckpt.token';
+const ROLE_KEY = 'uckpt.role';
+const VM_POLL_MS = 5000;
+
+interface Credentials {
+  token: string;
+  role: Role;
+}
+
+function loadCredentials(): Credentials | null {
+  const token = sessionStorage.getItem(TOKEN_KEY);
+  const role = sessionStorage.getItem(ROLE_KEY);
+  return token && (role === 'operator' || role === 'viewer') ? { token, role } : null;
+}
+
+export function App() {
+  const [creds, setCreds] = useState<Credentials | null>(loadCredentials);
+  const [notice, setNotice] = useState<string | null>(null);
+
+  const signOut = useCallback((why?: string) => {
+    sessionStorage.removeItem(TOKEN_KEY);
+    sessionStorage.removeItem(ROLE_KEY);
+    setNotice(why ?? null);
+    setCreds(null);
+  }, []);
+
+  if (!creds)
+    return (
+      <SignInPage
+        notice={notice}
+        onSignedIn={(token, role) => {
+          sessionStorage.setItem(TOKEN_KEY, token);
+          sessionStorage.setItem(ROLE_KEY, role);
+          setNotice(null);
+          setCreds({ token, role });
+        }}
+      />
+    );
+  return <SignedIn key={creds.token} creds={creds} signOut={signOut} />;
+}
+
+function SignedIn({ creds, signOut }: { creds: Credentials; signOut: (why?: string) => void }) {
+  const route = useRoute();
+  const api = useMemo(
+    () => new ApiClient(creds.token, { onUnauthorized: () => signOut('The server no longer accepts this token. Sign in again.') }),
+    [creds.token, signOut],
+  );
+  const store = useMemo(() => new TelemetryStore(), []);
+
+  const refreshVms = useCallback(async () => {
+    const { vms } = await api.vms();
+    store.setVms(vms);
+    store.publish();
+  }, [api, store]);
+
+  useEffect(() => {
+    let refreshing = false;
+    const refresh = () => {
+      if (refreshing) return;
+      refreshing = true;
+      refreshVms()
+        .catch(() => {
+          /* the connection badge says the server is unreachable */
+        })
+        .finally(() => (refreshing = false));
+    };
+    store.onUnknownVm = refresh;
+    const socket = new TelemetrySocket({
+      url: telemetryUrl(window.location),
+      token: creds.token,
+      onFrame: (f) => store.ingestFrame(f),
+      onState: (s) => store.setConnection(s),
+      onOpen: refresh,
+      onFailure: () => {
+        // A refused handshake looks like any other close: ask the API whether the token still works.
+        // A 401 signs out through onUnauthorized; anything else means the server is away.
+        api.session().catch(() => {});
+      },
+    });
+    socket.start();
+    refresh();
+    const poll = setInterval(refresh, VM_POLL_MS);
+    return () => {
+      clearInterval(poll);
+      socket.stop();
+      store.onUnknownVm = null;
+    };
+  }, [api, store, creds.token, refreshVms]);
+
+  const session: Session = useMemo(
+    () => ({ api, store, role: creds.role, refreshVms, signOut: () => signOut() }),
+    [api, store, creds.role, refreshVms, signOut],
+  );
+
+  return (
+    <SessionContext.Provider value={session}>
+      <a className="skip-link" href="#main">
+        Skip to content
+      </a>
+      <header className="topbar">
+        <a className="brand" href={href.list}>
+          μCheckpoint
+        </a>
+        <nav aria-label="Main">
+          <a href={href.list} aria-current={route.page === 'list' ? 'page' : undefined}>
+            VMs
+          </a>
+          {creds.role === 'operator' && (
+            <a href={href.create} aria-current={route.page === 'new' ? 'page' : undefined}>
+              New VM
+            </a>
+          )}
+          <a href={href.audit} aria-current={route.page === 'audit' ? 'page' : undefined}>
+            Audit log
+          </a>
+        </nav>
+        <div className="topbar-right">
+          <ConnectionBadge />
+          <span className={`role role-${creds.role}`} data-testid="role">
+            {creds.role}
+          </span>
+          <button type="button" className="btn-ghost" onClick={() => signOut()}>
+            Sign out
+          </button>
+        </div>
+      </header>
+      <main id="main" tabIndex={-1}>
+        {route.page === 'list' && <VmListPage />}
+        {route.page === 'vm' && <VmDetailPage key={route.id} id={route.id} />}
+        {route.page === 'new' && <CreateVmPage />}
+        {route.page === 'audit' && <AuditPage />}
+      </main>
+    </SessionContext.Provider>
+  );
+}

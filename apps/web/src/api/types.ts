@@ -1,0 +1,109 @@
+// The REST contract as the dashboard sees it. Settings, spec and telemetry
+// types come from the engine's sources, so there is one definition of each.
+import type { BackendName, CheckpointMode, CheckpointSettings, PredictorName, VmSpec, VmState } from '@uckpt/engine/config';
+import type { TelemetryEvent } from '@uckpt/engine/events';
+
+export type { BackendName, CheckpointMode, CheckpointSettings, PredictorName, VmSpec, VmState, TelemetryEvent };
+export type {
+  AlertEvent,
+  CheckpointEvent,
+  ConsoleEvent,
+  EpochEvent,
+  RollbackEvent,
+  TelemetryType,
+  VmStateEvent,
+} from '@uckpt/engine/events';
+
+export type Role = 'operator' | 'viewer';
+
+export interface VmView {
+  id: string;
+  name: string;
+  backend: BackendName;
+  simulated: boolean;
+  state: VmState;
+  reason: string | null;
+  createdAt: number;
+  spec: VmSpec;
+  settings: CheckpointSettings;
+  progress: { units: number; runsDone: number; lastChecksum: string | null; rate: number };
+  calibratedRate: number | null;
+  overheadPct: number | null;
+  lastCheckpointTime: number | null;
+  checkpointsRetained: number;
+  storeBytes: number;
+  epochs: number;
+}
+
+export interface CheckpointInfo {
+  seq: number;
+  time: number;
+  ageMs: number;
+  pages: number;
+  bytes: number;
+  verified: boolean;
+}
+
+export interface TakenCheckpoint {
+  seq: number;
+  time: number;
+  pages: number;
+  bytes: number;
+  verified: boolean;
+}
+
+export type RollbackTarget = number | 'latest' | 'safe';
+
+export interface RollbackResult {
+  seq: number;
+  pagesRestored: number;
+  checkpointsDropped: number;
+  durationUs: number;
+}
+
+export interface StoredEvent {
+  id: number;
+  time: number;
+  vmId: string;
+  type: TelemetryEvent['type'];
+  event: TelemetryEvent;
+}
+
+export interface AuditEntry {
+  id: number;
+  time: number;
+  role: Role;
+  tokenLabel: string;
+  action: string;
+  target: string | null;
+  parameters: unknown;
+  result: unknown;
+  client: string | null;
+}
+
+export interface Workload {
+  name: string;
+  description: string;
+}
+
+export interface CreateVmRequest {
+  name: string;
+  workload: string;
+  backend?: BackendName;
+  memoryMiB?: number;
+  vcpus?: number;
+  seed?: number;
+  size?: number;
+  param?: number;
+  repeat?: number;
+  settings?: Partial<CheckpointSettings>;
+}
+
+export type FaultKind = 'bit-flip' | 'register' | 'hang' | 'crash';
+
+export interface FaultRequest {
+  kind: FaultKind;
+  /** Guest-physical page for a bit flip (optional: the server picks one). */
+  page?: number;
+  bits?: number;
+}

@@ -1,0 +1,23 @@
+import { createContext, useContext } from 'react';
+import type { ApiClient } from './api/client.ts';
+import type { Role } from './api/types.ts';
+import type { TelemetryStore } from './telemetry/store.ts';
+
+export interface Session {
+  api: ApiClient;
+  store: TelemetryStore;
+  role: Role;
+  /** Refetches the VM list into the store. */
+  refreshVms: () => Promise<void>;
+  signOut: () => void;
+}
+
+export const SessionContext = createContext<Session | null>(null);
+
+export function useSession(): Session {
+  const s = useContext(SessionContext);
+  if (!s) throw new Error('useSession outside a signed-in session');
+  return s;
+}
+
+export const canMutate = (role: Role) => role === 'operator';

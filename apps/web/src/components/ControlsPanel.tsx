@@ -1,0 +1,175 @@
+// Checkpoint settings of one VM. Edits are drafts until the server answers;
+// the form then shows the server's settings, never the ones it sent.
+import { limits } from '@uckpt/engine/config';
+import { type FormEvent, useId, useState } from 'react';
+import { ApiError } from '../api/client.ts';
+import type { CheckpointMode, CheckpointSettings, PredictorName, VmView } from '../api/types.ts';
+import { useSession } from '../app-context.ts';
+
+interface Draft {
+  intervalMs: string;
+  retention: string;
+  mode: CheckpointMode;
+  predictor: PredictorName;
+  enabled: boolean;
+}
+
+const toDraft = (s: CheckpointSettings): Draft => ({
+  intervalMs: String(s.intervalMs),
+  retention: String(s.retention),
+  mode: s.mode,
+  predictor: s.predictor,
+  enabled: s.enabled,
+});
+
+/** Why an integer field is invalid, or null. */
+export function integerProblem(text: string, min: number, max: number, unit = ''): string | null {
+  if (text.trim() === '') return 'Required.';
+  if (!/^\d+$/.test(text.trim())) return 'Enter a whole number.';
+  const v = Number(text);
+  if (v < min || v > max) return `Must be between ${min} and ${max}${unit}.`;
+  return null;
+}
+
+export function ControlsPanel({ vm, stale }: { vm: VmView; stale: boolean }) {
+  const { api, store } = useSession();
+  const id = useId();
+  const [draft, setDraft] = useState<Draft | null>(null);
+  const [busy, setBusy] = useState(false);
+  const [answer, setAnswer] = useState<{ kind: 'ok' | 'error'; text: string } | null>(null);
+  const shown = draft ?? toDraft(vm.settings);
+
+  const intervalErr = integerProblem(shown.intervalMs, limits.intervalMs.min, limits.intervalMs.max, ' ms');
+  const retentionErr = integerProblem(shown.retention, limits.retention.min, limits.retention.max);
+
+  function edit(patch: Partial<Draft>) {
+    setDraft({ ...shown, ...patch });
+    setAnswer(null);
+  }
+
+  const changes: Partial<CheckpointSettings> = {};
+  if (draft) {
+    if (!intervalErr && Number(draft.intervalMs) !== vm.settings.intervalMs) changes.intervalMs = Number(draft.intervalMs);
+    if (!retentionErr && Number(draft.retention) !== vm.settings.retention) changes.retention = Number(draft.retention);
+    if (draft.mode !== vm.settings.mode) changes.mode = draft.mode;
+    if (draft.predictor !== vm.settings.predictor) changes.predictor = draft.predictor;
+    if (draft.enabled !== vm.settings.enabled) changes.enabled = draft.enabled;
+  }
+  const hasChanges = Object.keys(changes).length > 0;
+
+  async function submit(e: FormEvent) {
+    e.preventDefault();
+    if (intervalErr || retentionErr || !hasChanges) return;
+    setBusy(true);
+    try {
+      const { settings } = await api.configure(vm.id, changes);
+      store.upsertVm({ ...(store.vm(vm.id) ?? vm), settings });
+      store.publish();
+      setDraft(null);
+      setAnswer({ kind: 'ok', text: `Applied: ${describe(changes, settings)}.` });
+    } catch (err) {
+      setAnswer({ kind: 'error', text: err instanceof ApiError ? `Refused: ${err.message}` : String(err) });
+    } finally {
+      setBusy(false);
+    }
+  }
+
+  return (
+    <section aria-labelledby={`${id}-h`} className={`card controls ${stale ? 'stale' : ''}`} data-testid="controls">
+      <h2 id={`${id}-h`}>Checkpoint settings</h2>
+      <form onSubmit={submit} noValidate>
+        <div className="field-check">
+          <input id={`${id}-en`} type="checkbox" checked={shown.enabled} onChange={(e) => edit({ enabled: e.target.checked })} />
+          <label htmlFor={`${id}-en`}>Checkpointing enabled</label>
+        </div>
+        <div className="field-grid">
+          <div className="field">
+            <label htmlFor={`${id}-iv`}>Interval (ms)</label>
+            <input
+              id={`${id}-iv`}
+              name="intervalMs"
+              inputMode="numeric"
+              value={shown.intervalMs}
+              aria-invalid={intervalErr ? true : undefined}
+              aria-describedby={`${id}-iv-h`}
+              onChange={(e) => edit({ intervalMs: e.target.value })}
+            />
+            <span id={`${id}-iv-h`} className={intervalErr ? 'field-error' : 'hint'}>
+              {intervalErr ?? `${limits.intervalMs.min}–${limits.intervalMs.max} ms`}
+            </span>
+          </div>
+          <div className="field">
+            <label htmlFor={`${id}-rt`}>Retention (checkpoints)</label>
+            <input
+              id={`${id}-rt`}
+              name="retention"
+              inputMode="numeric"
+              value={shown.retention}
+              aria-invalid={retentionErr ? true : undefined}
+              aria-describedby={`${id}-rt-h`}
+              onChange={(e) => edit({ retention: e.target.value })}
+            />
+            <span id={`${id}-rt-h`} className={retentionErr ? 'field-error' : 'hint'}>
+              {retentionErr ?? `${limits.retention.min}–${limits.retention.max}`}
+            </span>
+          </div>
+          <div className="field">
+            <label htmlFor={`${id}-md`}>Mode</label>
+            <select id={`${id}-md`} name="mode" value={shown.mode} onChange={(e) => edit({ mode: e.target.value as CheckpointMode })}>
+              <option value="stop-and-copy">stop-and-copy</option>
+              <option value="cow">copy-on-write</option>
+            </select>
+          </div>
+          <div className="field">
+            <label htmlFor={`${id}-pr`}>Dirty-page predictor</label>
+            <select id={`${id}-pr`} name="predictor" value={shown.predictor} onChange={(e) => edit({ predictor: e.target.value as PredictorName })}>
+              <option value="off">off</option>
+              <option value="history">history</option>
+              <option value="frontier">frontier</option>
+              <option value="cost">cost model</option>
+            </select>
+          </div>
+        </div>
+        <div className="btn-row">
+          <button type="submit" className="btn-primary" disabled={busy || !hasChanges || !!intervalErr || !!retentionErr}>
+            {busy ? 'Applying…' : 'Apply'}
+          </button>
+          <button type="button" disabled={busy || draft === null} onClick={() => { setDraft(null); setAnswer(null); }}>
+            Reset
+          </button>
+        </div>
+        {answer && (
+          <p className={answer.kind === 'ok' ? 'result-ok' : 'result-error'} role={answer.kind === 'ok' ? 'status' : 'alert'} data-testid="controls-result">
+            {answer.text}
+          </p>
+        )}
+      </form>
+    </section>
+  );
+}
+
+function describe(sent: Partial<CheckpointSettings>, got: CheckpointSettings): string {
+  return (Object.keys(sent) as (keyof CheckpointSettings)[]).map((k) => `${k} = ${String(got[k])}`).join(', ');
+}
+
+/** Read-only settings for viewers. */
+export function SettingsSummary({ vm }: { vm: VmView }) {
+  const s = vm.settings;
+  return (
+    <section className="card controls" aria-label="Checkpoint settings">
+      <h2>Checkpoint settings</h2>
+      <dl className="kv">
+        <dt>Checkpointing</dt>
+        <dd>{s.enabled ? 'enabled' : 'disabled'}</dd>
+        <dt>Interval</dt>
+        <dd>{s.intervalMs} ms</dd>
+        <dt>Retention</dt>
+        <dd>{s.retention} checkpoints</dd>
+        <dt>Mode</dt>
+        <dd>{s.mode}</dd>
+        <dt>Predictor</dt>
+        <dd>{s.predictor}</dd>
+      </dl>
+    </section>
+  );
+}

@@ -1,0 +1,115 @@
+// Detector alerts with the action taken and its outcome, rollbacks and state
+// changes: the server's history first, then what the stream brings.
+import { useEffect, useMemo, useState } from 'react';
+import type { AlertEvent, RollbackEvent, TelemetryEvent } from '../api/types.ts';
+import { useSession } from '../app-context.ts';
+import { fmtNum, fmtTime, fmtUs } from '../format.ts';
+import { useStoreVersion } from '../telemetry/hooks.ts';
+import type { NotableEvent } from '../telemetry/store.ts';
+
+type Filter = 'all' | 'alert' | 'rollback' | 'vm-state';
+
+function key(e: TelemetryEvent): string {
+  return `${e.type}:${e.time}:${'seq' in e ? e.seq : ''}:${'message' in e ? e.message : ''}`;
+}
+
+function rollbackText(e: RollbackEvent): string {
+  const who = e.cause === 'recovery' ? 'Recovery' : 'Operator';
+  if (!e.ok) return `${who} rollback to ${String(e.target)} failed: ${e.error ?? 'no reason given'}`;
+  return `${who} rollback to #${e.seq ?? String(e.target)}: ${fmtNum(e.pagesRestored ?? 0, 0)} pages restored in ${fmtUs(e.durationUs ?? 0)}, ${e.checkpointsDropped ?? 0} checkpoints dropped`;
+}
+
+/** The rollback that followed an alert whose action was 'rollback', if any. */
+function outcomeOf(alert: AlertEvent, all: readonly NotableEvent[]): string {
+  if (alert.action === 'none') return 'no action';
+  if (alert.action === 'failed') return 'action failed';
+  const rb = all.find((e): e is RollbackEvent => e.type === 'rollback' && e.cause === 'recovery' && e.time >= alert.time && e.time - alert.time < 10_000);
+  if (!rb) return 'rollback pending';
+  return rb.ok ? `rolled back to #${rb.seq}` : `rollback failed: ${rb.error ?? ''}`;
+}
+
+export function EventsPanel({ vmId }: { vmId: string }) {
+  const { api, store } = useSession();
+  useStoreVersion(store);
+  const [history, setHistory] = useState<NotableEvent[]>([]);
+  const [error, setError] = useState<string | null>(null);
+  const [filter, setFilter] = useState<Filter>('all');
+
+  useEffect(() => {
+    let gone = false;
+    api
+      .events(vmId, { limit: 100, types: ['alert', 'rollback', 'vm-state'] })
+      .then((r) => {
+        if (!gone) setHistory(r.events.map((s) => s.event).filter((e): e is NotableEvent => e.type !== 'epoch' && e.type !== 'console'));
+      })
+      .catch((e: unknown) => !gone && setError(e instanceof Error ? e.message : String(e)));
+    return () => {
+      gone = true;
+    };
+  }, [api, vmId]);
+
+  const live = store.events(vmId);
+  const merged = useMemo(() => {
+    const seen = new Set<string>();
+    const out: NotableEvent[] = [];
+    for (const e of [...history, ...live]) {
+      const k = key(e);
+      if (seen.has(k) || e.type === 'checkpoint') continue;
+      seen.add(k);
+      out.push(e);
+    }
+    return out.sort((a, b) => b.time - a.time);
+  }, [history, live]);
+  const shown = merged.filter((e) => filter === 'all' || e.type === filter);
+  const alerts = merged.filter((e) => e.type === 'alert').length;
+
+  return (
+    <div className="events" data-testid="events-panel">
+      <div className="section-head">
+        <p className="muted">
+          {alerts} alert{alerts === 1 ? '' : 's'}, {merged.length} events
+        </p>
+        <label className="inline-field">
+          Show{' '}
+          <select value={filter} onChange={(e) => setFilter(e.target.value as Filter)}>
+            <option value="all">all events</option>
+            <option value="alert">alerts</option>
+            <option value="rollback">rollbacks</option>
+            <option value="vm-state">state changes</option>
+          </select>
+        </label>
+      </div>
+      {error && <p className="result-error">Could not load the event history: {error}</p>}
+      {shown.length === 0 ? (
+        <p className="muted">Nothing yet. Detector alerts and rollbacks appear here as they happen.</p>
+      ) : (
+        <ul className="event-list" aria-label="Events, newest first">
+          {shown.slice(0, 200).map((e) => (
+            <li key={key(e)} className={`event event-${e.type}`} data-type={e.type}>
+              <time dateTime={new Date(e.time).toISOString()}>{fmtTime(e.time)}</time>
+              {e.type === 'alert' && (
+                <span>
+                  <span className="badge tone-bad">alert</span> <strong>{e.detector}</strong>: {e.message}{' '}
+                  <span className="muted">
+                    (bound {e.latencyBoundMs} ms; action: {e.action}; outcome: {outcomeOf(e, merged)})
+                  </span>
+                </span>
+              )}
+              {e.type === 'rollback' && (
+                <span>
+                  <span className={`badge ${e.ok ? 'tone-warn' : 'tone-bad'}`}>rollback</span> {rollbackText(e)}
+                </span>
+              )}
+              {e.type === 'vm-state' && (
+                <span>
+                  <span className="badge tone-info">state</span> {e.state}
+                  {e.reason ? `: ${e.reason}` : ''}
+                </span>
+              )}
+            </li>
+          ))}
+        </ul>
+      )}
+    </div>
+  );
+}
