@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # Brings a machine from "Node and npm" to "everything built": Debian build
 # packages, pnpm, the workspace's dependencies, the native addons, the guest
-# images and the TypeScript. Each step checks first and is skipped when its
-# result is already in place, so a second run takes a few seconds.
+# images, the TypeScript and the dashboard. Each step checks first and is
+# skipped when its result is already in place, so a second run takes a few
+# seconds. With --tests it also installs what the test suite needs beyond
+# that (Chromium for the browser tests).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -11,7 +13,8 @@ die() { printf 'uckpt setup: error: %s\n' "$*" >&2; exit 1; }
 
 # Debian packages the build and the tests need, as "command:package" pairs
 # (QEMU boots the guest image through its Xen PVH entry).
-readonly DEBIAN_NEEDS=(gcc:gcc g++:g++ make:make python3:python3 qemu-system-x86_64:qemu-system-x86)
+DEBIAN_NEEDS=(gcc:gcc g++:g++ make:make python3:python3 qemu-system-x86_64:qemu-system-x86)
+if [ "${1:-}" = "--tests" ]; then DEBIAN_NEEDS+=(chromium:chromium); fi
 
 install_debian_packages() {
   local missing=() pair
@@ -50,6 +53,16 @@ install_dependencies() {
   echo "$digest" >"$stamp"
 }
 
+# The dashboard is rebuilt only when its sources or manifest changed.
+build_web() {
+  local stamp=apps/web/dist/.uckpt-build-stamp digest
+  digest=$(find apps/web/src apps/web/index.html apps/web/package.json apps/web/vite.config.* apps/web/tsconfig*.json packages/engine/src -type f 2>/dev/null | sort | xargs cat | sha256sum | cut -d' ' -f1)
+  if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$digest" ]; then return; fi
+  say "building the dashboard"
+  pnpm --silent run build:web
+  echo "$digest" >"$stamp"
+}
+
 node_major=$(node -p 'process.versions.node.split(".")[0]')
 [ "$node_major" -ge 20 ] || die "Node.js 20 or newer is needed (found $(node --version))"
 
@@ -60,4 +73,5 @@ say "building native addons and guest images"
 pnpm --silent run build:native
 say "building TypeScript"
 pnpm --silent run build:ts
+build_web
 say "ready"
