@@ -2,6 +2,7 @@
 // The uckpt command line: `uckpt <command> [options]`.
 import { GuestRunError } from '@uckpt/native-kvm';
 import { benchCommand } from './commands/bench.js';
+import { benchTelemetryCommand } from './commands/bench-telemetry.js';
 import { runCommand } from './commands/run.js';
 import { serveCommand } from './commands/serve.js';
 import { workloadsCommand } from './commands/workloads.js';
@@ -10,6 +11,8 @@ import { UsageError } from './usage-error.js';
 const usage = `usage: uckpt <command> [options]
 
 commands:
+  bench-telemetry             telemetry fan-out: N VMs x M WebSocket clients through a real server
+      [--vms 8] [--clients 50] [--interval-ms 50] [--seconds 20] [--backend kvm|sim] [--out DIR]
   serve                       the service: REST API, telemetry, dashboard, one agent per protected VM
       [--host H] [--port P] [--state-dir DIR] [--demo]
   workloads [--json]          list the guest workloads
@@ -28,6 +31,7 @@ const commands: Record<string, (args: string[]) => number | Promise<number>> = {
   run: runCommand,
   serve: serveCommand,
   bench: benchCommand,
+  'bench-telemetry': benchTelemetryCommand,
 };
 
 async function main(argv: string[]): Promise<number> {
