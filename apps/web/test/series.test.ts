@@ -15,8 +15,8 @@ describe('BucketSeries', () => {
     expect(b.epochs).toBe(20);
     expect(b.epochRate).toBe(20);
     expect(b.dirty).toBeCloseTo(9.5);
-    expect(b.pauseP50).toBeCloseTo(1050);
-    expect(b.pauseP99).toBeCloseTo(1981);
+    expect(b.pauseP50).toBeCloseTo(1.05);
+    expect(b.pauseP99).toBeCloseTo(1.981);
     expect(b.pauseBand).toEqual([b.pauseP50, b.pauseP99]);
     expect(b.precision).toBe(50);
     expect(b.recall).toBe(100); // nulls are left out of the mean
@@ -71,7 +71,7 @@ describe('BucketSeries', () => {
 
   it('keeps pause percentiles bounded past the sample reservoir', () => {
     const s = new BucketSeries(10_000, 2);
-    for (let i = 0; i < 10_000; i++) s.add(epoch('vm', i, { pauseUs: i % 100 }));
+    for (let i = 0; i < 10_000; i++) s.add(epoch('vm', i, { pauseUs: (i % 100) * 1000 }));
     const p = s.points(0)[0]!;
     expect(p.epochs).toBe(10_000);
     expect(p.pauseP50!).toBeGreaterThan(35);

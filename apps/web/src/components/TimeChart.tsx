@@ -59,19 +59,29 @@ function ChartTooltip({ active, payload, label, spec }: TipProps & { spec: Chart
   );
 }
 
+/** Round-time ticks every `step` ms inside [from, to]. */
+function ticks(from: number, to: number, step: number): number[] {
+  const out: number[] = [];
+  for (let t = Math.ceil(from / step) * step; t <= to; t += step) out.push(t);
+  return out;
+}
+
 const Plot = memo(function Plot({
   spec,
   points,
   from,
   to,
+  window,
   scheme,
 }: {
   spec: ChartSpec;
   points: ChartPoint[];
   from: number;
   to: number;
+  window: ChartWindow;
   scheme: 'light' | 'dark';
 }) {
+  const w = windows[window];
   const pal = palettes[scheme];
   const color = (i: number) => pal.series[i % pal.series.length]!;
   return (
@@ -84,6 +94,7 @@ const Plot = memo(function Plot({
           scale="time"
           domain={[from, to]}
           allowDataOverflow
+          ticks={ticks(from, to, w.tickMs)}
           tickFormatter={fmtClock}
           stroke={pal.axis}
           fontSize={11}
@@ -156,7 +167,7 @@ export function TimeChart({ vmId, spec, window, stale }: { vmId: string; spec: C
         </span>
       </figcaption>
       <div className="chart-body" role="img" aria-label={`${spec.title} in ${spec.unit} over the last ${w.label}; ${spec.note}. Latest: ${latest}`}>
-        <Plot spec={spec} points={points} from={from} to={to} scheme={scheme} />
+        <Plot spec={spec} points={points} from={from} to={to} window={window} scheme={scheme} />
       </div>
     </figure>
   );

@@ -10,11 +10,11 @@ export const chartSpecs: ChartSpec[] = [
   {
     id: 'pause',
     title: 'Pause time',
-    unit: 'µs',
+    unit: 'ms',
     note: 'p50 line, p50–p99 band, over the epochs in each bucket',
     lines: [{ key: 'pauseP50', name: 'p50', color: 1 }],
     band: { name: 'p50–p99', color: 1 },
-    format: num(0),
+    format: (v) => (v >= 100 ? v.toFixed(0) : v >= 10 ? v.toFixed(1) : v.toFixed(2)),
   },
   { id: 'overhead', title: 'Overhead', unit: '%', note: 'guest slowdown against its calibrated unprotected rate', lines: [{ key: 'overhead', name: 'overhead', color: 4 }], format: (v) => `${fmtNum(v, 1)}%` },
   { id: 'faults', title: 'Write faults', unit: 'faults/epoch', note: 'mean per epoch in each bucket', lines: [{ key: 'faults', name: 'faults', color: 3 }], format: num(0) },

@@ -22,7 +22,7 @@ export const bucketColumns = [
 ] as const;
 export type BucketColumn = (typeof bucketColumns)[number];
 
-/** One chart point: plain numbers (null where there is no value), as Recharts wants them. */
+/** One chart point (pause percentiles in ms, store in MiB, prediction in %): plain numbers (null where there is no value), as Recharts wants them. */
 export type ChartPoint = { [K in BucketColumn]: number | null } & { pauseBand: [number, number] | null };
 
 const PAUSE_SAMPLES = 4096;
@@ -87,8 +87,8 @@ class OpenBucket {
       epochs: n,
       epochRate: n / (Math.max(1, Math.min(widthMs, elapsedMs)) / 1000),
       dirty: mean(this.dirty, n),
-      pauseP50: quantile(this.pauses, this.pauseN, 0.5),
-      pauseP99: quantile(this.pauses, this.pauseN, 0.99),
+      pauseP50: quantile(this.pauses, this.pauseN, 0.5) / 1000,
+      pauseP99: quantile(this.pauses, this.pauseN, 0.99) / 1000,
       overhead: mean(this.overheadSum, this.overheadN),
       faults: mean(this.faults, n),
       precision: mean(this.precisionSum * 100, this.precisionN),
@@ -167,9 +167,9 @@ export class BucketSeries {
 }
 
 export type ChartWindow = '1m' | '10m';
-export const windows: Record<ChartWindow, { label: string; spanMs: number; bucketMs: number }> = {
-  '1m': { label: '1 min', spanMs: 60_000, bucketMs: 1000 },
-  '10m': { label: '10 min', spanMs: 600_000, bucketMs: 10_000 },
+export const windows: Record<ChartWindow, { label: string; spanMs: number; bucketMs: number; tickMs: number }> = {
+  '1m': { label: '1 min', spanMs: 60_000, bucketMs: 1000, tickMs: 15_000 },
+  '10m': { label: '10 min', spanMs: 600_000, bucketMs: 10_000, tickMs: 120_000 },
 };
 
 /** Everything charted for one VM: both resolutions and a ring of recent epoch times for the rate. */

@@ -1,0 +1,99 @@
+// The dashboard in Chromium against the real server and its real KVM demo VM.
+import { expect, test } from '@playwright/test';
+import { api, tokens } from '../lib/server.ts';
+import { numberIn, openVm, shot, signIn } from './helpers.ts';
+
+test.describe.configure({ mode: 'serial' });
+
+test('a wrong token is refused and nothing is stored', async ({ page }) => {
+  const { serverInfo } = await import('../lib/server.ts');
+  await page.goto(serverInfo().url);
+  await page.getByLabel('Token').fill('not-the-token-at-all');
+  await page.getByRole('button', { name: 'Sign in' }).click();
+  await expect(page.getByRole('alert')).toHaveText(/refused/);
+  expect(await page.evaluate(() => sessionStorage.getItem('uckpt.token'))).toBeNull();
+  await expect(page.getByTestId('vm-table')).toHaveCount(0);
+});
+
+test('a viewer sees the VMs but no mutating controls', async ({ page }) => {
+  await signIn(page, tokens.viewer);
+  await expect(page.getByTestId('role')).toHaveText('viewer');
+  await expect(page.getByRole('link', { name: 'New VM' })).toHaveCount(0);
+  await openVm(page, 'demo');
+  await expect(page.getByText('Checkpoint settings')).toBeVisible();
+  for (const name of ['Apply', 'Take checkpoint now', 'Roll back to safe…', 'Delete VM…']) await expect(page.getByRole('button', { name })).toHaveCount(0);
+  await expect(page.getByRole('button', { name: /Roll back to checkpoint/ })).toHaveCount(0);
+  await expect(page.getByRole('tab', { name: /Fault injection/ })).toHaveCount(0);
+  await expect(page.getByRole('spinbutton')).toHaveCount(0);
+  await expect(page.locator('input:not([type=radio])')).toHaveCount(0);
+});
+
+test('the charts move and the epoch rate follows a changed interval', async ({ page }) => {
+  await signIn(page, tokens.operator);
+  await expect(page.getByTestId('role')).toHaveText('operator');
+  await page.screenshot({ path: shot('list') });
+  await openVm(page, 'demo');
+  const chart = page.getByTestId('chart-dirty');
+  const path0 = await chart.locator('path.recharts-line-curve').getAttribute('d', { timeout: 20_000 });
+  const epochs0 = await numberIn(page, 'epochs');
+  await expect.poll(async () => chart.locator('path.recharts-line-curve').getAttribute('d'), { timeout: 10_000 }).not.toBe(path0);
+  await expect.poll(() => numberIn(page, 'epochs')).toBeGreaterThan(epochs0);
+  // The demo VM checkpoints every 50 ms: ~20 epochs/s.
+  await expect.poll(() => numberIn(page, 'epoch-rate'), { timeout: 15_000 }).toBeGreaterThan(14);
+  expect(await numberIn(page, 'epoch-rate')).toBeLessThan(26);
+  await page.waitForTimeout(4000); // a few seconds of curves for the screenshot
+  await page.screenshot({ path: shot('detail'), fullPage: true });
+
+  const controls = page.getByTestId('controls');
+  await controls.getByLabel('Interval (ms)').fill('0');
+  await expect(controls.getByText('Must be between 1 and 10000 ms.')).toBeVisible();
+  await expect(controls.getByRole('button', { name: 'Apply' })).toBeDisabled();
+  await controls.getByLabel('Interval (ms)').fill('200');
+  await controls.getByRole('button', { name: 'Apply' }).click();
+  await expect(page.getByTestId('controls-result')).toHaveText('Applied: intervalMs = 200.');
+  // 5 epochs/s once the 5 s measuring span holds only the new interval.
+  await expect.poll(() => numberIn(page, 'epoch-rate'), { timeout: 20_000, intervals: [1000] }).toBeLessThan(6.5);
+  expect(await numberIn(page, 'epoch-rate')).toBeGreaterThan(3.5);
+  expect((await api<{ settings: { intervalMs: number } }>('GET', `/api/vms/${await page.getByTestId('vm-detail').getAttribute('data-vm-id')}`)).settings.intervalMs).toBe(200);
+});
+
+test('take a checkpoint, roll back to it, and the VM keeps running', async ({ page }) => {
+  await signIn(page, tokens.operator);
+  await openVm(page, 'demo');
+  const controls = page.getByTestId('controls');
+  // A slower interval and a longer ring keep the manual checkpoint retained while we click.
+  await controls.getByLabel('Interval (ms)').fill('500');
+  await controls.getByLabel('Retention (checkpoints)').fill('64');
+  await controls.getByRole('button', { name: 'Apply' }).click();
+  await expect(page.getByTestId('controls-result')).toContainText('Applied');
+
+  await page.getByTestId('take-checkpoint').click();
+  const taken = page.getByTestId('timeline-result');
+  await expect(taken).toHaveText(/Checkpoint #\d+ taken/);
+  const seq = Number(/#(\d+)/.exec((await taken.textContent()) ?? '')![1]);
+  await page.waitForTimeout(1500); // let newer checkpoints accumulate so the dialog has something to name
+  await page.getByTestId('checkpoint-table').locator(`tr[data-seq="${seq}"]`).getByRole('button', { name: `Roll back to checkpoint ${seq}` }).click();
+  const dialog = page.getByRole('dialog');
+  await expect(dialog).toBeVisible();
+  await expect(dialog).toContainText(`checkpoint #${seq}`);
+  await expect(dialog.getByTestId('rollback-loss')).toContainText(/newer checkpoints? .* dropped|only the work since/);
+  await page.screenshot({ path: shot('rollback-confirm') });
+  await dialog.getByRole('button', { name: 'Roll back' }).click();
+  await expect(taken).toHaveText(new RegExp(`Rolled back to checkpoint #${seq}: [\\d,.]+ (k )?pages restored in`));
+  await expect(dialog).toBeHidden();
+  await page.getByTestId('timeline').screenshot({ path: shot('timeline') });
+
+  // The rollback event arrives over the stream and the guest runs on.
+  await page.getByRole('tab', { name: 'Alerts & events' }).click();
+  await expect(page.getByTestId('events-panel').locator('li[data-type=rollback]').first()).toContainText(`Operator rollback to #${seq}`);
+  await expect(page.getByTestId('vm-state')).toHaveText('running');
+  const e0 = await numberIn(page, 'epochs');
+  await expect.poll(() => numberIn(page, 'epochs')).toBeGreaterThan(e0);
+  await page.getByTestId('events-panel').screenshot({ path: shot('events') });
+
+  // Back to the demo's defaults.
+  await controls.getByLabel('Interval (ms)').fill('50');
+  await controls.getByLabel('Retention (checkpoints)').fill('8');
+  await controls.getByRole('button', { name: 'Apply' }).click();
+  await expect(page.getByTestId('controls-result')).toContainText('Applied');
+});
