@@ -11,16 +11,12 @@ export const protocolVersion = 1;
 /** Far above any real message; a longer frame means a broken peer. */
 export const maxFrameBytes = 8 << 20;
 
-export interface AgentStatus {
-  vmId: string;
-  pid: number;
-  protocol: number;
-  spec: VmSpec;
-  settings: CheckpointSettings;
+/** What an agent knows about its VM right now; the API's VM view adds the definition. */
+export interface VmLiveStatus {
   state: VmState;
   reason: string | null;
   simulated: boolean;
-  startedAt: number;
+  settings: CheckpointSettings;
   progress: { units: number; runsDone: number; lastChecksum: string | null; rate: number };
   /** Unprotected progress rate measured at start, units/s; null until calibrated. */
   calibratedRate: number | null;
@@ -29,6 +25,23 @@ export interface AgentStatus {
   checkpointsRetained: number;
   storeBytes: number;
   epochs: number;
+}
+
+export interface AgentStatus extends VmLiveStatus {
+  vmId: string;
+  pid: number;
+  protocol: number;
+  spec: VmSpec;
+  startedAt: number;
+}
+
+/** A VM as the REST API shows it: its definition and its live status. */
+export interface VmView extends VmLiveStatus {
+  id: string;
+  name: string;
+  backend: VmSpec['backend'];
+  createdAt: number;
+  spec: VmSpec;
 }
 
 export type RollbackTarget = number | 'latest' | 'safe';
