@@ -73,6 +73,19 @@ describe('uckpt run', () => {
     expect(r.checksum).toBe(JSON.parse(host.stdout).checksum);
   });
 
+  it.skipIf(!hasKvm)('--mode cow: copy-on-write with rollbacks keeps the checksum, and reports its faults', async () => {
+    const args = ['--workload', 'sort', '--size', '2', '--seed', '4', '--json'];
+    const [protectedRun, host] = await Promise.all([
+      uckpt('run', ...args, '--mode', 'cow', '--interval-ms', '10', '--predictor', 'frontier', '--rollbacks', '10'),
+      uckpt('run', ...args, '--on', 'host'),
+    ]);
+    const r = JSON.parse(protectedRun.stdout);
+    expect(r).toMatchObject({ mode: 'cow', intervalMs: 10, predictor: 'frontier', rollbacks: 10, warnings: [] });
+    expect(r.faultsPerEpoch).toBeGreaterThan(0);
+    expect(r.costs.uffdFaultNsCalibrated).toBeGreaterThan(0);
+    expect(r.checksum).toBe(JSON.parse(host.stdout).checksum);
+  });
+
   it.skipIf(!hasKvm)('a guest that cannot run says why and exits 1', async () => {
     const r = await uckpt('run', '--workload', 'hashtable', '--memory-mib', '64');
     expect(r.code).toBe(1);
@@ -91,8 +104,8 @@ describe('uckpt run', () => {
     [['--workload', 'dp', '--size', 'big'], /--size must be an integer from 1/],
     [['--workload', 'dp', '--param', '0'], /--param must be an integer from 1/],
     [['--workload', 'dp', '--on', 'host', '--vcpus', '2'], /--memory-mib, --vcpus, .* apply only to --on kvm/],
-    [['--workload', 'dp', '--interval-ms', '10'], /--interval-ms, .* need --mode stop-and-copy/],
-    [['--workload', 'dp', '--mode', 'cow'], /--mode must be one of off, stop-and-copy \(got "cow"\)/],
+    [['--workload', 'dp', '--interval-ms', '10'], /--interval-ms, .* need --mode stop-and-copy or --mode cow/],
+    [['--workload', 'dp', '--mode', 'fast'], /--mode must be one of off, stop-and-copy, cow \(got "fast"\)/],
     [['--workload', 'dp', '--mode', 'stop-and-copy', '--interval-ms', '0'], /--interval-ms must be an integer from 1 to 10000/],
     [['--workload', 'dp', '--mode', 'stop-and-copy', '--retention', '2000'], /--retention must be an integer from 1 to 1024/],
     [['--workload', 'dp', '--mode', 'stop-and-copy', '--predictor', 'magic'], /--predictor must be one of off, history, frontier, cost/],

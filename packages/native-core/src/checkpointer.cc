@@ -330,11 +330,13 @@ void Checkpointer::stop_write_protect() {
 // write, into the open log, then unprotects it and wakes the writer.
 void Checkpointer::serve_faults() {
   while (std::optional<uint64_t> fault = backend_.next_write_fault()) {
-    const uint64_t start = now_ns();
     const uint64_t pfn = *fault;
     bool failed = false;
     {
       std::lock_guard<std::mutex> lock(ring_mu_);
+      // Timed from here: waiting for the lock means a pause is on, and the
+      // paused guest would not have run meanwhile anyway.
+      const uint64_t start = now_ns();
       try {
         if (pfn < guarded_.size() && guarded_.test(pfn)) {
           try {

@@ -13,6 +13,7 @@
         "../src/kvm/kvm_backend.cc",
         "../src/kvm/machine.cc",
         "../src/kvm/system.cc",
+        "../src/kvm/userfault_wp.cc",
         "../src/kvm/vcpu.cc",
         "../src/kvm/vcpu_state.cc",
         "../src/kvm/x86_boot.cc",

@@ -2,7 +2,7 @@
 // and rolled back at seeded random moments, and sums up what happened.
 import { percentiles } from './percentiles.js';
 import { seededRandom } from './seeded-random.js';
-import { Vm, type CheckpointConfig, type ExitInfo } from './vm.js';
+import { Vm, type CheckpointConfig, type CheckpointCosts, type CheckpointMode, type ExitInfo } from './vm.js';
 import { findWorkload, formatChecksum, guestImagePath, type RunResult, type WorkloadRun } from './workloads.js';
 import { existsSync } from 'node:fs';
 
@@ -20,7 +20,9 @@ export interface VmRunOptions extends WorkloadRun {
 }
 
 export interface CheckpointedRunResult extends RunResult {
-  mode: 'off' | 'stop-and-copy';
+  mode: 'off' | CheckpointMode;
+  /** Why the requested 'cow' ran as 'stop-and-copy'; absent otherwise. */
+  fallbackReason?: string;
   dirtyTracking?: 'manual-protect' | 'get-and-clear' | 'ring';
   intervalMs?: number;
   retention?: number;
@@ -32,8 +34,20 @@ export interface CheckpointedRunResult extends RunResult {
   pagesRestoredPerRollback: number;
   storeBytesMax: number;
   predictor?: string;
-  /** Write-protection faults taken per epoch (written pages that were not predicted hot). */
+  /** Write faults taken per epoch: dirty-log faults (written pages not predicted hot), or copy-on-write faults. */
   faultsPerEpoch: number;
+  /** Time the guest lost to those faults per epoch, in us (measured in cow mode, estimated otherwise). */
+  faultUsPerEpoch: number;
+  /** Median pause without its copying and re-arming (stopping, harvesting, resuming), in us. */
+  fixedPauseUs: number | null;
+  /** Pages copied while the guest was paused, per epoch. */
+  pagesCopiedPerEpoch: number;
+  /** Why checkpointing stopped during the run (the guest ran on unprotected); null if it did not. */
+  lastError: string | null;
+  /** Warnings the VM gave, e.g. that copy-on-write fell back to stop-and-copy. */
+  warnings: string[];
+  /** Cost estimates at the end of the run. */
+  costs?: CheckpointCosts;
   /** Of the pages predicted hot, the share that was written; of the written pages, the share predicted. */
   precision: number | null;
   recall: number | null;
@@ -63,7 +77,10 @@ export async function runInVm(options: VmRunOptions): Promise<CheckpointedRunRes
     dirtyTracking: options.dirtyTracking ?? 'bitmap',
   });
   const lines: string[] = [];
+  const warnings: string[] = [];
+  let checkpointError: string | null = null;
   const pauses: number[] = [];
+  const fixedPauses: number[] = [];
   const rollbackDurations: number[] = [];
   let dirtyPages = 0;
   let storeBytesMax = 0;
@@ -72,8 +89,13 @@ export async function runInVm(options: VmRunOptions): Promise<CheckpointedRunRes
   let predicted = 0;
   let hits = 0;
   let misses = 0;
+  let faults = 0;
+  let faultNs = 0;
+  let pagesCopied = 0;
   let rollbackError: Error | undefined;
   try {
+    vm.on('checkpoint-warning', (message) => warnings.push(message));
+    vm.on('checkpoint-error', (message) => (checkpointError ??= message));
     vm.on('console', (line) => {
       lines.push(line);
       options.onConsole?.(line);
@@ -115,12 +137,16 @@ export async function runInVm(options: VmRunOptions): Promise<CheckpointedRunRes
     };
     vm.onEpoch((epoch) => {
       pauses.push(epoch.pauseNs / 1000);
+      fixedPauses.push((epoch.pauseNs - epoch.copyNs - epoch.rearmNs) / 1000);
       dirtyPages += epoch.dirtyPages;
       storeBytesMax = Math.max(storeBytesMax, epoch.storeBytes);
       coalesced += epoch.coalesced;
       predicted += epoch.predicted;
       hits += epoch.truePositives;
       misses += epoch.misses;
+      faults += epoch.faults;
+      faultNs += epoch.faultNsEstimate;
+      pagesCopied += epoch.pagesCopied;
       void maybeRollBack();
     });
 
@@ -143,7 +169,9 @@ export async function runInVm(options: VmRunOptions): Promise<CheckpointedRunRes
       progressUnits,
       progressRate: progressUnits / (runtimeMs / 1000),
       mode: stats ? stats.mode : 'off',
+      ...(stats?.fallbackReason && { fallbackReason: stats.fallbackReason }),
       ...(stats && {
+        costs: stats.costs,
         dirtyTracking: stats.dirtyTracking,
         intervalMs: stats.intervalMs,
         retention: stats.retention,
@@ -156,10 +184,15 @@ export async function runInVm(options: VmRunOptions): Promise<CheckpointedRunRes
       rollbackUs: percentiles(rollbackDurations),
       pagesRestoredPerRollback: rollbackDurations.length ? pagesRestored / rollbackDurations.length : 0,
       storeBytesMax: Math.max(storeBytesMax, stats?.storeBytes ?? 0),
-      faultsPerEpoch: pauses.length ? misses / pauses.length : 0,
+      faultsPerEpoch: pauses.length ? faults / pauses.length : 0,
+      faultUsPerEpoch: pauses.length ? faultNs / 1000 / pauses.length : 0,
+      pagesCopiedPerEpoch: pauses.length ? pagesCopied / pauses.length : 0,
+      fixedPauseUs: fixedPauses.length ? percentiles(fixedPauses).p50 : null,
       precision: predicted ? hits / predicted : null,
       recall: hits + misses ? hits / (hits + misses) : null,
       coalescedEpochs: coalesced + (stats?.coalescedEpochs ?? 0),
+      warnings,
+      lastError: checkpointError ?? stats?.lastError ?? null,
     };
   } finally {
     vm.destroy();

@@ -127,7 +127,14 @@ export interface CheckpointConfig {
   intervalMs?: number;
   /** Checkpoints kept, 1..1024, default 8. */
   retention?: number;
-  mode?: 'stop-and-copy';
+  /**
+   * 'stop-and-copy' (default) copies every written page while the guest is
+   * paused; 'cow' pauses only to harvest and write-protect, and saves each
+   * page's pre-image at its first write (userfaultfd). Where the host cannot
+   * write-protect, 'cow' falls back to 'stop-and-copy': stats() and every
+   * epoch record say so (fallbackReason) and a 'checkpoint-warning' event is emitted.
+   */
+  mode?: CheckpointMode;
   /** Memory bound of the page store; default 1.5 x guest RAM (fixed once enabled). */
   storeMiB?: number;
   /** Threads copying while the guest is paused, 1..16, default 1 (fixed once enabled). */
@@ -137,9 +144,13 @@ export interface CheckpointConfig {
    * (no fault) and examined at every checkpoint. true means 'cost'.
    */
   predictor?: PredictorName | boolean;
-  /** The cost of one write-protection fault, for the cost model (default 3000 ns). */
+  /** The cost of one dirty-log write-protection fault, for the cost model (default 3000 ns). */
   faultNs?: number;
+  /** For tests of the fallback: behave as if the host had no userfaultfd write protection. */
+  testNoWriteProtect?: boolean;
 }
+
+export type CheckpointMode = 'stop-and-copy' | 'cow';
 
 export type PredictorName = 'off' | 'history' | 'frontier' | 'cost';
 
@@ -162,9 +173,34 @@ export interface EpochStats {
   truePositives: number;
   falsePositives: number;
   misses: number;
+  /** Time the guest lost to faults: measured in cow mode, misses x the configured fault cost otherwise. */
   faultNsEstimate: number;
+  /** Write faults taken: copy-on-write faults served (cow), or dirty-log faults (the misses). */
+  faults: number;
+  /** Pages write-protected in this pause (cow). */
+  pagesProtected: number;
+  /** truePositives / predicted, or null without prediction. */
+  precision: number | null;
+  /** truePositives / pages written, or null when nothing was written. */
+  recall: number | null;
+  /** The mode in effect. */
+  mode: CheckpointMode;
+  /** Why 'cow' was asked for and is not in effect; null otherwise. */
+  fallbackReason: string | null;
   /** Records dropped before this one because JavaScript was behind. */
   coalesced: number;
+}
+
+/** What a page costs on this host, in ns: calibrated at start, refreshed from every epoch. */
+export interface CheckpointCosts {
+  copyNs: number;
+  copyNsCalibrated: number;
+  /** A dirty-log write-protection fault: the configured faultNs (not measurable from the VMM). */
+  kvmFaultNs: number;
+  /** A copy-on-write fault: the kernel's round trip (measured at start) plus the handler (measured per epoch). */
+  uffdFaultNs: number;
+  /** Measured at start on a scratch mapping (0 when copy-on-write was not started). */
+  uffdFaultNsCalibrated: number;
 }
 
 export interface CheckpointInfo {
@@ -187,7 +223,11 @@ export interface RollbackResult {
 
 export interface CheckpointStats {
   enabled: boolean;
-  mode: 'stop-and-copy';
+  /** The mode in effect. */
+  mode: CheckpointMode;
+  requestedMode: CheckpointMode;
+  /** Why the requested 'cow' is not in effect; null otherwise. */
+  fallbackReason: string | null;
   intervalMs: number;
   retention: number;
   copyThreads: number;
@@ -201,6 +241,9 @@ export interface CheckpointStats {
   shadowPages: number;
   coalescedEpochs: number;
   lastError: string | null;
+  /** Copy-on-write faults served, all epochs. */
+  faults: number;
+  costs: CheckpointCosts;
 }
 
 const terminal = new Set<VmState>(['finished', 'crashed', 'failed', 'stopped']);
@@ -210,11 +253,14 @@ export interface VmEvents {
   state: [state: VmState, exit: ExitInfo | undefined];
   epoch: [epoch: EpochStats];
   'checkpoint-error': [message: string];
+  /** Something works other than asked, e.g. copy-on-write fell back to stop-and-copy. */
+  'checkpoint-warning': [message: string];
 }
 
 export class Vm extends EventEmitter<VmEvents> {
   readonly #native: NativeVm;
   #destroyed = false;
+  #warnedFallback: string | null = null;
   #exit: Promise<ExitInfo>;
   #resolveExit!: (exit: ExitInfo) => void;
 
@@ -304,6 +350,7 @@ export class Vm extends EventEmitter<VmEvents> {
    */
   enableCheckpointing(config: CheckpointConfig = {}): void {
     this.#native.enableCheckpointing(config);
+    if (config.mode === 'cow') this.#warnFallback(this.stats().fallbackReason);
   }
 
   /** Stops checkpointing and drops every checkpoint; the guest runs on. */
@@ -317,6 +364,8 @@ export class Vm extends EventEmitter<VmEvents> {
     retention?: number;
     enabled?: boolean;
     predictor?: PredictorName | boolean;
+    /** A change of mode drops every checkpoint and starts over. */
+    mode?: CheckpointMode;
   }): void {
     this.#native.configureCheckpointing(patch);
   }
@@ -359,6 +408,13 @@ export class Vm extends EventEmitter<VmEvents> {
     return this.#exit;
   }
 
+  /** Once per reason: copy-on-write was asked for and stop-and-copy runs instead. */
+  #warnFallback(reason: string | null): void {
+    if (!reason || reason === this.#warnedFallback) return;
+    this.#warnedFallback = reason;
+    this.emit('checkpoint-warning', `copy-on-write is not available, checkpointing uses stop-and-copy: ${reason}`);
+  }
+
   #onEvent(event: NativeEvent): void {
     // Records queued before a destroy() may still arrive: nobody should act on them.
     if (this.#destroyed) return;
@@ -368,6 +424,7 @@ export class Vm extends EventEmitter<VmEvents> {
     }
     if (event.type === 'epoch') {
       const { type: _, ...epoch } = event;
+      this.#warnFallback((epoch as unknown as EpochStats).fallbackReason);
       this.emit('epoch', epoch as unknown as EpochStats);
       return;
     }

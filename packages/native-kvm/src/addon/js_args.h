@@ -12,6 +12,18 @@
 
 namespace uckpt::addon {
 
+// Runs the body of a thread-safe function's callback. An exception must not
+// leave such a callback (it would end the process), and while the
+// environment is torn down JavaScript can no longer run: either way the
+// event is dropped.
+template <typename Body>
+inline void deliver_safely(Body body) {
+  try {
+    body();
+  } catch (const Napi::Error&) {
+  }
+}
+
 // Runs `body`, turning native errors into JavaScript errors that name the
 // operation and, for system calls, carry errno and its code.
 template <typename Body>

@@ -27,36 +27,47 @@ struct EpochMessage {
 void deliver_epoch(Napi::Env env, Napi::Function callback, EpochMessage* message) {
   std::unique_ptr<EpochMessage> owned(message);
   if (!env || !callback) return;
-  const core::EpochRecord& r = message->record;
-  Napi::Object o = Napi::Object::New(env);
-  o.Set("type", "epoch");
-  o.Set("seq", num(env, r.seq));
-  o.Set("time", num(env, r.wall_ms));
-  o.Set("dirtyPages", num(env, r.dirty_pages));
-  o.Set("pagesCopied", num(env, r.pages_copied));
-  o.Set("pauseNs", num(env, r.pause_ns));
-  o.Set("harvestNs", num(env, r.harvest_ns));
-  o.Set("copyNs", num(env, r.copy_ns));
-  o.Set("rearmNs", num(env, r.rearm_ns));
-  o.Set("storeBytes", num(env, r.store_bytes));
-  o.Set("retained", num(env, r.retained));
-  o.Set("retired", num(env, r.retired));
-  o.Set("predicted", num(env, r.predicted));
-  o.Set("truePositives", num(env, r.true_positives));
-  o.Set("falsePositives", num(env, r.false_positives));
-  o.Set("misses", num(env, r.misses));
-  o.Set("faultNsEstimate", num(env, r.fault_ns_estimate));
-  o.Set("coalesced", num(env, message->coalesced));
-  callback.Call({o});
+  deliver_safely([&] {
+    const core::EpochRecord& r = message->record;
+    Napi::Object o = Napi::Object::New(env);
+    o.Set("type", "epoch");
+    o.Set("seq", num(env, r.seq));
+    o.Set("time", num(env, r.wall_ms));
+    o.Set("dirtyPages", num(env, r.dirty_pages));
+    o.Set("pagesCopied", num(env, r.pages_copied));
+    o.Set("pauseNs", num(env, r.pause_ns));
+    o.Set("harvestNs", num(env, r.harvest_ns));
+    o.Set("copyNs", num(env, r.copy_ns));
+    o.Set("rearmNs", num(env, r.rearm_ns));
+    o.Set("storeBytes", num(env, r.store_bytes));
+    o.Set("retained", num(env, r.retained));
+    o.Set("retired", num(env, r.retired));
+    o.Set("predicted", num(env, r.predicted));
+    o.Set("truePositives", num(env, r.true_positives));
+    o.Set("falsePositives", num(env, r.false_positives));
+    o.Set("misses", num(env, r.misses));
+    o.Set("faultNsEstimate", num(env, r.fault_ns_estimate));
+    o.Set("faults", num(env, r.faults));
+    o.Set("pagesProtected", num(env, r.pages_protected));
+    const uint64_t written = r.true_positives + r.misses;
+    o.Set("precision", r.predicted ? Napi::Number::New(env, double(r.true_positives) / double(r.predicted)) : env.Null());
+    o.Set("recall", written ? Napi::Number::New(env, double(r.true_positives) / double(written)) : env.Null());
+    o.Set("mode", core::to_string(r.mode));
+    o.Set("fallbackReason", r.fallback_reason.empty() ? env.Null() : Napi::String::New(env, r.fallback_reason));
+    o.Set("coalesced", num(env, message->coalesced));
+    callback.Call({o});
+  });
 }
 
 void deliver_checkpoint_error(Napi::Env env, Napi::Function callback, std::string* message) {
   std::unique_ptr<std::string> owned(message);
   if (!env || !callback) return;
-  Napi::Object o = Napi::Object::New(env);
-  o.Set("type", "checkpoint-error");
-  o.Set("message", *message);
-  callback.Call({o});
+  deliver_safely([&] {
+    Napi::Object o = Napi::Object::New(env);
+    o.Set("type", "checkpoint-error");
+    o.Set("message", *message);
+    callback.Call({o});
+  });
 }
 
 // A promise settled by work done off the JavaScript thread.
@@ -98,7 +109,16 @@ std::optional<uint32_t> optional_field(const Napi::Object& o, const char* key, c
   return static_cast<uint32_t>(v);
 }
 
-const char* kModes = "\"stop-and-copy\"";
+std::optional<core::Mode> mode_field(const Napi::Object& o, const char* operation) {
+  if (!o.Has("mode") || o.Get("mode").IsUndefined()) return std::nullopt;
+  Napi::Value mode = o.Get("mode");
+  try {
+    if (!mode.IsString()) throw std::invalid_argument("mode must be \"stop-and-copy\" or \"cow\"");
+    return core::parse_mode(mode.As<Napi::String>().Utf8Value());
+  } catch (const std::invalid_argument& e) {
+    throw Napi::TypeError::New(o.Env(), std::string(operation) + ": " + e.what());
+  }
+}
 
 std::optional<std::string> predictor_field(const Napi::Object& o, const char* operation) {
   if (!o.Has("predictor") || o.Get("predictor").IsUndefined()) return std::nullopt;
@@ -125,21 +145,17 @@ Napi::Value VmObject::EnableCheckpointing(const Napi::CallbackInfo& info) {
   const char* op = "enableCheckpointing";
   kvm::Machine& m = machine(op);
   Napi::Object o = info[0].IsObject() ? info[0].As<Napi::Object>() : Napi::Object::New(env);
-  if (o.Has("mode") && !o.Get("mode").IsUndefined()) {
-    Napi::Value mode = o.Get("mode");
-    if (!mode.IsString() || mode.As<Napi::String>().Utf8Value() != "stop-and-copy") {
-      throw Napi::TypeError::New(env, std::string(op) + ": mode must be " + kModes);
-    }
-  }
+  auto mode = mode_field(o, op);
   auto interval = optional_field(o, "intervalMs", op, UINT32_MAX);
   auto retention = optional_field(o, "retention", op, UINT32_MAX);
   auto predictor = predictor_field(o, op);
   if (checkpointer_) {
-    if (o.Has("storeMiB") || o.Has("copyThreads") || o.Has("faultNs")) {
-      throw Napi::Error::New(env, std::string(op) + ": storeMiB, copyThreads and faultNs are fixed once checkpointing exists");
+    if (o.Has("storeMiB") || o.Has("copyThreads") || o.Has("faultNs") || o.Has("testNoWriteProtect")) {
+      throw Napi::Error::New(env, std::string(op) +
+                                      ": storeMiB, copyThreads, faultNs and testNoWriteProtect are fixed once checkpointing exists");
     }
     return guarded(env, [&] {
-      checkpointer_->configure(interval, retention, true, predictor);
+      checkpointer_->configure(interval, retention, true, predictor, mode);
       return env.Undefined();
     });
   }
@@ -153,6 +169,12 @@ Napi::Value VmObject::EnableCheckpointing(const Napi::CallbackInfo& info) {
   config.copy_threads = static_cast<unsigned>(uint_field(o, "copyThreads", 1, op));
   config.predictor = predictor.value_or("off");
   config.fault_ns = static_cast<double>(uint_field(o, "faultNs", 3000, op));
+  config.mode = mode.value_or(core::Mode::StopAndCopy);
+  // Test hook: as if the host had no userfaultfd write protection.
+  std::string no_write_protect;
+  if (o.Has("testNoWriteProtect") && o.Get("testNoWriteProtect").ToBoolean().Value()) {
+    no_write_protect = "write protection disabled by the testNoWriteProtect option";
+  }
 
   return guarded(env, [&] {
     core::Checkpointer::validate(config);
@@ -171,7 +193,7 @@ Napi::Value VmObject::EnableCheckpointing(const Napi::CallbackInfo& info) {
       auto* message = new std::string(error);
       if (events.NonBlockingCall(message, deliver_checkpoint_error) != napi_ok) delete message;
     };
-    backend_ = std::make_unique<kvm::KvmBackend>(m);
+    backend_ = std::make_unique<kvm::KvmBackend>(m, no_write_protect);
     checkpointer_ = std::make_shared<core::Checkpointer>(*backend_, config, on_epoch, on_error);
     return env.Undefined();
   });
@@ -193,13 +215,14 @@ Napi::Value VmObject::ConfigureCheckpointing(const Napi::CallbackInfo& info) {
   auto interval = optional_field(o, "intervalMs", op, UINT32_MAX);
   auto retention = optional_field(o, "retention", op, UINT32_MAX);
   auto predictor = predictor_field(o, op);
+  auto mode = mode_field(o, op);
   std::optional<bool> enabled;
   if (o.Has("enabled") && !o.Get("enabled").IsUndefined()) {
     if (!o.Get("enabled").IsBoolean()) throw Napi::TypeError::New(env, std::string(op) + ": enabled must be a boolean");
     enabled = o.Get("enabled").As<Napi::Boolean>().Value();
   }
   return guarded(env, [&] {
-    checkpointer(op).configure(interval, retention, enabled, predictor);
+    checkpointer(op).configure(interval, retention, enabled, predictor, mode);
     return env.Undefined();
   });
 }
@@ -274,7 +297,9 @@ Napi::Value VmObject::CheckpointStats(const Napi::CallbackInfo& info) {
   core::CheckpointConfig c = cp.config();
   Napi::Object o = Napi::Object::New(env);
   o.Set("enabled", c.enabled);
-  o.Set("mode", "stop-and-copy");
+  o.Set("mode", core::to_string(t.mode));
+  o.Set("requestedMode", core::to_string(c.mode));
+  o.Set("fallbackReason", t.fallback_reason.empty() ? env.Null() : Napi::String::New(env, t.fallback_reason));
   o.Set("intervalMs", num(env, c.interval_ms));
   o.Set("retention", num(env, c.retention));
   o.Set("copyThreads", num(env, c.copy_threads));
@@ -289,6 +314,14 @@ Napi::Value VmObject::CheckpointStats(const Napi::CallbackInfo& info) {
   o.Set("storeBoundBytes", num(env, t.store_bound));
   o.Set("shadowPages", num(env, t.shadow_pages));
   o.Set("coalescedEpochs", num(env, coalesced_->load()));
+  o.Set("faults", num(env, t.faults));
+  Napi::Object costs = Napi::Object::New(env);
+  costs.Set("copyNs", Napi::Number::New(env, t.costs.copy_ns));
+  costs.Set("copyNsCalibrated", Napi::Number::New(env, t.costs.copy_ns_calibrated));
+  costs.Set("kvmFaultNs", Napi::Number::New(env, t.costs.kvm_fault_ns));
+  costs.Set("uffdFaultNs", Napi::Number::New(env, t.costs.uffd_fault_ns));
+  costs.Set("uffdFaultNsCalibrated", Napi::Number::New(env, t.costs.uffd_fault_ns_calibrated));
+  o.Set("costs", costs);
   o.Set("lastError", t.last_error.empty() ? env.Null() : Napi::String::New(env, t.last_error));
   return o;
 }

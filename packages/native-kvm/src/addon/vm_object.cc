@@ -28,16 +28,18 @@ Napi::Object exit_to_js(Napi::Env env, const kvm::ExitInfo& exit) {
 void deliver_event(Napi::Env env, Napi::Function callback, Machine::Event* event) {
   std::unique_ptr<Machine::Event> owned(event);
   if (!env || !callback) return;
-  Napi::Object o = Napi::Object::New(env);
-  if (event->kind == Machine::Event::Kind::Console) {
-    o.Set("type", "console");
-    o.Set("text", event->text);
-  } else {
-    o.Set("type", "state");
-    o.Set("state", kvm::to_string(event->state));
-    if (!event->exit.reason.empty()) o.Set("exit", exit_to_js(env, event->exit));
-  }
-  callback.Call({o});
+  deliver_safely([&] {
+    Napi::Object o = Napi::Object::New(env);
+    if (event->kind == Machine::Event::Kind::Console) {
+      o.Set("type", "console");
+      o.Set("text", event->text);
+    } else {
+      o.Set("type", "state");
+      o.Set("state", kvm::to_string(event->state));
+      if (!event->exit.reason.empty()) o.Set("exit", exit_to_js(env, event->exit));
+    }
+    callback.Call({o});
+  });
 }
 
 }  // namespace

@@ -1,14 +1,22 @@
 // Adapts a KVM Machine to the checkpoint core's Backend interface.
 #pragma once
 
+#include <algorithm>
+#include <memory>
+#include <string>
+
 #include "machine.h"
 #include "uckpt/core/backend.h"
+#include "userfault_wp.h"
 
 namespace uckpt::kvm {
 
 class KvmBackend : public core::Backend {
  public:
-  explicit KvmBackend(Machine& machine) : machine_(machine) {}
+  // `no_write_protect`: why write protection must not be used (a test's way
+  // to exercise the fallback); empty to probe the host.
+  explicit KvmBackend(Machine& machine, std::string no_write_protect = "")
+      : machine_(machine), unavailable_(std::move(no_write_protect)) {}
 
   uint64_t page_count() const override { return machine_.memory_bytes() / core::kPageSize; }
   GuestState guest_state() const override;
@@ -22,8 +30,23 @@ class KvmBackend : public core::Backend {
   std::unique_ptr<core::VcpuSnapshot> capture_vcpus() override;
   void restore_vcpus(const core::VcpuSnapshot& snapshot) override;
 
+  // Copy-on-write through userfaultfd write protection of guest RAM.
+  std::string write_protect_unavailable() override;
+  void start_write_protect() override;
+  void stop_write_protect() override;
+  void write_protect(const core::Bitmap& pages) override { wp_->protect(pages); }
+  void unprotect(const core::Bitmap& pages) override { wp_->unprotect(pages); }
+  void unprotect_page(uint64_t pfn) override { wp_->unprotect_range(pfn, 1); }
+  std::optional<uint64_t> next_write_fault() override { return wp_->next_fault(); }
+  double write_fault_overhead_ns() override { return std::max(0.0, cost_.total_ns - cost_.handler_ns); }
+  double write_fault_probe_ns() override { return cost_.total_ns; }
+
  private:
   Machine& machine_;
+  std::string unavailable_;
+  bool probed_ = false;
+  std::unique_ptr<UserfaultWriteProtect> wp_;
+  UserfaultCost cost_;
 };
 
 }  // namespace uckpt::kvm

@@ -402,6 +402,7 @@ function cappedResult(spec: BenchSpec, runtimeMs: number): CheckpointedRunResult
     recall: null,
     coalescedEpochs: 0,
     warnings: [],
+    lastError: null,
   };
 }
 
@@ -433,6 +434,11 @@ function notesFor(runs: BenchRun[]): string[] {
         coalesced.map((r) => `${r.workload} ${describeSpec(specOfRun(r))}: ${r.coalescedEpochs}`).join(', '),
     );
   }
+  for (const r of runs.filter((x) => x.lastError)) {
+    notes.push(`${r.workload} ${describeSpec(specOfRun(r))}: checkpointing stopped during the run (${r.lastError})`);
+  }
+  const fellBack = runs.filter((r) => r.requestedMode === 'cow' && r.mode !== 'cow' && !r.capped);
+  if (fellBack.length) notes.push(`copy-on-write fell back to stop-and-copy: ${fellBack[0]!.fallbackReason ?? 'no reason given'}`);
   const getAndClear = runs.filter((r) => r.kind !== 'off' && r.dirtyTracking === 'get-and-clear');
   if (getAndClear.length) {
     notes.push(
