@@ -13,3 +13,4 @@ export { ProgressMeter } from './agent/progress-meter.js';
 import { fileURLToPath } from 'node:url';
 /** The agent program the server starts, one process per VM. */
 export const agentProgramPath = fileURLToPath(new URL('./agent/main.js', import.meta.url));
+export * from './model/index.js';
