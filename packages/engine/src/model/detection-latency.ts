@@ -37,38 +37,53 @@ export interface CorruptionInputs {
   errorRatePerMs: number;
 }
 
-/** Slices of the interval over which the error's position is averaged. */
-const positionSlices = 64;
+/** Slices of the interval over which the error's position is averaged, near its end and in the rest. */
+const slicesNearEnd = 48;
+const slicesElsewhere = 16;
 /** Tail probabilities below this are treated as zero. */
 const negligible = 1e-18;
 
 /**
- * The distribution of j, the number of checkpoints taken between an error
- * and its detection. An error at age a (time since the last checkpoint)
- * first meets a checkpoint after interval - a, then one every
- * interval + cost, so P(j >= k | a) = P(latency >= interval - a + (k-1)(interval + cost)).
- * The age is averaged over the interval, weighted by where errors land.
+ * Midpoint slices of the time u from the error to the next checkpoint,
+ * 0..interval. With a latency short against the interval only errors in the
+ * last few latencies of it corrupt a checkpoint, so those get most slices.
  */
+function timesToNextCheckpoint(intervalMs: number, detectionLatencyMs: number): { untilCheckpointMs: number; widthMs: number }[] {
+  const nearEnd = Math.min(intervalMs, 10 * detectionLatencyMs) || intervalMs;
+  const slices: { untilCheckpointMs: number; widthMs: number }[] = [];
+  const fill = (from: number, to: number, count: number) => {
+    const width = (to - from) / count;
+    for (let i = 0; i < count; i++) slices.push({ untilCheckpointMs: from + (i + 0.5) * width, widthMs: width });
+  };
+  fill(0, nearEnd, slicesNearEnd);
+  if (nearEnd < intervalMs) fill(nearEnd, intervalMs, slicesElsewhere);
+  return slices;
+}
+
 export function corruptionOutlook(inputs: CorruptionInputs): CorruptionOutlook {
   const { intervalMs, checkpointCostMs, retention, detectionLatencyMs, latencyShape, errorRatePerMs } = inputs;
   const cycleMs = intervalMs + checkpointCostMs;
-  const sliceMs = intervalMs / positionSlices;
   let weightSum = 0;
   let noneCorrupted = 0;
   let allCorrupted = 0;
   let expectedCorruptedWhenRecoverable = 0;
-  for (let slice = 0; slice < positionSlices; slice++) {
-    const age = (slice + 0.5) * sliceMs;
-    const weight = Math.exp(-errorRatePerMs * age);
+  for (const { untilCheckpointMs, widthMs } of timesToNextCheckpoint(intervalMs, detectionLatencyMs)) {
+    // Errors strike at a constant rate while running, so an early age (a long wait to the checkpoint) is likelier.
+    const weight = widthMs * Math.exp(-errorRatePerMs * (intervalMs - untilCheckpointMs));
     weightSum += weight;
-    const atLeast = (k: number) => latencySurvival(intervalMs - age + (k - 1) * cycleMs, detectionLatencyMs, latencyShape);
+    const atLeast = (k: number) => latencySurvival(untilCheckpointMs + (k - 1) * cycleMs, detectionLatencyMs, latencyShape);
     const atLeastOne = atLeast(1);
     const atLeastAll = atLeast(retention);
     let sumAtLeast = 0;
-    for (let k = 1; k < retention; k++) {
-      const p = atLeast(k);
-      if (p < negligible) break;
-      sumAtLeast += p;
+    if (atLeastAll >= 1 - Number.EPSILON) {
+      // Detection certainly comes after all K: every term of the sum is 1.
+      sumAtLeast = retention - 1;
+    } else {
+      for (let k = 1; k < retention; k++) {
+        const p = atLeast(k);
+        if (p < negligible) break;
+        sumAtLeast += p;
+      }
     }
     noneCorrupted += weight * (1 - atLeastOne);
     allCorrupted += weight * atLeastAll;

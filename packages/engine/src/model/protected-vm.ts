@@ -28,8 +28,8 @@ export function protectedVmChain(parameters: AvailabilityParameters): RenewalCha
   const cost = checkpointCostMs(parameters, interval);
   // An interval ends in a checkpoint unless an error comes first.
   const survivesInterval = Math.exp(-errorRate * interval);
-  const meanRunning = errorRate > 0 ? -Math.expm1(-errorRate * interval) / errorRate : interval;
-  const errs = 1 - survivesInterval;
+  const errs = -Math.expm1(-errorRate * interval);
+  const meanRunning = errorRate > 0 ? errs / errorRate : interval;
 
   const outlook = corruptionOutlook({
     intervalMs: interval,

@@ -1,0 +1,280 @@
+// The availability model: its linear solver against systems with known
+// answers, the model against closed forms and first-order theory in the
+// limits where they hold, its monotonicity, and the paper's result.
+import { describe, expect, it } from 'vitest';
+import {
+  analyseAvailability,
+  availabilityAt,
+  checkAvailabilityParameters,
+  checkpointCostMs,
+  corruptionOutlook,
+  defaultAvailabilityParameters,
+  latencySurvival,
+  overheadPct,
+  recommendInterval,
+  solveLinearSystem,
+  solveProtectedVm,
+  solveRenewalChain,
+  solveUnprotectedVm,
+  stationaryDistribution,
+  type AvailabilityParameters,
+} from '../src/index.js';
+
+const multiply = (matrix: number[][], x: number[]) => matrix.map((row) => row.reduce((sum, value, i) => sum + value * x[i]!, 0));
+
+/** A deterministic pseudo-random sequence, so a failure reproduces. */
+function random(seed: number): () => number {
+  let state = seed;
+  return () => {
+    state = (state * 1_103_515_245 + 12_345) % 2 ** 31;
+    return state / 2 ** 31;
+  };
+}
+
+describe('linear solver', () => {
+  it('solves a system whose first pivot is zero', () => {
+    const x = solveLinearSystem(
+      [
+        [0, 2, 1],
+        [1, 1, 1],
+        [2, 1, 0],
+      ],
+      [7, 6, 4],
+    );
+    expect(x[0]).toBeCloseTo(1, 12);
+    expect(x[1]).toBeCloseTo(2, 12);
+    expect(x[2]).toBeCloseTo(3, 12);
+  });
+
+  it('leaves a tiny residual on random well-conditioned systems and does not modify its input', () => {
+    const next = random(7);
+    for (const n of [1, 2, 5, 12, 30]) {
+      const matrix = Array.from({ length: n }, (_, r) => Array.from({ length: n }, (_, c) => next() - 0.5 + (r === c ? n : 0)));
+      const b = Array.from({ length: n }, () => next() * 10);
+      const copy = matrix.map((row) => [...row]);
+      const x = solveLinearSystem(matrix, b);
+      multiply(matrix, x).forEach((value, i) => expect(value).toBeCloseTo(b[i]!, 10));
+      expect(matrix).toEqual(copy);
+    }
+  });
+
+  it('refuses singular and misshapen systems', () => {
+    expect(() => solveLinearSystem([[1, 2], [2, 4]], [1, 2])).toThrow(/singular/);
+    expect(() => solveLinearSystem([[0, 0], [0, 0]], [0, 0])).toThrow(/singular/);
+    expect(() => solveLinearSystem([[1, 2]], [1])).toThrow(RangeError);
+  });
+
+  it('gives the stationary distribution of a two-state chain', () => {
+    const [up, down] = stationaryDistribution([
+      [-0.01, 0.01],
+      [2, -2],
+    ]);
+    expect(up).toBeCloseTo(2 / 2.01, 14);
+    expect(down).toBeCloseTo(0.01 / 2.01, 14);
+  });
+
+  it('gives the M/M/1/K queue its truncated geometric distribution', () => {
+    const [arrival, service, capacity] = [3, 5, 6];
+    const generator = Array.from({ length: capacity + 1 }, (_, i) => {
+      const row = new Array<number>(capacity + 1).fill(0);
+      if (i < capacity) row[i + 1] = arrival;
+      if (i > 0) row[i - 1] = service;
+      row[i] = -row.reduce((a, b) => a + b, 0);
+      return row;
+    });
+    const rho = arrival / service;
+    const normaliser = (1 - rho ** (capacity + 1)) / (1 - rho);
+    stationaryDistribution(generator).forEach((p, i) => expect(p).toBeCloseTo(rho ** i / normaliser, 13));
+  });
+});
+
+describe('renewal chain', () => {
+  it('equals the CTMC with rates probability / mean sojourn', () => {
+    const means = { a: 2, b: 0.5, c: 10 };
+    const chain = {
+      states: ['a', 'b', 'c'] as const,
+      meanSojourn: means,
+      next: { a: { b: 0.7, c: 0.3 }, b: { a: 1 }, c: { a: 0.5, b: 0.5 } },
+    };
+    const { occupancy } = solveRenewalChain(chain);
+    const generator = chain.states.map((from) =>
+      chain.states.map((to) => (from === to ? -1 / means[from] : ((chain.next[from] as Record<string, number>)[to] ?? 0) / means[from])),
+    );
+    const expected = stationaryDistribution(generator);
+    chain.states.forEach((state, i) => expect(occupancy[state]).toBeCloseTo(expected[i]!, 13));
+  });
+
+  it('passes through instantaneous states and refuses probabilities that do not sum to 1', () => {
+    const { occupancy, visitRate } = solveRenewalChain({
+      states: ['up', 'blink', 'down'],
+      meanSojourn: { up: 9, blink: 0, down: 1 },
+      next: { up: { blink: 1 }, blink: { down: 1 }, down: { up: 1 } },
+    });
+    expect(occupancy.up).toBeCloseTo(0.9, 14);
+    expect(occupancy.blink).toBe(0);
+    expect(visitRate.blink).toBeCloseTo(0.1, 14);
+    expect(() =>
+      solveRenewalChain({ states: ['x', 'y'], meanSojourn: { x: 1, y: 1 }, next: { x: { y: 0.5 }, y: { x: 1 } } }),
+    ).toThrow(/sum to 0.5/);
+  });
+});
+
+describe('detection latency', () => {
+  it('has the stated mean for every shape', () => {
+    for (const shape of [1, 2, 4, 16]) {
+      // The mean of a non-negative variable is the integral of its survival function.
+      const step = 0.05;
+      let integral = 0;
+      for (let x = step / 2; x < 2000; x += step) integral += latencySurvival(x, 100, shape) * step;
+      expect(integral).toBeCloseTo(100, 3);
+    }
+    expect(latencySurvival(50, 100, 1)).toBeCloseTo(Math.exp(-0.5), 14);
+    expect(latencySurvival(1, 0, 4)).toBe(0);
+  });
+
+  it('corrupts no checkpoint without latency, and the closed-form share with exponential latency', () => {
+    const base = { intervalMs: 20, checkpointCostMs: 1, retention: 8, latencyShape: 1, errorRatePerMs: 0 };
+    expect(corruptionOutlook({ ...base, detectionLatencyMs: 0 })).toEqual({ noneCorrupted: 1, allCorrupted: 0, expectedCorruptedWhenRecoverable: 0 });
+    // Error uniform in the interval, exponential latency L: P(a checkpoint comes first) = L/T (1 - e^(-T/L)).
+    const latency = 15;
+    const outlook = corruptionOutlook({ ...base, detectionLatencyMs: latency });
+    expect(1 - outlook.noneCorrupted).toBeCloseTo((latency / 20) * -Math.expm1(-20 / latency), 4);
+    // Every further checkpoint needs another interval + cost of latency: memoryless, a geometric tail.
+    const survivesCycle = Math.exp(-21 / latency);
+    expect(outlook.allCorrupted / (1 - outlook.noneCorrupted)).toBeCloseTo(survivesCycle ** 7, 4);
+  });
+});
+
+const params = (overrides: Partial<AvailabilityParameters> = {}): AvailabilityParameters => ({ ...defaultAvailabilityParameters, ...overrides });
+
+describe('the model in its limits', () => {
+  it('without errors, availability is 1 - the share of time spent checkpointing', () => {
+    for (const intervalMs of [1, 7, 50, 400, 10_000]) {
+      const p = params({ errorRatePerHour: 0, intervalMs });
+      const cost = checkpointCostMs(p, intervalMs);
+      expect(solveProtectedVm(p).availability).toBeCloseTo(1 - cost / (intervalMs + cost), 14);
+    }
+    expect(solveUnprotectedVm(params({ errorRatePerHour: 0 }))).toBe(1);
+  });
+
+  it('with instant detection and full coverage, agrees with the renewal closed form', () => {
+    // Per interval: committed with P(no error) = e^(-lambda T); otherwise the
+    // time to the error is lost and a rollback follows.
+    for (const [errorRatePerHour, intervalMs, rollbackMs] of [[0.5, 50, 10], [60, 1000, 200], [600, 5000, 1000]] as const) {
+      const p = params({ errorRatePerHour, intervalMs, rollbackMs, detectionLatencyMs: 0, coverage: 1 });
+      const lambda = errorRatePerHour / 3_600_000;
+      const survives = Math.exp(-lambda * intervalMs);
+      const cycle = -Math.expm1(-lambda * intervalMs) / lambda + survives * checkpointCostMs(p, intervalMs) + (1 - survives) * rollbackMs;
+      expect(solveProtectedVm(p).availability).toBeCloseTo((intervalMs * survives) / cycle, 9);
+    }
+  });
+
+  it('unprotected, availability is MTBF / (MTBF + MTTR)', () => {
+    const p = params({ errorRatePerHour: 2, repairSeconds: 900 });
+    expect(solveUnprotectedVm(p)).toBeCloseTo(1800 / (1800 + 900), 14);
+  });
+
+  it("finds the Young/Daly optimum sqrt(2 C MTBF) where first-order theory holds", () => {
+    // C << T << MTBF: a fixed 10 ms checkpoint, an error every 6 minutes.
+    const p = params({
+      errorRatePerHour: 10,
+      checkpointOverheadMs: 10,
+      dirtyPagesPerSecond: 0,
+      detectionLatencyMs: 0,
+      coverage: 1,
+      rollbackMs: 0,
+    });
+    const young = Math.sqrt(2 * 10 * 360_000);
+    const best = recommendInterval(p, 100);
+    expect(best).not.toBeNull();
+    expect(Math.abs(best! - young) / young).toBeLessThan(0.03);
+  });
+});
+
+describe('monotonicity', () => {
+  // Latency long against the interval, so several checkpoints are corrupted and retention matters.
+  const latent = params({ intervalMs: 20, detectionLatencyMs: 150, errorRatePerHour: 5 });
+
+  it('more retention never lowers availability', () => {
+    let previous = 0;
+    for (let retention = 1; retention <= 40; retention++) {
+      const availability = solveProtectedVm({ ...latent, retention }).availability;
+      expect(availability).toBeGreaterThanOrEqual(previous - 1e-15);
+      previous = availability;
+    }
+    expect(solveProtectedVm({ ...latent, retention: 40 }).availability).toBeGreaterThan(solveProtectedVm({ ...latent, retention: 1 }).availability);
+  });
+
+  it('longer detection latency never raises availability', () => {
+    for (const latencyShape of [1, 4]) {
+      let previous = 1;
+      for (const detectionLatencyMs of [0, 1, 5, 10, 20, 50, 100, 200, 500, 1000, 5000]) {
+        const availability = solveProtectedVm({ ...latent, latencyShape, detectionLatencyMs }).availability;
+        expect(availability).toBeLessThanOrEqual(previous + 1e-15);
+        previous = availability;
+      }
+    }
+  });
+
+  it('more coverage never lowers availability, more errors never raise it', () => {
+    let previous = 0;
+    for (const coverage of [0, 0.5, 0.9, 0.99, 1]) {
+      const availability = solveProtectedVm({ ...latent, coverage }).availability;
+      expect(availability).toBeGreaterThanOrEqual(previous);
+      previous = availability;
+    }
+    previous = 1;
+    for (const errorRatePerHour of [0, 0.1, 1, 10, 100]) {
+      const availability = solveProtectedVm({ ...latent, errorRatePerHour }).availability;
+      expect(availability).toBeLessThanOrEqual(previous);
+      previous = availability;
+    }
+  });
+});
+
+describe('recommendation and analysis', () => {
+  it('stays within the overhead budget, and says when no interval can', () => {
+    const heavy = params({ dirtyPagesPerSecond: 200_000, workingSetPages: 20_000, copyUsPerPage: 2 });
+    for (const budget of [1, 3, 10]) {
+      const best = recommendInterval(heavy, budget);
+      expect(best).not.toBeNull();
+      expect(overheadPct(heavy, best!)).toBeLessThanOrEqual(budget);
+      // Nothing within the budget on the curve does better.
+      for (const intervalMs of [1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 2000, 5000, 10_000]) {
+        if (overheadPct(heavy, intervalMs) <= budget) expect(availabilityAt(heavy, intervalMs)).toBeLessThanOrEqual(availabilityAt(heavy, best!) + 1e-12);
+      }
+    }
+    // Pages dirtied without bound: the copy alone costs 40% whatever the interval.
+    expect(recommendInterval(params({ dirtyPagesPerSecond: 200_000, workingSetPages: 0, copyUsPerPage: 2 }), 3)).toBeNull();
+  });
+
+  it('refuses parameters outside their ranges', () => {
+    expect(() => checkAvailabilityParameters(params({ coverage: 1.5 }))).toThrow(/coverage/);
+    expect(() => checkAvailabilityParameters(params({ retention: 2.5 }))).toThrow(/retention must be an integer/);
+    expect(() => checkAvailabilityParameters(params({ intervalMs: Number.NaN }))).toThrow(/intervalMs/);
+    expect(() => analyseAvailability(params(), 0)).toThrow(/overheadBudgetPct/);
+  });
+
+  it("reproduces the paper's shape: about 99% unprotected, about 99.98% protected", () => {
+    // One error per 100 hours, an hour to repair, 99% of errors detected
+    // within ~100 ms; the VM checkpointed at the recommended interval.
+    const analysis = analyseAvailability(defaultAvailabilityParameters);
+    expect(analysis.unprotectedAvailability).toBeCloseTo(0.99, 3);
+    expect(analysis.recommendedIntervalMs).not.toBeNull();
+    const atBest = analyseAvailability(params({ intervalMs: analysis.recommendedIntervalMs! }));
+    expect(atBest.availability).toBeGreaterThan(0.9997);
+    expect(atBest.availability).toBeLessThan(0.9999);
+    expect(atBest.downtimeSecondsPerYear).toBeLessThan(0.0003 * 365.25 * 86_400);
+    // Coverage dominates what is left: the undetected errors' repairs.
+    expect(atBest.occupancy.failed).toBeCloseTo(0.0001, 5);
+  });
+
+  it('answers a curve over the whole interval range, in order, with the occupancy summing to 1', () => {
+    const analysis = analyseAvailability(params());
+    expect(analysis.curve[0]!.intervalMs).toBe(1);
+    expect(analysis.curve.at(-1)!.intervalMs).toBe(10_000);
+    for (let i = 1; i < analysis.curve.length; i++) expect(analysis.curve[i]!.intervalMs).toBeGreaterThan(analysis.curve[i - 1]!.intervalMs);
+    const total = Object.values(analysis.occupancy).reduce((a, b) => a + b, 0);
+    expect(total).toBeCloseTo(1, 12);
+  });
+});
