@@ -18,6 +18,7 @@ import { checkpointRoutes } from './routes/checkpoints.js';
 import type { AppContext } from './routes/context.js';
 import { healthRoutes } from './routes/health.js';
 import { historyRoutes } from './routes/history.js';
+import { modelRoutes } from './routes/model.js';
 import { selectProtocol, telemetryRoutes } from './routes/telemetry.js';
 import { vmRoutes } from './routes/vms.js';
 import { Checkpoint } from './schemas/checkpoints.js';
@@ -84,7 +85,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     version: options.version ?? '0.0.0',
     timeouts: { createMs: 30_000, rollbackMs: 10_000, requestMs: 10_000, ...options.timeouts },
   };
-  for (const routes of [healthRoutes, vmRoutes, checkpointRoutes, historyRoutes, telemetryRoutes]) routes(app, context);
+  for (const routes of [healthRoutes, vmRoutes, checkpointRoutes, historyRoutes, telemetryRoutes, modelRoutes]) routes(app, context);
   app.get('/api/openapi.json', { schema: { hide: true } }, async () => app.swagger());
 
   // VM creation and deletion change what /metrics lists.

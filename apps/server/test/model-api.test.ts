@@ -1,0 +1,117 @@
+// GET /api/model/availability: the answer's shape, overrides and their
+// sources, parameters taken from a VM, and every kind of bad query. The VM
+// uses the simulated backend (a labelled test double): this is about the
+// HTTP layer; the model itself is tested in packages/engine.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { asOperator, asViewer, startServer, until, type TestServer } from './helper.js';
+
+let server: TestServer;
+
+beforeAll(async () => {
+  server = await startServer({ mutationsPerMinute: 10_000 });
+});
+
+afterAll(async () => server?.close());
+
+const get = (query = '', headers: Record<string, string> = asViewer) =>
+  server.app.inject({ method: 'GET', url: `/api/model/availability${query}`, headers });
+
+describe('GET /api/model/availability', () => {
+  it('answers a viewer with the model at its defaults', async () => {
+    const answer = await get();
+    expect(answer.statusCode, answer.body).toBe(200);
+    const body = answer.json();
+    expect(body.availability).toBeGreaterThan(0);
+    expect(body.availability).toBeLessThan(1);
+    expect(body.unprotectedAvailability).toBeCloseTo(0.99, 3);
+    expect(body.downtimeSecondsPerYear).toBeCloseTo((1 - body.availability) * 365.25 * 86_400, 3);
+    expect(Number.isInteger(body.recommendedIntervalMs)).toBe(true);
+    expect(body.recommendedAvailability).toBeGreaterThan(0.9997);
+    expect(body.overheadBudgetPct).toBe(3);
+    expect(body.curve.length).toBeGreaterThan(30);
+    for (const point of body.curve) expect(Object.keys(point).sort()).toEqual(['availability', 'intervalMs', 'overheadPct']);
+    expect(Object.values(body.states as Record<string, number>).reduce((a, b) => a + b, 0)).toBeCloseTo(1, 9);
+    expect(body.parameters.intervalMs).toEqual({ value: 50, source: 'default' });
+    expect(Object.values(body.parameters as Record<string, { source: string }>).every(({ source }) => source === 'default')).toBe(true);
+  });
+
+  it('needs a token', async () => {
+    const answer = await get('', {});
+    expect(answer.statusCode).toBe(401);
+    expect(answer.json().error.code).toBe('unauthorized');
+  });
+
+  it('takes overrides from the query and says so', async () => {
+    const answer = await get('?intervalMs=20&retention=4&coverage=0.5&errorRatePerHour=1&overheadBudgetPct=5');
+    expect(answer.statusCode, answer.body).toBe(200);
+    const body = answer.json();
+    expect(body.parameters.intervalMs).toEqual({ value: 20, source: 'override' });
+    expect(body.parameters.retention).toEqual({ value: 4, source: 'override' });
+    expect(body.parameters.coverage).toEqual({ value: 0.5, source: 'override' });
+    expect(body.parameters.rollbackMs.source).toBe('default');
+    expect(body.overheadBudgetPct).toBe(5);
+    // Half the errors undetected at one an hour: worse than the defaults.
+    expect(body.availability).toBeLessThan((await get()).json().availability);
+  });
+
+  it('recommends no interval when none is within the budget', async () => {
+    const body = (await get('?dirtyPagesPerSecond=200000&workingSetPages=0&copyUsPerPage=2')).json();
+    expect(body.recommendedIntervalMs).toBeNull();
+    expect(body.recommendedAvailability).toBeNull();
+  });
+
+  const badQueries: [string, string][] = [
+    ['an unknown field', '?colour=red'],
+    ['coverage above 1', '?coverage=1.5'],
+    ['coverage as text', '?coverage=high'],
+    ['a negative error rate', '?errorRatePerHour=-1'],
+    ['interval 0', '?intervalMs=0'],
+    ['an interval too long', '?intervalMs=10001'],
+    ['retention 0', '?retention=0'],
+    ['fractional retention', '?retention=2.5'],
+    ['latency shape 0', '?latencyShape=0'],
+    ['an empty value', '?rollbackMs='],
+    ['budget 0', '?overheadBudgetPct=0'],
+    ['budget above 100', '?overheadBudgetPct=101'],
+    ['a malformed VM id', '?vmId=web1'],
+  ];
+  for (const [what, query] of badQueries) {
+    it(`refuses ${what} with 400`, async () => {
+      const answer = await get(query);
+      expect(answer.statusCode, answer.body).toBe(400);
+      const { error } = answer.json();
+      expect(error.code).toBe('invalid-argument');
+      expect(typeof error.message).toBe('string');
+    });
+  }
+
+  it('refuses an unknown VM with 404', async () => {
+    const answer = await get('?vmId=vm-0123456789ab');
+    expect(answer.statusCode).toBe(404);
+    expect(answer.json().error.code).toBe('not-found');
+  });
+
+  it("takes a VM's interval and retention, which overrides still beat", async () => {
+    const created = await server.app.inject({
+      method: 'POST',
+      url: '/api/vms',
+      headers: asOperator,
+      payload: { name: 'sim-model', workload: 'graph', backend: 'sim', settings: { intervalMs: 100, retention: 6 } },
+    });
+    expect(created.statusCode, created.body).toBe(201);
+    const vmId = created.json().id as string;
+    await until(async () => (await server.app.inject({ method: 'GET', url: `/api/vms/${vmId}`, headers: asViewer })).json().state === 'running', 'the VM to run');
+
+    const fromVm = (await get(`?vmId=${vmId}`)).json();
+    expect(fromVm.parameters.intervalMs).toEqual({ value: 100, source: 'measured' });
+    expect(fromVm.parameters.retention).toEqual({ value: 6, source: 'measured' });
+    const overridden = (await get(`?vmId=${vmId}&intervalMs=30`)).json();
+    expect(overridden.parameters.intervalMs).toEqual({ value: 30, source: 'override' });
+    expect(overridden.parameters.retention.source).toBe('measured');
+  });
+
+  it('is in the OpenAPI document', async () => {
+    const document = (await server.app.inject({ method: 'GET', url: '/api/openapi.json' })).json();
+    expect(document.paths['/api/model/availability']?.get).toBeDefined();
+  });
+});
