@@ -22,12 +22,15 @@ import {
 
 const multiply = (matrix: number[][], x: number[]) => matrix.map((row) => row.reduce((sum, value, i) => sum + value * x[i]!, 0));
 
-/** A deterministic pseudo-random sequence, so a failure reproduces. */
+/** A deterministic pseudo-random sequence in [0, 1) (mulberry32), so a failure reproduces. */
 function random(seed: number): () => number {
-  let state = seed;
+  let state = seed >>> 0;
   return () => {
-    state = (state * 1_103_515_245 + 12_345) % 2 ** 31;
-    return state / 2 ** 31;
+    state = (state + 0x6d2b79f5) >>> 0;
+    let t = state;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 2 ** 32;
   };
 }
 
@@ -189,6 +192,82 @@ describe('the model in its limits', () => {
     expect(best).not.toBeNull();
     expect(Math.abs(best! - young) / young).toBeLessThan(0.03);
   });
+});
+
+/**
+ * An independent check of the model's reduction: simulate the protected VM
+ * event by event (a deterministic interval, sampled errors and Erlang
+ * latencies, corrupted checkpoints counted one by one) and measure the
+ * share of time spent on work that is kept.
+ */
+function simulateAvailability(p: AvailabilityParameters, errors: number, seed: number): number {
+  const next = random(seed);
+  const exponential = (mean: number) => -mean * Math.log(1 - next());
+  const latency = () => {
+    let sum = 0;
+    for (let phase = 0; phase < p.latencyShape; phase++) sum += exponential(p.detectionLatencyMs / p.latencyShape);
+    return sum;
+  };
+  const interval = p.intervalMs;
+  const cost = checkpointCostMs(p, interval);
+  const meanBetweenErrors = 3_600_000 / p.errorRatePerHour;
+  const repair = p.repairSeconds * 1000;
+  let useful = 0;
+  let elapsed = 0;
+  for (let seen = 0; seen < errors; ) {
+    const untilError = exponential(meanBetweenErrors);
+    if (untilError >= interval) {
+      useful += interval;
+      elapsed += interval + cost;
+      continue;
+    }
+    seen++;
+    elapsed += untilError;
+    if (next() >= p.coverage) {
+      elapsed += repair;
+      continue;
+    }
+    const detectedAfter = latency();
+    elapsed += detectedAfter;
+    // Checkpoints taken while the error was latent: the first at the interval's end, then one per cycle.
+    const firstCheckpoint = interval - untilError;
+    const corrupted = detectedAfter < firstCheckpoint ? 0 : 1 + Math.floor((detectedAfter - firstCheckpoint) / (interval + cost));
+    const attempts = Math.min(corrupted, p.retention);
+    elapsed += p.rollbackMs;
+    for (let attempt = 1; attempt <= attempts; attempt++) {
+      elapsed += latency();
+      if (attempt < p.retention) elapsed += p.rollbackMs;
+    }
+    if (corrupted >= p.retention) elapsed += repair;
+  }
+  return useful / elapsed;
+}
+
+describe('the model against a simulation', () => {
+  // Errors every few seconds so that a simulation converges quickly; latency
+  // long against the interval so that every path of the chain is taken.
+  const cases: [string, Partial<AvailabilityParameters>][] = [
+    ['exponential latency, short retention', { latencyShape: 1, retention: 2 }],
+    ['Erlang latency', { latencyShape: 4, retention: 3 }],
+    ['no latency', { detectionLatencyMs: 0 }],
+  ];
+  for (const [what, overrides] of cases) {
+    it(`agrees within 0.2% with ${what}`, () => {
+      const p = params({
+        errorRatePerHour: 1200,
+        intervalMs: 100,
+        checkpointOverheadMs: 5,
+        detectionLatencyMs: 150,
+        rollbackMs: 20,
+        repairSeconds: 2,
+        coverage: 0.9,
+        ...overrides,
+      });
+      const model = solveProtectedVm(p).availability;
+      const simulated = simulateAvailability(p, 200_000, 11);
+      expect(Math.abs(model - simulated) / model).toBeLessThan(0.002);
+    });
+  }
 });
 
 describe('monotonicity', () => {
