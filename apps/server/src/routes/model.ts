@@ -41,13 +41,7 @@ export const modelRoutes: Routes = (app, { supervisor }) => {
     }
 
     const parameters = Object.fromEntries(Object.entries(sourced).map(([name, { value }]) => [name, value])) as unknown as AvailabilityParameters;
-    let analysis;
-    try {
-      analysis = analyseAvailability(parameters, overheadBudgetPct);
-    } catch (error) {
-      if (error instanceof RangeError) throw new EngineError('invalid-argument', error.message);
-      throw error;
-    }
+    const analysis = analyse(parameters, overheadBudgetPct);
     return {
       availability: analysis.availability,
       unprotectedAvailability: analysis.unprotectedAvailability,
@@ -62,3 +56,13 @@ export const modelRoutes: Routes = (app, { supervisor }) => {
     };
   });
 };
+
+/** The schema already bounds every parameter; a combination the model still refuses is bad input too. */
+function analyse(parameters: AvailabilityParameters, overheadBudgetPct: number) {
+  try {
+    return analyseAvailability(parameters, overheadBudgetPct);
+  } catch (error) {
+    if (error instanceof RangeError) throw new EngineError('invalid-argument', error.message);
+    throw error;
+  }
+}
