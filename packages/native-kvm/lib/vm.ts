@@ -302,6 +302,10 @@ export class Vm extends EventEmitter<VmEvents> {
 
   stop(): void {
     this.#native.stop();
+    // The 'stopped' state event may never be delivered: a stopped VM no
+    // longer keeps the event loop alive. The exit is known now.
+    const exit = this.exit;
+    if (exit) this.#resolveExit(exit);
   }
 
   /** Releases every fd, thread and mapping; the object is unusable after. */

@@ -101,7 +101,7 @@ export async function benchCommand(args: string[]): Promise<number> {
     throw new UsageError(`--prediction must be "none" or one of ${BENCH_PREDICTORS.join(', ')} (got "${predictionRaw}")`);
   }
   const prediction = predictionRaw === 'none' ? null : (predictionRaw as BenchPredictor);
-  const maxSlowdown = integerOption('max-slowdown', values['max-slowdown'], { min: 2, max: 1000, fallback: quick ? 6 : 12 });
+  const maxSlowdown = integerOption('max-slowdown', values['max-slowdown'], { min: 2, max: 1000, fallback: quick ? 4 : 12 });
   const sweep = values['no-sweep'] ? null : quick ? SWEEP_QUICK : SWEEP_FULL;
   const predictors: BenchPredictor[] =
     values.predictors === 'none' || (quick && values.predictors === undefined)
