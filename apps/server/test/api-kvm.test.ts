@@ -80,6 +80,17 @@ describe.runIf(hasKvm)('a KVM VM through the API', () => {
     expect(lines.join('\n')).toContain('uckpt guest: graph');
   });
 
+  it('switches to copy-on-write and back while the guest runs', async () => {
+    for (const mode of ['cow', 'stop-and-copy'] as const) {
+      const patched = await server.app.inject({ method: 'PATCH', url: `/api/vms/${vmId}/config`, headers: asOperator, payload: { mode, intervalMs: 50 } });
+      expect(patched.statusCode, patched.body).toBe(200);
+      expect(patched.json().settings.mode).toBe(mode);
+      const from = events.length;
+      await until(() => events.slice(from).some((event) => event.type === 'epoch' && event.mode === mode), `an epoch in ${mode} mode`);
+    }
+    expect((await server.app.inject({ method: 'GET', url: `/api/vms/${vmId}`, headers: asOperator })).json().state).toBe('running');
+  });
+
   it('deletes the VM and its agent', async () => {
     const vm = server.service.store.getVm(vmId);
     const pid = vm?.agentPid;

@@ -2,7 +2,7 @@
 // checkpoint, roll back and stop. KVM implements it over the native VMM;
 // `sim` is a labelled test double. Xen arrives in its own package.
 import type { EventEmitter } from 'node:events';
-import type { BackendName, CheckpointSettings, VmSpec } from './config.js';
+import type { BackendName, CheckpointMode, CheckpointSettings, VmSpec } from './config.js';
 
 export interface GuestProgress {
   /** Work units done since boot (monotonic across runs, rewound by rollbacks). */
@@ -22,7 +22,11 @@ export interface BackendEpoch {
   truePositives: number;
   falsePositives: number;
   misses: number;
+  /** Write faults the guest took, and the time they cost it. */
+  faults: number;
   faultNsEstimate: number;
+  /** The mode in effect (copy-on-write falls back to stop-and-copy where the kernel cannot do it). */
+  mode: CheckpointMode;
   storeBytes: number;
   retained: number;
   coalesced: number;
@@ -55,6 +59,8 @@ export interface BackendVmEvents {
   exit: [exit: BackendExit];
   /** Checkpointing hit an error it could not recover from (it is off now). */
   'checkpoint-error': [message: string];
+  /** Checkpointing runs, but not as asked (e.g. copy-on-write fell back to stop-and-copy). */
+  'checkpoint-warning': [message: string];
 }
 
 export interface BackendVm extends EventEmitter<BackendVmEvents> {

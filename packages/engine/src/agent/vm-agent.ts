@@ -83,6 +83,9 @@ export class VmAgent extends EventEmitter<VmAgentEvents> {
       this.#applied = this.#settings;
       this.#emit({ type: 'alert', vmId: this.vmId, time: Date.now(), detector: 'checkpointing', message, evidence: {}, latencyBoundMs: 0, action: 'none' });
     });
+    vm.on('checkpoint-warning', (message) => {
+      this.#emit({ type: 'alert', vmId: this.vmId, time: Date.now(), detector: 'checkpointing', message, evidence: { asked: this.#settings.mode }, latencyBoundMs: 0, action: 'none' });
+    });
     vm.start();
     this.#sampleProgress();
     this.#sampler = setInterval(() => this.#sampleProgress(), progressSampleMs);
@@ -226,12 +229,12 @@ export class VmAgent extends EventEmitter<VmAgentEvents> {
       vmId: this.vmId,
       time: epoch.time,
       seq: epoch.seq,
-      mode: this.#applied?.mode ?? this.#settings.mode,
+      mode: epoch.mode,
       intervalMs: this.#applied?.intervalMs ?? this.#settings.intervalMs,
       dirtyPages: epoch.dirtyPages,
       pagesCopied: epoch.pagesCopied,
       pauseUs: epoch.pauseNs / 1000,
-      faults: epoch.misses,
+      faults: epoch.faults,
       faultUs: epoch.faultNsEstimate / 1000,
       predicted: epoch.predicted,
       truePositives: epoch.truePositives,

@@ -51,6 +51,7 @@ class KvmVm extends EventEmitter<BackendVmEvents> implements BackendVm {
     this.#vm.on('epoch', (epoch) => this.emit('epoch', epoch));
     this.#vm.on('console', (line) => this.emit('console', line));
     this.#vm.on('checkpoint-error', (message) => this.emit('checkpoint-error', message));
+    this.#vm.on('checkpoint-warning', (message) => this.emit('checkpoint-warning', message));
     this.#vm.on('state', (_state, exit) => {
       if (exit) this.emit('exit', describeExit(exit));
     });
@@ -75,21 +76,10 @@ class KvmVm extends EventEmitter<BackendVmEvents> implements BackendVm {
       if (wasOn) this.#vm.disableCheckpointing();
       return;
     }
-    if (wasOn && previous?.mode === next.mode) {
-      this.#vm.configureCheckpointing({
-        intervalMs: next.intervalMs,
-        retention: next.retention,
-        predictor: next.predictor,
-      });
-      return;
-    }
-    if (wasOn) this.#vm.disableCheckpointing();
-    this.#vm.enableCheckpointing({
-      intervalMs: next.intervalMs,
-      retention: next.retention,
-      mode: next.mode as 'stop-and-copy',
-      predictor: next.predictor,
-    });
+    const { intervalMs, retention, mode, predictor } = next;
+    // A change of mode drops the retained checkpoints and starts over.
+    if (wasOn) this.#vm.configureCheckpointing({ intervalMs, retention, mode, predictor });
+    else this.#vm.enableCheckpointing({ intervalMs, retention, mode, predictor });
   }
 
   checkpointNow(): Promise<number> {
