@@ -108,6 +108,17 @@ describe('GET /api/model/availability', () => {
     const overridden = (await get(`?vmId=${vmId}&intervalMs=30`)).json();
     expect(overridden.parameters.intervalMs).toEqual({ value: 30, source: 'override' });
     expect(overridden.parameters.retention.source).toBe('measured');
+
+    // A rollback's duration becomes the model's recovery time.
+    expect(fromVm.parameters.rollbackMs.source).toBe('default');
+    await until(async () => (await server.app.inject({ method: 'GET', url: `/api/vms/${vmId}/checkpoints`, headers: asViewer })).json().checkpoints?.length > 0, 'a checkpoint');
+    const rollback = await server.app.inject({ method: 'POST', url: `/api/vms/${vmId}/rollback`, headers: asOperator, payload: { to: 'latest' } });
+    expect(rollback.statusCode, rollback.body).toBe(200);
+    const afterRollback = await until(async () => {
+      const body = (await get(`?vmId=${vmId}`)).json();
+      return body.parameters.rollbackMs.source === 'measured' ? body : null;
+    }, 'the rollback to be measured');
+    expect(afterRollback.parameters.rollbackMs.value).toBeGreaterThanOrEqual(0);
   });
 
   it('is in the OpenAPI document', async () => {

@@ -11,12 +11,14 @@ import {
   defaultAvailabilityParameters,
   latencySurvival,
   overheadPct,
+  parametersFromMeasurements,
   recommendInterval,
   solveLinearSystem,
   solveProtectedVm,
   solveRenewalChain,
   solveUnprotectedVm,
   stationaryDistribution,
+  workingSetCovering,
   type AvailabilityParameters,
 } from '../src/index.js';
 
@@ -355,5 +357,31 @@ describe('recommendation and analysis', () => {
     for (let i = 1; i < analysis.curve.length; i++) expect(analysis.curve[i]!.intervalMs).toBeGreaterThan(analysis.curve[i - 1]!.intervalMs);
     const total = Object.values(analysis.occupancy).reduce((a, b) => a + b, 0);
     expect(total).toBeCloseTo(1, 12);
+  });
+});
+
+describe('parameters from measurements', () => {
+  it('takes the median rollback, the epoch-weighted write rate and the largest epoch', () => {
+    const measured = parametersFromMeasurements({
+      windows: [
+        { epochs: 1200, intervalMs: 50, dirtyPagesMean: 100, dirtyPagesMax: 180 },
+        { epochs: 600, intervalMs: 100, dirtyPagesMean: 500, dirtyPagesMax: 700.5 },
+        { epochs: 0, intervalMs: 100, dirtyPagesMean: 0, dirtyPagesMax: 0 },
+      ],
+      rollbackDurationsUs: [900, 1100, 250_000, 1000],
+    });
+    expect(measured.rollbackMs).toBeCloseTo(1.05, 12);
+    expect(measured.dirtyPagesPerSecond).toBeCloseTo((1200 * 2000 + 600 * 5000) / 1800, 9);
+    expect(measured.workingSetPagesAtLeast).toBe(701);
+  });
+
+  it('claims nothing without measurements', () => {
+    expect(parametersFromMeasurements({ windows: [], rollbackDurationsUs: [] })).toEqual({});
+  });
+
+  it('only ever raises a bounded working set to what was seen', () => {
+    expect(workingSetCovering(1024, 5000)).toBe(5000);
+    expect(workingSetCovering(8192, 5000)).toBe(8192);
+    expect(workingSetCovering(0, 5000)).toBe(0);
   });
 });

@@ -3,8 +3,12 @@ import {
   defaultAvailabilityParameters,
   defaultOverheadBudgetPct,
   EngineError,
+  parametersFromMeasurements,
+  workingSetCovering,
   type AvailabilityParameters,
+  type Measurements,
 } from '@uckpt/engine';
+import type { Store } from '../store/index.js';
 import { errors } from '../schemas/common.js';
 import { AvailabilityAnswer, AvailabilityQuery } from '../schemas/model.js';
 import { typed, type Routes } from './context.js';
@@ -12,7 +16,11 @@ import { typed, type Routes } from './context.js';
 type ParameterSource = 'default' | 'override' | 'measured';
 type Sourced = Record<keyof AvailabilityParameters, { value: number; source: ParameterSource }>;
 
-export const modelRoutes: Routes = (app, { supervisor }) => {
+/** The last hour of epoch summaries (one a minute) and the last rollbacks are what the model learns from. */
+const summariesUsed = 60;
+const rollbacksUsed = 100;
+
+export const modelRoutes: Routes = (app, { supervisor, store }) => {
   const api = typed(app);
 
   api.get('/api/model/availability', {
@@ -30,11 +38,19 @@ export const modelRoutes: Routes = (app, { supervisor }) => {
 
     if (vmId !== undefined) {
       if (!supervisor.has(vmId)) throw new EngineError('not-found', `no VM with id ${vmId}`);
-      // What the VM runs with now; its measured costs, error history and
-      // detection latencies will join here as the engine reports them.
+      // What the VM runs with now and what its epochs and rollbacks measured.
+      // Checkpoint cost per page, error rate, coverage and latency will join
+      // here as the engine measures them.
       const { settings } = await supervisor.view(vmId);
       sourced.intervalMs = { value: settings.intervalMs, source: 'measured' };
       sourced.retention = { value: settings.retention, source: 'measured' };
+      const measured = parametersFromMeasurements(measurementsOf(store, vmId));
+      if (measured.rollbackMs !== undefined) sourced.rollbackMs = { value: measured.rollbackMs, source: 'measured' };
+      if (measured.dirtyPagesPerSecond !== undefined) sourced.dirtyPagesPerSecond = { value: measured.dirtyPagesPerSecond, source: 'measured' };
+      if (measured.workingSetPagesAtLeast !== undefined) {
+        const covering = workingSetCovering(sourced.workingSetPages.value, measured.workingSetPagesAtLeast);
+        if (covering !== sourced.workingSetPages.value) sourced.workingSetPages = { value: covering, source: 'measured' };
+      }
     }
     for (const [name, value] of Object.entries(overrides) as [keyof AvailabilityParameters, number | undefined][]) {
       if (value !== undefined) sourced[name] = { value, source: 'override' };
@@ -65,4 +81,14 @@ function analyse(parameters: AvailabilityParameters, overheadBudgetPct: number) 
     if (error instanceof RangeError) throw new EngineError('invalid-argument', error.message);
     throw error;
   }
+}
+
+function measurementsOf(store: Store, vmId: string): Measurements {
+  const windows = store.queryEvents({ vmId, types: ['checkpoint-summary'], limit: summariesUsed }).flatMap((event) =>
+    event.type === 'checkpoint-summary' ? [event] : [],
+  );
+  const rollbackDurationsUs = store
+    .queryEvents({ vmId, types: ['rollback'], limit: rollbacksUsed })
+    .flatMap((event) => (event.type === 'rollback' && event.ok && event.durationUs !== undefined ? [event.durationUs] : []));
+  return { windows, rollbackDurationsUs };
 }

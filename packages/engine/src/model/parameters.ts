@@ -65,6 +65,14 @@ export const defaultAvailabilityParameters: Readonly<AvailabilityParameters> = {
   repairSeconds: 3600,
 };
 
+/**
+ * Raises the working set to what was seen dirtied in one epoch: a smaller one
+ * would cap the pages per interval below a measured count. 0 (unbounded) stays.
+ */
+export function workingSetCovering(workingSetPages: number, pagesSeenInOneEpoch: number): number {
+  return workingSetPages === 0 ? 0 : Math.max(workingSetPages, pagesSeenInOneEpoch);
+}
+
 /** Throws a RangeError naming the first parameter outside its range. */
 export function checkAvailabilityParameters(parameters: AvailabilityParameters): void {
   for (const [name, limit] of Object.entries(availabilityParameterLimits) as [keyof AvailabilityParameters, { min: number; max: number; integer?: boolean }][]) {
