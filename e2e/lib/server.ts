@@ -51,9 +51,10 @@ async function waitHealthy(url: string, child: ChildProcess, timeoutMs: number):
 }
 
 /** Starts `uckpt serve --demo` and waits until it answers; records its PID for the teardown. */
-export async function startServer(opts: { port: number; stateDir: string; log: string; env?: NodeJS.ProcessEnv }): Promise<ServerInfo> {
+export async function startServer(opts: { port: number; stateDir: string; log: string; demo?: boolean; record?: boolean; env?: NodeJS.ProcessEnv }): Promise<ServerInfo> {
   const out = openSync(opts.log, 'a');
-  const child = spawn(process.execPath, [cliPath, 'serve', '--demo', '--port', String(opts.port), '--state-dir', opts.stateDir], {
+  const args = [cliPath, 'serve', ...(opts.demo === false ? [] : ['--demo']), '--port', String(opts.port), '--state-dir', opts.stateDir];
+  const child = spawn(process.execPath, args, {
     cwd: repoRoot,
     env: { ...process.env, UCKPT_OPERATOR_TOKEN: tokens.operator, UCKPT_VIEWER_TOKEN: tokens.viewer, ...opts.env },
     stdio: ['ignore', out, out],
@@ -63,7 +64,7 @@ export async function startServer(opts: { port: number; stateDir: string; log: s
   const url = `http://127.0.0.1:${opts.port}`;
   await waitHealthy(url, child, 60_000);
   const info: ServerInfo = { pid: child.pid!, port: opts.port, url, stateDir: opts.stateDir, log: opts.log };
-  writeFileSync(stateFile, JSON.stringify(info));
+  if (opts.record !== false) writeFileSync(stateFile, JSON.stringify(info));
   return info;
 }
 
@@ -90,10 +91,10 @@ export async function stopServer(pid: number, signal: NodeJS.Signals = 'SIGTERM'
 }
 
 /** A REST call as the operator, for set-up and checks the UI does not make. */
-export async function api<T>(method: string, urlPath: string, body?: unknown, token = tokens.operator): Promise<T> {
+export async function api<T>(method: string, urlPath: string, body?: unknown, token = tokens.operator, base = serverInfo().url): Promise<T> {
   const init: RequestInit = { method, headers: { authorization: `Bearer ${token}`, ...(body === undefined ? {} : { 'content-type': 'application/json' }) } };
   if (body !== undefined) init.body = JSON.stringify(body);
-  const r = await fetch(`${serverInfo().url}${urlPath}`, init);
+  const r = await fetch(`${base}${urlPath}`, init);
   const text = await r.text();
   if (!r.ok) throw new Error(`${method} ${urlPath}: ${r.status} ${text}`);
   return (text ? JSON.parse(text) : undefined) as T;

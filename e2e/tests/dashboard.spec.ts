@@ -26,6 +26,9 @@ test('a viewer sees the VMs but no mutating controls', async ({ page }) => {
   await expect(page.getByRole('tab', { name: /Fault injection/ })).toHaveCount(0);
   await expect(page.getByRole('spinbutton')).toHaveCount(0);
   await expect(page.locator('input:not([type=radio])')).toHaveCount(0);
+  await page.emulateMedia({ colorScheme: 'dark' });
+  await page.waitForTimeout(3000);
+  await page.screenshot({ path: shot('detail-viewer-dark') });
 });
 
 test('the charts move and the epoch rate follows a changed interval', async ({ page }) => {
@@ -41,8 +44,6 @@ test('the charts move and the epoch rate follows a changed interval', async ({ p
   // The demo VM checkpoints every 50 ms: ~20 epochs/s.
   await expect.poll(() => numberIn(page, 'epoch-rate'), { timeout: 15_000 }).toBeGreaterThan(14);
   expect(await numberIn(page, 'epoch-rate')).toBeLessThan(26);
-  await page.waitForTimeout(4000); // a few seconds of curves for the screenshot
-  await page.screenshot({ path: shot('detail'), fullPage: true });
 
   const controls = page.getByTestId('controls');
   await controls.getByLabel('Interval (ms)').fill('0');
@@ -54,6 +55,7 @@ test('the charts move and the epoch rate follows a changed interval', async ({ p
   // 5 epochs/s once the 5 s measuring span holds only the new interval.
   await expect.poll(() => numberIn(page, 'epoch-rate'), { timeout: 20_000, intervals: [1000] }).toBeLessThan(6.5);
   expect(await numberIn(page, 'epoch-rate')).toBeGreaterThan(3.5);
+  await page.screenshot({ path: shot('detail'), fullPage: true });
   expect((await api<{ settings: { intervalMs: number } }>('GET', `/api/vms/${await page.getByTestId('vm-detail').getAttribute('data-vm-id')}`)).settings.intervalMs).toBe(200);
 });
 

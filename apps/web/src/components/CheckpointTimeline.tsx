@@ -1,17 +1,27 @@
 // The retained checkpoint ring, newest last, with rollback behind a confirm
 // dialog that names what will be lost, and the server's result once done.
-import { useCallback, useEffect, useId, useRef, useState } from 'react';
+import { memo, useCallback, useEffect, useId, useRef, useState } from 'react';
 import { ApiError } from '../api/client.ts';
-import type { CheckpointInfo, RollbackResult, RollbackTarget, TakenCheckpoint, VmView } from '../api/types.ts';
+import type { CheckpointInfo, RollbackResult, RollbackTarget, TakenCheckpoint } from '../api/types.ts';
 import { canMutate, useSession } from '../app-context.ts';
 import { fmtAge, fmtBytes, fmtNum, fmtUs } from '../format.ts';
-import { useStoreVersion, useVisible } from '../telemetry/hooks.ts';
+import { useVisible } from '../telemetry/hooks.ts';
 import { ConfirmDialog } from './ConfirmDialog.tsx';
 
 const REFRESH_MS = 1000;
 
-export function CheckpointTimeline({ vm, stale }: { vm: VmView; stale: boolean }) {
-  const { api, store, role } = useSession();
+export const CheckpointTimeline = memo(function CheckpointTimeline({
+  vmId,
+  vmName,
+  enabled,
+  stale,
+}: {
+  vmId: string;
+  vmName: string;
+  enabled: boolean;
+  stale: boolean;
+}) {
+  const { api, role } = useSession();
   const id = useId();
   const ref = useRef<HTMLElement>(null);
   const visible = useVisible(ref);
@@ -21,27 +31,23 @@ export function CheckpointTimeline({ vm, stale }: { vm: VmView; stale: boolean }
   const [busy, setBusy] = useState(false);
   const [result, setResult] = useState<{ kind: 'ok' | 'error'; text: string } | null>(null);
   const [taken, setTaken] = useState<TakenCheckpoint | null>(null);
-  // Pause the list with the view, like the charts.
-  const version = useStoreVersion(store, visible && target === null);
-
   const load = useCallback(async () => {
     try {
-      const r = await api.checkpoints(vm.id);
+      const r = await api.checkpoints(vmId);
       setList({ checkpoints: r.checkpoints, at: Date.now() });
       setLoadError(null);
     } catch (e) {
       setLoadError(e instanceof Error ? e.message : String(e));
     }
-  }, [api, vm.id]);
+  }, [api, vmId]);
 
-  const lastLoad = useRef(0);
+  // Refreshed once a second while on screen; held still while a rollback is being confirmed.
   useEffect(() => {
     if (!visible || target !== null) return;
-    const now = Date.now();
-    if (now - lastLoad.current < REFRESH_MS) return;
-    lastLoad.current = now;
     void load();
-  }, [version, visible, target, load]);
+    const t = setInterval(() => void load(), REFRESH_MS);
+    return () => clearInterval(t);
+  }, [visible, target, load]);
 
   const mutate = canMutate(role);
   const cps = list?.checkpoints ?? [];
@@ -51,10 +57,9 @@ export function CheckpointTimeline({ vm, stale }: { vm: VmView; stale: boolean }
   async function takeNow() {
     setResult(null);
     try {
-      const t = await api.takeCheckpoint(vm.id);
+      const t = await api.takeCheckpoint(vmId);
       setTaken(t);
       setResult({ kind: 'ok', text: `Checkpoint #${t.seq} taken: ${fmtNum(t.pages, 0)} pages, ${fmtBytes(t.bytes)}.` });
-      lastLoad.current = Date.now();
       await load();
     } catch (e) {
       setResult({ kind: 'error', text: `Checkpoint refused: ${e instanceof Error ? e.message : String(e)}` });
@@ -65,7 +70,7 @@ export function CheckpointTimeline({ vm, stale }: { vm: VmView; stale: boolean }
     if (target === null) return;
     setBusy(true);
     try {
-      const r: RollbackResult = await api.rollback(vm.id, target);
+      const r: RollbackResult = await api.rollback(vmId, target);
       setResult({
         kind: 'ok',
         text: `Rolled back to checkpoint #${r.seq}: ${fmtNum(r.pagesRestored, 0)} pages restored in ${fmtUs(r.durationUs)}, ${r.checkpointsDropped} newer checkpoint${r.checkpointsDropped === 1 ? '' : 's'} dropped.`,
@@ -76,7 +81,6 @@ export function CheckpointTimeline({ vm, stale }: { vm: VmView; stale: boolean }
     } finally {
       setBusy(false);
       setTarget(null);
-      lastLoad.current = Date.now();
       void load();
     }
   }
@@ -90,7 +94,7 @@ export function CheckpointTimeline({ vm, stale }: { vm: VmView; stale: boolean }
         <h2 id={`${id}-h`}>Checkpoints</h2>
         {mutate && (
           <div className="btn-row">
-            <button type="button" onClick={takeNow} disabled={!vm.settings.enabled} data-testid="take-checkpoint">
+            <button type="button" onClick={takeNow} disabled={!enabled} data-testid="take-checkpoint">
               Take checkpoint now
             </button>
             <button type="button" className="btn-danger-outline" onClick={() => setTarget('safe')} disabled={cps.length === 0} data-testid="rollback-safe">
@@ -116,7 +120,7 @@ export function CheckpointTimeline({ vm, stale }: { vm: VmView; stale: boolean }
           ))}
         </ol>
       )}
-      {list && cps.length === 0 && <p className="muted">No checkpoints retained{vm.settings.enabled ? ' yet' : ': checkpointing is off'}.</p>}
+      {list && cps.length === 0 && <p className="muted">No checkpoints retained{enabled ? ' yet' : ': checkpointing is off'}.</p>}
       {cps.length > 0 && (
         <div className="table-wrap scroll-y">
           <table className="cp-table" data-testid="checkpoint-table">
@@ -154,7 +158,7 @@ export function CheckpointTimeline({ vm, stale }: { vm: VmView; stale: boolean }
       )}
       <ConfirmDialog
         open={target !== null}
-        title={target === 'safe' ? `Roll back ${vm.name} to the safe checkpoint?` : `Roll back ${vm.name} to checkpoint #${String(target)}?`}
+        title={target === 'safe' ? `Roll back ${vmName} to the safe checkpoint?` : `Roll back ${vmName} to checkpoint #${String(target)}?`}
         confirmLabel="Roll back"
         danger
         busy={busy}
@@ -178,4 +182,4 @@ export function CheckpointTimeline({ vm, stale }: { vm: VmView; stale: boolean }
       </ConfirmDialog>
     </section>
   );
-}
+});

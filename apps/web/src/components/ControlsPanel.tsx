@@ -1,7 +1,7 @@
 // Checkpoint settings of one VM. Edits are drafts until the server answers;
 // the form then shows the server's settings, never the ones it sent.
 import { limits } from '@uckpt/engine/config';
-import { type FormEvent, useId, useState } from 'react';
+import { type FormEvent, memo, useId, useState } from 'react';
 import { ApiError } from '../api/client.ts';
 import type { CheckpointMode, CheckpointSettings, PredictorName, VmView } from '../api/types.ts';
 import { useSession } from '../app-context.ts';
@@ -31,13 +31,14 @@ export function integerProblem(text: string, min: number, max: number, unit = ''
   return null;
 }
 
-export function ControlsPanel({ vm, stale }: { vm: VmView; stale: boolean }) {
+// Memoized on the settings: epochs change the VM object ten times a second, not its settings.
+export const ControlsPanel = memo(function ControlsPanel({ vmId, settings, stale }: { vmId: string; settings: CheckpointSettings; stale: boolean }) {
   const { api, store } = useSession();
   const id = useId();
   const [draft, setDraft] = useState<Draft | null>(null);
   const [busy, setBusy] = useState(false);
   const [answer, setAnswer] = useState<{ kind: 'ok' | 'error'; text: string } | null>(null);
-  const shown = draft ?? toDraft(vm.settings);
+  const shown = draft ?? toDraft(settings);
 
   const intervalErr = integerProblem(shown.intervalMs, limits.intervalMs.min, limits.intervalMs.max, ' ms');
   const retentionErr = integerProblem(shown.retention, limits.retention.min, limits.retention.max);
@@ -49,11 +50,11 @@ export function ControlsPanel({ vm, stale }: { vm: VmView; stale: boolean }) {
 
   const changes: Partial<CheckpointSettings> = {};
   if (draft) {
-    if (!intervalErr && Number(draft.intervalMs) !== vm.settings.intervalMs) changes.intervalMs = Number(draft.intervalMs);
-    if (!retentionErr && Number(draft.retention) !== vm.settings.retention) changes.retention = Number(draft.retention);
-    if (draft.mode !== vm.settings.mode) changes.mode = draft.mode;
-    if (draft.predictor !== vm.settings.predictor) changes.predictor = draft.predictor;
-    if (draft.enabled !== vm.settings.enabled) changes.enabled = draft.enabled;
+    if (!intervalErr && Number(draft.intervalMs) !== settings.intervalMs) changes.intervalMs = Number(draft.intervalMs);
+    if (!retentionErr && Number(draft.retention) !== settings.retention) changes.retention = Number(draft.retention);
+    if (draft.mode !== settings.mode) changes.mode = draft.mode;
+    if (draft.predictor !== settings.predictor) changes.predictor = draft.predictor;
+    if (draft.enabled !== settings.enabled) changes.enabled = draft.enabled;
   }
   const hasChanges = Object.keys(changes).length > 0;
 
@@ -62,11 +63,12 @@ export function ControlsPanel({ vm, stale }: { vm: VmView; stale: boolean }) {
     if (intervalErr || retentionErr || !hasChanges) return;
     setBusy(true);
     try {
-      const { settings } = await api.configure(vm.id, changes);
-      store.upsertVm({ ...(store.vm(vm.id) ?? vm), settings });
+      const answer = await api.configure(vmId, changes);
+      const current = store.vm(vmId);
+      if (current) store.upsertVm({ ...current, settings: answer.settings });
       store.publish();
       setDraft(null);
-      setAnswer({ kind: 'ok', text: `Applied: ${describe(changes, settings)}.` });
+      setAnswer({ kind: 'ok', text: `Applied: ${describe(changes, answer.settings)}.` });
     } catch (err) {
       setAnswer({ kind: 'error', text: err instanceof ApiError ? `Refused: ${err.message}` : String(err) });
     } finally {
@@ -146,7 +148,7 @@ export function ControlsPanel({ vm, stale }: { vm: VmView; stale: boolean }) {
       </form>
     </section>
   );
-}
+});
 
 function describe(sent: Partial<CheckpointSettings>, got: CheckpointSettings): string {
   return (Object.keys(sent) as (keyof CheckpointSettings)[]).map((k) => `${k} = ${String(got[k])}`).join(', ');

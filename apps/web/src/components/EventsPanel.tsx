@@ -1,6 +1,6 @@
 // Detector alerts with the action taken and its outcome, rollbacks and state
 // changes: the server's history first, then what the stream brings.
-import { useEffect, useMemo, useState } from 'react';
+import { memo, useEffect, useMemo, useState } from 'react';
 import type { AlertEvent, RollbackEvent, TelemetryEvent } from '../api/types.ts';
 import { useSession } from '../app-context.ts';
 import { fmtNum, fmtTime, fmtUs } from '../format.ts';
@@ -28,7 +28,7 @@ function outcomeOf(alert: AlertEvent, all: readonly NotableEvent[]): string {
   return rb.ok ? `rolled back to #${rb.seq}` : `rollback failed: ${rb.error ?? ''}`;
 }
 
-export function EventsPanel({ vmId }: { vmId: string }) {
+export const EventsPanel = memo(function EventsPanel({ vmId }: { vmId: string }) {
   const { api, store } = useSession();
   useStoreVersion(store);
   const [history, setHistory] = useState<NotableEvent[]>([]);
@@ -60,7 +60,7 @@ export function EventsPanel({ vmId }: { vmId: string }) {
     }
     return out.sort((a, b) => b.time - a.time);
   }, [history, live]);
-  const shown = merged.filter((e) => filter === 'all' || e.type === filter);
+  const shown = useMemo(() => merged.filter((e) => filter === 'all' || e.type === filter), [merged, filter]);
   const alerts = merged.filter((e) => e.type === 'alert').length;
 
   return (
@@ -80,6 +80,15 @@ export function EventsPanel({ vmId }: { vmId: string }) {
         </label>
       </div>
       {error && <p className="result-error">Could not load the event history: {error}</p>}
+      <EventList shown={shown} merged={merged} />
+    </div>
+  );
+});
+
+/** The list itself, re-rendered only when its events change, not at every publish. */
+const EventList = memo(function EventList({ shown, merged }: { shown: NotableEvent[]; merged: NotableEvent[] }) {
+  return (
+    <>
       {shown.length === 0 ? (
         <p className="muted">Nothing yet. Detector alerts and rollbacks appear here as they happen.</p>
       ) : (
@@ -110,6 +119,6 @@ export function EventsPanel({ vmId }: { vmId: string }) {
           ))}
         </ul>
       )}
-    </div>
+    </>
   );
-}
+});

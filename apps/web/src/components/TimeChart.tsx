@@ -139,13 +139,16 @@ const Plot = memo(function Plot({
   );
 });
 
-export function TimeChart({ vmId, spec, window, stale }: { vmId: string; spec: ChartSpec; window: ChartWindow; stale: boolean }) {
+// Memoized: a parent re-rendering with the same props must not re-render the
+// chart; only its own throttled subscription does.
+export const TimeChart = memo(function TimeChart({ vmId, spec, window, stale }: { vmId: string; spec: ChartSpec; window: ChartWindow; stale: boolean }) {
   const { store } = useSession();
   const ref = useRef<HTMLElement>(null);
   const visible = useVisible(ref);
   const w = windows[window];
-  // Buckets are 1 s (1 min window) or 10 s (10 min) wide: re-render twice per bucket at most.
-  useThrottledVersion(store, visible, w.bucketMs / 2);
+  // Buckets are 1 s (1 min window) or 10 s (10 min) wide: the 1 min chart re-renders once a
+  // second, the 10 min one every 2.5 s (its open bucket still grows visibly).
+  useThrottledVersion(store, visible, Math.min(w.bucketMs, 2500));
   const series = store.series(vmId);
   const to = store.serverNow();
   const from = to - w.spanMs;
@@ -171,4 +174,4 @@ export function TimeChart({ vmId, spec, window, stale }: { vmId: string; spec: C
       </div>
     </figure>
   );
-}
+});

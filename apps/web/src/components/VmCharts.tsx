@@ -1,4 +1,4 @@
-import { useId, useState } from 'react';
+import { memo, useId, useState } from 'react';
 import { fmtNum } from '../format.ts';
 import { type ChartWindow, windows } from '../telemetry/series.ts';
 import { type ChartSpec, TimeChart } from './TimeChart.tsx';
@@ -35,7 +35,7 @@ export const chartSpecs: ChartSpec[] = [
   { id: 'epochs', title: 'Epoch rate', unit: 'epochs/s', note: 'checkpoint epochs completed per second', lines: [{ key: 'epochRate', name: 'epochs', color: 1 }], format: num(1) },
 ];
 
-export function VmCharts({ vmId, stale }: { vmId: string; stale: boolean }) {
+export const VmCharts = memo(function VmCharts({ vmId, stale }: { vmId: string; stale: boolean }) {
   const [win, setWin] = useState<ChartWindow>('1m');
   const id = useId();
   return (
@@ -59,4 +59,4 @@ export function VmCharts({ vmId, stale }: { vmId: string; stale: boolean }) {
       </div>
     </section>
   );
-}
+});

@@ -137,8 +137,8 @@ export function VmDetailPage({ id }: { id: string }) {
       <div className="detail-grid">
         <VmCharts vmId={id} stale={stale} />
         <aside className="side">
-          {mutate ? <ControlsPanel vm={vm} stale={stale} /> : <SettingsSummary vm={vm} />}
-          <CheckpointTimeline vm={vm} stale={stale} />
+          {mutate ? <ControlsPanel vmId={id} settings={vm.settings} stale={stale} /> : <SettingsSummary vm={vm} />}
+          <CheckpointTimeline vmId={id} vmName={vm.name} enabled={vm.settings.enabled} stale={stale} />
         </aside>
       </div>
 

@@ -192,7 +192,11 @@ export class TelemetryStore {
             checkpointsRetained: e.checkpointsRetained,
             epochs: Math.max(vm.epochs, e.seq),
             lastCheckpointTime: e.time,
-            settings: { ...vm.settings, intervalMs: e.intervalMs, mode: e.mode },
+            // Same settings object unless they changed: components memoize on it.
+            settings:
+              vm.settings.intervalMs === e.intervalMs && vm.settings.mode === e.mode
+                ? vm.settings
+                : { ...vm.settings, intervalMs: e.intervalMs, mode: e.mode },
           });
         break;
       }
