@@ -15,7 +15,9 @@ export function fmtNum(v: number | null | undefined, digits = 1): string {
 }
 
 export function fmtPct(v: number | null | undefined, digits = 1): string {
-  return v === null || v === undefined || !Number.isFinite(v) ? '–' : `${v.toFixed(digits)} %`;
+  if (v === null || v === undefined || !Number.isFinite(v)) return '–';
+  const r = Number(v.toFixed(digits));
+  return `${(r === 0 ? 0 : r).toFixed(digits)} %`; // never "-0.0 %"
 }
 
 export function fmtUs(us: number | null | undefined): string {

@@ -126,3 +126,17 @@ describe('TelemetryStore', () => {
     expect(store.vms).toHaveLength(0);
   });
 });
+
+describe('formatting', async () => {
+  const { fmtAge, fmtBytes, fmtPct, fmtUs } = await import('../src/format.ts');
+  it('gives units and never a negative zero', () => {
+    expect(fmtPct(-0.01)).toBe('0.0 %');
+    expect(fmtPct(null)).toBe('–');
+    expect(fmtBytes(1536)).toBe('1.5 KiB');
+    expect(fmtBytes(3 * 1048576)).toBe('3.0 MiB');
+    expect(fmtUs(850)).toBe('850 µs');
+    expect(fmtUs(12_540)).toBe('12.54 ms');
+    expect(fmtAge(1900)).toBe('1.9 s');
+    expect(fmtAge(125_000)).toBe('2 min 5 s');
+  });
+});
