@@ -4,6 +4,8 @@ import { expect, test } from '@playwright/test';
 import { api, tokens } from '../lib/server.ts';
 import { hostChecksum, openVm, signIn } from './helpers.ts';
 
+test.skip(!!process.env.UCKPT_E2E_SKIP, process.env.UCKPT_E2E_SKIP);
+
 interface Vm {
   id: string;
   state: string;

@@ -3,6 +3,8 @@ import { expect, test } from '@playwright/test';
 import { api, tokens } from '../lib/server.ts';
 import { numberIn, openVm, shot, signIn } from './helpers.ts';
 
+test.skip(!!process.env.UCKPT_E2E_SKIP, process.env.UCKPT_E2E_SKIP);
+
 test.describe.configure({ mode: 'serial' });
 
 test('a wrong token is refused and nothing is stored', async ({ page }) => {

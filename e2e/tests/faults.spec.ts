@@ -4,6 +4,8 @@ import { expect, test } from '@playwright/test';
 import { serverInfo, tokens } from '../lib/server.ts';
 import { openVm, signIn } from './helpers.ts';
 
+test.skip(!!process.env.UCKPT_E2E_SKIP, process.env.UCKPT_E2E_SKIP);
+
 test('inject a fault and see the alert appear', async ({ page }) => {
   await signIn(page, tokens.operator);
   await openVm(page, 'demo');

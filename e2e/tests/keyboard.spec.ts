@@ -3,6 +3,8 @@
 import { expect, test } from '@playwright/test';
 import { serverInfo, tokens } from '../lib/server.ts';
 
+test.skip(!!process.env.UCKPT_E2E_SKIP, process.env.UCKPT_E2E_SKIP);
+
 test('usable by keyboard alone', async ({ page }) => {
   await page.goto(serverInfo().url);
   await expect(page.getByLabel('Token')).toBeFocused();
