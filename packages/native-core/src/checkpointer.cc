@@ -500,14 +500,15 @@ void Checkpointer::epoch(bool requested) {
     } else {
       epoch_stop_and_copy(r);
     }
+    // Under the lock: the fault handler fills the store while the guest runs.
+    r.store_bytes = ring_.store_bytes();
+    r.retained = static_cast<uint32_t>(ring_.size());
   } catch (const std::exception& e) {
     fail(e.what());
     return;
   }
   r.pause_ns = now_ns() - r.start_ns;
   refresh_costs(r, fault_service_ns);
-  r.store_bytes = ring_.store_bytes();
-  r.retained = static_cast<uint32_t>(ring_.size());
   {
     std::lock_guard<std::mutex> lock(mu_);
     totals_.epochs++;

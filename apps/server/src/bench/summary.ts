@@ -237,7 +237,7 @@ export function summarise(runs: BenchRun[]): BenchRow[] {
     }
     const capped = group.some((r) => r.capped);
     const measured = group.filter((r) => !r.capped);
-    const med = (pick: (r: BenchRun) => number) => (measured.length ? median(measured.map(pick)) : Number.NaN);
+    const med = (pick: (r: BenchRun) => number) => (measured.length ? median(measured.map(pick)) : null);
     const rolledBack = first.kind === 'rollback';
     const predicting = checkpointed && first.predictor !== undefined && first.predictor !== 'off';
     const medOrNull = (pick: (r: BenchRun) => number | null) => {

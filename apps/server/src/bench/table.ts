@@ -8,9 +8,10 @@ interface Column {
   cell: (row: BenchRow) => string;
 }
 
-const fixed = (digits: number) => (value: number | null) => (value === null ? '' : value.toFixed(digits));
+const blank = (value: number | null): value is null => value === null || Number.isNaN(value);
+const fixed = (digits: number) => (value: number | null) => (blank(value) ? '' : value.toFixed(digits));
 const signed = (value: number | null) => (value === null ? '' : `${value >= 0 ? '+' : ''}${value.toFixed(1)}`);
-const pages = (value: number | null) => (value === null ? '' : value.toFixed(value < 100 ? 1 : 0));
+const pages = (value: number | null) => (blank(value) ? '' : value.toFixed(value < 100 ? 1 : 0));
 
 const columns: Column[] = [
   { title: ['workload', ''], align: 'left', cell: (r) => r.workload },

@@ -167,7 +167,9 @@ Napi::Value VmObject::EnableCheckpointing(const Napi::CallbackInfo& info) {
   uint64_t default_mib = (m.memory_bytes() >> 20) * 3 / 2;
   config.store_bytes = uint_field(o, "storeMiB", default_mib, op) << 20;
   config.copy_threads = static_cast<unsigned>(uint_field(o, "copyThreads", 1, op));
-  config.predictor = predictor.value_or("off");
+  // The cost predictor measured best (README: checkpoint modes); it needs
+  // dirty tracking that can leave pages writable, so not with dirty rings.
+  config.predictor = predictor.value_or(m.manual_dirty_protect() ? "cost" : "off");
   config.fault_ns = static_cast<double>(uint_field(o, "faultNs", 3000, op));
   config.mode = mode.value_or(core::Mode::StopAndCopy);
   // Test hook: as if the host had no userfaultfd write protection.

@@ -60,7 +60,8 @@ export async function runCommand(args: string[]): Promise<number> {
           retention: integerOption('retention', values.retention, { min: 1, max: 1024, fallback: 8 }),
           storeMiB: integerOption('store-mib', values['store-mib'], { min: 1, max: 1 << 20, fallback: (memoryMiB * 3) / 2 }),
           copyThreads: integerOption('copy-threads', values['copy-threads'], { min: 1, max: 16, fallback: 1 }),
-          predictor: choiceOption('predictor', values.predictor, ['off', 'history', 'frontier', 'cost'] as const, 'off'),
+          // The default measured best (README: checkpoint modes); dirty rings cannot predict.
+          predictor: choiceOption('predictor', values.predictor, ['off', 'history', 'frontier', 'cost'] as const, values['dirty-tracking'] === 'ring' ? 'off' : 'cost'),
         };
   const dirtyTracking = choiceOption('dirty-tracking', values['dirty-tracking'], ['bitmap', 'ring'] as const, 'bitmap');
   if (dirtyTracking === 'ring' && checkpointing && checkpointing.predictor !== 'off') {
