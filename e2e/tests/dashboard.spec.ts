@@ -43,6 +43,11 @@ test('the charts move and the epoch rate follows a changed interval', async ({ p
   const epochs0 = await numberIn(page, 'epochs');
   await expect.poll(async () => chart.locator('path.recharts-line-curve').getAttribute('d'), { timeout: 10_000 }).not.toBe(path0);
   await expect.poll(() => numberIn(page, 'epochs')).toBeGreaterThan(epochs0);
+  // Hovering shows the exact values with their unit.
+  const box = (await page.getByTestId('chart-pause').locator('.recharts-surface').boundingBox())!;
+  await page.mouse.move(box.x + box.width - 30, box.y + box.height / 2);
+  await expect(page.getByTestId('chart-pause').locator('.chart-tip')).toContainText(/p50: [\d.]+ ms/);
+  await page.mouse.move(0, 0);
   // The demo VM checkpoints every 50 ms: ~20 epochs/s.
   await expect.poll(() => numberIn(page, 'epoch-rate'), { timeout: 15_000 }).toBeGreaterThan(14);
   expect(await numberIn(page, 'epoch-rate')).toBeLessThan(26);

@@ -21,10 +21,13 @@ export function ConnectionBadge() {
           ? `Reconnecting (attempt ${c.attempt + 1})…`
           : 'Connecting…'
         : `Disconnected, retrying in ${Math.max(0, Math.ceil(((c.retryAt ?? Date.now()) - Date.now()) / 1000))} s`;
+  // Events the server coalesced because this page fell behind: shown, never hidden.
+  const missed = store.missed;
   return (
     <span className={`conn conn-${c.status}`} role="status" aria-live="polite" data-testid="connection" data-status={c.status}>
       <span className="conn-dot" aria-hidden="true" />
       {label}
+      {missed > 0 && <span className="muted" title="Telemetry events the server coalesced because this page fell behind">{` · ${missed} coalesced`}</span>}
     </span>
   );
 }

@@ -50,7 +50,11 @@ function ChartTooltip({ active, payload, label, spec }: TipProps & { spec: Chart
             : '–';
         return (
           <div key={i}>
-            <span className="swatch" style={{ background: p.color }} /> {String(p.name)}: <strong>{text}</strong>
+            <span className="swatch" style={{ background: p.color }} /> {String(p.name)}:{' '}
+            <strong>
+              {text}
+              {spec.unit === '%' || text === '–' ? '' : ` ${spec.unit}`}
+            </strong>
           </div>
         );
       })}
