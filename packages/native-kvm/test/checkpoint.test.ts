@@ -23,10 +23,14 @@ const small: Record<string, { size: number; param?: number }> = {
 // rollbacks come at most one per epoch at progress points: a short run may
 // end before all 50 have come. Exactness of every single rollback is also
 // checked page by page below (no write escapes, in this mode too).
+// Without prediction graph rewrites ~200 pages in every epoch; at 10 ms a
+// fault each (~100 us of the vCPU's time here) leaves it almost no time to
+// progress, so it runs with a longer interval (and from size 96 on it does
+// not progress at 30 ms either: see the README on copy-on-write).
 const smallForCow: Record<string, { size: number; param?: number; intervalMs?: number }> = {
   hashtable: { size: 3 },
   sort: { size: 2 },
-  graph: { size: 48 },
+  graph: { size: 48, intervalMs: 30 },
   compress: { size: 24 },
   dp: { size: 1200 },
   dirtier: { size: 32 },
@@ -81,9 +85,13 @@ describeKvm.each(modes)('checkpoints and rollback (%s)', (mode) => {
         ]);
         expect(guest.mode).toBe(mode);
         expect(guest.lastError).toBeNull();
-        if (mode === 'cow') expect(guest.rollbacks).toBeGreaterThan(0);
-        else expect(guest.rollbacks).toBe(50);
-        expect(guest.epochs).toBeGreaterThan(50);
+        if (mode === 'cow') {
+          expect(guest.rollbacks).toBeGreaterThan(0);
+          expect(guest.epochs).toBeGreaterThan(guest.rollbacks);
+        } else {
+          expect(guest.rollbacks).toBe(50);
+          expect(guest.epochs).toBeGreaterThan(50);
+        }
         expect(guest.checksum).toBe(host.checksum);
       });
     }
