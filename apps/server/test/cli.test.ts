@@ -1,22 +1,12 @@
 // The command line as a user meets it: the built `uckpt` program, its
 // output, and its refusals of bad flags.
 import { execFile } from 'node:child_process';
-import { accessSync, constants } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
+import { hasKvm } from './helper.js';
 
 const cli = fileURLToPath(new URL('../dist/cli/main.js', import.meta.url));
-const hasKvm = (() => {
-  try {
-    accessSync('/dev/kvm', constants.R_OK | constants.W_OK);
-    return true;
-  } catch {
-    console.warn('\n*** /dev/kvm is not accessible: the CLI tests that run VMs are SKIPPED ***\n');
-    return false;
-  }
-})();
-
 async function uckpt(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
   try {
     const { stdout, stderr } = await promisify(execFile)(process.execPath, [cli, ...args], { encoding: 'utf8' });

@@ -18,7 +18,7 @@ export const hasKvm = (() => {
     accessSync('/dev/kvm', constants.R_OK | constants.W_OK);
     return true;
   } catch {
-    console.warn('\n*** /dev/kvm is not accessible: the server tests that run KVM VMs are SKIPPED ***\n');
+    console.warn('\n*** /dev/kvm is not accessible: the server and CLI tests that run KVM VMs are SKIPPED ***\n');
     return false;
   }
 })();

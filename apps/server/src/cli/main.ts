@@ -18,12 +18,15 @@ commands:
   workloads [--json]          list the guest workloads
   run --workload NAME         run one workload to completion and print its checksum
       [--on kvm|host] [--memory-mib N] [--vcpus N] [--seed S] [--size X] [--param Y] [--json]
-      [--mode off|stop-and-copy] [--interval-ms N] [--retention K] [--rollbacks N]
+      [--mode off|stop-and-copy|cow] [--interval-ms N] [--retention K] [--rollbacks N]
       [--store-mib N] [--copy-threads N] [--predictor off|history|frontier|cost]
       [--dirty-tracking bitmap|ring]
-  bench                       checkpointing overhead: each workload off and with stop-and-copy, alternating
-      [--workloads a,b,...] [--intervals 10,50,100] [--repeat N] [--rollbacks N]
-      [--predictors history,frontier,cost|none] [--no-ring] [--size-scale F] [--out DIR] [--json]
+  bench                       checkpointing overhead: each workload unprotected, then in each mode
+                              without and with prediction, alternating; a dirtier sweep; table, JSON, chart
+      [--quick] [--workloads a,b,...] [--intervals 10,25,50,100] [--modes stop-and-copy,cow]
+      [--prediction cost|history|frontier|none] [--predictors history,frontier,cost|none]
+      [--repeat N] [--rollbacks N] [--max-slowdown X] [--no-sweep] [--no-ring]
+      [--size-scale F] [--out DIR] [--json]
 `;
 
 const commands: Record<string, (args: string[]) => number | Promise<number>> = {

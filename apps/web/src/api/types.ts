@@ -2,8 +2,9 @@
 // types come from the engine's sources, so there is one definition of each.
 import type { BackendName, CheckpointMode, CheckpointSettings, PredictorName, VmSpec, VmState } from '@uckpt/engine/config';
 import type { TelemetryEvent } from '@uckpt/engine/events';
+import type { VmView } from '@uckpt/engine/protocol';
 
-export type { BackendName, CheckpointMode, CheckpointSettings, PredictorName, VmSpec, VmState, TelemetryEvent };
+export type { BackendName, CheckpointMode, CheckpointSettings, PredictorName, VmSpec, VmState, TelemetryEvent, VmView };
 export type {
   AlertEvent,
   CheckpointEvent,
@@ -15,25 +16,6 @@ export type {
 } from '@uckpt/engine/events';
 
 export type Role = 'operator' | 'viewer';
-
-export interface VmView {
-  id: string;
-  name: string;
-  backend: BackendName;
-  simulated: boolean;
-  state: VmState;
-  reason: string | null;
-  createdAt: number;
-  spec: VmSpec;
-  settings: CheckpointSettings;
-  progress: { units: number; runsDone: number; lastChecksum: string | null; rate: number };
-  calibratedRate: number | null;
-  overheadPct: number | null;
-  lastCheckpointTime: number | null;
-  checkpointsRetained: number;
-  storeBytes: number;
-  epochs: number;
-}
 
 export interface CheckpointInfo {
   seq: number;
