@@ -393,10 +393,12 @@ Checkpointer::Reply Checkpointer::serve(const Request& request) {
   const uint64_t start = now_ns();
   RollbackResult result;
   std::string failure;
+  bool revived = false;
   if (mode_ == Mode::CopyOnWrite) {
     PauseGuard paused(backend_);
     std::lock_guard<std::mutex> lock(ring_mu_);
     if (!cow_failure_.empty()) throw std::runtime_error(cow_failure_);
+    const bool revive = must_revive();
     dirty_.clear();
     backend_.harvest_dirty(dirty_);
     dirty_ |= carry_;
@@ -424,9 +426,11 @@ Checkpointer::Reply Checkpointer::serve(const Request& request) {
     } catch (const std::exception& e) {
       failure = std::string("after a rollback: ") + e.what();
     }
+    if (revive) backend_.revive(), revived = true;
   } else {
     PauseGuard paused(backend_);
     std::lock_guard<std::mutex> lock(ring_mu_);
+    const bool revive = must_revive();
     dirty_.clear();
     backend_.harvest_dirty(dirty_);
     dirty_ |= carry_;
@@ -439,6 +443,7 @@ Checkpointer::Reply Checkpointer::serve(const Request& request) {
     }
     carry_.clear();
     rearm_after(hot_);  // hot pages stay writable
+    if (revive) backend_.revive(), revived = true;
   }
   if (!failure.empty()) {
     fail(failure);  // the guest was restored, but is no longer protected
@@ -446,7 +451,17 @@ Checkpointer::Reply Checkpointer::serve(const Request& request) {
   }
   std::lock_guard<std::mutex> lock(mu_);
   totals_.rollbacks++;
-  return RollbackOutcome{result, now_ns() - start};
+  return RollbackOutcome{result, now_ns() - start, revived};
+}
+
+// A rollback of a guest whose run has ended brings it back, where the
+// backend allows it (a crash, not a clean finish); refused before anything
+// changes otherwise. Paused: the guest's state cannot change meanwhile.
+bool Checkpointer::must_revive() {
+  if (backend_.guest_state() != Backend::GuestState::Ended) return false;
+  const std::string why = backend_.revive_refusal();
+  if (!why.empty()) throw RollbackRefused(why);
+  return true;
 }
 
 void Checkpointer::use_predictor(const std::string& name) {

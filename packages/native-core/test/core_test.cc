@@ -274,6 +274,43 @@ TEST("checkpointer: a refused rollback loses no dirty page") {
   CHECK_EQ(int(guest.memory()[10 * kPageSize]), 0);
 }
 
+TEST("checkpointer: a rollback revives a guest that crashed, unless the backend refuses") {
+  for (Mode mode : {Mode::StopAndCopy, Mode::CopyOnWrite}) {
+    MemoryBackend guest(kPages);
+    CheckpointConfig config;
+    config.interval_ms = 10000;  // epochs only on request
+    config.store_bytes = 8 * MiB;
+    config.mode = mode;
+    Checkpointer cp(guest, config, [](const EpochRecord&) {}, [](const std::string&) {});
+    guest.write(3, 0, 1);
+    guest.set_register(0, 11);
+    uint64_t a = cp.checkpoint_now();
+    guest.write(3, 0, 2);
+    guest.set_register(0, 22);
+    guest.state = Backend::GuestState::Ended;  // it crashed
+    CHECK_THROWS(std::runtime_error, cp.checkpoint_now(), "the guest has ended");
+
+    guest.revive_refused = "the workload finished";
+    CHECK_THROWS(RollbackRefused, cp.rollback(a), "the workload finished");
+    CHECK_EQ(int(guest.memory()[3 * kPageSize]), 2);  // nothing changed
+    CHECK_EQ(guest.revivals, 0);
+
+    guest.revive_refused.clear();
+    RollbackOutcome r = cp.rollback(a);
+    CHECK(r.revived);
+    CHECK_EQ(guest.revivals, 1);
+    CHECK_EQ(int(guest.memory()[3 * kPageSize]), 1);
+    CHECK_EQ(guest.registers()[0], uint64_t{11});
+    // It runs again: checkpoints are taken and rollbacks are plain ones.
+    guest.write(3, 0, 3);
+    uint64_t b = cp.checkpoint_now();
+    CHECK(b > a);
+    CHECK(!cp.rollback(a).revived);
+    CHECK_EQ(int(guest.memory()[3 * kPageSize]), 1);
+    CHECK(!guest.paused());
+  }
+}
+
 TEST("prediction: under every predictor no write escapes, and hot pages cost no fault") {
   for (const char* name : {"history", "frontier", "cost"}) {
     MemoryBackend guest(kPages);

@@ -163,6 +163,15 @@ class MemoryBackend : public Backend {
   }
 
   GuestState state = GuestState::Running;
+  // Reviving: an ended fake guest is brought back unless this says why not.
+  std::string revive_refused;
+  int revivals = 0;
+  std::string revive_refusal() const override { return revive_refused; }
+  void revive() override {
+    require_paused();
+    revivals++;
+    state = GuestState::Running;
+  }
   std::string cow_unavailable;  // set to test the fallback to stop-and-copy
   uint64_t write_faults = 0;    // guest writes that waited on protection
   uint64_t protect_calls = 0;

@@ -26,6 +26,7 @@ export interface NativeExit {
   reason: string;
   message: string;
   vcpu: number;
+  run: number;
   result?: bigint;
 }
 
@@ -35,6 +36,7 @@ export interface NativeVm {
   pause(): void;
   resume(): void;
   stop(): void;
+  joinEndedRun(): boolean;
   destroy(): void;
   readMemory(gpa: number | bigint, length: number): Buffer;
   writeMemory(gpa: number | bigint, data: Buffer): void;

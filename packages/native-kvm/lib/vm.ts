@@ -33,6 +33,8 @@ export interface ExitInfo {
   reason: ExitReason;
   message: string;
   vcpu: number;
+  /** Which run ended: 0, then one more after each revive (a rollback of a crashed VM). */
+  run: number;
   /** The workload's checksum, when reason is `done`. */
   result?: bigint;
 }
@@ -220,6 +222,11 @@ export interface RollbackResult {
   pagesRestored: number;
   checkpointsDropped: number;
   durationNs: number;
+  /**
+   * When the VM had crashed or failed and the rollback brought it back to
+   * life: how that run ended. Null for a rollback of a running or paused VM.
+   */
+  revived: ExitInfo | null;
 }
 
 export interface CheckpointStats {
@@ -258,17 +265,30 @@ export interface VmEvents {
   'checkpoint-warning': [message: string];
 }
 
+/** A promise of how one run ends, and its resolver. */
+interface RunExit {
+  promise: Promise<ExitInfo>;
+  resolve: (exit: ExitInfo) => void;
+}
+
+function runExit(): RunExit {
+  let resolve!: (exit: ExitInfo) => void;
+  const promise = new Promise<ExitInfo>((r) => (resolve = r));
+  return { promise, resolve };
+}
+
 export class Vm extends EventEmitter<VmEvents> {
   readonly #native: NativeVm;
   #destroyed = false;
   #warnedFallback: string | null = null;
-  #exit: Promise<ExitInfo>;
-  #resolveExit!: (exit: ExitInfo) => void;
+  /** The run waitForExit() is about, and the exits of runs not yet settled, by run number. */
+  #run = 0;
+  readonly #exits = new Map<number, RunExit>([[0, runExit()]]);
+  #lastCrash: ExitInfo | null = null;
 
   private constructor(options: VmOptions) {
     super();
     const { Vm: NativeVmClass } = loadAddon();
-    this.#exit = new Promise((resolve) => (this.#resolveExit = resolve));
     try {
       this.#native = new NativeVmClass(options.memoryMiB, options.vcpus ?? 1, (event) => this.#onEvent(event), {
         dirtyTracking: options.dirtyTracking ?? 'bitmap',
@@ -306,14 +326,14 @@ export class Vm extends EventEmitter<VmEvents> {
     // The 'stopped' state event may never be delivered: a stopped VM no
     // longer keeps the event loop alive. The exit is known now.
     const exit = this.exit;
-    if (exit) this.#resolveExit(exit);
+    if (exit) this.#settleExit(exit);
   }
 
   /** Releases every fd, thread and mapping; the object is unusable after. */
   destroy(): void {
     this.#destroyed = true;
     this.#native.destroy();
-    this.#resolveExit({ reason: 'stopped', message: 'the VM was destroyed', vcpu: 0 });
+    for (const [run, { resolve }] of this.#exits) resolve({ reason: 'stopped', message: 'the VM was destroyed', vcpu: 0, run });
   }
 
   readMemory(gpa: number | bigint, length: number): Buffer {
@@ -344,8 +364,14 @@ export class Vm extends EventEmitter<VmEvents> {
     return this.#native.state() as VmState;
   }
 
+  /** How the current run ended; null while it goes on (also after a revive). */
   get exit(): ExitInfo | null {
     return this.#native.exitInfo() as ExitInfo | null;
+  }
+
+  /** How the latest run that a rollback revived had ended (a crash), or null. */
+  get lastCrash(): ExitInfo | null {
+    return this.#lastCrash;
   }
 
   /**
@@ -384,9 +410,24 @@ export class Vm extends EventEmitter<VmEvents> {
    * Rolls the guest back in place to a retained checkpoint (or the newest):
    * memory and vCPUs as they were then, newer checkpoints dropped. Refused,
    * with nothing changed, when a stored page it needs fails its checksum.
+   *
+   * A VM whose run crashed or failed is revived: restored the same way, it
+   * runs again (state 'running', its vCPU threads started anew) as a new
+   * run, and `revived` says how the old one ended. The epoch loop, which
+   * skipped epochs while the guest was down, checkpoints it again. A VM that
+   * finished, was stopped or destroyed is not revived.
    */
   rollback(target: number | 'latest'): Promise<RollbackResult> {
-    return this.#native.rollback(target) as Promise<RollbackResult>;
+    // Not async: bad arguments and a VM in the wrong state throw at once.
+    const pending = this.#native.rollback(target) as Promise<RollbackResult & { run?: number }>;
+    return pending.then(({ run, ...rollback }) => {
+      if (rollback.revived && run !== undefined) {
+        this.#lastCrash = rollback.revived;
+        this.#run = Math.max(this.#run, run);
+        if (!this.#exits.has(this.#run)) this.#exits.set(this.#run, runExit());
+      }
+      return rollback;
+    });
   }
 
   listCheckpoints(): CheckpointInfo[] {
@@ -408,9 +449,25 @@ export class Vm extends EventEmitter<VmEvents> {
     this.#native.testCorruptStoredPage(seq, pfn);
   }
 
-  /** Resolves when the run ends, however it ends. */
+  /**
+   * Resolves with how the current run ends, however it ends. A rollback that
+   * revives a crashed VM starts a new run: waitForExit() called after it
+   * waits for that one's end, while a promise taken before still resolves
+   * with the crash (so a caller that never revives sees exactly one exit).
+   */
   waitForExit(): Promise<ExitInfo> {
-    return this.#exit;
+    let exit = this.#exits.get(this.#run);
+    if (!exit) this.#exits.set(this.#run, (exit = runExit()));
+    return exit.promise;
+  }
+
+  #settleExit(exit: ExitInfo): void {
+    const run = exit.run ?? this.#run;
+    let settled = this.#exits.get(run);
+    if (!settled) this.#exits.set(run, (settled = runExit()));
+    settled.resolve(exit);
+    // Runs before the current one are over and waited for no more.
+    for (const older of this.#exits.keys()) if (older < this.#run) this.#exits.delete(older);
   }
 
   /** Once per reason: copy-on-write was asked for and stop-and-copy runs instead. */
@@ -440,9 +497,12 @@ export class Vm extends EventEmitter<VmEvents> {
     const state = event.state as VmState;
     const exit = event.exit as ExitInfo | undefined;
     if (terminal.has(state)) {
-      // The vCPU threads are parked already; joining them also lets the process exit.
-      if (this.state !== 'destroyed') this.#native.stop();
-      this.#resolveExit(exit ?? (this.exit as ExitInfo));
+      // The vCPU threads are parked already; joining them also lets the
+      // process exit. A rollback may have revived the VM meanwhile: then
+      // they run again and nothing is joined.
+      if (this.state !== 'destroyed') this.#native.joinEndedRun();
+      const ended = exit ?? this.exit;
+      if (ended) this.#settleExit(ended);
     }
     this.emit('state', state, exit);
   }

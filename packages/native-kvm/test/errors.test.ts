@@ -121,7 +121,7 @@ describeKvm('bad input is refused clearly', () => {
     expect(v.stats()).toMatchObject({ enabled: true, lastError: null });
     expect(v.listCheckpoints().length).toBeGreaterThan(0);
     v.stop();
-    expect(() => v.rollback('latest')).toThrow('rollback: the VM is stopped, it must be running or paused');
+    expect(() => v.rollback('latest')).toThrow('rollback: the VM is stopped, it must be running or paused (or crashed or failed, to revive it)');
   });
 
   it('after all that, the process still runs workloads correctly', async () => {

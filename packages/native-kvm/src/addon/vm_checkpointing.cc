@@ -240,14 +240,17 @@ Napi::Value VmObject::CheckpointNow(const Napi::CallbackInfo& info) {
   return promise;
 }
 
-// rollback(seq | "latest"): resolves to {seq, pagesRestored, checkpointsDropped, durationNs}.
+// rollback(seq | "latest"): resolves to {seq, pagesRestored, checkpointsDropped,
+// durationNs, revived}; `revived` is how the run had ended when the rollback
+// brought a crashed or failed VM back to life, null otherwise.
 Napi::Value VmObject::Rollback(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   std::shared_ptr<core::Checkpointer> cp = (checkpointer("rollback"), checkpointer_);
   kvm::VmState state = machine_->state();
-  if (state != kvm::VmState::Running && state != kvm::VmState::Paused) {
+  if (state != kvm::VmState::Running && state != kvm::VmState::Paused && state != kvm::VmState::Crashed &&
+      state != kvm::VmState::Failed) {
     throw Napi::Error::New(env, std::string("rollback: the VM is ") + kvm::to_string(state) +
-                                    ", it must be running or paused");
+                                    ", it must be running or paused (or crashed or failed, to revive it)");
   }
   std::optional<uint64_t> target;
   if (info[0].IsString() && info[0].As<Napi::String>().Utf8Value() == "latest") {
@@ -257,14 +260,23 @@ Napi::Value VmObject::Rollback(const Napi::CallbackInfo& info) {
   } else {
     throw Napi::TypeError::New(env, "rollback: the target must be a checkpoint seq or \"latest\"");
   }
-  auto* worker = new PromiseWorker(env, [cp, target] {
+  // The settling runs on the JavaScript thread, where destroy() also runs:
+  // `self` keeps this object alive, and machine_ is checked there.
+  auto self = std::make_shared<Napi::ObjectReference>(Napi::Persistent(info.This().As<Napi::Object>()));
+  auto* worker = new PromiseWorker(env, [cp, target, self, this] {
     core::RollbackOutcome out = cp->rollback(target);
-    return std::function<Napi::Value(Napi::Env)>([out](Napi::Env env) -> Napi::Value {
+    return std::function<Napi::Value(Napi::Env)>([out, self, this](Napi::Env env) -> Napi::Value {
       Napi::Object o = Napi::Object::New(env);
       o.Set("seq", num(env, out.result.seq));
       o.Set("pagesRestored", num(env, out.result.pages_restored));
       o.Set("checkpointsDropped", num(env, out.result.checkpoints_dropped));
       o.Set("durationNs", num(env, out.duration_ns));
+      o.Set("revived", env.Null());
+      if (out.revived && machine_) {
+        events_.Ref(env);  // running again: like start(), the VM keeps the process alive
+        o.Set("revived", exit_to_js(env, machine_->revived_from()));
+        o.Set("run", num(env, machine_->run()));
+      }
       return o;
     });
   });

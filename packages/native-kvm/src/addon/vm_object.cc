@@ -15,15 +15,6 @@ using kvm::Machine;
 constexpr size_t kEventQueue = 1024;
 constexpr uint64_t kMaxTransfer = 256ULL << 20;  // per readMemory/writeMemory call
 
-Napi::Object exit_to_js(Napi::Env env, const kvm::ExitInfo& exit) {
-  Napi::Object o = Napi::Object::New(env);
-  o.Set("reason", exit.reason);
-  o.Set("message", exit.message);
-  o.Set("vcpu", exit.vcpu);
-  if (exit.reason == "done") o.Set("result", Napi::BigInt::New(env, exit.result));
-  return o;
-}
-
 // Heap-allocated on a vCPU thread, consumed (and freed) on the JS thread.
 void deliver_event(Napi::Env env, Napi::Function callback, Machine::Event* event) {
   std::unique_ptr<Machine::Event> owned(event);
@@ -44,6 +35,16 @@ void deliver_event(Napi::Env env, Napi::Function callback, Machine::Event* event
 
 }  // namespace
 
+Napi::Object exit_to_js(Napi::Env env, const kvm::ExitInfo& exit) {
+  Napi::Object o = Napi::Object::New(env);
+  o.Set("reason", exit.reason);
+  o.Set("message", exit.message);
+  o.Set("vcpu", exit.vcpu);
+  o.Set("run", exit.run);
+  if (exit.reason == "done") o.Set("result", Napi::BigInt::New(env, exit.result));
+  return o;
+}
+
 Napi::Function VmObject::Define(Napi::Env env) {
   return DefineClass(env, "Vm",
                      {
@@ -52,6 +53,7 @@ Napi::Function VmObject::Define(Napi::Env env) {
                          InstanceMethod<&VmObject::Pause>("pause"),
                          InstanceMethod<&VmObject::Resume>("resume"),
                          InstanceMethod<&VmObject::Stop>("stop"),
+                         InstanceMethod<&VmObject::JoinEndedRun>("joinEndedRun"),
                          InstanceMethod<&VmObject::Destroy>("destroy"),
                          InstanceMethod<&VmObject::ReadMemory>("readMemory"),
                          InstanceMethod<&VmObject::WriteMemory>("writeMemory"),
@@ -180,6 +182,16 @@ Napi::Value VmObject::Stop(const Napi::CallbackInfo& info) {
     machine("stop").stop();
     events_.Unref(info.Env());
     return info.Env().Undefined();
+  });
+}
+
+// joinEndedRun(): boolean. After a run ended, joins its parked vCPU threads
+// and lets the process exit; false when it runs again (a rollback revived it).
+Napi::Value VmObject::JoinEndedRun(const Napi::CallbackInfo& info) {
+  return guarded(info.Env(), [&] {
+    bool joined = machine("joinEndedRun").join_ended_run();
+    if (joined) events_.Unref(info.Env());
+    return Napi::Boolean::New(info.Env(), joined);
   });
 }
 

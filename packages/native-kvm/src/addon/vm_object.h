@@ -14,6 +14,9 @@
 
 namespace uckpt::addon {
 
+// {reason, message, vcpu, run, result (when done)}
+Napi::Object exit_to_js(Napi::Env env, const kvm::ExitInfo& exit);
+
 class VmObject : public Napi::ObjectWrap<VmObject> {
  public:
   static Napi::Function Define(Napi::Env env);
@@ -26,6 +29,7 @@ class VmObject : public Napi::ObjectWrap<VmObject> {
   Napi::Value Pause(const Napi::CallbackInfo& info);
   Napi::Value Resume(const Napi::CallbackInfo& info);
   Napi::Value Stop(const Napi::CallbackInfo& info);
+  Napi::Value JoinEndedRun(const Napi::CallbackInfo& info);
   Napi::Value Destroy(const Napi::CallbackInfo& info);
   Napi::Value ReadMemory(const Napi::CallbackInfo& info);
   Napi::Value WriteMemory(const Napi::CallbackInfo& info);

@@ -29,6 +29,8 @@ class KvmBackend : public core::Backend {
   uint8_t* page(uint64_t pfn) override { return machine_.ram() + pfn * core::kPageSize; }
   std::unique_ptr<core::VcpuSnapshot> capture_vcpus() override;
   void restore_vcpus(const core::VcpuSnapshot& snapshot) override;
+  std::string revive_refusal() const override { return machine_.revive_refusal(); }
+  void revive() override { machine_.revive(); }
 
   // Copy-on-write through userfaultfd write protection of guest RAM.
   std::string write_protect_unavailable() override;

@@ -141,6 +141,63 @@ void Machine::start() {
   sink_({Event::Kind::State, VmState::Running, {}, {}});
 }
 
+std::string Machine::revive_refusal() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  switch (state_) {
+    case VmState::Crashed:
+    case VmState::Failed:
+      return "";
+    case VmState::Finished:
+      return "the workload finished (" + exit_.message + "): a clean end is not revived";
+    case VmState::Stopped:
+      return "the VM was stopped: a stopped VM is not revived";
+    default:
+      return std::string("the VM is ") + to_string(state_) + ": only a crashed or failed run can be revived";
+  }
+}
+
+void Machine::revive() {
+  std::lock_guard<std::mutex> lifecycle(lifecycle_mu_);
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (state_ != VmState::Crashed && state_ != VmState::Failed) {
+      throw UsageError(std::string("revive: the VM is ") + to_string(state_) + ", it must be crashed or failed");
+    }
+    revived_from_ = exit_;
+    exit_ = {};
+    run_++;
+    state_ = VmState::Running;
+  }
+  {
+    // Suspended by whoever restored the guest: the threads wait for the
+    // last unsuspend like every other vCPU would.
+    std::lock_guard<std::mutex> lock(suspend_mu_);
+    for (auto& vcpu : vcpus_) vcpu->restart(suspend_count_ > 0);
+  }
+  sink_({Event::Kind::State, VmState::Running, {}, {}});
+}
+
+ExitInfo Machine::revived_from() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return revived_from_;
+}
+
+unsigned Machine::run() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return run_;
+}
+
+bool Machine::join_ended_run() {
+  std::lock_guard<std::mutex> lifecycle(lifecycle_mu_);
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (!is_terminal(state_) && state_ != VmState::Stopped) return false;
+  }
+  join_vcpus();
+  drain_console();
+  return true;
+}
+
 void Machine::suspend(const char* operation) {
   std::lock_guard<std::mutex> lock(suspend_mu_);
   if (suspend_count_++ > 0) return;
@@ -191,6 +248,7 @@ void Machine::join_vcpus() {
 }
 
 void Machine::stop() {
+  std::lock_guard<std::mutex> lifecycle(lifecycle_mu_);
   bool changed = false;
   {
     std::lock_guard<std::mutex> lock(mu_);
@@ -199,7 +257,7 @@ void Machine::stop() {
             "stop");
     if (!is_terminal(state_) && state_ != VmState::Stopped) {
       state_ = VmState::Stopped;
-      exit_ = {"stopped", "stopped by the VMM", 0, 0};
+      exit_ = {"stopped", "stopped by the VMM", 0, 0, run_};
       changed = true;
     }
   }
@@ -209,6 +267,7 @@ void Machine::stop() {
 }
 
 void Machine::destroy() {
+  std::lock_guard<std::mutex> lifecycle(lifecycle_mu_);
   {
     std::lock_guard<std::mutex> lock(mu_);
     if (state_ == VmState::Destroyed) return;
@@ -452,6 +511,7 @@ void Machine::end_run(VmState state, ExitInfo info) {
   {
     std::lock_guard<std::mutex> lock(mu_);
     if (state_ != VmState::Running && state_ != VmState::Paused) return;
+    info.run = run_;
     state_ = state;
     exit_ = info;
   }

@@ -35,6 +35,7 @@ struct ExitInfo {
   std::string message;  // for people
   unsigned vcpu = 0;
   uint64_t result = 0;  // the checksum, when reason == "done"
+  unsigned run = 0;     // which run ended: 0, then one more after each revive
 };
 
 struct BootParams {
@@ -79,6 +80,21 @@ class Machine {
   void stop();
   void destroy();
 
+  // Reviving a run that ended in a crash or failure, after a rollback
+  // restored memory and vCPUs (the checkpoint engine calls these paused).
+  // Why the run must not be revived (it finished or was stopped), or empty.
+  std::string revive_refusal() const;
+  // The VM runs again from the restored state: state running, a new run
+  // number, fresh vCPU threads (parked until the pause ends).
+  void revive();
+  // How the run that the latest revive brought back had ended.
+  ExitInfo revived_from() const;
+  // The current run: 0, then one more after each revive.
+  unsigned run() const;
+  // Joins the parked vCPU threads of a run that has ended; false (and
+  // nothing done) when it has not, e.g. because it was revived meanwhile.
+  bool join_ended_run();
+
   void read_memory(uint64_t gpa, uint8_t* out, uint64_t length) const;
   void write_memory(uint64_t gpa, const uint8_t* data, uint64_t length);
   VcpuState vcpu_state(unsigned index) const;
@@ -121,6 +137,10 @@ class Machine {
   void require(std::initializer_list<VmState> allowed, const char* operation) const;
   void join_vcpus();
 
+  // Serializes what starts or ends vCPU threads (stop, destroy, revive,
+  // join_ended_run); never taken by a vCPU thread.
+  std::mutex lifecycle_mu_;
+
   std::unique_ptr<System> system_;
   Fd vm_fd_;
   std::unique_ptr<GuestMemory> memory_;
@@ -145,6 +165,8 @@ class Machine {
   mutable std::mutex mu_;
   VmState state_ = VmState::Created;
   ExitInfo exit_;
+  unsigned run_ = 0;
+  ExitInfo revived_from_;
 
   std::mutex console_mu_;
   uint64_t console_read_ = 0;

@@ -142,6 +142,19 @@ void Vcpu::stop() {
   if (thread_.joinable()) thread_.join();
 }
 
+void Vcpu::restart(bool paused) {
+  stop();  // a halted thread is parked: this ends it
+  std::lock_guard<std::mutex> lock(mu_);
+  stop_requested_ = false;
+  halted_ = false;
+  pause_requested_ = paused;
+  set_immediate_exit(run_, paused);
+  asleep_ = paused;
+  thread_started_ = true;
+  thread_ = std::thread([this] { thread_main(); });
+  native_thread_ = thread_.native_handle();
+}
+
 bool Vcpu::halted() const {
   std::lock_guard<std::mutex> lock(mu_);
   return halted_;

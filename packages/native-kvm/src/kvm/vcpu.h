@@ -46,6 +46,9 @@ class Vcpu {
   void halt();
   // Ends the thread for good; safe to call more than once.
   void stop();
+  // After start() and a halt or stop: a new thread with the same exit
+  // handlers enters the guest again, at once or (`paused`) at the next resume().
+  void restart(bool paused);
   bool halted() const;
 
  private:

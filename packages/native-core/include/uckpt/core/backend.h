@@ -57,6 +57,16 @@ class Backend {
   virtual std::unique_ptr<VcpuSnapshot> capture_vcpus() = 0;
   virtual void restore_vcpus(const VcpuSnapshot& snapshot) = 0;
 
+  // Reviving: a rollback of a guest whose run ended in a failure (a crash)
+  // restores it like any other and then lets it run again from there.
+  //
+  // Why a rollback must not bring this ended guest back (e.g. it finished
+  // cleanly or was stopped), or empty when it may. Paused only.
+  virtual std::string revive_refusal() const { return "this backend cannot revive a guest that has ended"; }
+  // Paused, after memory and vCPUs of an ended guest were restored: makes
+  // it runnable again; it runs when the pause ends.
+  virtual void revive() { throw std::logic_error("revive: not supported"); }
+
   // Copy-on-write (optional): write protection of guest pages that every
   // writer, guest or VMM, blocks on, and the faults it raises. The core
   // saves a page's pre-image at its first write and then unprotects it.

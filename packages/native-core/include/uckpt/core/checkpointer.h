@@ -97,6 +97,7 @@ struct Totals {
 struct RollbackOutcome {
   RollbackResult result;
   uint64_t duration_ns;  // guest stopped
+  bool revived;          // the guest had ended (crashed) and runs again
 };
 
 class Checkpointer {
@@ -152,6 +153,7 @@ class Checkpointer {
   // One checkpoint; `requested` ones are taken also while the operator has the guest paused.
   void epoch(bool requested);
   void apply_enabled(bool enabled);
+  bool must_revive();  // paused; throws RollbackRefused
   void publish();
   void fail(const std::string& message);
   // Copy-on-write.
