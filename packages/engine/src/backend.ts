@@ -3,6 +3,7 @@
 // `sim` is a labelled test double. Xen arrives in its own package.
 import type { EventEmitter } from 'node:events';
 import type { BackendName, CheckpointMode, CheckpointSettings, VmSpec } from './config.js';
+import type { FaultEffect, FaultRequest } from './faults.js';
 
 export interface GuestProgress {
   /** Work units done since boot (monotonic across runs, rewound by rollbacks). */
@@ -47,10 +48,18 @@ export interface BackendRollback {
   durationNs: number;
 }
 
-/** How a run ended; `done` is the only clean end. */
+/**
+ * How a run ended. `cause` is what the detectors go by: `done` is the only
+ * clean end; `guest-error` is the guest's own self-check failing; `crash`
+ * is an exception, a triple fault, a shutdown or any other unexpected exit;
+ * `internal` is the VMM failing, not the guest.
+ */
 export interface BackendExit {
   state: 'finished' | 'crashed' | 'failed' | 'stopped';
+  cause: 'done' | 'guest-error' | 'crash' | 'internal' | 'stopped';
   reason: string;
+  /** What the hypervisor reported, for the alert's evidence. */
+  detail?: Record<string, unknown>;
 }
 
 export interface BackendVmEvents {
@@ -72,8 +81,16 @@ export interface BackendVm extends EventEmitter<BackendVmEvents> {
   /** Applies checkpoint settings; a change of mode restarts checkpointing (retained checkpoints are dropped). */
   applySettings(next: CheckpointSettings, previous: CheckpointSettings | null): void;
   checkpointNow(): Promise<number>;
+  /**
+   * Rolls back in place; also after the guest crashed or reported an error
+   * (the VM runs again from the checkpoint). Refused, with nothing changed,
+   * when a stored page it needs fails its checksum: that checkpoint then
+   * lists as not verified.
+   */
   rollback(target: number | 'latest'): Promise<BackendRollback>;
   checkpoints(): BackendCheckpoint[];
+  /** Injects a fault; throws EngineError('unsupported') for a kind this backend cannot do. */
+  inject(request: FaultRequest): Promise<FaultEffect>;
   destroy(): void;
 }
 

@@ -24,6 +24,10 @@ export const limits = {
   retention: { min: 1, max: 1024 },
   /** Guest-visible integers travel as decimal strings or safe integers. */
   seed: { min: 0, max: Number.MAX_SAFE_INTEGER },
+  /** Detection latency bounds, thresholds and the recurrence window, in ms. */
+  hangTimeoutMs: { min: 100, max: 600_000 },
+  latencyBoundMs: { min: 0, max: 600_000 },
+  recurrenceWindowMs: { min: 100, max: 600_000 },
 } as const;
 
 export interface VmSpec {
@@ -46,6 +50,16 @@ export interface CheckpointSettings {
   retention: number;
   mode: CheckpointMode;
   predictor: PredictorName;
+  /** On an alert, roll back and watch for a recurrence; off: alert only. */
+  autoRecover: boolean;
+  /** Heartbeat: no guest progress for this long is a hang. */
+  hangTimeoutMs: number;
+  /** How late the guest's own self-checks may report an error after it happened. */
+  selfCheckLatencyMs: number;
+  /** How long a corruption may stay silent before it crashes the guest. */
+  crashLatencyMs: number;
+  /** An alert this soon after a recovery rollback is a recurrence: the next older checkpoint is tried. */
+  recurrenceWindowMs: number;
 }
 
 export const defaultSettings: CheckpointSettings = {
@@ -54,7 +68,17 @@ export const defaultSettings: CheckpointSettings = {
   retention: 8,
   mode: 'stop-and-copy',
   predictor: 'history',
+  autoRecover: true,
+  hangTimeoutMs: 2000,
+  selfCheckLatencyMs: 1000,
+  crashLatencyMs: 0,
+  recurrenceWindowMs: 5000,
 };
+
+/** Settings stored before a field existed take its default. */
+export function withDefaultSettings(stored: Partial<CheckpointSettings>): CheckpointSettings {
+  return { ...defaultSettings, ...stored };
+}
 
 export const defaultSpec: Omit<VmSpec, 'name' | 'workload'> = {
   backend: 'kvm',

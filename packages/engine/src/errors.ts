@@ -8,6 +8,7 @@ export type EngineErrorCode =
   | 'agent-unavailable'
   | 'backend-unavailable'
   | 'rollback-refused'
+  | 'unsupported'
   | 'internal';
 
 export class EngineError extends Error {

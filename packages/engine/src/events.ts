@@ -2,6 +2,7 @@
 // streams to dashboards (WS /ws/telemetry), counts in /metrics and keeps in
 // its event history. Every event names its VM and carries a Unix time in ms.
 import type { CheckpointMode, PredictorName, VmState } from './config.js';
+import type { Injection } from './faults.js';
 
 /** One per checkpoint epoch, at the epoch rate (tens per second per VM). */
 export interface EpochEvent {
@@ -67,6 +68,8 @@ export interface RollbackEvent {
 
 export interface AlertEvent {
   type: 'alert';
+  /** Unique; recovery events and injections refer to it. */
+  alertId: string;
   vmId: string;
   time: number;
   detector: string;
@@ -77,6 +80,38 @@ export interface AlertEvent {
   latencyBoundMs: number;
   /** What the agent did about it. */
   action: 'none' | 'rollback' | 'failed';
+  /** Why that action (e.g. automatic recovery is off, or which checkpoint was chosen). */
+  actionReason?: string;
+  /** The injection this alert is attributed to, when one was pending. */
+  injectionId?: string;
+}
+
+/**
+ * How a recovery ended: `recovered` once the recurrence window passed after
+ * its last rollback, `failed` when no retained checkpoint was left (the VM
+ * is failed then). `recurred` marks each fall back to an older checkpoint.
+ */
+export interface RecoveryEvent {
+  type: 'recovery';
+  vmId: string;
+  time: number;
+  /** The alert that started the recovery. */
+  alertId: string;
+  detector: string;
+  outcome: 'recurred' | 'recovered' | 'failed';
+  /** Recovery rollbacks done so far. */
+  rollbacks: number;
+  /** The checkpoint the VM runs from (recovered), or the one it fell back from (recurred). */
+  seq?: number;
+  message: string;
+}
+
+/** An injection as it was made and each time its outcome is known better. */
+export interface FaultEvent {
+  type: 'fault';
+  vmId: string;
+  time: number;
+  injection: Injection;
 }
 
 export interface VmStateEvent {
@@ -100,6 +135,8 @@ export type TelemetryEvent =
   | CheckpointEvent
   | RollbackEvent
   | AlertEvent
+  | RecoveryEvent
+  | FaultEvent
   | VmStateEvent
   | ConsoleEvent;
 

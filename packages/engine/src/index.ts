@@ -1,5 +1,6 @@
 export * from './config.js';
 export * from './errors.js';
+export * from './faults.js';
 export type * from './events.js';
 export type * from './backend.js';
 export * from './protocol.js';
@@ -9,6 +10,8 @@ export { AgentEndpoint } from './agent/agent-endpoint.js';
 export { KvmBackend } from './backends/kvm.js';
 export { SimBackend } from './backends/sim.js';
 export { ProgressMeter } from './agent/progress-meter.js';
+export * from './agent/detectors/index.js';
+export { chooseRecoveryTarget, type RecoveryTarget, type TargetConstraints } from './agent/recovery.js';
 
 import { fileURLToPath } from 'node:url';
 /** The agent program the server starts, one process per VM. */

@@ -1,11 +1,15 @@
 // The server <-> agent protocol over a local Unix socket: frames of a
 // 4-byte big-endian length followed by that many bytes of UTF-8 JSON.
 // The first request on a connection is `hello`, which carries the protocol
-// version; an agent refuses a version it does not speak.
+// version; an agent refuses a version it does not speak. Additions (a new
+// method, a new optional field) keep the version: an agent that predates a
+// method answers it with an 'unknown method' error, and nothing else breaks.
+// A change of meaning or shape of what exists takes a new version.
 import type { CheckpointSettings, VmSpec, VmState } from './config.js';
 import type { EngineErrorCode } from './errors.js';
 import type { TelemetryEvent } from './events.js';
 import type { BackendCheckpoint, BackendRollback } from './backend.js';
+import type { FaultRequest, Injection } from './faults.js';
 
 export const protocolVersion = 1;
 /** Far above any real message; a longer frame means a broken peer. */
@@ -55,6 +59,8 @@ export interface AgentMethods {
   rollback: { params: { to: RollbackTarget }; result: BackendRollback };
   checkpoints: { params: Record<string, never>; result: BackendCheckpoint[] };
   console: { params: { lines?: number }; result: string[] };
+  inject: { params: FaultRequest; result: Injection };
+  faults: { params: Record<string, never>; result: Injection[] };
   stop: { params: Record<string, never>; result: { stopped: true } };
 }
 

@@ -11,6 +11,7 @@ const statusOf: Record<EngineErrorCode, number> = {
   timeout: 504,
   'agent-unavailable': 503,
   'backend-unavailable': 503,
+  unsupported: 501,
   internal: 500,
 };
 

@@ -100,6 +100,10 @@ export class AgentEndpoint {
         return agent.rollback(params.to as AgentMethods['rollback']['params']['to']);
       case 'checkpoints':
         return agent.checkpoints();
+      case 'inject':
+        return agent.inject(params as unknown as AgentMethods['inject']['params']);
+      case 'faults':
+        return agent.injections();
       case 'console':
         return agent.consoleTail(typeof params.lines === 'number' ? params.lines : undefined);
       case 'stop':

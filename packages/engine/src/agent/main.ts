@@ -7,7 +7,7 @@
 import { parseArgs } from 'node:util';
 import { KvmBackend } from '../backends/kvm.js';
 import { SimBackend } from '../backends/sim.js';
-import type { CheckpointSettings, VmSpec } from '../config.js';
+import { withDefaultSettings, type CheckpointSettings, type VmSpec } from '../config.js';
 import { AgentEndpoint } from './agent-endpoint.js';
 import { VmAgent } from './vm-agent.js';
 
@@ -31,7 +31,7 @@ function required(name: keyof typeof values): string {
 }
 
 const spec = JSON.parse(required('spec')) as VmSpec;
-const settings = JSON.parse(required('settings')) as CheckpointSettings;
+const settings = withDefaultSettings(JSON.parse(required('settings')) as Partial<CheckpointSettings>);
 const vmId = required('vm-id');
 const socketPath = required('socket');
 const log = (message: string) => process.stderr.write(`${new Date().toISOString()} agent ${vmId}: ${message}\n`);
@@ -63,7 +63,8 @@ process.on('SIGINT', () => void shutdown('SIGINT'));
 process.on('SIGPIPE', () => undefined);
 agent.on('telemetry', (event) => {
   if (event.type === 'vm-state') log(`state ${event.state}${event.reason ? `: ${event.reason}` : ''}`);
-  if (event.type === 'alert') log(`alert ${event.detector}: ${event.message}`);
+  if (event.type === 'alert') log(`alert ${event.detector}: ${event.message} (action ${event.action}${event.actionReason ? `: ${event.actionReason}` : ''})`);
+  if (event.type === 'recovery') log(`recovery ${event.outcome} after ${event.rollbacks} rollback(s): ${event.message}`);
 });
 
 try {

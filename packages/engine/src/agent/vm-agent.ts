@@ -1,13 +1,19 @@
 // One protected VM and everything the engine decides about it: when it is
-// calibrated, how it is checkpointed, which checkpoint a rollback goes to.
-// It turns the backend's raw records into typed telemetry events.
+// calibrated, how it is checkpointed, what its detectors see, which
+// checkpoint a rollback or a recovery goes to. It turns the backend's raw
+// records into typed telemetry events.
+import { randomBytes } from 'node:crypto';
 import { EventEmitter } from 'node:events';
-import type { Backend, BackendCheckpoint, BackendEpoch, BackendRollback, BackendVm } from '../backend.js';
+import type { Backend, BackendCheckpoint, BackendEpoch, BackendExit, BackendRollback, BackendVm } from '../backend.js';
 import { limits, type CheckpointSettings, type VmSpec, type VmState } from '../config.js';
 import { EngineError } from '../errors.js';
-import type { EpochEvent, RollbackCause, TelemetryEvent } from '../events.js';
+import type { AlertEvent, EpochEvent, RecoveryEvent, RollbackCause, TelemetryEvent } from '../events.js';
+import { checkFaultRequest, type FaultRequest, type Injection, type RecoveryOutcome } from '../faults.js';
 import { protocolVersion, type AgentStatus, type RollbackTarget } from '../protocol.js';
+import { defaultDetectors, type Detection, type Detector } from './detectors/index.js';
+import { FaultTracker } from './fault-tracker.js';
 import { ProgressMeter } from './progress-meter.js';
+import { chooseRecoveryTarget, explainNoTarget, type RecoveryEpisode, type RecoveryTarget, type TargetConstraints } from './recovery.js';
 
 export interface VmAgentOptions {
   vmId: string;
@@ -16,6 +22,8 @@ export interface VmAgentOptions {
   backend: Backend;
   /** How long the guest runs unprotected at start to measure its natural progress rate. */
   calibrationMs?: number;
+  /** The detectors to run; default every one (heartbeat, self-check, crash, checkpoint integrity). */
+  detectors?: Detector[];
 }
 
 interface VmAgentEvents {
@@ -26,6 +34,8 @@ const consoleLines = 1000;
 const progressSampleMs = 250;
 const overheadWindowMs = 5000;
 const terminalStates = new Set<VmState>(['finished', 'crashed', 'failed', 'stopped']);
+/** A crashed guest can still be rolled back (revived); these cannot. */
+const beyondRollback = new Set<VmState>(['finished', 'failed', 'stopped']);
 
 export class VmAgent extends EventEmitter<VmAgentEvents> {
   readonly vmId: string;
@@ -50,6 +60,9 @@ export class VmAgent extends EventEmitter<VmAgentEvents> {
   #sampler: NodeJS.Timeout | undefined;
   #calibration: NodeJS.Timeout | undefined;
   #busy: Promise<unknown> = Promise.resolve();
+  readonly #detectors: Detector[];
+  readonly #faults: FaultTracker;
+  #episode: (RecoveryEpisode & { alertIds: string[] }) | null = null;
 
   constructor(options: VmAgentOptions) {
     super();
@@ -58,6 +71,8 @@ export class VmAgent extends EventEmitter<VmAgentEvents> {
     this.#settings = { ...options.settings };
     this.#backend = options.backend;
     this.#calibrationMs = options.calibrationMs ?? 2000;
+    this.#detectors = options.detectors ?? defaultDetectors(progressSampleMs);
+    this.#faults = new FaultTracker(this.vmId, (injection) => this.#emit({ type: 'fault', vmId: this.vmId, time: Date.now(), injection }));
   }
 
   get state(): VmState {
@@ -77,18 +92,17 @@ export class VmAgent extends EventEmitter<VmAgentEvents> {
     this.#vm = vm;
     vm.on('epoch', (epoch) => this.#onEpoch(epoch));
     vm.on('console', (line) => this.#onConsole(line));
-    vm.on('exit', (exit) => this.#setState(exit.state, exit.reason));
+    vm.on('exit', (exit) => this.#onExit(exit));
     vm.on('checkpoint-error', (message) => {
       this.#settings = { ...this.#settings, enabled: false };
       this.#applied = this.#settings;
-      this.#emit({ type: 'alert', vmId: this.vmId, time: Date.now(), detector: 'checkpointing', message, evidence: {}, latencyBoundMs: 0, action: 'none' });
+      this.#emit({ type: 'alert', alertId: newAlertId(), vmId: this.vmId, time: Date.now(), detector: 'checkpointing', message, evidence: {}, latencyBoundMs: 0, action: 'none' });
     });
     vm.on('checkpoint-warning', (message) => {
-      this.#emit({ type: 'alert', vmId: this.vmId, time: Date.now(), detector: 'checkpointing', message, evidence: { asked: this.#settings.mode }, latencyBoundMs: 0, action: 'none' });
+      this.#emit({ type: 'alert', alertId: newAlertId(), vmId: this.vmId, time: Date.now(), detector: 'checkpointing', message, evidence: { asked: this.#settings.mode }, latencyBoundMs: 0, action: 'none' });
     });
     vm.start();
-    this.#sampleProgress();
-    this.#sampler = setInterval(() => this.#sampleProgress(), progressSampleMs);
+    this.#startSampler();
     this.#setState('calibrating', null);
     this.#calibration = setTimeout(() => this.#finishCalibration(), this.#calibrationMs);
   }
@@ -141,24 +155,37 @@ export class VmAgent extends EventEmitter<VmAgentEvents> {
 
   rollback(to: RollbackTarget, cause: RollbackCause = 'operator'): Promise<BackendRollback> {
     return this.#exclusive(async () => {
+      const vm = this.#requireRollbackable();
+      let target: number | 'latest';
+      try {
+        target = to === 'safe' ? this.#safeTarget(vm) : to;
+      } catch (error) {
+        this.#emit({ type: 'rollback', vmId: this.vmId, time: Date.now(), target: to, cause, ok: false, error: (error as Error).message });
+        throw error;
+      }
+      return this.#rollbackInPlace(vm, target, cause, to);
+    });
+  }
+
+  /** Injects a fault into the guest (or its checkpoints) and tracks what becomes of it. */
+  async inject(request: FaultRequest): Promise<Injection> {
+    checkFaultRequest(request);
+    return this.#exclusive(async () => {
       const vm = this.#requireLive();
       const time = Date.now();
+      let effect;
       try {
-        const target = to === 'safe' ? this.#safeTarget(vm) : to;
-        const result = await vm.rollback(target);
-        this.#meter.reset();
-        this.#overheadMeter.reset();
-        this.#emit({
-          type: 'rollback', vmId: this.vmId, time, target: to, cause, ok: true, seq: result.seq,
-          pagesRestored: result.pagesRestored, checkpointsDropped: result.checkpointsDropped, durationUs: result.durationNs / 1000,
-        });
-        return result;
+        effect = await vm.inject(request);
       } catch (error) {
-        const engineError = error instanceof EngineError ? error : new EngineError('rollback-refused', (error as Error).message);
-        this.#emit({ type: 'rollback', vmId: this.vmId, time, target: to, cause, ok: false, error: engineError.message });
-        throw engineError;
+        throw error instanceof EngineError ? error : new EngineError('invalid-argument', (error as Error).message);
       }
+      return this.#faults.record(request, effect, time);
     });
+  }
+
+  /** The injections made into this VM, oldest first, with their outcomes. */
+  injections(): Injection[] {
+    return this.#faults.list();
   }
 
   checkpoints(): BackendCheckpoint[] {
@@ -171,8 +198,9 @@ export class VmAgent extends EventEmitter<VmAgentEvents> {
 
   /** Stops the guest and releases the VM; the agent has nothing left to do after. */
   stop(): void {
-    clearInterval(this.#sampler);
+    this.#stopSampler();
     clearTimeout(this.#calibration);
+    clearTimeout(this.#episode?.timer);
     const vm = this.#vm;
     this.#vm = null;
     if (vm) {
@@ -205,12 +233,166 @@ export class VmAgent extends EventEmitter<VmAgentEvents> {
     this.#applied = { ...next };
   }
 
+  /**
+   * "safe": what a recovery would choose if an error were detected now by
+   * the slowest detector, i.e. the newest verified checkpoint that no error
+   * still undetected can have reached (and, during a recovery, older than
+   * the checkpoint it went to).
+   */
   #safeTarget(vm: BackendVm): number {
-    // Newest checkpoint whose pages still verify; detection latency refines this.
-    const verified = vm.checkpoints().filter((c) => c.verified);
-    const newest = verified.at(-1);
-    if (!newest) throw new EngineError('rollback-refused', 'no verified checkpoint is retained');
-    return newest.seq;
+    const slowest = Math.max(0, ...this.#detectors.map((d) => d.latencyBoundMs(this.#settings)));
+    const constraints: TargetConstraints = { notAfter: Date.now() - slowest, ...(this.#episode?.lastSeq ? { olderThan: this.#episode.lastSeq } : {}) };
+    const target = chooseRecoveryTarget(vm.checkpoints(), constraints);
+    if (!target) throw new EngineError('rollback-refused', `no safe checkpoint: ${explainNoTarget(vm.checkpoints(), constraints)}`);
+    return target.checkpoint.seq;
+  }
+
+  /** Rolls back and brings the agent's view along: meters, detectors, a revived guest. */
+  async #rollbackInPlace(vm: BackendVm, target: number | 'latest', cause: RollbackCause, asked: RollbackTarget = target): Promise<BackendRollback> {
+    const time = Date.now();
+    let result: BackendRollback;
+    try {
+      result = await vm.rollback(target);
+    } catch (error) {
+      const engineError = error instanceof EngineError ? error : new EngineError('rollback-refused', (error as Error).message);
+      this.#emit({ type: 'rollback', vmId: this.vmId, time, target: asked, cause, ok: false, error: engineError.message });
+      throw engineError;
+    }
+    this.#meter.reset();
+    this.#overheadMeter.reset();
+    for (const detector of this.#detectors) detector.reset(Date.now());
+    this.#emit({
+      type: 'rollback', vmId: this.vmId, time, target: asked, cause, ok: true, seq: result.seq,
+      pagesRestored: result.pagesRestored, checkpointsDropped: result.checkpointsDropped, durationUs: result.durationNs / 1000,
+    });
+    if (this.#state === 'crashed') {
+      this.#setState('running', null);
+      this.#startSampler();
+    }
+    return result;
+  }
+
+  #onExit(exit: BackendExit): void {
+    this.#setState(exit.state, exit.reason);
+    if (exit.cause === 'done' || exit.cause === 'stopped') {
+      this.#endEpisode('recovered', exit.cause === 'done' ? 'the workload finished' : 'the VM stopped');
+      this.#faults.closePending();
+      return;
+    }
+    const detections = this.#observe(exit);
+    if (detections.length === 0) this.#faults.closePending();
+    for (const detection of detections) this.#onDetection(detection);
+  }
+
+  /** Runs every detector over what is observable now. */
+  #observe(exit?: BackendExit): Detection[] {
+    const vm = this.#vm;
+    if (!vm) return [];
+    const observation = {
+      now: Date.now(),
+      state: this.#state,
+      progress: vm.progress(),
+      checkpoints: this.#applied?.enabled ? vm.checkpoints() : [],
+      settings: this.#settings,
+      ...(exit ? { exit } : {}),
+    };
+    return this.#detectors.flatMap((detector) => detector.observe(observation));
+  }
+
+  #onDetection(detection: Detection): void {
+    const id = newAlertId();
+    const injection = this.#faults.attribute(id, detection);
+    const alert: Omit<AlertEvent, 'action'> = {
+      type: 'alert', alertId: id, vmId: this.vmId, time: detection.time, detector: detection.detector, message: detection.message,
+      evidence: detection.evidence, latencyBoundMs: detection.latencyBoundMs, ...(injection ? { injectionId: injection.id } : {}),
+    };
+    if (!detection.recoverable) {
+      this.#emit({ ...alert, action: 'none', actionReason: 'the guest is not affected; the checkpoint is excluded from rollbacks' });
+      return;
+    }
+    if (!this.#settings.autoRecover) {
+      this.#emit({ ...alert, action: 'none', actionReason: 'automatic recovery is off for this VM: alert only' });
+      this.#faults.settle(id, 'alert-only', 0, undefined, 'automatic recovery is off');
+      return;
+    }
+    void this.#exclusive(() => this.#recover(alert, detection));
+  }
+
+  /**
+   * Rolls back to the newest verified checkpoint taken before the detection
+   * time minus the detector's latency bound; an alert while the previous
+   * recovery's window is open is a recurrence: the next older one is tried.
+   */
+  async #recover(alert: Omit<AlertEvent, 'action'>, detection: Detection): Promise<void> {
+    const vm = this.#vm;
+    if (!vm || beyondRollback.has(this.#state)) {
+      this.#emit({ ...alert, action: 'none', actionReason: `the VM is ${this.#state}: nothing to recover` });
+      return;
+    }
+    let episode = this.#episode;
+    let olderThan: number | undefined;
+    if (episode) {
+      clearTimeout(episode.timer);
+      episode.alertIds.push(alert.alertId);
+      olderThan = episode.lastSeq ?? undefined;
+      this.#emitRecovery(episode, 'recurred', `${detection.detector} alert ${alert.alertId} came within ${this.#settings.recurrenceWindowMs} ms of the rollback to checkpoint ${episode.lastSeq}: it held the error too; trying an older one`);
+    } else {
+      episode = { alertId: alert.alertId, alertIds: [alert.alertId], detector: detection.detector, notAfter: detection.time - detection.latencyBoundMs, rollbacks: 0, lastSeq: null, timer: undefined };
+      this.#episode = episode;
+    }
+    let alerted = false;
+    for (;;) {
+      const constraints: TargetConstraints = { notAfter: episode.notAfter, ...(olderThan !== undefined ? { olderThan } : {}) };
+      const choice = chooseRecoveryTarget(vm.checkpoints(), constraints);
+      if (!choice) {
+        const why = explainNoTarget(vm.checkpoints(), constraints);
+        if (!alerted) this.#emit({ ...alert, action: 'failed', actionReason: why });
+        this.#endEpisode('failed', why);
+        return;
+      }
+      const target = choice.checkpoint;
+      if (!alerted) {
+        this.#emit({ ...alert, action: 'rollback', actionReason: describeChoice(choice, episode.notAfter, detection.latencyBoundMs, olderThan) });
+        alerted = true;
+      }
+      try {
+        await this.#rollbackInPlace(vm, target.seq, 'recovery');
+      } catch (error) {
+        // A checksum mismatch marks a checkpoint corrupt: report it and go further back.
+        const corrupt = this.#observe().filter((d) => d.detector === 'checkpoint-integrity');
+        for (const detection of corrupt) this.#onDetection(detection);
+        if (corrupt.length === 0) {
+          this.#endEpisode('failed', `the rollback to checkpoint ${target.seq} was refused: ${(error as Error).message}`);
+          return;
+        }
+        olderThan = target.seq;
+        continue;
+      }
+      episode.rollbacks++;
+      episode.lastSeq = target.seq;
+      const closing = episode;
+      episode.timer = setTimeout(() => {
+        if (this.#episode === closing) this.#endEpisode('recovered', `no recurrence within ${this.#settings.recurrenceWindowMs} ms of the rollback to checkpoint ${closing.lastSeq}`);
+      }, this.#settings.recurrenceWindowMs);
+      return;
+    }
+  }
+
+  #endEpisode(outcome: Exclude<RecoveryOutcome, 'alert-only'>, message: string): void {
+    const episode = this.#episode;
+    if (!episode) return;
+    clearTimeout(episode.timer);
+    this.#episode = null;
+    this.#emitRecovery(episode, outcome, message);
+    for (const alertId of episode.alertIds) this.#faults.settle(alertId, outcome, episode.rollbacks, episode.lastSeq ?? undefined, message);
+    if (outcome === 'failed') this.#setState('failed', `recovery failed after ${episode.detector} alert ${episode.alertId}: ${message}`);
+  }
+
+  #emitRecovery(episode: RecoveryEpisode, outcome: RecoveryEvent['outcome'], message: string): void {
+    this.#emit({
+      type: 'recovery', vmId: this.vmId, time: Date.now(), alertId: episode.alertId, detector: episode.detector, outcome,
+      rollbacks: episode.rollbacks, ...(episode.lastSeq !== null ? { seq: episode.lastSeq } : {}), message,
+    });
   }
 
   #onEpoch(epoch: BackendEpoch): void {
@@ -257,6 +439,20 @@ export class VmAgent extends EventEmitter<VmAgentEvents> {
     this.#emit({ type: 'console', vmId: this.vmId, time: Date.now(), line });
   }
 
+  #startSampler(): void {
+    this.#stopSampler();
+    this.#sampleProgress();
+    this.#sampler = setInterval(() => {
+      this.#sampleProgress();
+      for (const detection of this.#observe()) this.#onDetection(detection);
+    }, progressSampleMs);
+  }
+
+  #stopSampler(): void {
+    clearInterval(this.#sampler);
+    this.#sampler = undefined;
+  }
+
   #sampleProgress(): void {
     if (!this.#vm) return;
     const now = performance.now();
@@ -270,7 +466,7 @@ export class VmAgent extends EventEmitter<VmAgentEvents> {
     this.#state = state;
     this.#reason = reason;
     if (terminalStates.has(state)) {
-      clearInterval(this.#sampler);
+      this.#stopSampler();
       clearTimeout(this.#calibration);
     }
     this.#emit({ type: 'vm-state', vmId: this.vmId, time: Date.now(), state, ...(reason ? { reason } : {}) });
@@ -283,8 +479,16 @@ export class VmAgent extends EventEmitter<VmAgentEvents> {
     return this.#vm;
   }
 
+  /** A crashed guest may be rolled back: that revives it. */
+  #requireRollbackable(): BackendVm {
+    if (!this.#vm || beyondRollback.has(this.#state)) {
+      throw new EngineError('conflict', `the VM is ${this.#state}${this.#reason ? ` (${this.#reason})` : ''}`);
+    }
+    return this.#vm;
+  }
+
   #checkpointsOrEmpty(): BackendCheckpoint[] {
-    const live = this.#vm && !terminalStates.has(this.#state) && this.#applied?.enabled;
+    const live = this.#vm && !beyondRollback.has(this.#state) && this.#applied?.enabled;
     return live ? this.#vm!.checkpoints() : [];
   }
 
@@ -300,6 +504,17 @@ export class VmAgent extends EventEmitter<VmAgentEvents> {
   }
 }
 
+function describeChoice(choice: RecoveryTarget, notAfter: number, boundMs: number, olderThan: number | undefined): string {
+  const older = olderThan !== undefined ? `, older than ${olderThan}` : '';
+  const seq = choice.checkpoint.seq;
+  if (choice.beforeBound) return `rolling back to checkpoint ${seq}, the newest verified one taken before ${new Date(notAfter).toISOString()} (detection - ${boundMs} ms)${older}`;
+  return `rolling back to checkpoint ${seq}, the oldest verified one retained${older}: none was taken before ${new Date(notAfter).toISOString()} (detection - ${boundMs} ms), so it may hold the error; retain more checkpoints to cover the latency bound`;
+}
+
+function newAlertId(): string {
+  return `alert-${randomBytes(5).toString('hex')}`;
+}
+
 export function checkSettings(settings: CheckpointSettings): void {
   const { intervalMs, retention } = settings;
   if (!Number.isInteger(intervalMs) || intervalMs < limits.intervalMs.min || intervalMs > limits.intervalMs.max) {
@@ -307,5 +522,24 @@ export function checkSettings(settings: CheckpointSettings): void {
   }
   if (!Number.isInteger(retention) || retention < limits.retention.min || retention > limits.retention.max) {
     throw new EngineError('invalid-argument', `retention must be an integer from ${limits.retention.min} to ${limits.retention.max}`);
+  }
+  const inRange = (name: keyof CheckpointSettings, range: { min: number; max: number }) => {
+    const value = settings[name];
+    if (typeof value !== 'number' || !Number.isInteger(value) || value < range.min || value > range.max) {
+      throw new EngineError('invalid-argument', `${name} must be an integer from ${range.min} to ${range.max}`);
+    }
+  };
+  inRange('hangTimeoutMs', limits.hangTimeoutMs);
+  inRange('selfCheckLatencyMs', limits.latencyBoundMs);
+  inRange('crashLatencyMs', limits.latencyBoundMs);
+  inRange('recurrenceWindowMs', limits.recurrenceWindowMs);
+  if (typeof settings.autoRecover !== 'boolean') throw new EngineError('invalid-argument', 'autoRecover must be true or false');
+  // A recurrence shows up as a new alert; the window must be long enough to see one.
+  const slowest = Math.max(settings.hangTimeoutMs + 2 * progressSampleMs, settings.selfCheckLatencyMs);
+  if (settings.recurrenceWindowMs <= slowest) {
+    throw new EngineError(
+      'invalid-argument',
+      `recurrenceWindowMs (${settings.recurrenceWindowMs}) must exceed the detectors' latency (hangTimeoutMs + 2 x ${progressSampleMs} ms sampling = ${settings.hangTimeoutMs + 2 * progressSampleMs}, selfCheckLatencyMs = ${settings.selfCheckLatencyMs}), or a recurrence would go unseen`,
+    );
   }
 }

@@ -5,6 +5,7 @@ import { existsSync } from 'node:fs';
 import { findWorkload, formatChecksum, guestImagePath, Vm, type ExitInfo } from '@uckpt/native-kvm';
 import type { CheckpointSettings, VmSpec } from '../config.js';
 import { EngineError } from '../errors.js';
+import type { FaultEffect, FaultRequest } from '../faults.js';
 import type { Backend, BackendExit, BackendRollback, BackendVm, BackendVmEvents, GuestProgress } from '../backend.js';
 
 export class KvmBackend implements Backend {
@@ -98,20 +99,49 @@ class KvmVm extends EventEmitter<BackendVmEvents> implements BackendVm {
     return this.#vm.listCheckpoints().map(({ seq, time, pages, bytes, verified }) => ({ seq, time, pages, bytes, verified }));
   }
 
+  async inject(request: FaultRequest): Promise<FaultEffect> {
+    switch (request.kind) {
+      case 'checkpoint-page':
+        return this.#corruptStoredPage(request);
+      default:
+        throw new EngineError('unsupported', `${request.kind} faults are not available on KVM VMs yet (the VMM has no injection primitive for them)`);
+    }
+  }
+
+  /** By default the mailbox page: the guest writes its progress there every epoch, so every checkpoint stores it. */
+  #corruptStoredPage(request: FaultRequest): FaultEffect {
+    const retained = this.#vm.listCheckpoints();
+    const seq = request.seq ?? retained.at(-1)?.seq;
+    if (seq === undefined) throw new EngineError('invalid-argument', 'no checkpoint is retained to corrupt');
+    const page = request.page ?? mailboxPage;
+    try {
+      this.#vm.testCorruptStoredPage(seq, page);
+    } catch (error) {
+      throw new EngineError('invalid-argument', (error as Error).message);
+    }
+    return { description: `flipped a bit in the stored copy of guest page ${page} of checkpoint ${seq}`, details: { seq, page } };
+  }
+
   destroy(): void {
     this.#vm.destroy();
   }
 }
 
+/** Guest page 1 holds the mailbox (page 0 is left unmapped as a null guard). */
+const mailboxPage = 1;
+
 function describeExit(exit: ExitInfo): BackendExit {
+  const detail = { reason: exit.reason, vcpu: exit.vcpu };
   switch (exit.reason) {
     case 'done':
-      return { state: 'finished', reason: `the workload finished (checksum ${formatChecksum(exit.result ?? 0n)})` };
+      return { state: 'finished', cause: 'done', reason: `the workload finished (checksum ${formatChecksum(exit.result ?? 0n)})`, detail };
     case 'stopped':
-      return { state: 'stopped', reason: exit.message };
+      return { state: 'stopped', cause: 'stopped', reason: exit.message, detail };
     case 'internal-error':
-      return { state: 'failed', reason: exit.message };
+      return { state: 'failed', cause: 'internal', reason: exit.message, detail };
+    case 'guest-error':
+      return { state: 'crashed', cause: 'guest-error', reason: `${exit.reason}: ${exit.message}`, detail };
     default:
-      return { state: 'crashed', reason: `${exit.reason}: ${exit.message}` };
+      return { state: 'crashed', cause: 'crash', reason: `${exit.reason}: ${exit.message}`, detail };
   }
 }
