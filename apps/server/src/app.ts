@@ -15,6 +15,7 @@ import { authentication } from './plugins/auth.js';
 import { errorHandling } from './plugins/errors.js';
 import { strictValidation } from './plugins/validation.js';
 import { checkpointRoutes } from './routes/checkpoints.js';
+import { faultRoutes } from './routes/faults.js';
 import type { AppContext } from './routes/context.js';
 import { healthRoutes } from './routes/health.js';
 import { historyRoutes } from './routes/history.js';
@@ -23,6 +24,7 @@ import { selectProtocol, telemetryRoutes } from './routes/telemetry.js';
 import { vmRoutes } from './routes/vms.js';
 import { Checkpoint } from './schemas/checkpoints.js';
 import { ErrorBody } from './schemas/common.js';
+import { Injection } from './schemas/faults.js';
 import { Settings, Spec, VmView } from './schemas/vms.js';
 import type { Service } from './service/service.js';
 
@@ -47,7 +49,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     logger: false,
     ...options.fastify,
   });
-  for (const schema of [ErrorBody, Settings, Spec, VmView, Checkpoint]) app.addSchema(schema);
+  for (const schema of [ErrorBody, Settings, Spec, VmView, Checkpoint, Injection]) app.addSchema(schema);
   strictValidation(app);
   const webRoot = options.webRoot ?? defaultWebRoot;
   const serveWeb = existsSync(path.join(webRoot, 'index.html'));
@@ -85,7 +87,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     version: options.version ?? '0.0.0',
     timeouts: { createMs: 30_000, rollbackMs: 10_000, requestMs: 10_000, ...options.timeouts },
   };
-  for (const routes of [healthRoutes, vmRoutes, checkpointRoutes, historyRoutes, telemetryRoutes, modelRoutes]) routes(app, context);
+  for (const routes of [healthRoutes, vmRoutes, checkpointRoutes, faultRoutes, historyRoutes, telemetryRoutes, modelRoutes]) routes(app, context);
   app.get('/api/openapi.json', { schema: { hide: true } }, async () => app.swagger());
 
   // VM creation and deletion change what /metrics lists.

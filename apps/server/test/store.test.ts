@@ -21,6 +21,7 @@ import {
   EpochSummarizer,
   latestSchemaVersion,
   migrate,
+  migrations,
   nearestRank,
   schemaVersion,
   Store,
@@ -173,6 +174,38 @@ describe('migrate', () => {
     expect(schemaVersion(db)).toBe(1);
     expect(db.prepare('SELECT name FROM pragma_table_info(?)').pluck().all('t')).toEqual(['a']);
     db.close();
+  });
+});
+
+describe('schema version 2', () => {
+  it("keeps the audit rows of version 1, admits the 'system' actor, and stays append-only", () => {
+    const db = new Database(':memory:');
+    migrate(db, migrations.slice(0, 1));
+    db.prepare("INSERT INTO audit (time, role, token_label, action, target, parameters, result, client) VALUES (1, 'operator', 'env', 'vm.create', 'vm-1', NULL, 'ok', '127.0.0.1')").run();
+    expect(() => db.prepare("INSERT INTO audit (time, role, token_label, action, result) VALUES (2, 'system', 'x', 'y', 'ok')").run()).toThrow(/CHECK/);
+    expect(migrate(db)).toBe(2);
+    db.prepare("INSERT INTO audit (time, role, token_label, action, result) VALUES (2, 'system', 'automatic recovery', 'recovery.alert', 'ok')").run();
+    expect(db.prepare('SELECT id, role, action FROM audit ORDER BY id').all()).toEqual([
+      { id: 1, role: 'operator', action: 'vm.create' },
+      { id: 2, role: 'system', action: 'recovery.alert' },
+    ]);
+    expect(() => db.prepare("INSERT INTO audit (time, role, token_label, action, result) VALUES (3, 'root', 'x', 'y', 'ok')").run()).toThrow(/CHECK/);
+    expect(() => db.prepare('DELETE FROM audit').run()).toThrow(/append-only/);
+    expect(() => db.prepare("UPDATE audit SET result = 'x'").run()).toThrow(/append-only/);
+    db.close();
+  });
+
+  it('stored settings from before the detection fields get their defaults', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'uckpt-store-'));
+    try {
+      const store = new Store(dir);
+      const { autoRecover: _, hangTimeoutMs: __, ...old } = defaultSettings;
+      store.insertVm({ id: 'vm-aa', spec: { name: 'a', backend: 'sim', workload: 'graph', memoryMiB: 64, vcpus: 1, seed: 1, size: 0, param: 0, repeat: 0 }, settings: old as typeof defaultSettings });
+      expect(store.getVm('vm-aa')?.settings).toEqual(defaultSettings);
+      store.close();
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
 

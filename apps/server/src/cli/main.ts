@@ -3,6 +3,7 @@
 import { GuestRunError } from '@uckpt/native-kvm';
 import { benchCommand } from './commands/bench.js';
 import { benchTelemetryCommand } from './commands/bench-telemetry.js';
+import { injectCommand } from './commands/inject.js';
 import { runCommand } from './commands/run.js';
 import { serveCommand } from './commands/serve.js';
 import { workloadsCommand } from './commands/workloads.js';
@@ -15,6 +16,11 @@ commands:
       [--vms 8] [--clients 50] [--interval-ms 50] [--seconds 20] [--backend kvm|sim] [--out DIR]
   serve                       the service: REST API, telemetry, dashboard, one agent per protected VM
       [--host H] [--port P] [--state-dir DIR] [--demo]
+  inject --vm ID --kind K      inject a fault into a VM through the server (for testing detectors and recovery)
+      K: bit-flip [--region data|code|stack] [--page N] [--bits N] | register [--register R] [--bits N]
+         | hang | crash | checkpoint-page [--seq N] [--page N];  [--seed S] [--json]
+      [--server URL (UCKPT_URL, default http://127.0.0.1:8080)]
+      [--token-file F | UCKPT_TOKEN; default STATE_DIR/operator.token] [--state-dir DIR]
   workloads [--json]          list the guest workloads
   run --workload NAME         run one workload to completion and print its checksum
       [--on kvm|host] [--memory-mib N] [--vcpus N] [--seed S] [--size X] [--param Y] [--json]
@@ -35,6 +41,7 @@ const commands: Record<string, (args: string[]) => number | Promise<number>> = {
   serve: serveCommand,
   bench: benchCommand,
   'bench-telemetry': benchTelemetryCommand,
+  inject: injectCommand,
 };
 
 async function main(argv: string[]): Promise<number> {

@@ -1,5 +1,6 @@
 import { Type } from 'typebox';
 
+const historyTypes = 'alert|recovery|fault|rollback|checkpoint|vm-state|checkpoint-summary';
 const limit = Type.Optional(Type.Integer({ minimum: 1, maximum: 1000, description: 'At most this many, newest first' }));
 const before = Type.Optional(Type.Integer({ minimum: 1, description: 'Only rows older than this id (paging)' }));
 
@@ -8,7 +9,7 @@ export const EventsQuery = Type.Object(
     limit,
     before,
     since: Type.Optional(Type.Integer({ minimum: 0, description: 'Unix time, ms' })),
-    types: Type.Optional(Type.String({ pattern: '^(alert|rollback|checkpoint|vm-state|checkpoint-summary)(,(alert|rollback|checkpoint|vm-state|checkpoint-summary))*$' })),
+    types: Type.Optional(Type.String({ pattern: `^(${historyTypes})(,(${historyTypes}))*$` })),
   },
   { additionalProperties: false },
 );

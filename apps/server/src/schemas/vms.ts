@@ -19,19 +19,18 @@ const settingsProperties = {
   retention: integer(limits.retention, 'Checkpoints kept in memory'),
   mode: Mode,
   predictor: Predictor,
+  autoRecover: Type.Boolean({ description: 'On an alert, roll back automatically (true) or only alert (false)' }),
+  hangTimeoutMs: integer(limits.hangTimeoutMs, 'Heartbeat: no guest progress for this long is a hang, ms'),
+  selfCheckLatencyMs: integer(limits.latencyBoundMs, "Latency bound of the guest's self-checks, ms"),
+  crashLatencyMs: integer(limits.latencyBoundMs, 'Latency bound of the crash detector: how long a corruption may stay silent before a crash, ms'),
+  recurrenceWindowMs: integer(
+    limits.recurrenceWindowMs,
+    "An alert this soon after a recovery rollback falls back to an older checkpoint, ms; must exceed the detectors' latency",
+  ),
 };
 
 export const Settings = Type.Object(settingsProperties, { $id: 'Settings', additionalProperties: false });
-export const SettingsPatch = Type.Object(
-  {
-    enabled: Type.Optional(settingsProperties.enabled),
-    intervalMs: Type.Optional(settingsProperties.intervalMs),
-    retention: Type.Optional(settingsProperties.retention),
-    mode: Type.Optional(Mode),
-    predictor: Type.Optional(Predictor),
-  },
-  { additionalProperties: false, minProperties: 1 },
-);
+export const SettingsPatch = Type.Partial(Type.Object(settingsProperties), { additionalProperties: false, minProperties: 1 });
 
 const guestInteger = (description: string) => Type.Integer({ minimum: 0, maximum: Number.MAX_SAFE_INTEGER, description });
 

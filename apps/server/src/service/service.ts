@@ -5,6 +5,7 @@ import { mkdirSync } from 'node:fs';
 import type { TelemetryEvent } from '@uckpt/engine';
 import { TelemetryMetrics } from '../metrics/index.js';
 import { EpochSummarizer, Store } from '../store/index.js';
+import { recoveryAuditEntry } from './recovery-audit.js';
 import { Supervisor } from './supervisor.js';
 import { TelemetryHub } from './telemetry-hub.js';
 import { loadTokens, type TokenRing, type TokenSource } from './tokens.js';
@@ -79,10 +80,21 @@ export class Service {
     } catch (error) {
       this.#log(`event not stored: ${(error as Error).message}`);
     }
+    this.#auditRecovery(event);
     this.#summarizer.observe(event);
     this.metrics.observe(event);
     this.hub.publish(event);
     if (event.type === 'vm-state') this.#publishVms();
+  }
+
+  #auditRecovery(event: TelemetryEvent): void {
+    const entry = recoveryAuditEntry(event);
+    if (!entry) return;
+    try {
+      this.store.appendAudit({ ...entry, role: 'system', tokenLabel: 'automatic recovery', client: null });
+    } catch (error) {
+      this.#log(`audit entry not stored: ${(error as Error).message}`);
+    }
   }
 
   #publishVms(): void {

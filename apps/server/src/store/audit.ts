@@ -5,12 +5,15 @@ import type { Database, Statement } from 'better-sqlite3';
 import { fromJson, toJson } from './json.js';
 import { clampLimit, QueryCache } from './query.js';
 
+/** Who may hold a token. */
 export type Role = 'operator' | 'viewer';
+/** Who acted: a token's holder, or the service itself (automatic recovery). */
+export type Actor = Role | 'system';
 
 export interface AuditEntry {
   /** Unix time in ms; defaults to now. */
   time?: number;
-  role: Role;
+  role: Actor;
   /** The token's label (e.g. 'env:UCKPT_OPERATOR_TOKEN'), never the token. */
   tokenLabel: string;
   /** What was attempted, e.g. 'vm.create', 'vm.config', 'vm.rollback'. */
@@ -50,7 +53,7 @@ export function auditResult(error?: { code: string; message: string }): string {
 interface AuditRow {
   id: number;
   time: number;
-  role: Role;
+  role: Actor;
   token_label: string;
   action: string;
   target: string | null;

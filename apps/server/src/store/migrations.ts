@@ -58,6 +58,35 @@ export const migrations: readonly Migration[] = [
       CREATE INDEX events_by_time ON events (time);
     `,
   },
+  {
+    // Automatic recovery acts on its own: its steps are audited as 'system'.
+    // SQLite cannot change a CHECK constraint in place, so the table is
+    // copied; dropping it does not fire the append-only triggers.
+    version: 2,
+    up: `
+      CREATE TABLE audit_v2 (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        time INTEGER NOT NULL,
+        role TEXT NOT NULL CHECK (role IN ('operator', 'viewer', 'system')),
+        token_label TEXT NOT NULL,
+        action TEXT NOT NULL,
+        target TEXT,
+        parameters TEXT CHECK (parameters IS NULL OR json_valid(parameters)),
+        result TEXT NOT NULL,
+        client TEXT
+      ) STRICT;
+      INSERT INTO audit_v2 SELECT * FROM audit;
+      DROP TABLE audit;
+      ALTER TABLE audit_v2 RENAME TO audit;
+      CREATE INDEX audit_by_target ON audit (target, id);
+      CREATE INDEX audit_by_action ON audit (action, id);
+      CREATE INDEX audit_by_time ON audit (time);
+      CREATE TRIGGER audit_no_update BEFORE UPDATE ON audit
+        BEGIN SELECT RAISE(ABORT, 'the audit log is append-only: rows cannot be updated'); END;
+      CREATE TRIGGER audit_no_delete BEFORE DELETE ON audit
+        BEGIN SELECT RAISE(ABORT, 'the audit log is append-only: rows cannot be deleted'); END;
+    `,
+  },
 ];
 
 export const latestSchemaVersion = migrations.at(-1)?.version ?? 0;

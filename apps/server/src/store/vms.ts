@@ -3,7 +3,7 @@
 // whereabouts and the last known state change over the VM's life.
 import { randomBytes } from 'node:crypto';
 import type { Database, Statement } from 'better-sqlite3';
-import { EngineError, type CheckpointSettings, type VmSpec, type VmState } from '@uckpt/engine';
+import { EngineError, withDefaultSettings, type CheckpointSettings, type VmSpec, type VmState } from '@uckpt/engine';
 import { fromJson, toJson } from './json.js';
 
 export interface VmRecord {
@@ -126,7 +126,7 @@ function toRecord(row: VmRow): VmRecord {
   return {
     id: row.id,
     spec: fromJson<VmSpec>(row.spec, `the spec of VM ${row.id}`),
-    settings: fromJson<CheckpointSettings>(row.settings, `the settings of VM ${row.id}`),
+    settings: withDefaultSettings(fromJson<Partial<CheckpointSettings>>(row.settings, `the settings of VM ${row.id}`)),
     createdAt: row.created_at,
     agentPid: row.agent_pid,
     agentSocket: row.agent_socket,
