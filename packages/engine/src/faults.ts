@@ -11,7 +11,7 @@ export type MemoryRegion = (typeof memoryRegions)[number];
 
 export const faultRegisters = [
   'rax', 'rbx', 'rcx', 'rdx', 'rsi', 'rdi', 'rsp', 'rbp',
-  'r8', 'r9', 'r10', 'r11', 'r12', 'r13', 'r14', 'r15', 'rip', 'rflags',
+  'r8', 'r9', 'r10', 'r11', 'r12', 'r13', 'r14', 'r15', 'rip',
 ] as const;
 export type FaultRegister = (typeof faultRegisters)[number];
 

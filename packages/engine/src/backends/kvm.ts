@@ -2,7 +2,21 @@
 // guest workload images, checkpointed by the native epoch loop.
 import { EventEmitter } from 'node:events';
 import { existsSync } from 'node:fs';
-import { findWorkload, formatChecksum, guestImagePath, Vm, type ExitInfo } from '@uckpt/native-kvm';
+import { randomInt } from 'node:crypto';
+import {
+  corruptRegister,
+  corruptStoredPage,
+  findWorkload,
+  flipBits,
+  formatChecksum,
+  guestImagePath,
+  makeCrash,
+  makeHang,
+  seededRandom,
+  Vm,
+  type ExitInfo,
+  type Fault,
+} from '@uckpt/native-kvm';
 import type { CheckpointSettings, VmSpec } from '../config.js';
 import { EngineError } from '../errors.js';
 import type { FaultEffect, FaultRequest } from '../faults.js';
@@ -100,26 +114,67 @@ class KvmVm extends EventEmitter<BackendVmEvents> implements BackendVm {
   }
 
   async inject(request: FaultRequest): Promise<FaultEffect> {
+    // Without a seed, one is drawn and reported: every injection can be repeated.
+    const seed = request.seed ?? randomInt(2 ** 32);
+    const random = seededRandom(seed);
+    let fault: Fault;
+    try {
+      fault = this.#injectNow(request, random);
+    } catch (error) {
+      const message = (error as Error).message;
+      throw new EngineError(/the VM is \w+, it must be/.test(message) ? 'conflict' : 'invalid-argument', message);
+    }
+    const { description, ...details } = fault;
+    return { description, details: { ...jsonSafe(details), seed } };
+  }
+
+  #injectNow(request: FaultRequest, random: () => number): Fault {
+    const vm = this.#vm;
     switch (request.kind) {
-      case 'checkpoint-page':
-        return this.#corruptStoredPage(request);
-      default:
-        throw new EngineError('unsupported', `${request.kind} faults are not available on KVM VMs yet (the VMM has no injection primitive for them)`);
+      case 'bit-flip':
+        return flipBits(vm, { region: request.region ?? 'data', random, ...pick(request, 'page', 'bits') });
+      case 'register':
+        return corruptRegister(vm, { random, ...pick(request, 'register', 'bits') });
+      case 'hang':
+        return makeHang(vm);
+      case 'crash':
+        return makeCrash(vm);
+      case 'checkpoint-page': {
+        const seq = request.seq ?? vm.listCheckpoints().at(-1)?.seq;
+        if (seq === undefined) throw new Error('no checkpoint is retained to corrupt');
+        if (request.page !== undefined) return corruptStoredPage(vm, { seq, pfn: request.page });
+        return this.#corruptLikelyStoredPage(seq);
+      }
     }
   }
 
-  /** By default the mailbox page: the guest writes its progress there every epoch, so every checkpoint stores it. */
-  #corruptStoredPage(request: FaultRequest): FaultEffect {
-    const retained = this.#vm.listCheckpoints();
-    const seq = request.seq ?? retained.at(-1)?.seq;
-    if (seq === undefined) throw new EngineError('invalid-argument', 'no checkpoint is retained to corrupt');
-    const page = request.page ?? mailboxPage;
+  /** vCPU state can be read only while the guest is paused. */
+  #stackPointer(): bigint {
+    if (this.#vm.state !== 'running') return this.#vm.getVcpuState(0).regs.rsp;
+    this.#vm.pause();
     try {
-      this.#vm.testCorruptStoredPage(seq, page);
-    } catch (error) {
-      throw new EngineError('invalid-argument', (error as Error).message);
+      return this.#vm.getVcpuState(0).regs.rsp;
+    } finally {
+      this.#vm.resume();
     }
-    return { description: `flipped a bit in the stored copy of guest page ${page} of checkpoint ${seq}`, details: { seq, page } };
+  }
+
+  /**
+   * Without a page named: the mailbox page (the guest writes its progress
+   * there as it works) or the page of its stack pointer, whichever the
+   * checkpoint stored; a checkpoint stores only the pages written around it.
+   */
+  #corruptLikelyStoredPage(seq: number): Fault {
+    const stackPage = Number(this.#stackPointer() / 4096n);
+    const candidates = [mailboxPage, stackPage];
+    for (const pfn of candidates) {
+      try {
+        return corruptStoredPage(this.#vm, { seq, pfn });
+      } catch {
+        // Not stored in this checkpoint: try the next.
+      }
+    }
+    throw new Error(`checkpoint ${seq} holds no stored copy of the mailbox page (${mailboxPage}) or the stack page (${stackPage}): name a page it stored`);
   }
 
   destroy(): void {
@@ -129,6 +184,17 @@ class KvmVm extends EventEmitter<BackendVmEvents> implements BackendVm {
 
 /** Guest page 1 holds the mailbox (page 0 is left unmapped as a null guard). */
 const mailboxPage = 1;
+
+function pick<T extends object, K extends keyof T>(from: T, ...keys: K[]): { [P in K]?: NonNullable<T[P]> } {
+  const picked: { [P in K]?: NonNullable<T[P]> } = {};
+  for (const key of keys) if (from[key] !== undefined && from[key] !== null) picked[key] = from[key] as NonNullable<T[K]>;
+  return picked;
+}
+
+/** Registers and addresses come as bigints: as hex strings they survive JSON. */
+function jsonSafe(value: Record<string, unknown>): Record<string, unknown> {
+  return JSON.parse(JSON.stringify(value, (_, v: unknown) => (typeof v === 'bigint' ? `0x${v.toString(16)}` : v))) as Record<string, unknown>;
+}
 
 function describeExit(exit: ExitInfo): BackendExit {
   const detail = { reason: exit.reason, vcpu: exit.vcpu };
