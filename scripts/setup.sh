@@ -42,7 +42,7 @@ install_pnpm() {
 # pnpm install is skipped when no manifest or the lockfile changed since the last one.
 install_dependencies() {
   local stamp=node_modules/.uckpt-install-stamp digest
-  digest=$(cat pnpm-lock.yaml package.json pnpm-workspace.yaml */*/package.json e2e/package.json 2>/dev/null | sha256sum | cut -d' ' -f1)
+  digest=$(cat pnpm-lock.yaml package.json pnpm-workspace.yaml apps/*/package.json packages/*/package.json e2e/package.json 2>/dev/null | sha256sum | cut -d' ' -f1)
   if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$digest" ]; then return; fi
   say "installing workspace dependencies"
   if [ -f pnpm-lock.yaml ]; then
