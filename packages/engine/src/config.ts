@@ -67,7 +67,8 @@ export const defaultSettings: CheckpointSettings = {
   intervalMs: 50,
   retention: 8,
   mode: 'stop-and-copy',
-  predictor: 'history',
+  // Measured best on this platform (README: checkpoint modes and prediction).
+  predictor: 'cost',
   autoRecover: true,
   hangTimeoutMs: 2000,
   selfCheckLatencyMs: 1000,
