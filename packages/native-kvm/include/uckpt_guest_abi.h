@@ -21,6 +21,9 @@
 #define UCKPT_GDT_GPA         0x2000ULL
 #define UCKPT_IDT_GPA         0x3000ULL
 #define UCKPT_TSS_GPA         0x4000ULL   /* TSS followed by its I/O bitmap */
+#define UCKPT_SCRATCH_GPA     0x5000ULL   /* 0x5000-0x7fff: left unused by the tables, for the
+                                             VMM's own code (e.g. fault injection's hang loop) */
+#define UCKPT_SCRATCH_BYTES   0x3000ULL
 #define UCKPT_KSTACK_TOP      0xc000ULL   /* TSS.RSP0: ring-0 stack, 0x8000-0xbfff */
 #define UCKPT_IST1_TOP        0x10000ULL  /* TSS.IST1: exception stack, 0xc000-0xffff */
 #define UCKPT_PML4_GPA        0x10000ULL
@@ -28,6 +31,7 @@
 #define UCKPT_PT0_GPA         0x12000ULL  /* 4 KiB pages of the first 2 MiB */
 #define UCKPT_PD_GPA          0x13000ULL  /* one page directory per GiB, 16 max */
 #define UCKPT_IMAGE_MIN_GPA   0x100000ULL /* images load at or above 1 MiB */
+#define UCKPT_USER_STACK_BYTES (256 * 1024) /* the workload's stack, below user_stack_top */
 #define UCKPT_MAX_MEMORY      (16ULL << 30)
 
 /* GDT selectors. */
@@ -99,6 +103,9 @@ struct uckpt_mailbox {
     char error[UCKPT_ERROR_BYTES];
     uint64_t console_head;      /* bytes ever written; ring index = head % size */
     char console[UCKPT_CONSOLE_BYTES];
+    /* Where the workload's data lives (its arena), set before it starts. */
+    uint64_t arena_base, arena_bytes;
+    uint64_t self_checks;       /* the workload's consistency checks passed so far */
 };
 
 #ifdef __cplusplus

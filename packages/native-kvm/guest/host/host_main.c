@@ -34,6 +34,13 @@ void wl_progress(uint64_t units)
     progress_seen += units;
 }
 
+static uint64_t self_checks;
+
+void wl_checked(void)
+{
+    self_checks++;
+}
+
 static void json_string(const char *s)
 {
     putchar('"');
@@ -201,10 +208,10 @@ int main(int argc, char **argv)
     printf("{\"workload\":");
     json_string(current->name);
     printf(",\"seed\":%llu,\"size\":%llu,\"param\":%llu,\"checksum\":\"%016llx\","
-           "\"runtimeMs\":%llu.%03llu,\"progressUnits\":%llu,\"arenaBytes\":%llu}\n",
+           "\"runtimeMs\":%llu.%03llu,\"progressUnits\":%llu,\"arenaBytes\":%llu,\"selfChecks\":%llu}\n",
            (unsigned long long)p.seed, (unsigned long long)p.size, (unsigned long long)p.param,
            (unsigned long long)checksum, (unsigned long long)(ns / 1000000),
            (unsigned long long)(ns / 1000 % 1000), (unsigned long long)units,
-           (unsigned long long)bytes);
+           (unsigned long long)bytes, (unsigned long long)self_checks);
     return 0;
 }

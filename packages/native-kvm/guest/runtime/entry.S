@@ -9,8 +9,6 @@
  */
 #include "uckpt_guest_abi.h"
 
-#define USER_STACK_BYTES (256 * 1024)
-
     .section .note.uckpt, "a"
     .balign 4
     .long 6                         /* namesz: "uckpt\0" */
@@ -70,7 +68,7 @@ exception_common:
     .bss
     .balign 4096
 uckpt_user_stack:
-    .skip USER_STACK_BYTES
+    .skip UCKPT_USER_STACK_BYTES
     .globl uckpt_user_stack_top
 uckpt_user_stack_top:
 

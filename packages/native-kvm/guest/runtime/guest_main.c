@@ -25,6 +25,11 @@ void wl_fail(const char *reason)
     mailbox_set_error(reason);
 }
 
+void wl_checked(void)
+{
+    MAILBOX->self_checks = MAILBOX->self_checks + 1;
+}
+
 __attribute__((noreturn)) void guest_exit(uint64_t status)
 {
     MAILBOX->status = status;
@@ -110,6 +115,8 @@ __attribute__((noreturn)) void guest_main(uint64_t mode)
         bad_params("not enough guest memory for this workload and size");
     }
     arena.bytes = need;
+    mb->arena_base = arena_start;
+    mb->arena_bytes = need;
 
     mb->progress_total = wl->progress_units(&params);
     mb->status = UCKPT_STATUS_RUNNING;

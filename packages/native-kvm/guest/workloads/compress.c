@@ -252,6 +252,7 @@ static int compress_run(const wl_params *p, wl_arena *arena, uint64_t *checksum)
         h = fold(h, z + from, to - from);
         wl_progress(1);
     }
+    wl_checked();
     *checksum = h;
     return 0;
 }

@@ -37,6 +37,9 @@ static int dirtier_run(const wl_params *p, wl_arena *arena, uint64_t *checksum)
 {
     uint64_t *ws = (uint64_t *)arena->base;
     uint64_t npages = p->size * PAGES_PER_MIB, rng = p->seed, h = 0;
+    /* The sum of the working set, kept up to date with every write: the
+     * final read-back must find it again, or a word changed behind our back. */
+    uint64_t total = 0;
     /* P is clamped to the working set: pages within a unit are distinct. */
     uint64_t per_unit = p->param < npages ? p->param : npages;
 
@@ -50,7 +53,9 @@ static int dirtier_run(const wl_params *p, wl_arena *arena, uint64_t *checksum)
         for (uint64_t i = 0; i < per_unit; i++) {
             uint64_t r = wl_splitmix64(&rng);
             uint64_t *w = &ws[page * PAGE_WORDS + r % PAGE_WORDS];
+            total -= *w;
             *w = wl_mix(*w, r);
+            total += *w;
             h = wl_mix(h, *w);
             page = (page + stride) % npages;
         }
@@ -63,13 +68,20 @@ static int dirtier_run(const wl_params *p, wl_arena *arena, uint64_t *checksum)
 
     /* Read everything back: a page restored wrongly changes the result. */
     uint64_t chunk = (uint64_t)SCAN_MIB * PAGES_PER_MIB * PAGE_WORDS;
-    uint64_t nwords = npages * PAGE_WORDS;
+    uint64_t nwords = npages * PAGE_WORDS, seen = 0;
     for (uint64_t base = 0; base < nwords; base += chunk) {
         for (uint64_t i = base; i < nwords && i < base + chunk; i++)
-            if (ws[i] != 0)
+            if (ws[i] != 0) {
+                seen += ws[i];
                 h = wl_mix(wl_mix(h, i), ws[i]);
+            }
         wl_progress(1);
     }
+    if (seen != total) {
+        wl_fail("dirtier: the working set differs from what was written");
+        return 1;
+    }
+    wl_checked();
     *checksum = h;
     return 0;
 }

@@ -18,6 +18,7 @@
 #define FRAG_MIN 16 /* each sequence embeds an exact query fragment */
 #define FRAG_SPAN 48
 #define SEQ_PER_UNIT 4
+#define SEQ_PER_CHECK 32 /* sequences between checks of the model (~0.1% of the run) */
 
 typedef struct dp_mem {
     uint32_t prof[NRES][MODEL_LEN];
@@ -70,6 +71,20 @@ static uint32_t align(dp_mem *m, uint64_t len)
     return best;
 }
 
+/* The profile and the query never change once built: any change is a
+ * corruption. A plain sum of the words changes with every single bit flip. */
+static uint64_t model_sum(const dp_mem *m)
+{
+    const uint32_t *w = &m->prof[0][0];
+    uint64_t sum = 0;
+    for (uint64_t i = 0; i < NRES * MODEL_LEN; i++)
+        sum += w[i];
+    const uint64_t *q = (const uint64_t *)m->query;
+    for (uint64_t i = 0; i < MODEL_LEN / 8; i++)
+        sum += q[i];
+    return sum;
+}
+
 static int dp_run(const wl_params *p, wl_arena *arena, uint64_t *checksum)
 {
     dp_mem *m = (dp_mem *)arena->base;
@@ -82,6 +97,7 @@ static int dp_run(const wl_params *p, wl_arena *arena, uint64_t *checksum)
             m->prof[a][k] = (uint32_t)(a == m->query[k] ? BIAS + 4 + r % 4 : BIAS - 4 + r % 6);
         }
     }
+    const uint64_t model = model_sum(m);
 
     for (uint64_t s = 0; s < p->size; s++) {
         uint64_t r = wl_splitmix64(&rng);
@@ -104,6 +120,13 @@ static int dp_run(const wl_params *p, wl_arena *arena, uint64_t *checksum)
             return 1;
         }
         h = wl_mix(h, best);
+        if ((s + 1) % SEQ_PER_CHECK == 0 || s + 1 == p->size) {
+            if (model_sum(m) != model) {
+                wl_fail("dp: the query profile changed");
+                return 1;
+            }
+            wl_checked();
+        }
         if ((s + 1) % SEQ_PER_UNIT == 0 || s + 1 == p->size)
             wl_progress(1);
     }

@@ -133,6 +133,7 @@ static int ht_run(const wl_params *p, wl_arena *arena, uint64_t *checksum)
             wl_fail("hashtable: probe invariant or slot tag broken");
             return 1;
         }
+        wl_checked();
         cursor = (cursor + AUDIT_SLOTS) % t.n;
         wl_progress(1);
     }

@@ -111,6 +111,7 @@ static int sort_run(const wl_params *p, wl_arena *arena, uint64_t *checksum)
                 return 1;
             }
         }
+        wl_checked();
         uint64_t *t = a;
         a = b;
         b = t;

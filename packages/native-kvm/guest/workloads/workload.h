@@ -50,6 +50,7 @@ extern const size_t wl_count;
 /* Provided by the hosting runtime. */
 void wl_progress(uint64_t units);     /* call every ~1-5 ms of work */
 void wl_fail(const char *reason);     /* the workload detected an inconsistency */
+void wl_checked(void);                /* a periodic self-check passed (counted, for the host to see) */
 
 /* Freestanding helpers (guest runtime implements them; the host uses libc). */
 void *memcpy(void *dst, const void *src, size_t n);

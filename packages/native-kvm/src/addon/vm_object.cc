@@ -3,8 +3,9 @@
 #include <cstring>
 #include <string>
 
-#include "kvm/system_error.h"
 #include "js_args.h"
+#include "kvm/system_error.h"
+#include "uckpt_guest_abi.h"
 #include "vcpu_state_js.h"
 
 namespace uckpt::addon {
@@ -151,6 +152,15 @@ Napi::Value VmObject::LoadImage(const Napi::CallbackInfo& info) {
     Napi::Object o = Napi::Object::New(env);
     o.Set("imageEnd", Napi::Number::New(env, static_cast<double>(image.image_end)));
     o.Set("pvhEntry", Napi::Boolean::New(env, image.pvh_entry));
+    auto range = [&](uint64_t start, uint64_t end) {
+      Napi::Object r = Napi::Object::New(env);
+      r.Set("start", Napi::Number::New(env, static_cast<double>(start)));
+      r.Set("end", Napi::Number::New(env, static_cast<double>(end)));
+      return r;
+    };
+    o.Set("code", range(image.code_start, image.code_end));
+    o.Set("stack", range(image.stack_start, image.stack_end));
+    o.Set("scratch", range(UCKPT_SCRATCH_GPA, UCKPT_SCRATCH_GPA + UCKPT_SCRATCH_BYTES));
     return o;
   });
 }
@@ -261,6 +271,9 @@ Napi::Value VmObject::Mailbox(const Napi::CallbackInfo& info) {
     o.Set("runsDone", Napi::Number::New(env, static_cast<double>(mb.runs_done)));
     o.Set("result", Napi::BigInt::New(env, mb.result));
     o.Set("error", mb.error);
+    o.Set("selfChecks", Napi::Number::New(env, static_cast<double>(mb.self_checks)));
+    o.Set("arenaBase", Napi::Number::New(env, static_cast<double>(mb.arena_base)));
+    o.Set("arenaBytes", Napi::Number::New(env, static_cast<double>(mb.arena_bytes)));
     return o;
   });
 }

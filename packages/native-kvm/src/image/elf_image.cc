@@ -78,7 +78,7 @@ ElfImage parse_elf_image(const uint8_t* data, size_t size) {
     if (ph.p_type == PT_LOAD) {
       if (ph.p_filesz > ph.p_memsz) bad_image("segment " + std::to_string(i) + " has filesz > memsz");
       if (ph.p_paddr < UCKPT_IMAGE_MIN_GPA) bad_image("segment " + std::to_string(i) + " loads below 1 MiB");
-      image.segments.push_back({ph.p_paddr, ph.p_offset, ph.p_filesz, ph.p_memsz});
+      image.segments.push_back({ph.p_paddr, ph.p_offset, ph.p_filesz, ph.p_memsz, (ph.p_flags & PF_X) != 0});
     } else if (ph.p_type == PT_NOTE) {
       read_notes(image, data + ph.p_offset, ph.p_filesz);
       has_entry_note = has_entry_note || image.image_end != 0;

@@ -16,6 +16,7 @@ struct Segment {
   uint64_t file_offset;
   uint64_t file_bytes;
   uint64_t memory_bytes;
+  bool executable;
 };
 
 struct ElfImage {

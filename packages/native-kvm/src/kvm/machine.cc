@@ -125,7 +125,16 @@ ImageInfo Machine::load_image(const uint8_t* elf, size_t size, const BootParams&
 
   for (auto& vcpu : vcpus_) setup_boot_vcpu(vcpu->fd(), vcpu->index(), *system_, image.entry);
   state_ = VmState::Loaded;
-  return {image.image_end, image.pvh_entry.has_value()};
+
+  ImageInfo info{image.image_end, image.pvh_entry.has_value(), UINT64_MAX, 0,
+                 image.entry.user_stack_top - UCKPT_USER_STACK_BYTES, image.entry.user_stack_top};
+  for (const auto& s : image.segments) {
+    if (!s.executable) continue;
+    info.code_start = std::min(info.code_start, s.gpa);
+    info.code_end = std::max(info.code_end, s.gpa + s.memory_bytes);
+  }
+  if (info.code_end == 0) info.code_start = 0;
+  return info;
 }
 
 void Machine::start() {
@@ -400,8 +409,9 @@ MailboxView Machine::mailbox() const {
 // 64-bit word, so each read is whole, if not consistent with the others.
 MailboxView Machine::read_mailbox() const {
   const volatile auto* mb = reinterpret_cast<const volatile uckpt_mailbox*>(memory_->base() + UCKPT_MAILBOX_GPA);
-  MailboxView v{mb->status,     mb->progress,  mb->progress_total, mb->runs_done, mb->result,
-                mb->exc_vector, mb->exc_error, mb->exc_rip,        mb->exc_cr2,   {}};
+  MailboxView v{mb->status,     mb->progress,    mb->progress_total, mb->runs_done, mb->result,
+                mb->exc_vector, mb->exc_error,   mb->exc_rip,        mb->exc_cr2,   mb->arena_base,
+                mb->arena_bytes, mb->self_checks, {}};
   for (size_t i = 0; i < UCKPT_ERROR_BYTES && mb->error[i]; i++) v.error.push_back(mb->error[i]);
   return v;
 }

@@ -49,12 +49,16 @@ struct BootParams {
 struct MailboxView {
   uint64_t status, progress, progress_total, runs_done, result;
   uint64_t exc_vector, exc_error, exc_rip, exc_cr2;
+  uint64_t arena_base, arena_bytes, self_checks;
   std::string error;
 };
 
+// Where the loaded image put things, as guest-physical [start, end) ranges.
 struct ImageInfo {
   uint64_t image_end;
   bool pvh_entry;
+  uint64_t code_start, code_end;    // the executable segments (code, read-only data)
+  uint64_t stack_start, stack_end;  // the workload's stack
 };
 
 class Machine {
