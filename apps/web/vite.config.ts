@@ -8,6 +8,7 @@ import { defineConfig } from 'vite';
 export const engineAliases = {
   '@uckpt/engine/config': fileURLToPath(new URL('../../packages/engine/src/config.ts', import.meta.url)),
   '@uckpt/engine/events': fileURLToPath(new URL('../../packages/engine/src/events.ts', import.meta.url)),
+  '@uckpt/engine/faults': fileURLToPath(new URL('../../packages/engine/src/faults.ts', import.meta.url)),
   '@uckpt/engine/protocol': fileURLToPath(new URL('../../packages/engine/src/protocol.ts', import.meta.url)),
 };
 

@@ -6,6 +6,7 @@ import type {
   CheckpointSettings,
   CreateVmRequest,
   FaultRequest,
+  Injection,
   Role,
   RollbackResult,
   RollbackTarget,
@@ -128,7 +129,10 @@ export class ApiClient {
     return this.request<{ entries: AuditEntry[] }>('GET', '/api/audit', undefined, q);
   }
   injectFault(id: string, fault: FaultRequest) {
-    return this.request<unknown>('POST', `/api/vms/${encodeURIComponent(id)}/faults`, fault);
+    return this.request<Injection>('POST', `/api/vms/${encodeURIComponent(id)}/faults`, fault);
+  }
+  faults(id: string) {
+    return this.request<{ injections: Injection[] }>('GET', `/api/vms/${encodeURIComponent(id)}/faults`);
   }
 }
 

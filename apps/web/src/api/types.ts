@@ -3,6 +3,7 @@
 import type { BackendName, CheckpointMode, CheckpointSettings, PredictorName, VmSpec, VmState } from '@uckpt/engine/config';
 import type { TelemetryEvent } from '@uckpt/engine/events';
 import type { VmView } from '@uckpt/engine/protocol';
+export type { FaultKind, FaultRegister, FaultRequest, Injection, MemoryRegion } from '@uckpt/engine/faults';
 
 export type { BackendName, CheckpointMode, CheckpointSettings, PredictorName, VmSpec, VmState, TelemetryEvent, VmView };
 export type {
@@ -10,6 +11,8 @@ export type {
   CheckpointEvent,
   ConsoleEvent,
   EpochEvent,
+  FaultEvent,
+  RecoveryEvent,
   RollbackEvent,
   TelemetryType,
   VmStateEvent,
@@ -79,13 +82,4 @@ export interface CreateVmRequest {
   param?: number;
   repeat?: number;
   settings?: Partial<CheckpointSettings>;
-}
-
-export type FaultKind = 'bit-flip' | 'register' | 'hang' | 'crash';
-
-export interface FaultRequest {
-  kind: FaultKind;
-  /** Guest-physical page for a bit flip (optional: the server picks one). */
-  page?: number;
-  bits?: number;
 }

@@ -6,12 +6,22 @@ import { ApiError } from '../api/client.ts';
 import type { CheckpointMode, CheckpointSettings, PredictorName, VmView } from '../api/types.ts';
 import { useSession } from '../app-context.ts';
 
-interface Draft {
+/** The detection settings edited as numbers, with their ranges and what they mean. */
+const detectionFields = [
+  { key: 'hangTimeoutMs', label: 'Hang threshold (ms)', range: limits.hangTimeoutMs, hint: 'no guest progress for this long is a hang' },
+  { key: 'selfCheckLatencyMs', label: 'Self-check latency bound (ms)', range: limits.latencyBoundMs, hint: "how late the guest's self-checks may report" },
+  { key: 'crashLatencyMs', label: 'Crash latency bound (ms)', range: limits.latencyBoundMs, hint: 'how long a corruption may stay silent before a crash' },
+  { key: 'recurrenceWindowMs', label: 'Recurrence window (ms)', range: limits.recurrenceWindowMs, hint: 'an alert this soon after a recovery falls back to an older checkpoint' },
+] as const;
+type DetectionKey = (typeof detectionFields)[number]['key'];
+
+interface Draft extends Record<DetectionKey, string> {
   intervalMs: string;
   retention: string;
   mode: CheckpointMode;
   predictor: PredictorName;
   enabled: boolean;
+  autoRecover: boolean;
 }
 
 const toDraft = (s: CheckpointSettings): Draft => ({
@@ -20,6 +30,11 @@ const toDraft = (s: CheckpointSettings): Draft => ({
   mode: s.mode,
   predictor: s.predictor,
   enabled: s.enabled,
+  autoRecover: s.autoRecover,
+  hangTimeoutMs: String(s.hangTimeoutMs),
+  selfCheckLatencyMs: String(s.selfCheckLatencyMs),
+  crashLatencyMs: String(s.crashLatencyMs),
+  recurrenceWindowMs: String(s.recurrenceWindowMs),
 });
 
 /** Why an integer field is invalid, or null. */
@@ -42,6 +57,8 @@ export const ControlsPanel = memo(function ControlsPanel({ vmId, settings, stale
 
   const intervalErr = integerProblem(shown.intervalMs, limits.intervalMs.min, limits.intervalMs.max, ' ms');
   const retentionErr = integerProblem(shown.retention, limits.retention.min, limits.retention.max);
+  const detectionErrs = Object.fromEntries(detectionFields.map((f) => [f.key, integerProblem(shown[f.key], f.range.min, f.range.max, ' ms')])) as Record<DetectionKey, string | null>;
+  const anyDetectionErr = Object.values(detectionErrs).some(Boolean);
 
   function edit(patch: Partial<Draft>) {
     setDraft({ ...shown, ...patch });
@@ -55,12 +72,14 @@ export const ControlsPanel = memo(function ControlsPanel({ vmId, settings, stale
     if (draft.mode !== settings.mode) changes.mode = draft.mode;
     if (draft.predictor !== settings.predictor) changes.predictor = draft.predictor;
     if (draft.enabled !== settings.enabled) changes.enabled = draft.enabled;
+    if (draft.autoRecover !== settings.autoRecover) changes.autoRecover = draft.autoRecover;
+    for (const { key } of detectionFields) if (!detectionErrs[key] && Number(draft[key]) !== settings[key]) changes[key] = Number(draft[key]);
   }
   const hasChanges = Object.keys(changes).length > 0;
 
   async function submit(e: FormEvent) {
     e.preventDefault();
-    if (intervalErr || retentionErr || !hasChanges) return;
+    if (intervalErr || retentionErr || anyDetectionErr || !hasChanges) return;
     setBusy(true);
     try {
       const answer = await api.configure(vmId, changes);
@@ -132,8 +151,34 @@ export const ControlsPanel = memo(function ControlsPanel({ vmId, settings, stale
             </select>
           </div>
         </div>
+        <fieldset className="detection">
+          <legend>Detection and recovery</legend>
+          <div className="field-check">
+            <input id={`${id}-ar`} type="checkbox" checked={shown.autoRecover} onChange={(e) => edit({ autoRecover: e.target.checked })} />
+            <label htmlFor={`${id}-ar`}>Automatic recovery (off: alert only)</label>
+          </div>
+          <div className="field-grid">
+            {detectionFields.map((f) => (
+              <div className="field" key={f.key}>
+                <label htmlFor={`${id}-${f.key}`}>{f.label}</label>
+                <input
+                  id={`${id}-${f.key}`}
+                  name={f.key}
+                  inputMode="numeric"
+                  value={shown[f.key]}
+                  aria-invalid={detectionErrs[f.key] ? true : undefined}
+                  aria-describedby={`${id}-${f.key}-h`}
+                  onChange={(e) => edit({ [f.key]: e.target.value })}
+                />
+                <span id={`${id}-${f.key}-h`} className={detectionErrs[f.key] ? 'field-error' : 'hint'}>
+                  {detectionErrs[f.key] ?? f.hint}
+                </span>
+              </div>
+            ))}
+          </div>
+        </fieldset>
         <div className="btn-row">
-          <button type="submit" className="btn-primary" disabled={busy || !hasChanges || !!intervalErr || !!retentionErr}>
+          <button type="submit" className="btn-primary" disabled={busy || !hasChanges || !!intervalErr || !!retentionErr || anyDetectionErr}>
             {busy ? 'Applying…' : 'Apply'}
           </button>
           <button type="button" disabled={busy || draft === null} onClick={() => { setDraft(null); setAnswer(null); }}>
@@ -171,6 +216,14 @@ export function SettingsSummary({ vm }: { vm: VmView }) {
         <dd>{s.mode}</dd>
         <dt>Predictor</dt>
         <dd>{s.predictor}</dd>
+        <dt>Automatic recovery</dt>
+        <dd>{s.autoRecover ? 'on' : 'off (alert only)'}</dd>
+        <dt>Hang threshold</dt>
+        <dd>{s.hangTimeoutMs} ms</dd>
+        <dt>Latency bounds</dt>
+        <dd>self-check {s.selfCheckLatencyMs} ms, crash {s.crashLatencyMs} ms</dd>
+        <dt>Recurrence window</dt>
+        <dd>{s.recurrenceWindowMs} ms</dd>
       </dl>
     </section>
   );

@@ -1,16 +1,18 @@
 // Detector alerts with the action taken and its outcome, rollbacks and state
 // changes: the server's history first, then what the stream brings.
 import { memo, useEffect, useMemo, useState } from 'react';
-import type { AlertEvent, RollbackEvent, TelemetryEvent } from '../api/types.ts';
+import type { AlertEvent, RecoveryEvent, RollbackEvent, TelemetryEvent } from '../api/types.ts';
 import { useSession } from '../app-context.ts';
 import { fmtNum, fmtTime, fmtUs } from '../format.ts';
 import { useStoreVersion } from '../telemetry/hooks.ts';
 import type { NotableEvent } from '../telemetry/store.ts';
 
 type Filter = 'all' | 'alert' | 'rollback' | 'vm-state';
+/** Injection records have their own list in the fault panel. */
+type ShownEvent = Exclude<NotableEvent, { type: 'fault' }>;
 
 function key(e: TelemetryEvent): string {
-  return `${e.type}:${e.time}:${'seq' in e ? e.seq : ''}:${'message' in e ? e.message : ''}`;
+  return `${e.type}:${e.time}:${'seq' in e ? e.seq : ''}:${'message' in e ? e.message : ''}:${'outcome' in e ? e.outcome : ''}`;
 }
 
 function rollbackText(e: RollbackEvent): string {
@@ -19,28 +21,43 @@ function rollbackText(e: RollbackEvent): string {
   return `${who} rollback to #${e.seq ?? String(e.target)}: ${fmtNum(e.pagesRestored ?? 0, 0)} pages restored in ${fmtUs(e.durationUs ?? 0)}, ${e.checkpointsDropped ?? 0} checkpoints dropped`;
 }
 
-/** The rollback that followed an alert whose action was 'rollback', if any. */
-function outcomeOf(alert: AlertEvent, all: readonly NotableEvent[]): string {
+/** What became of the recovery an alert started: its latest recovery event, else the rollback that followed. */
+function outcomeOf(alert: AlertEvent, all: readonly ShownEvent[]): string {
   if (alert.action === 'none') return 'no action';
-  if (alert.action === 'failed') return 'action failed';
+  if (alert.action === 'failed') return 'recovery failed';
+  const recovery = all.find((e): e is RecoveryEvent => e.type === 'recovery' && e.alertId === alert.alertId);
+  if (recovery) return recoveryText(recovery);
   const rb = all.find((e): e is RollbackEvent => e.type === 'rollback' && e.cause === 'recovery' && e.time >= alert.time && e.time - alert.time < 10_000);
   if (!rb) return 'rollback pending';
-  return rb.ok ? `rolled back to #${rb.seq}` : `rollback failed: ${rb.error ?? ''}`;
+  return rb.ok ? `rolled back to #${rb.seq}, watching for a recurrence` : `rollback failed: ${rb.error ?? ''}`;
+}
+
+function recoveryText(e: RecoveryEvent): string {
+  const rollbacks = `${e.rollbacks} rollback${e.rollbacks === 1 ? '' : 's'}`;
+  if (e.outcome === 'recovered') return `recovered (${rollbacks}${e.seq !== undefined ? `, running from #${e.seq}` : ''})`;
+  if (e.outcome === 'failed') return `failed: ${e.message}`;
+  return `recurred after #${e.seq ?? '?'}: falling back to an older checkpoint`;
+}
+
+function evidenceText(evidence: Record<string, unknown>): string {
+  return Object.entries(evidence)
+    .map(([k, v]) => `${k} ${typeof v === 'object' ? JSON.stringify(v) : String(v)}`)
+    .join(', ');
 }
 
 export const EventsPanel = memo(function EventsPanel({ vmId }: { vmId: string }) {
   const { api, store } = useSession();
   useStoreVersion(store);
-  const [history, setHistory] = useState<NotableEvent[]>([]);
+  const [history, setHistory] = useState<ShownEvent[]>([]);
   const [error, setError] = useState<string | null>(null);
   const [filter, setFilter] = useState<Filter>('all');
 
   useEffect(() => {
     let gone = false;
     api
-      .events(vmId, { limit: 100, types: ['alert', 'rollback', 'vm-state'] })
+      .events(vmId, { limit: 100, types: ['alert', 'recovery', 'rollback', 'vm-state'] })
       .then((r) => {
-        if (!gone) setHistory(r.events.map((s) => s.event).filter((e): e is NotableEvent => e.type !== 'epoch' && e.type !== 'console'));
+        if (!gone) setHistory(r.events.map((s) => s.event).filter((e): e is ShownEvent => e.type !== 'epoch' && e.type !== 'console' && e.type !== 'fault'));
       })
       .catch((e: unknown) => !gone && setError(e instanceof Error ? e.message : String(e)));
     return () => {
@@ -51,16 +68,16 @@ export const EventsPanel = memo(function EventsPanel({ vmId }: { vmId: string })
   const live = store.events(vmId);
   const merged = useMemo(() => {
     const seen = new Set<string>();
-    const out: NotableEvent[] = [];
+    const out: ShownEvent[] = [];
     for (const e of [...history, ...live]) {
       const k = key(e);
-      if (seen.has(k) || e.type === 'checkpoint') continue;
+      if (seen.has(k) || e.type === 'checkpoint' || e.type === 'fault') continue;
       seen.add(k);
       out.push(e);
     }
     return out.sort((a, b) => b.time - a.time);
   }, [history, live]);
-  const shown = useMemo(() => merged.filter((e) => filter === 'all' || e.type === filter), [merged, filter]);
+  const shown = useMemo(() => merged.filter((e) => filter === 'all' || e.type === filter || (filter === 'alert' && e.type === 'recovery')), [merged, filter]);
   const alerts = merged.filter((e) => e.type === 'alert').length;
 
   return (
@@ -86,7 +103,7 @@ export const EventsPanel = memo(function EventsPanel({ vmId }: { vmId: string })
 });
 
 /** The list itself, re-rendered only when its events change, not at every publish. */
-const EventList = memo(function EventList({ shown, merged }: { shown: NotableEvent[]; merged: NotableEvent[] }) {
+const EventList = memo(function EventList({ shown, merged }: { shown: ShownEvent[]; merged: ShownEvent[] }) {
   return (
     <>
       {shown.length === 0 ? (
@@ -97,11 +114,20 @@ const EventList = memo(function EventList({ shown, merged }: { shown: NotableEve
             <li key={key(e)} className={`event event-${e.type}`} data-type={e.type}>
               <time dateTime={new Date(e.time).toISOString()}>{fmtTime(e.time)}</time>
               {e.type === 'alert' && (
-                <span>
+                <span data-detector={e.detector}>
                   <span className="badge tone-bad">alert</span> <strong>{e.detector}</strong>: {e.message}{' '}
                   <span className="muted">
-                    (bound {e.latencyBoundMs} ms; action: {e.action}; outcome: {outcomeOf(e, merged)})
+                    (latency bound {e.latencyBoundMs} ms; action: {e.action}
+                    {e.actionReason ? `, ${e.actionReason}` : ''}; outcome: <span data-testid="alert-outcome">{outcomeOf(e, merged)}</span>)
                   </span>
+                  {Object.keys(e.evidence).length > 0 && <span className="muted"> Evidence: {evidenceText(e.evidence)}.</span>}
+                  {e.injectionId && <span className="muted"> Caused by injection {e.injectionId}.</span>}
+                </span>
+              )}
+              {e.type === 'recovery' && (
+                <span>
+                  <span className={`badge ${e.outcome === 'failed' ? 'tone-bad' : e.outcome === 'recovered' ? 'tone-ok' : 'tone-warn'}`}>recovery</span> {e.detector} alert:{' '}
+                  {recoveryText(e)} <span className="muted">({e.message})</span>
                 </span>
               )}
               {e.type === 'rollback' && (

@@ -210,6 +210,8 @@ export class TelemetryStore {
         break;
       case 'rollback':
       case 'alert':
+      case 'recovery':
+      case 'fault':
         this.remember(e);
         break;
       case 'console': {
