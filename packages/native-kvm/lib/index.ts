@@ -6,7 +6,11 @@ export type {
   EpochStats,
   ExitInfo,
   ExitReason,
+  GuestLayout,
   GuestParams,
+  GuestRange,
+  ImageLayout,
+  LoadedImage,
   KvmInfo,
   Mailbox,
   PredictorName,
@@ -28,6 +32,20 @@ export {
 export type { RunResult, WorkloadDescriptor, WorkloadRun } from './workloads.js';
 export { GuestRunError, runInVm } from './run-in-vm.js';
 export type { CheckpointedRunResult, VmRunOptions } from './run-in-vm.js';
+export { corruptRegister, corruptStoredPage, flipBits, generalRegisters, makeCrash, makeHang } from './faults.js';
+export type {
+  CrashFault,
+  CrashHow,
+  Fault,
+  FlippedBit,
+  GeneralRegister,
+  HangFault,
+  MemoryFault,
+  MemoryRegion,
+  Random,
+  RegisterFault,
+  StoredPageFault,
+} from './faults.js';
 export { percentiles } from './percentiles.js';
 export { seededRandom } from './seeded-random.js';
 export { loadAddon } from './loader.js';

@@ -31,7 +31,7 @@ export interface NativeExit {
 }
 
 export interface NativeVm {
-  loadImage(image: Buffer, params: object): { imageEnd: number; pvhEntry: boolean };
+  loadImage(image: Buffer, params: object): unknown;
   start(): void;
   pause(): void;
   resume(): void;

@@ -69,6 +69,38 @@ export interface Mailbox {
   runsDone: number;
   result: bigint;
   error: string;
+  /** The workload's periodic consistency checks passed so far. */
+  selfChecks: number;
+  /** Where the workload's data (its arena) lives; 0 until the guest has set it up. */
+  arenaBase: number;
+  arenaBytes: number;
+}
+
+/** Guest-physical addresses, [start, end). */
+export interface GuestRange {
+  start: number;
+  end: number;
+}
+
+/** Where the image put things, known once it is loaded. */
+export interface ImageLayout {
+  /** The image's executable segment: the code and its read-only data. */
+  code: GuestRange;
+  /** The workload's whole stack; the part in use lies above vCPU 0's RSP. */
+  stack: GuestRange;
+  /** Left unused by the guest and its boot tables: room for the VMM's own code. */
+  scratch: GuestRange;
+}
+
+/** The image's layout and, once the guest has reported it, where the workload's data lives. */
+export interface GuestLayout extends ImageLayout {
+  /** The workload's arena (its heap); null until the guest has set it up. */
+  data: GuestRange | null;
+}
+
+export interface LoadedImage extends ImageLayout {
+  imageEnd: number;
+  pvhEntry: boolean;
 }
 
 export interface Segment {
@@ -285,6 +317,7 @@ export class Vm extends EventEmitter<VmEvents> {
   #run = 0;
   readonly #exits = new Map<number, RunExit>([[0, runExit()]]);
   #lastCrash: ExitInfo | null = null;
+  #image: LoadedImage | null = null;
 
   private constructor(options: VmOptions) {
     super();
@@ -303,9 +336,18 @@ export class Vm extends EventEmitter<VmEvents> {
   }
 
   /** Loads the image (a path or its bytes) and prepares every vCPU to enter it. */
-  loadImage(image: string | Buffer, params: GuestParams): { imageEnd: number; pvhEntry: boolean } {
+  loadImage(image: string | Buffer, params: GuestParams): LoadedImage {
     const bytes = typeof image === 'string' ? readFileSync(image) : image;
-    return this.#native.loadImage(bytes, params);
+    this.#image = this.#native.loadImage(bytes, params) as LoadedImage;
+    return this.#image;
+  }
+
+  /** Where the guest's code, stack and data are; see GuestLayout. */
+  layout(): GuestLayout {
+    if (!this.#image) throw new Error('layout: no image is loaded');
+    const { code, stack, scratch } = this.#image;
+    const { arenaBase, arenaBytes } = this.mailbox();
+    return { code, stack, scratch, data: arenaBytes > 0 ? { start: arenaBase, end: arenaBase + arenaBytes } : null };
   }
 
   start(): void {
@@ -444,9 +486,18 @@ export class Vm extends EventEmitter<VmEvents> {
     return () => this.off('epoch', listener);
   }
 
-  /** For tests of integrity checking: flips a bit in a stored copy of a page. */
-  testCorruptStoredPage(seq: number, pfn: number): void {
+  /**
+   * Fault injection: flips a bit in the copy of guest page `pfn` that
+   * checkpoint `seq` stores, which then fails verification and is never
+   * restored. Throws when that checkpoint stores no copy of the page.
+   */
+  corruptStoredPage(seq: number, pfn: number): void {
     this.#native.testCorruptStoredPage(seq, pfn);
+  }
+
+  /** The same as corruptStoredPage, under the name the integrity tests know it by. */
+  testCorruptStoredPage(seq: number, pfn: number): void {
+    this.corruptStoredPage(seq, pfn);
   }
 
   /**
