@@ -2,6 +2,7 @@
 // server's {error:{code,message}}; a 401 also tells the app to sign out.
 import type {
   AuditEntry,
+  Availability,
   CheckpointInfo,
   CheckpointSettings,
   CreateVmRequest,
@@ -127,6 +128,9 @@ export class ApiClient {
   }
   audit(q: { vmId?: string | undefined; action?: string | undefined; limit?: number | undefined; before?: number | undefined } = {}) {
     return this.request<{ entries: AuditEntry[] }>('GET', '/api/audit', undefined, q);
+  }
+  availability(vmId: string, overheadBudgetPct?: number) {
+    return this.request<Availability>('GET', '/api/model/availability', undefined, { vmId, overheadBudgetPct });
   }
   injectFault(id: string, fault: FaultRequest) {
     return this.request<Injection>('POST', `/api/vms/${encodeURIComponent(id)}/faults`, fault);

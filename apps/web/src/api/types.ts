@@ -83,3 +83,17 @@ export interface CreateVmRequest {
   repeat?: number;
   settings?: Partial<CheckpointSettings>;
 }
+
+/** GET /api/model/availability: the Markov model for one VM. */
+export interface Availability {
+  availability: number;
+  unprotectedAvailability: number;
+  downtimeSecondsPerYear: number;
+  overheadPct: number;
+  overheadBudgetPct: number;
+  recommendedIntervalMs: number | null;
+  recommendedAvailability: number | null;
+  curve: { intervalMs: number; availability: number; overheadPct: number }[];
+  states: Record<string, number>;
+  parameters: Record<string, { value: number; source: 'default' | 'override' | 'measured' }>;
+}

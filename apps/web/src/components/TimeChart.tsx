@@ -25,7 +25,7 @@ export interface ChartSpec {
   format: (v: number) => string;
 }
 
-const palettes = {
+export const palettes = {
   light: { grid: '#d8dce3', axis: '#5b6472', series: ['#2563eb', '#d97706', '#059669', '#c026d3', '#dc2626'] },
   dark: { grid: '#2f3743', axis: '#9aa4b2', series: ['#60a5fa', '#fbbf24', '#34d399', '#e879f9', '#f87171'] },
 };

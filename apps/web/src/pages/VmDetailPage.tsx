@@ -2,6 +2,7 @@ import { useEffect, useState } from 'react';
 import { ApiError } from '../api/client.ts';
 import { canMutate, useSession } from '../app-context.ts';
 import { AuditPanel } from '../components/AuditPanel.tsx';
+import { AvailabilityPanel } from '../components/AvailabilityPanel.tsx';
 import { BackendBadge, FailedBanner, SimulatedBanner, StateBadge } from '../components/Badges.tsx';
 import { CheckpointTimeline } from '../components/CheckpointTimeline.tsx';
 import { ConfirmDialog } from '../components/ConfirmDialog.tsx';
@@ -55,6 +56,7 @@ export function VmDetailPage({ id }: { id: string }) {
     { id: 'events', label: 'Alerts & events', render: () => <EventsPanel vmId={id} /> },
     { id: 'console', label: 'Console', render: () => <ConsolePanel vmId={id} /> },
     { id: 'audit', label: 'Audit', render: () => <AuditPanel vmId={id} /> },
+    { id: 'availability', label: 'Availability', render: () => <AvailabilityPanel vmId={id} intervalMs={vm.settings.intervalMs} /> },
   ];
   if (mutate) tabs.push({ id: 'faults', label: 'Fault injection (testing)', render: () => <FaultPanel vmId={id} /> });
 
