@@ -12,6 +12,7 @@ import {
   latencySurvival,
   overheadPct,
   parametersFromMeasurements,
+  checkpointCost,
   recommendInterval,
   solveLinearSystem,
   solveProtectedVm,
@@ -373,6 +374,34 @@ describe('parameters from measurements', () => {
     expect(measured.rollbackMs).toBeCloseTo(1.05, 12);
     expect(measured.dirtyPagesPerSecond).toBeCloseTo((1200 * 2000 + 600 * 5000) / 1800, 9);
     expect(measured.workingSetPagesAtLeast).toBe(701);
+  });
+
+  it('splits the checkpoint cost into fixed and per-page parts when dirty counts differ', () => {
+    // 300 us + 2 us per page, faults included, exactly on a line.
+    const window = (pages: number, epochs: number, faultUsPerEpoch: number) => ({
+      epochs, intervalMs: 50, dirtyPagesMean: pages, dirtyPagesMax: pages,
+      pauseUsP50: 300 + 2 * pages - faultUsPerEpoch, faults: epochs, faultUs: faultUsPerEpoch * epochs,
+    });
+    const cost = checkpointCost([window(100, 1200, 50), window(1000, 600, 400), window(400, 900, 0)]);
+    expect(cost.checkpointOverheadMs).toBeCloseTo(0.3, 9);
+    expect(cost.copyUsPerPage).toBeCloseTo(2, 9);
+  });
+
+  it('charges the whole checkpoint cost per page when the dirty count hardly varies, never negative', () => {
+    const steady = checkpointCost([
+      { epochs: 100, intervalMs: 50, dirtyPagesMean: 1000, dirtyPagesMax: 1100, pauseUsP50: 3000 },
+      { epochs: 100, intervalMs: 50, dirtyPagesMean: 1100, dirtyPagesMax: 1200, pauseUsP50: 3400 },
+    ]);
+    expect(steady.checkpointOverheadMs).toBe(0);
+    expect(steady.copyUsPerPage).toBeCloseTo(6400 / 2100, 9);
+    // Cost falling with more pages (noise): the fit would give a negative slope; it stays >= 0.
+    const noisy = checkpointCost([
+      { epochs: 10, intervalMs: 50, dirtyPagesMean: 100, dirtyPagesMax: 100, pauseUsP50: 900 },
+      { epochs: 10, intervalMs: 50, dirtyPagesMean: 1000, dirtyPagesMax: 1000, pauseUsP50: 500 },
+    ]);
+    expect(noisy.copyUsPerPage).toBe(0);
+    expect(noisy.checkpointOverheadMs).toBeCloseTo(0.7, 9);
+    expect(checkpointCost([{ epochs: 10, intervalMs: 50, dirtyPagesMean: 100, dirtyPagesMax: 100 }])).toEqual({});
   });
 
   it('claims nothing without measurements', () => {

@@ -38,15 +38,17 @@ export const modelRoutes: Routes = (app, { supervisor, store }) => {
 
     if (vmId !== undefined) {
       if (!supervisor.has(vmId)) throw new EngineError('not-found', `no VM with id ${vmId}`);
-      // What the VM runs with now and what its epochs and rollbacks measured.
-      // Checkpoint cost per page, error rate, coverage and latency will join
-      // here as the engine measures them.
+      // What the VM runs with now and what its epochs and rollbacks measured
+      // (write rate, checkpoint cost, rollback time). Error rate, coverage
+      // and detection latency stay the model's until campaigns measure them.
       const { settings } = await supervisor.view(vmId);
       sourced.intervalMs = { value: settings.intervalMs, source: 'measured' };
       sourced.retention = { value: settings.retention, source: 'measured' };
       const measured = parametersFromMeasurements(measurementsOf(store, vmId));
-      if (measured.rollbackMs !== undefined) sourced.rollbackMs = { value: measured.rollbackMs, source: 'measured' };
-      if (measured.dirtyPagesPerSecond !== undefined) sourced.dirtyPagesPerSecond = { value: measured.dirtyPagesPerSecond, source: 'measured' };
+      for (const name of ['rollbackMs', 'dirtyPagesPerSecond', 'checkpointOverheadMs', 'copyUsPerPage'] as const) {
+        const value = measured[name];
+        if (value !== undefined) sourced[name] = { value, source: 'measured' };
+      }
       if (measured.workingSetPagesAtLeast !== undefined) {
         const covering = workingSetCovering(sourced.workingSetPages.value, measured.workingSetPagesAtLeast);
         if (covering !== sourced.workingSetPages.value) sourced.workingSetPages = { value: covering, source: 'measured' };

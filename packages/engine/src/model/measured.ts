@@ -1,7 +1,8 @@
 // Model parameters from what the engine has measured on a VM. Only what the
-// measurements determine on their own: the split of a checkpoint's cost into
-// a fixed and a per-page part needs epochs at different dirty counts, and
-// error rate, coverage and latency need the detectors' history.
+// measurements determine on their own: error rate, coverage and latency need
+// the detectors' history. The split of a checkpoint's cost into a fixed and
+// a per-page part needs windows at different dirty counts; with one dirty
+// level the whole cost is charged per page, which is what it scales with.
 import type { AvailabilityParameters } from './parameters.js';
 
 /** A window of epochs as the event history summarises it. */
@@ -10,6 +11,11 @@ export interface EpochWindow {
   intervalMs: number;
   dirtyPagesMean: number;
   dirtyPagesMax: number;
+  /** Median pause per epoch, µs. */
+  pauseUsP50?: number;
+  /** Write faults the guest took in the window and the time they cost it, µs. */
+  faults?: number;
+  faultUs?: number;
 }
 
 export interface Measurements {
@@ -18,7 +24,9 @@ export interface Measurements {
   rollbackDurationsUs: readonly number[];
 }
 
-export interface MeasuredParameters extends Partial<Pick<AvailabilityParameters, 'dirtyPagesPerSecond' | 'rollbackMs'>> {
+type MeasuredNames = 'dirtyPagesPerSecond' | 'rollbackMs' | 'checkpointOverheadMs' | 'copyUsPerPage';
+
+export interface MeasuredParameters extends Partial<Pick<AvailabilityParameters, MeasuredNames>> {
   /** The most pages one epoch dirtied: the working set is at least this large. */
   workingSetPagesAtLeast?: number;
 }
@@ -42,6 +50,37 @@ export function parametersFromMeasurements({ windows, rollbackDurationsUs }: Mea
     const pagesPerSecond = counted.reduce((sum, window) => sum + window.epochs * ((window.dirtyPagesMean * 1000) / window.intervalMs), 0) / epochs;
     measured.dirtyPagesPerSecond = pagesPerSecond;
     measured.workingSetPagesAtLeast = Math.ceil(Math.max(...counted.map((window) => window.dirtyPagesMax)));
+    Object.assign(measured, checkpointCost(counted));
   }
   return measured;
+}
+
+/** Dirty counts must differ by this factor before a fixed part can be told from a per-page one. */
+const spreadForFit = 1.5;
+
+/**
+ * The guest's time per checkpoint (pause plus the write faults of the epoch)
+ * as fixed + pages x per-page: a least-squares line over the windows, weighted
+ * by their epochs, when their dirty counts differ enough; otherwise all of it
+ * per page. Either part is kept non-negative.
+ */
+export function checkpointCost(windows: readonly EpochWindow[]): Pick<MeasuredParameters, 'checkpointOverheadMs' | 'copyUsPerPage'> {
+  const points = windows.flatMap((window) =>
+    window.pauseUsP50 === undefined || window.dirtyPagesMean <= 0
+      ? []
+      : [{ weight: window.epochs, pages: window.dirtyPagesMean, costUs: window.pauseUsP50 + (window.faultUs ?? 0) / window.epochs }],
+  );
+  if (points.length === 0) return {};
+  const total = points.reduce((sum, p) => sum + p.weight, 0);
+  const meanPages = points.reduce((sum, p) => sum + p.weight * p.pages, 0) / total;
+  const meanCost = points.reduce((sum, p) => sum + p.weight * p.costUs, 0) / total;
+  const pages = points.map((p) => p.pages);
+  if (Math.max(...pages) >= spreadForFit * Math.min(...pages)) {
+    const covariance = points.reduce((sum, p) => sum + p.weight * (p.pages - meanPages) * (p.costUs - meanCost), 0);
+    const variance = points.reduce((sum, p) => sum + p.weight * (p.pages - meanPages) ** 2, 0);
+    const perPage = Math.max(0, covariance / variance);
+    const fixed = meanCost - perPage * meanPages;
+    if (fixed >= 0) return { checkpointOverheadMs: fixed / 1000, copyUsPerPage: perPage };
+  }
+  return { checkpointOverheadMs: 0, copyUsPerPage: meanCost / meanPages };
 }
