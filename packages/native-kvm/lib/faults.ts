@@ -89,7 +89,7 @@ export type Fault = MemoryFault | RegisterFault | HangFault | CrashFault | Store
  */
 export function flipBits(
   vm: Vm,
-  options: { region: MemoryRegion; page?: number; bits?: number; random: Random },
+  options: { region: MemoryRegion; page?: number | undefined; bits?: number | undefined; random: Random },
 ): MemoryFault {
   const { region, random } = options;
   const bits = options.bits ?? 1;
@@ -136,7 +136,7 @@ export function flipBits(
 /** Flips `bits` distinct bits (default 1) of one general register of vCPU 0, given or random. */
 export function corruptRegister(
   vm: Vm,
-  options: { register?: GeneralRegister; bits?: number; random: Random },
+  options: { register?: GeneralRegister | undefined; bits?: number | undefined; random: Random },
 ): RegisterFault {
   const { random } = options;
   const bits = options.bits ?? 1;
@@ -191,7 +191,7 @@ export function makeHang(vm: Vm): HangFault {
  * delivered and escalates to a triple fault (exit reason 'shutdown').
  * Both are in the vCPU state a rollback restores.
  */
-export function makeCrash(vm: Vm, options: { how?: CrashHow } = {}): CrashFault {
+export function makeCrash(vm: Vm, options: { how?: CrashHow | undefined } = {}): CrashFault {
   const how = options.how ?? 'exception';
   if (how !== 'exception' && how !== 'triple-fault') throw new RangeError(`makeCrash: how must be "exception" or "triple-fault", got ${String(how)}`);
   return whilePaused(vm, 'makeCrash', () => {

@@ -2,6 +2,7 @@ export { Vm } from './vm.js';
 export type {
   CheckpointConfig,
   CheckpointInfo,
+  CheckpointMode,
   CheckpointStats,
   EpochStats,
   ExitInfo,

@@ -14,6 +14,7 @@ import {
   makeCrash,
   makeHang,
   runOnHost,
+  type CheckpointMode,
   type ExitInfo,
 } from '../lib/index.js';
 import { describeKvm, seededRandom, sleep } from './kvm.js';
@@ -24,12 +25,16 @@ afterEach(() => {
 });
 
 /** dp runs ~1800 sequences/s here: a few hundred ms of work, and a hot working set of 12 pages. */
-function startDp(seed: number, size: number, retention = 8, vcpus = 1): Vm {
+function startDp(
+  seed: number,
+  size: number,
+  { retention = 8, vcpus = 1, mode = 'stop-and-copy' }: { retention?: number; vcpus?: number; mode?: CheckpointMode } = {},
+): Vm {
   const vm = Vm.create({ memoryMiB: 64, vcpus });
   vms.push(vm);
   vm.loadImage(guestImagePath, { workload: findWorkload('dp').index, seed, size });
   vm.start();
-  vm.enableCheckpointing({ intervalMs: 20, retention });
+  vm.enableCheckpointing({ intervalMs: 20, retention, mode });
   return vm;
 }
 
@@ -66,9 +71,9 @@ async function outcome(vm: Vm, exit: Promise<ExitInfo>): Promise<ExitInfo | 'han
 }
 
 describeKvm('fault injection and recovery by rollback', () => {
-  it('a crash after checkpoints: a rollback revives the VM, which can crash again, and the run ends with the host checksum', async () => {
+  it.each(['stop-and-copy', 'cow'] as const)('%s: a crash after checkpoints: a rollback revives the VM, which can crash again, and the run ends with the host checksum', async (mode) => {
     const host = await runOnHost({ workload: 'dp', seed: 5, size: 1200 });
-    const vm = startDp(5, 1200);
+    const vm = startDp(5, 1200, { mode });
     await untilProgress(vm, 0.25);
     await until(() => vm.listCheckpoints().length >= 2, 'two checkpoints');
     // The target is taken before the fault: a timed checkpoint may catch the
@@ -114,7 +119,7 @@ describeKvm('fault injection and recovery by rollback', () => {
 
   it('every vCPU of a multi-vCPU VM runs again after a revive', async () => {
     const host = await runOnHost({ workload: 'dp', seed: 4, size: 800 });
-    const vm = startDp(4, 800, 8, 3);
+    const vm = startDp(4, 800, { vcpus: 3 });
     await untilProgress(vm, 0.25);
     const before = await vm.checkpointNow();
     const crashed = vm.waitForExit();
@@ -142,7 +147,7 @@ describeKvm('fault injection and recovery by rollback', () => {
 
   it('a hang: progress stops, checkpoints taken during it hang too, a rollback to one before it cures it', async () => {
     const host = await runOnHost({ workload: 'dp', seed: 6, size: 1200 });
-    const vm = startDp(6, 1200, 64); // the checkpoint before the hang must outlive it
+    const vm = startDp(6, 1200, { retention: 64 }); // the checkpoint before the hang must outlive it
     await untilProgress(vm, 0.25);
     const beforeHang = await vm.checkpointNow();
 
