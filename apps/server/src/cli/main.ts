@@ -3,6 +3,7 @@
 import { GuestRunError } from '@uckpt/native-kvm';
 import { benchCommand } from './commands/bench.js';
 import { benchTelemetryCommand } from './commands/bench-telemetry.js';
+import { campaignCommand } from './commands/campaign.js';
 import { injectCommand } from './commands/inject.js';
 import { runCommand } from './commands/run.js';
 import { serveCommand } from './commands/serve.js';
@@ -33,6 +34,12 @@ commands:
       [--prediction cost|history|frontier|none] [--predictors history,frontier,cost|none]
       [--repeat N] [--rollbacks N] [--max-slowdown X] [--no-sweep] [--no-ring]
       [--size-scale F] [--out DIR] [--json]
+  campaign                    fault-injection campaign: N faults (bit flips in data/code/stack, registers,
+                              hangs, crashes) into finite KVM runs, detected and recovered by the agent,
+                              classified against the host checksum; resumable; JSON and chart
+      [--n 1000] [--seed S] [--workloads a,b,...] [--kinds data,code,stack,register,hang,crash]
+      [--retention K (default: covers the detectors' bounds)] [--compare-retention K[,K...]]
+      [--interval-ms 50] [--hang-timeout-ms 300] [--out DIR] [--resume FILE.jsonl] [--json]
 `;
 
 const commands: Record<string, (args: string[]) => number | Promise<number>> = {
@@ -41,6 +48,7 @@ const commands: Record<string, (args: string[]) => number | Promise<number>> = {
   serve: serveCommand,
   bench: benchCommand,
   'bench-telemetry': benchTelemetryCommand,
+  campaign: campaignCommand,
   inject: injectCommand,
 };
 
