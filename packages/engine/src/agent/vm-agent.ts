@@ -358,6 +358,8 @@ export class VmAgent extends EventEmitter<VmAgentEvents> {
       try {
         await this.#rollbackInPlace(vm, target.seq, 'recovery');
       } catch (error) {
+        // The epoch loop retired the target between the choice and the rollback (a running guest keeps being checkpointed): choose again.
+        if (!vm.checkpoints().some((c) => c.seq === target.seq)) continue;
         // A checksum mismatch marks a checkpoint corrupt: report it and go further back.
         const corrupt = this.#observe().filter((d) => d.detector === 'checkpoint-integrity');
         for (const detection of corrupt) this.#onDetection(detection);
