@@ -136,5 +136,6 @@ export function wilson(successes: number, trials: number, z = 1.959964): [number
   const denominator = 1 + z2 / trials;
   const centre = (p + z2 / (2 * trials)) / denominator;
   const half = (z / denominator) * Math.sqrt((p * (1 - p)) / trials + z2 / (4 * trials * trials));
-  return [Math.max(0, centre - half), Math.min(1, centre + half)];
+  // At 0 or 100 % the matching end is exactly 0 or 1 (rounding would leave 0.9999999999999999).
+  return [successes === 0 ? 0 : Math.max(0, centre - half), successes === trials ? 1 : Math.min(1, centre + half)];
 }
