@@ -121,15 +121,31 @@ describe('input validation', () => {
     ['an unknown mode', { mode: 'remus' }],
     ['an unknown predictor', { predictor: 'oracle' }],
     ['enabled as a string', { enabled: 'yes' }],
+    ['autoTune as a string', { autoTune: 'on' }],
+    ['autoTune as a number', { autoTune: 1 }],
+    ['a zero overhead budget', { autoTune: true, overheadBudgetPct: 0 }],
+    ['an overhead budget above 50 %', { overheadBudgetPct: 51 }],
+    ['a string overhead budget', { overheadBudgetPct: '3' }],
+    ['a negative error rate', { errorRatePerHour: -1 }],
   ];
   for (const [what, payload] of badPatches) {
     it(`PATCH config refuses ${what} and changes nothing`, async () => {
       const answer = await server.app.inject({ method: 'PATCH', url: `/api/vms/${vmId}/config`, headers: asOperator, payload: payload as object });
       expect(answer.statusCode, answer.body).toBe(400);
       const vm = await server.app.inject({ method: 'GET', url: `/api/vms/${vmId}`, headers: asOperator });
-      expect(vm.json().settings).toMatchObject({ intervalMs: 100, retention: 8, enabled: true });
+      expect(vm.json().settings).toMatchObject({ intervalMs: 100, retention: 8, enabled: true, autoTune: false, overheadBudgetPct: 3 });
     });
   }
+
+  it('PATCH config switches auto-tune on with a budget, answers with it, and off again', async () => {
+    const on = await server.app.inject({ method: 'PATCH', url: `/api/vms/${vmId}/config`, headers: asOperator, payload: { autoTune: true, overheadBudgetPct: 1.5 } });
+    expect(on.statusCode, on.body).toBe(200);
+    expect(on.json().settings).toMatchObject({ autoTune: true, overheadBudgetPct: 1.5 });
+    const vm = await server.app.inject({ method: 'GET', url: `/api/vms/${vmId}`, headers: asOperator });
+    expect(vm.json().settings).toMatchObject({ autoTune: true, overheadBudgetPct: 1.5 });
+    const off = await server.app.inject({ method: 'PATCH', url: `/api/vms/${vmId}/config`, headers: asOperator, payload: { autoTune: false, overheadBudgetPct: 3, intervalMs: 100 } });
+    expect(off.json().settings).toMatchObject({ autoTune: false, overheadBudgetPct: 3, intervalMs: 100 });
+  });
 
   it('refuses bad rollback targets', async () => {
     for (const to of [0, -3, 1.5, 'newest', null, '7']) {

@@ -28,6 +28,10 @@ export const limits = {
   hangTimeoutMs: { min: 100, max: 600_000 },
   latencyBoundMs: { min: 0, max: 600_000 },
   recurrenceWindowMs: { min: 100, max: 600_000 },
+  /** Auto-tune: the share of guest time checkpointing may take, in %. */
+  overheadBudgetPct: { min: 0.1, max: 50 },
+  /** The error rate the availability model plans for, per hour of execution. */
+  errorRatePerHour: { min: 0, max: 3600 },
 } as const;
 
 export interface VmSpec {
@@ -60,6 +64,15 @@ export interface CheckpointSettings {
   crashLatencyMs: number;
   /** An alert this soon after a recovery rollback is a recurrence: the next older checkpoint is tried. */
   recurrenceWindowMs: number;
+  /**
+   * Keep the interval at the availability model's optimum within the
+   * overhead budget, re-evaluated as the workload's write rate changes.
+   */
+  autoTune: boolean;
+  /** What auto-tune may spend on checkpointing, in % of guest time (modelled and measured). */
+  overheadBudgetPct: number;
+  /** Errors expected per hour: the model's error rate for this VM (auto-tune and the availability panel). */
+  errorRatePerHour: number;
 }
 
 export const defaultSettings: CheckpointSettings = {
@@ -74,6 +87,10 @@ export const defaultSettings: CheckpointSettings = {
   selfCheckLatencyMs: 1000,
   crashLatencyMs: 0,
   recurrenceWindowMs: 5000,
+  autoTune: false,
+  overheadBudgetPct: 3,
+  // The availability model's default: a reasonably reliable host.
+  errorRatePerHour: 0.01,
 };
 
 /** Settings stored before a field existed take its default. */

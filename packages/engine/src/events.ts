@@ -114,6 +114,28 @@ export interface FaultEvent {
   injection: Injection;
 }
 
+/**
+ * Auto-tune changed the checkpoint interval: from, to, why, and the model's
+ * numbers behind the decision.
+ */
+export interface IntervalTunedEvent {
+  type: 'interval-tuned';
+  vmId: string;
+  time: number;
+  from: number;
+  to: number;
+  /** model: a better interval within the budget; model-over-budget: the one in force broke it on paper; measured-over-budget: in reality. */
+  cause: 'model' | 'model-over-budget' | 'measured-over-budget';
+  reason: string;
+  dirtyPagesPerSecond: number;
+  /** The model's overhead and availability at the new interval. */
+  modelledOverheadPct: number;
+  modelledAvailability: number;
+  /** The live overhead when the decision was made, %. */
+  measuredOverheadPct: number | null;
+  overheadBudgetPct: number;
+}
+
 export interface VmStateEvent {
   type: 'vm-state';
   vmId: string;
@@ -137,6 +159,7 @@ export type TelemetryEvent =
   | AlertEvent
   | RecoveryEvent
   | FaultEvent
+  | IntervalTunedEvent
   | VmStateEvent
   | ConsoleEvent;
 

@@ -12,6 +12,7 @@ export { SimBackend } from './backends/sim.js';
 export { ProgressMeter } from './agent/progress-meter.js';
 export * from './agent/detectors/index.js';
 export { chooseRecoveryTarget, type RecoveryTarget, type TargetConstraints } from './agent/recovery.js';
+export { AutoTuner, decideInterval, initialTuningState, modelParameters, tuning, type EpochSample, type TuningChange, type TuningInput, type TuningSettings, type TuningState } from './agent/auto-tune.js';
 
 import { fileURLToPath } from 'node:url';
 /** The agent program the server starts, one process per VM. */

@@ -13,7 +13,7 @@ import { errors } from '../schemas/common.js';
 import { AvailabilityAnswer, AvailabilityQuery } from '../schemas/model.js';
 import { typed, type Routes } from './context.js';
 
-type ParameterSource = 'default' | 'override' | 'measured';
+type ParameterSource = 'default' | 'override' | 'measured' | 'configured';
 type Sourced = Record<keyof AvailabilityParameters, { value: number; source: ParameterSource }>;
 
 /** The last hour of epoch summaries (one a minute) and the last rollbacks are what the model learns from. */
@@ -31,7 +31,8 @@ export const modelRoutes: Routes = (app, { supervisor, store }) => {
       response: { 200: AvailabilityAnswer, ...errors(400, 401, 404) },
     },
   }, async (request) => {
-    const { vmId, overheadBudgetPct = defaultOverheadBudgetPct, ...overrides } = request.query;
+    const { vmId, overheadBudgetPct: askedBudgetPct, ...overrides } = request.query;
+    let overheadBudgetPct = askedBudgetPct ?? defaultOverheadBudgetPct;
     const sourced = Object.fromEntries(
       Object.entries(defaultAvailabilityParameters).map(([name, value]) => [name, { value, source: 'default' }]),
     ) as Sourced;
@@ -39,9 +40,13 @@ export const modelRoutes: Routes = (app, { supervisor, store }) => {
     if (vmId !== undefined) {
       if (!supervisor.has(vmId)) throw new EngineError('not-found', `no VM with id ${vmId}`);
       // What the VM runs with now and what its epochs and rollbacks measured
-      // (write rate, checkpoint cost, rollback time). Error rate, coverage
-      // and detection latency stay the model's until campaigns measure them.
+      // (write rate, checkpoint cost, rollback time), and the error rate its
+      // settings plan for. Coverage and detection latency stay the model's
+      // until campaigns measure them.
       const { settings } = await supervisor.view(vmId);
+      sourced.errorRatePerHour = { value: settings.errorRatePerHour, source: 'configured' };
+      // The budget auto-tune keeps, unless the question names another.
+      overheadBudgetPct = askedBudgetPct ?? settings.overheadBudgetPct;
       sourced.intervalMs = { value: settings.intervalMs, source: 'measured' };
       sourced.retention = { value: settings.retention, source: 'measured' };
       const measured = parametersFromMeasurements(measurementsOf(store, vmId));

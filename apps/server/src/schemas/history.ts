@@ -1,6 +1,6 @@
 import { Type } from 'typebox';
 
-const historyTypes = 'alert|recovery|fault|rollback|checkpoint|vm-state|checkpoint-summary';
+const historyTypes = 'alert|recovery|fault|rollback|checkpoint|vm-state|interval-tuned|checkpoint-summary';
 const limit = Type.Optional(Type.Integer({ minimum: 1, maximum: 1000, description: 'At most this many, newest first' }));
 const before = Type.Optional(Type.Integer({ minimum: 1, description: 'Only rows older than this id (paging)' }));
 

@@ -47,8 +47,8 @@ export const AvailabilityQuery = Type.Object(
   { additionalProperties: false },
 );
 
-const ParameterSource = Type.Union([Type.Literal('default'), Type.Literal('override'), Type.Literal('measured')], {
-  description: "default: the model's; override: from the query; measured: reported by the VM named by vmId",
+const ParameterSource = Type.Union([Type.Literal('default'), Type.Literal('override'), Type.Literal('measured'), Type.Literal('configured')], {
+  description: "default: the model's; override: from the query; measured: reported by the VM named by vmId; configured: from that VM's settings",
 });
 
 export const AvailabilityAnswer = Type.Object({

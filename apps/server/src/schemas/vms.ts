@@ -27,6 +27,17 @@ const settingsProperties = {
     limits.recurrenceWindowMs,
     "An alert this soon after a recovery rollback falls back to an older checkpoint, ms; must exceed the detectors' latency",
   ),
+  autoTune: Type.Boolean({ description: "Keep the interval at the availability model's optimum within the overhead budget, as the write rate changes" }),
+  overheadBudgetPct: Type.Number({
+    minimum: limits.overheadBudgetPct.min,
+    maximum: limits.overheadBudgetPct.max,
+    description: 'Auto-tune: the share of guest time checkpointing may take, %, as modelled and as measured',
+  }),
+  errorRatePerHour: Type.Number({
+    minimum: limits.errorRatePerHour.min,
+    maximum: limits.errorRatePerHour.max,
+    description: 'Errors expected per hour of execution: the availability model plans for it (auto-tune, GET /api/model/availability?vmId=)',
+  }),
 };
 
 export const Settings = Type.Object(settingsProperties, { $id: 'Settings', additionalProperties: false });

@@ -7,6 +7,7 @@ import { TelemetryMetrics } from '../metrics/index.js';
 import { EpochSummarizer, Store } from '../store/index.js';
 import { recoveryAuditEntry } from './recovery-audit.js';
 import { Supervisor } from './supervisor.js';
+import { tuningAuditEntry } from './tuning-audit.js';
 import { TelemetryHub } from './telemetry-hub.js';
 import { loadTokens, type TokenRing, type TokenSource } from './tokens.js';
 
@@ -80,18 +81,21 @@ export class Service {
     } catch (error) {
       this.#log(`event not stored: ${(error as Error).message}`);
     }
-    this.#auditRecovery(event);
+    this.#auditSystem(event);
     this.#summarizer.observe(event);
     this.metrics.observe(event);
     this.hub.publish(event);
     if (event.type === 'vm-state') this.#publishVms();
   }
 
-  #auditRecovery(event: TelemetryEvent): void {
-    const entry = recoveryAuditEntry(event);
+  /** What the engine does on its own (recovery, auto-tune) is audited as the 'system' actor. */
+  #auditSystem(event: TelemetryEvent): void {
+    const recovery = recoveryAuditEntry(event);
+    const tuning = recovery ? null : tuningAuditEntry(event);
+    const entry = recovery ?? tuning;
     if (!entry) return;
     try {
-      this.store.appendAudit({ ...entry, role: 'system', tokenLabel: 'automatic recovery', client: null });
+      this.store.appendAudit({ ...entry, role: 'system', tokenLabel: recovery ? 'automatic recovery' : 'auto-tune', client: null });
     } catch (error) {
       this.#log(`audit entry not stored: ${(error as Error).message}`);
     }

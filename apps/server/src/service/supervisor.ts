@@ -198,6 +198,7 @@ export class Supervisor {
     managed.detaching = false;
     client.on('telemetry', (event) => {
       if (event.type === 'vm-state') this.#recordState(managed, event.state, event.reason ?? null);
+      if (event.type === 'interval-tuned') this.#recordTunedInterval(managed, event.to);
       this.#options.onEvent(event);
     });
     client.on('close', () => {
@@ -240,6 +241,12 @@ export class Supervisor {
 
   #emitState(managed: ManagedVm, state: VmState, reason: string): void {
     this.#options.onEvent({ type: 'vm-state', vmId: managed.record.id, time: Date.now(), state, reason });
+  }
+
+  /** The stored settings follow auto-tune: a VM re-created from them starts at the interval it was tuned to. */
+  #recordTunedInterval(managed: ManagedVm, intervalMs: number): void {
+    managed.record = { ...managed.record, settings: { ...managed.record.settings, intervalMs } };
+    if (this.#vms.has(managed.record.id)) this.#options.store.updateSettings(managed.record.id, managed.record.settings);
   }
 
   #recordState(managed: ManagedVm, state: VmState, reason: string | null): void {

@@ -1,17 +1,17 @@
 // The event history behind GET /api/vms/:id/events: the events an operator
 // looks back on (alerts, recoveries, fault injections, rollbacks, state
-// changes, manual checkpoints) and a
+// changes, manual checkpoints, intervals auto-tune chose) and a
 // periodic summary of the epochs in place of the epochs themselves, which
 // arrive tens of times a second per VM and would swamp the disk.
 // Bounded: at most maxEventsPerVm rows per VM and nothing older than
 // maxAgeDays, enforced every pruneEvery inserts so that pruning stays cheap.
 import type { Database, Statement } from 'better-sqlite3';
-import type { AlertEvent, CheckpointEvent, FaultEvent, RecoveryEvent, RollbackEvent, TelemetryEvent, VmStateEvent } from '@uckpt/engine';
+import type { AlertEvent, CheckpointEvent, FaultEvent, IntervalTunedEvent, RecoveryEvent, RollbackEvent, TelemetryEvent, VmStateEvent } from '@uckpt/engine';
 import type { CheckpointSummaryEvent } from './epoch-summarizer.js';
 import { fromJson, toJson } from './json.js';
 import { clampLimit, QueryCache } from './query.js';
 
-export type HistoryEvent = AlertEvent | RecoveryEvent | FaultEvent | RollbackEvent | CheckpointEvent | VmStateEvent | CheckpointSummaryEvent;
+export type HistoryEvent = AlertEvent | RecoveryEvent | FaultEvent | RollbackEvent | CheckpointEvent | VmStateEvent | IntervalTunedEvent | CheckpointSummaryEvent;
 export type HistoryEventType = HistoryEvent['type'];
 
 /** A stored event with its row id (increasing; pass the last one seen as `before` to page back). */

@@ -95,5 +95,5 @@ export interface Availability {
   recommendedAvailability: number | null;
   curve: { intervalMs: number; availability: number; overheadPct: number }[];
   states: Record<string, number>;
-  parameters: Record<string, { value: number; source: 'default' | 'override' | 'measured' }>;
+  parameters: Record<string, { value: number; source: 'default' | 'override' | 'measured' | 'configured' }>;
 }

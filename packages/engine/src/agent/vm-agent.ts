@@ -11,6 +11,7 @@ import type { AlertEvent, EpochEvent, RecoveryEvent, RollbackCause, TelemetryEve
 import { checkFaultRequest, type FaultRequest, type Injection, type RecoveryOutcome } from '../faults.js';
 import { protocolVersion, type AgentStatus, type RollbackTarget } from '../protocol.js';
 import { defaultDetectors, type Detection, type Detector } from './detectors/index.js';
+import { AutoTuner } from './auto-tune.js';
 import { FaultTracker } from './fault-tracker.js';
 import { ProgressMeter } from './progress-meter.js';
 import { chooseRecoveryTarget, explainNoTarget, type RecoveryEpisode, type RecoveryTarget, type TargetConstraints } from './recovery.js';
@@ -63,6 +64,7 @@ export class VmAgent extends EventEmitter<VmAgentEvents> {
   readonly #detectors: Detector[];
   readonly #faults: FaultTracker;
   #episode: (RecoveryEpisode & { alertIds: string[] }) | null = null;
+  readonly #tuner = new AutoTuner();
 
   constructor(options: VmAgentOptions) {
     super();
@@ -136,6 +138,8 @@ export class VmAgent extends EventEmitter<VmAgentEvents> {
     checkSettings(next);
     this.#requireLive();
     if (this.#state !== 'calibrating') this.#apply(next);
+    // An interval set by hand, or auto-tune switched on: the tuner judges it afresh.
+    if (patch.intervalMs !== undefined || (next.autoTune && !this.#settings.autoTune)) this.#tuner.restart(Date.now());
     this.#settings = next;
     return { ...next };
   }
@@ -261,6 +265,7 @@ export class VmAgent extends EventEmitter<VmAgentEvents> {
     this.#meter.reset();
     this.#overheadMeter.reset();
     for (const detector of this.#detectors) detector.reset(Date.now());
+    this.#tuner.observeRollback(result.durationNs / 1000);
     this.#emit({
       type: 'rollback', vmId: this.vmId, time, target: asked, cause, ok: true, seq: result.seq,
       pagesRestored: result.pagesRestored, checkpointsDropped: result.checkpointsDropped, durationUs: result.durationNs / 1000,
@@ -408,13 +413,15 @@ export class VmAgent extends EventEmitter<VmAgentEvents> {
       this.#overheadPct = (this.#calibratedRate / sustainedRate - 1) * 100;
     }
     const written = epoch.truePositives + epoch.misses;
+    const intervalMs = this.#applied?.intervalMs ?? this.#settings.intervalMs;
+    this.#tuner.observeEpoch({ time: epoch.time, intervalMs, dirtyPages: epoch.dirtyPages, pauseUs: epoch.pauseNs / 1000, faultUs: epoch.faultNsEstimate / 1000 });
     const event: EpochEvent = {
       type: 'epoch',
       vmId: this.vmId,
       time: epoch.time,
       seq: epoch.seq,
       mode: epoch.mode,
-      intervalMs: this.#applied?.intervalMs ?? this.#settings.intervalMs,
+      intervalMs,
       dirtyPages: epoch.dirtyPages,
       pagesCopied: epoch.pagesCopied,
       pauseUs: epoch.pauseNs / 1000,
@@ -447,7 +454,26 @@ export class VmAgent extends EventEmitter<VmAgentEvents> {
     this.#sampler = setInterval(() => {
       this.#sampleProgress();
       for (const detection of this.#observe()) this.#onDetection(detection);
+      this.#autoTune();
     }, progressSampleMs);
+  }
+
+  /** Applies what the tuner decides, as a settings change with an event saying why. */
+  #autoTune(): void {
+    const applied = this.#applied;
+    if (!this.#settings.autoTune || !applied?.enabled || this.#state !== 'running' || this.#episode) return;
+    const now = Date.now();
+    const change = this.#tuner.decide(now, applied.intervalMs, this.#settings, this.#overheadPct);
+    if (!change) return;
+    const next = { ...this.#settings, intervalMs: change.to };
+    try {
+      this.#apply(next);
+    } catch (error) {
+      this.#emit({ type: 'alert', alertId: newAlertId(), vmId: this.vmId, time: now, detector: 'auto-tune', message: `the tuned interval ${change.to} ms could not be applied: ${(error as Error).message}`, evidence: { ...change }, latencyBoundMs: 0, action: 'none' });
+      return;
+    }
+    this.#settings = next;
+    this.#emit({ type: 'interval-tuned', vmId: this.vmId, time: now, ...change });
   }
 
   #stopSampler(): void {
@@ -536,6 +562,15 @@ export function checkSettings(settings: CheckpointSettings): void {
   inRange('crashLatencyMs', limits.latencyBoundMs);
   inRange('recurrenceWindowMs', limits.recurrenceWindowMs);
   if (typeof settings.autoRecover !== 'boolean') throw new EngineError('invalid-argument', 'autoRecover must be true or false');
+  if (typeof settings.autoTune !== 'boolean') throw new EngineError('invalid-argument', 'autoTune must be true or false');
+  const inReals = (name: 'overheadBudgetPct' | 'errorRatePerHour', range: { min: number; max: number }) => {
+    const value = settings[name];
+    if (typeof value !== 'number' || !Number.isFinite(value) || value < range.min || value > range.max) {
+      throw new EngineError('invalid-argument', `${name} must be a number from ${range.min} to ${range.max}`);
+    }
+  };
+  inReals('overheadBudgetPct', limits.overheadBudgetPct);
+  inReals('errorRatePerHour', limits.errorRatePerHour);
   // A recurrence shows up as a new alert; the window must be long enough to see one.
   const slowest = Math.max(settings.hangTimeoutMs + 2 * progressSampleMs, settings.selfCheckLatencyMs);
   if (settings.recurrenceWindowMs <= slowest) {
