@@ -20,7 +20,7 @@ export function outcomeChart(summaries: RetentionSummary[], title: string): stri
   const groups = [...kinds.map((kind) => ({ label: kind, of: (s: RetentionSummary) => s.byKind[kind as keyof typeof s.byKind] })), { label: 'all', of: (s: RetentionSummary) => s as ClassCounts }];
   const bar = 16;
   const gap = 10;
-  const margin = { left: 150, right: 30, top: 60, bottom: 80 };
+  const margin = { left: 150, right: 30, top: 44, bottom: 86 + 16 * summaries.length };
   const plotW = 560;
   const groupH = summaries.length * (bar + 3) + gap;
   const height = margin.top + groups.length * groupH + margin.bottom;
@@ -30,12 +30,7 @@ export function outcomeChart(summaries: RetentionSummary[], title: string): stri
   const out: string[] = [];
   out.push(`<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}" font-family="sans-serif" font-size="12">`);
   out.push(`<rect width="${width}" height="${height}" fill="white"/>`);
-  out.push(`<text x="${margin.left}" y="22" font-size="14" font-weight="bold">${escape(title)}</text>`);
-  const coverage = summaries
-    .map((s) => `retention ${s.retention}: coverage ${s.coverage === null ? '-' : `${(100 * s.coverage).toFixed(1)} %`}` +
-      (s.coverageCi95 ? ` [${(100 * s.coverageCi95[0]).toFixed(1)}, ${(100 * s.coverageCi95[1]).toFixed(1)}]` : ''))
-    .join(';  ');
-  out.push(`<text x="${margin.left}" y="42" fill="#333">${escape(coverage)}</text>`);
+  out.push(`<text x="20" y="24" font-size="14" font-weight="bold">${escape(title)}</text>`);
   for (let tick = 0; tick <= 100; tick += 25) {
     const xx = x(tick / 100).toFixed(1);
     out.push(`<line x1="${xx}" x2="${xx}" y1="${margin.top - 4}" y2="${height - margin.bottom}" stroke="#eee"/>`);
@@ -68,7 +63,12 @@ export function outcomeChart(summaries: RetentionSummary[], title: string): stri
     out.push(`<text x="${legendX + 16}" y="${legendY}" font-size="11">${escape(c.label)}</text>`);
     legendX += 16 + c.label.length * 5.8 + 14;
   }
-  out.push(`<text x="20" y="${legendY + 24}" font-size="11" fill="#555">share of injections per fault kind; K = checkpoints retained</text>`);
+  out.push(`<text x="20" y="${legendY + 24}" font-size="11" fill="#555">share of injections per fault kind; K = checkpoints retained; coverage = recovered / detected, Wilson 95 % interval:</text>`);
+  summaries.forEach((s, i) => {
+    const value = s.coverage === null ? '-' : `${(100 * s.coverage).toFixed(1)} %`;
+    const ci = s.coverageCi95 ? ` [${(100 * s.coverageCi95[0]).toFixed(1)}, ${(100 * s.coverageCi95[1]).toFixed(1)}]` : '';
+    out.push(`<text x="20" y="${legendY + 42 + 16 * i}" fill="#333">K=${s.retention}: coverage ${value}${ci} (${s.recovered} of ${s.detected} detected)</text>`);
+  });
   out.push('</svg>');
   return `${out.join('\n')}\n`;
 }
