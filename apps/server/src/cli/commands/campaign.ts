@@ -120,7 +120,7 @@ export async function campaignCommand(args: string[]): Promise<number> {
   }
   progress.end();
 
-  const all = [...records.values()].filter((r) => r.index < config.n);
+  const all = [...records.values()];
   const [primary, ...compare] = config.retentions.map((retention) => summarise(all, retention));
   const report = { config, oracles: Object.fromEntries(oracles), summary: primary!, compare, journal: journalFile };
   const reportFile = journalFile.replace(/\.jsonl$/, '') + '.json';
