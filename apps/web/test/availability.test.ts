@@ -20,7 +20,11 @@ describe('availability formatting', () => {
     expect(budgetProblem('0.5')).toBeNull();
     expect(budgetProblem('')).toBe('Enter a number.');
     expect(budgetProblem('abc')).toBe('Enter a number.');
-    expect(budgetProblem('0')).toMatch(/above 0/);
-    expect(budgetProblem('101')).toMatch(/at most 100/);
+    // The range auto-tune accepts for a VM's budget.
+    expect(budgetProblem('0')).toBe('Must be from 0.1 to 50 %.');
+    expect(budgetProblem('0.05')).toBe('Must be from 0.1 to 50 %.');
+    expect(budgetProblem('51')).toBe('Must be from 0.1 to 50 %.');
+    expect(budgetProblem('0.1')).toBeNull();
+    expect(budgetProblem('50')).toBeNull();
   });
 });

@@ -1,12 +1,13 @@
 // The availability model for one VM: what its checkpointing buys now, the
 // curve over intervals, and the interval the model recommends within an
-// overhead budget. Applying it is an ordinary settings change, confirmed by
-// the server's answer.
+// overhead budget. Applying it, or switching auto-tune on so that the VM
+// follows it by itself, is an ordinary settings change, confirmed by the
+// server's answer.
 import { limits } from '@uckpt/engine/config';
 import { type FormEvent, useCallback, useEffect, useId, useState } from 'react';
 import { CartesianGrid, ComposedChart, Line, ReferenceLine, ResponsiveContainer, Tooltip, XAxis, YAxis } from 'recharts';
 import { ApiError } from '../api/client.ts';
-import type { Availability } from '../api/types.ts';
+import type { Availability, CheckpointSettings } from '../api/types.ts';
 import { canMutate, useSession } from '../app-context.ts';
 import { fmtNum } from '../format.ts';
 import { useColorScheme } from '../telemetry/hooks.ts';
@@ -14,7 +15,6 @@ import { palettes } from './TimeChart.tsx';
 
 /** The model's inputs move with minute summaries: re-asking more often shows nothing new. */
 const refreshMs = 30_000;
-const defaultBudgetPct = 3;
 
 /** 0.99982 -> "99.982 %": enough digits to tell the nines apart. */
 export function fmtAvailability(a: number): string {
@@ -33,21 +33,22 @@ export function fmtDowntime(seconds: number): string {
 export function budgetProblem(text: string): string | null {
   const v = Number(text);
   if (text.trim() === '' || !Number.isFinite(v)) return 'Enter a number.';
-  if (v <= 0 || v > 100) return 'Must be above 0 and at most 100 %.';
+  if (v < limits.overheadBudgetPct.min || v > limits.overheadBudgetPct.max) return `Must be from ${limits.overheadBudgetPct.min} to ${limits.overheadBudgetPct.max} %.`;
   return null;
 }
 
-export function AvailabilityPanel({ vmId, intervalMs }: { vmId: string; intervalMs: number }) {
+export function AvailabilityPanel({ vmId, settings: inForce }: { vmId: string; settings: CheckpointSettings }) {
+  const { intervalMs, autoTune } = inForce;
   const { api, store, role } = useSession();
   const id = useId();
   const scheme = useColorScheme();
-  const [budget, setBudget] = useState(String(defaultBudgetPct));
+  const [budget, setBudget] = useState(String(inForce.overheadBudgetPct));
   const [model, setModel] = useState<Availability | null>(null);
   const [error, setError] = useState<string | null>(null);
   const [applying, setApplying] = useState(false);
   const [answer, setAnswer] = useState<{ kind: 'ok' | 'error'; text: string } | null>(null);
   const budgetErr = budgetProblem(budget);
-  const budgetPct = budgetErr ? defaultBudgetPct : Number(budget);
+  const budgetPct = budgetErr ? inForce.overheadBudgetPct : Number(budget);
 
   const load = useCallback(async () => {
     try {
@@ -68,21 +69,35 @@ export function AvailabilityPanel({ vmId, intervalMs }: { vmId: string; interval
   const recommended = model?.recommendedIntervalMs ?? null;
   const applicable = recommended !== null && recommended !== intervalMs && recommended >= limits.intervalMs.min && recommended <= limits.intervalMs.max;
 
-  async function apply(e: FormEvent) {
-    e.preventDefault();
-    if (!applicable) return;
+  /** Sends a settings change; what the panel then says comes from the server's answer. */
+  async function change(patch: Partial<CheckpointSettings>, confirm: (settings: CheckpointSettings) => string) {
     setApplying(true);
     try {
-      const { settings } = await api.configure(vmId, { intervalMs: recommended });
+      const { settings } = await api.configure(vmId, patch);
       const current = store.vm(vmId);
       if (current) store.upsertVm({ ...current, settings });
       store.publish();
-      setAnswer({ kind: 'ok', text: `Applied: the interval is now ${settings.intervalMs} ms.` });
+      setAnswer({ kind: 'ok', text: confirm(settings) });
     } catch (err) {
       setAnswer({ kind: 'error', text: err instanceof ApiError ? `Refused: ${err.message}` : String(err) });
     } finally {
       setApplying(false);
     }
+  }
+
+  async function apply(e: FormEvent) {
+    e.preventDefault();
+    if (!applicable) return;
+    await change({ intervalMs: recommended }, (s) => `Applied: the interval is now ${s.intervalMs} ms.`);
+  }
+
+  async function setAutoTune(on: boolean) {
+    if (budgetErr) return;
+    await change({ autoTune: on, overheadBudgetPct: budgetPct }, (s) =>
+      s.autoTune
+        ? `Auto-tune is on: the interval follows the model within ${s.overheadBudgetPct} % overhead (now ${s.intervalMs} ms).`
+        : `Auto-tune is off: the interval stays at ${s.intervalMs} ms.`,
+    );
   }
 
   const pal = palettes[scheme];
@@ -183,11 +198,28 @@ export function AvailabilityPanel({ vmId, intervalMs }: { vmId: string; interval
           <span id={`${id}-b-h`} className={budgetErr ? 'field-error' : 'hint'}>{budgetErr ?? 'The recommendation stays within it.'}</span>
         </div>
         {canMutate(role) && (
-          <button type="submit" className="btn-primary" disabled={!applicable || applying || !!budgetErr}>
+          <button type="submit" className="btn-primary" disabled={!applicable || applying || !!budgetErr || autoTune}>
             {applying ? 'Applying…' : recommended !== null ? `Apply ${recommended} ms` : 'Apply'}
           </button>
         )}
+        {canMutate(role) ? (
+          <label className="inline-field">
+            <input
+              type="checkbox"
+              data-testid="auto-tune"
+              checked={autoTune}
+              disabled={applying || !!budgetErr}
+              onChange={(e) => void setAutoTune(e.target.checked)}
+            />{' '}
+            Auto-tune the interval
+          </label>
+        ) : (
+          <p className="muted" data-testid="auto-tune-state">Auto-tune is {autoTune ? `on (budget ${inForce.overheadBudgetPct} %)` : 'off'}.</p>
+        )}
       </form>
+      {autoTune && budgetPct !== inForce.overheadBudgetPct && canMutate(role) && (
+        <p className="hint">Auto-tune keeps {inForce.overheadBudgetPct} %; switch it off and on to make it keep {budgetPct} %.</p>
+      )}
       {answer && <p className={answer.kind === 'ok' ? 'result-ok' : 'result-error'} role="status">{answer.text}</p>}
     </section>
   );

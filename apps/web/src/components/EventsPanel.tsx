@@ -7,7 +7,7 @@ import { fmtNum, fmtTime, fmtUs } from '../format.ts';
 import { useStoreVersion } from '../telemetry/hooks.ts';
 import type { NotableEvent } from '../telemetry/store.ts';
 
-type Filter = 'all' | 'alert' | 'rollback' | 'vm-state';
+type Filter = 'all' | 'alert' | 'rollback' | 'vm-state' | 'interval-tuned';
 /** Injection records have their own list in the fault panel. */
 type ShownEvent = Exclude<NotableEvent, { type: 'fault' }>;
 
@@ -55,7 +55,7 @@ export const EventsPanel = memo(function EventsPanel({ vmId }: { vmId: string })
   useEffect(() => {
     let gone = false;
     api
-      .events(vmId, { limit: 100, types: ['alert', 'recovery', 'rollback', 'vm-state'] })
+      .events(vmId, { limit: 100, types: ['alert', 'recovery', 'rollback', 'vm-state', 'interval-tuned'] })
       .then((r) => {
         if (!gone) setHistory(r.events.map((s) => s.event).filter((e): e is ShownEvent => e.type !== 'epoch' && e.type !== 'console' && e.type !== 'fault'));
       })
@@ -93,6 +93,7 @@ export const EventsPanel = memo(function EventsPanel({ vmId }: { vmId: string })
             <option value="alert">alerts</option>
             <option value="rollback">rollbacks</option>
             <option value="vm-state">state changes</option>
+            <option value="interval-tuned">auto-tune</option>
           </select>
         </label>
       </div>
@@ -133,6 +134,14 @@ const EventList = memo(function EventList({ shown, merged }: { shown: ShownEvent
               {e.type === 'rollback' && (
                 <span>
                   <span className={`badge ${e.ok ? 'tone-warn' : 'tone-bad'}`}>rollback</span> {rollbackText(e)}
+                </span>
+              )}
+              {e.type === 'interval-tuned' && (
+                <span>
+                  <span className="badge tone-info">auto-tune</span> interval {e.from} ms → <strong>{e.to} ms</strong>: {e.reason}{' '}
+                  <span className="muted">
+                    (modelled overhead {e.modelledOverheadPct.toFixed(2)} %{e.measuredOverheadPct !== null ? `, measured ${e.measuredOverheadPct.toFixed(2)} %` : ''}, budget {e.overheadBudgetPct} %)
+                  </span>
                 </span>
               )}
               {e.type === 'vm-state' && (

@@ -56,7 +56,7 @@ export function VmDetailPage({ id }: { id: string }) {
     { id: 'events', label: 'Alerts & events', render: () => <EventsPanel vmId={id} /> },
     { id: 'console', label: 'Console', render: () => <ConsolePanel vmId={id} /> },
     { id: 'audit', label: 'Audit', render: () => <AuditPanel vmId={id} /> },
-    { id: 'availability', label: 'Availability', render: () => <AvailabilityPanel vmId={id} intervalMs={vm.settings.intervalMs} /> },
+    { id: 'availability', label: 'Availability', render: () => <AvailabilityPanel vmId={id} settings={vm.settings} /> },
   ];
   if (mutate) tabs.push({ id: 'faults', label: 'Fault injection (testing)', render: () => <FaultPanel vmId={id} /> });
 

@@ -208,6 +208,11 @@ export class TelemetryStore {
         if (vm) this.replace({ ...vm, state: e.state, reason: e.reason ?? null });
         this.remember(e);
         break;
+      case 'interval-tuned':
+        // Auto-tune changed the settings in force: the VM's view follows.
+        if (vm) this.replace({ ...vm, settings: { ...vm.settings, intervalMs: e.to } });
+        this.remember(e);
+        break;
       case 'rollback':
       case 'alert':
       case 'recovery':
