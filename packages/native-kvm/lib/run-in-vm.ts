@@ -107,28 +107,37 @@ export async function runInVm(options: VmRunOptions): Promise<CheckpointedRunRes
     // 15% of the run for the epochs that the final rollbacks need.
     const points = Array.from({ length: rollbacksWanted }, () => 0.02 + 0.83 * random()).sort((a, b) => a - b);
     let rollingBack = false;
-    const maybeRollBack = async () => {
-      if (rollingBack || points.length === 0 || vm.state !== 'running') return;
+    const rollbackDue = () => {
+      if (points.length === 0 || vm.state !== 'running') return false;
       const { progress, progressTotal } = vm.mailbox();
-      if (!progressTotal || progress < points[0]! * progressTotal) return;
+      return progressTotal > 0 && progress >= points[0]! * progressTotal;
+    };
+    /** One rollback to a random retained checkpoint; false when the run ended meanwhile. */
+    const rollBackOnce = async (): Promise<boolean> => {
+      for (;;) {
+        const retained = vm.listCheckpoints();
+        const target = retained[Math.floor(random() * retained.length)];
+        if (!target) return false;
+        try {
+          const result = await vm.rollback(target.seq);
+          rollbackDurations.push(result.durationNs / 1000);
+          pagesRestored += result.pagesRestored;
+          points.shift();
+          return true;
+        } catch (error) {
+          if (vm.state !== 'running' && vm.state !== 'paused') return false; // the run ended meanwhile
+          // The epoch loop retired it meanwhile: choose again.
+          if (!/is not retained/.test((error as Error).message)) throw error;
+        }
+      }
+    };
+    // Points the guest has passed are all taken now, not one per epoch: on a
+    // loaded host epochs come late, and a backlog would outlast the run.
+    const maybeRollBack = async () => {
+      if (rollingBack || !rollbackDue()) return;
       rollingBack = true;
       try {
-        for (;;) {
-          const retained = vm.listCheckpoints();
-          const target = retained[Math.floor(random() * retained.length)];
-          if (!target) return;
-          try {
-            const result = await vm.rollback(target.seq);
-            rollbackDurations.push(result.durationNs / 1000);
-            pagesRestored += result.pagesRestored;
-            points.shift();
-            return;
-          } catch (error) {
-            if (vm.state !== 'running' && vm.state !== 'paused') return; // the run ended meanwhile
-            // The epoch loop retired it meanwhile: choose again.
-            if (!/is not retained/.test((error as Error).message)) throw error;
-          }
-        }
+        while (rollbackDue() && (await rollBackOnce()));
       } catch (error) {
         rollbackError = error as Error;
       } finally {
