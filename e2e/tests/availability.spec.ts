@@ -19,7 +19,7 @@ test('the availability panel shows the model and applies its interval', async ({
   await expect(panel.getByTestId('availability-now')).toHaveText(/^\d{2,3}\.\d+ %$/);
   const recommended = Number.parseInt((await panel.getByTestId('availability-recommended').textContent()) ?? '', 10);
   expect(recommended).toBeGreaterThan(0);
-  await page.screenshot({ path: shot('availability'), fullPage: true });
+  await panel.screenshot({ path: shot('availability') });
 
   try {
     const apply = panel.getByRole('button', { name: /^Apply/ });
