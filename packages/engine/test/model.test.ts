@@ -11,8 +11,10 @@ import {
   defaultAvailabilityParameters,
   latencySurvival,
   overheadPct,
+  pagesDirtiedPerInterval,
   parametersFromMeasurements,
   checkpointCost,
+  writeRateWithin,
   recommendInterval,
   solveLinearSystem,
   solveProtectedVm,
@@ -402,6 +404,18 @@ describe('parameters from measurements', () => {
     expect(noisy.copyUsPerPage).toBe(0);
     expect(noisy.checkpointOverheadMs).toBeCloseTo(0.7, 9);
     expect(checkpointCost([{ epochs: 10, intervalMs: 50, dirtyPagesMean: 100, dirtyPagesMax: 100 }])).toEqual({});
+  });
+
+  it('finds the write rate that reproduces the distinct pages measured, within a bounded working set', () => {
+    const parameters = { ...defaultAvailabilityParameters, workingSetPages: 1000, dirtyPagesPerSecond: 10_000 };
+    const distinct = pagesDirtiedPerInterval(parameters, 50); // 393.5 of 500 writes land on distinct pages
+    const rate = writeRateWithin([{ epochs: 10, intervalMs: 50, dirtyPagesMean: distinct, dirtyPagesMax: distinct }], 1000);
+    expect(rate).toBeCloseTo(10_000, 6);
+    expect(pagesDirtiedPerInterval({ ...parameters, dirtyPagesPerSecond: rate! }, 50)).toBeCloseTo(distinct, 9);
+    // Saturated: every page of the working set, every epoch; the rate stays finite.
+    expect(Number.isFinite(writeRateWithin([{ epochs: 1, intervalMs: 50, dirtyPagesMean: 1000, dirtyPagesMax: 1000 }], 1000))).toBe(true);
+    expect(writeRateWithin([], 1000)).toBeUndefined();
+    expect(writeRateWithin([{ epochs: 1, intervalMs: 50, dirtyPagesMean: 10, dirtyPagesMax: 10 }], 0)).toBeUndefined();
   });
 
   it('claims nothing without measurements', () => {

@@ -5,6 +5,7 @@ import {
   EngineError,
   parametersFromMeasurements,
   workingSetCovering,
+  writeRateWithin,
   type AvailabilityParameters,
   type Measurements,
 } from '@uckpt/engine';
@@ -49,7 +50,8 @@ export const modelRoutes: Routes = (app, { supervisor, store }) => {
       overheadBudgetPct = askedBudgetPct ?? settings.overheadBudgetPct;
       sourced.intervalMs = { value: settings.intervalMs, source: 'measured' };
       sourced.retention = { value: settings.retention, source: 'measured' };
-      const measured = parametersFromMeasurements(measurementsOf(store, vmId));
+      const measurements = measurementsOf(store, vmId);
+      const measured = parametersFromMeasurements(measurements);
       for (const name of ['rollbackMs', 'dirtyPagesPerSecond', 'checkpointOverheadMs', 'copyUsPerPage'] as const) {
         const value = measured[name];
         if (value !== undefined) sourced[name] = { value, source: 'measured' };
@@ -57,6 +59,8 @@ export const modelRoutes: Routes = (app, { supervisor, store }) => {
       if (measured.workingSetPagesAtLeast !== undefined) {
         const covering = workingSetCovering(sourced.workingSetPages.value, measured.workingSetPagesAtLeast);
         if (covering !== sourced.workingSetPages.value) sourced.workingSetPages = { value: covering, source: 'measured' };
+        const rate = writeRateWithin(measurements.windows, covering);
+        if (rate !== undefined) sourced.dirtyPagesPerSecond = { value: rate, source: 'measured' };
       }
     }
     for (const [name, value] of Object.entries(overrides) as [keyof AvailabilityParameters, number | undefined][]) {

@@ -84,3 +84,20 @@ export function checkpointCost(windows: readonly EpochWindow[]): Pick<MeasuredPa
   }
   return { checkpointOverheadMs: 0, copyUsPerPage: meanCost / meanPages };
 }
+
+/**
+ * The write rate that, landing uniformly on `workingSetPages`, dirties each
+ * window's distinct pages in its interval: the inverse of the model's
+ * pagesDirtiedPerInterval, so that the model reproduces what was measured at
+ * the measured interval. Distinct pages over the interval alone understate
+ * the rate whenever the working set saturates.
+ */
+export function writeRateWithin(windows: readonly EpochWindow[], workingSetPages: number): number | undefined {
+  const counted = windows.filter((window) => window.epochs > 0 && window.intervalMs > 0);
+  const epochs = counted.reduce((sum, window) => sum + window.epochs, 0);
+  if (epochs === 0 || workingSetPages <= 0) return undefined;
+  // A window that dirtied the whole working set gives no upper bound on the rate: cap the share.
+  const share = (window: EpochWindow) => Math.min(window.dirtyPagesMean / workingSetPages, 0.999);
+  const rate = (window: EpochWindow) => (-workingSetPages * Math.log1p(-share(window)) * 1000) / window.intervalMs;
+  return counted.reduce((sum, window) => sum + window.epochs * rate(window), 0) / epochs;
+}
