@@ -197,7 +197,7 @@ function jsonSafe(value: Record<string, unknown>): Record<string, unknown> {
 }
 
 function describeExit(exit: ExitInfo): BackendExit {
-  const detail = { reason: exit.reason, vcpu: exit.vcpu };
+  const detail = { reason: exit.reason, message: exit.message, vcpu: exit.vcpu };
   switch (exit.reason) {
     case 'done':
       return { state: 'finished', cause: 'done', reason: `the workload finished (checksum ${formatChecksum(exit.result ?? 0n)})`, detail };
