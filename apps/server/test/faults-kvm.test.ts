@@ -137,7 +137,7 @@ describe.runIf(hasKvm)('faults, detection and recovery on KVM', () => {
   it('a crash is detected and the guest revived; the run ends with the host checksum', async () => {
     const id = await createVm('crash', 2);
     const injection = await inject(id, { kind: 'crash' });
-    const alert = await until(async () => (await events(id, 'alert'))[0], 'the crash alert');
+    const alert = await until(async () => (await events(id, 'alert')).find((e: { detector: string }) => e.detector === 'crash'), 'the crash alert');
     expect(alert).toMatchObject({ detector: 'crash', action: 'rollback', injectionId: injection.id, evidence: { cause: 'crash' } });
     const vm = await finished(id);
     expect(vm.state, vm.reason).toBe('finished');
