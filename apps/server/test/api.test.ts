@@ -1,6 +1,7 @@
 // The REST contract: every route with valid and invalid input, and auth by
 // role. VMs here use the simulated backend (a labelled test double): these
 // tests are about the HTTP layer; api-kvm.test.ts drives real KVM VMs.
+import { defaultSettings } from '@uckpt/engine';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { asOperator, asViewer, startServer, until, type TestServer } from './helper.js';
 
@@ -133,7 +134,7 @@ describe('input validation', () => {
       const answer = await server.app.inject({ method: 'PATCH', url: `/api/vms/${vmId}/config`, headers: asOperator, payload: payload as object });
       expect(answer.statusCode, answer.body).toBe(400);
       const vm = await server.app.inject({ method: 'GET', url: `/api/vms/${vmId}`, headers: asOperator });
-      expect(vm.json().settings).toMatchObject({ intervalMs: 100, retention: 8, enabled: true, autoTune: false, overheadBudgetPct: 3 });
+      expect(vm.json().settings).toMatchObject({ intervalMs: 100, retention: defaultSettings.retention, enabled: true, autoTune: false, overheadBudgetPct: 3 });
     });
   }
 

@@ -78,12 +78,16 @@ export interface CheckpointSettings {
 export const defaultSettings: CheckpointSettings = {
   enabled: true,
   intervalMs: 50,
-  retention: 8,
+  // 1.2 s of history at 50 ms: enough to reach back past the default
+  // detectors' latency bounds (heartbeat 500 ms + two samples, self-check
+  // 1 s). A campaign measured what less costs: at 8, 70 % of detected errors
+  // recovered (no hang) against 99 % at 22.
+  retention: 24,
   mode: 'stop-and-copy',
   // Measured best on this platform (README: checkpoint modes and prediction).
   predictor: 'cost',
   autoRecover: true,
-  hangTimeoutMs: 2000,
+  hangTimeoutMs: 500,
   selfCheckLatencyMs: 1000,
   crashLatencyMs: 0,
   recurrenceWindowMs: 5000,
