@@ -7,6 +7,7 @@ import { campaignCommand } from './commands/campaign.js';
 import { injectCommand } from './commands/inject.js';
 import { runCommand } from './commands/run.js';
 import { serveCommand } from './commands/serve.js';
+import { validateModelCommand } from './commands/validate-model.js';
 import { workloadsCommand } from './commands/workloads.js';
 import { UsageError } from './usage-error.js';
 
@@ -40,6 +41,11 @@ commands:
       [--n 1000] [--seed S] [--workloads a,b,...] [--kinds data,code,stack,register,hang,crash]
       [--retention K (default: covers the detectors' bounds)] [--compare-retention K[,K...]]
       [--interval-ms 50] [--hang-timeout-ms 300] [--out DIR] [--resume FILE.jsonl] [--json]
+  validate-model              the availability model against the engine: a looping workload protected in a KVM
+                              VM under faults at a known rate; kept work / unprotected rate vs the model fed
+                              the parameters the run measured; table or JSON
+      [--seconds 120] [--calibration-s 10] [--mean-gap-s 3 | --rate-per-hour N] [--seed 1]
+      [--workload dp] [--kinds hang,crash,data] [--interval-ms 50] [--repair-s 60] [--out DIR] [--json]
 `;
 
 const commands: Record<string, (args: string[]) => number | Promise<number>> = {
@@ -50,6 +56,7 @@ const commands: Record<string, (args: string[]) => number | Promise<number>> = {
   'bench-telemetry': benchTelemetryCommand,
   campaign: campaignCommand,
   inject: injectCommand,
+  'validate-model': validateModelCommand,
 };
 
 async function main(argv: string[]): Promise<number> {

@@ -1,0 +1,74 @@
+// `uckpt validate-model` as a user meets it: the built program protects a
+// looping workload in a real KVM VM under faults, and its JSON compares the
+// availability it measured with the model's; bad flags are refused.
+import { execFile } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
+import { afterAll, describe, expect, it } from 'vitest';
+import { hasKvm } from './helper.js';
+
+const cli = fileURLToPath(new URL('../dist/cli/main.js', import.meta.url));
+const scratch = mkdtempSync(path.join(tmpdir(), 'uckpt-validate-'));
+afterAll(() => rmSync(scratch, { recursive: true, force: true }));
+
+async function uckpt(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  try {
+    const { stdout, stderr } = await promisify(execFile)(process.execPath, [cli, 'validate-model', ...args], { encoding: 'utf8', cwd: scratch });
+    return { code: 0, stdout, stderr };
+  } catch (error) {
+    const e = error as { code: number; stdout: string; stderr: string };
+    return { code: e.code, stdout: e.stdout, stderr: e.stderr };
+  }
+}
+
+describe.skipIf(!hasKvm)('a short validation on KVM', () => {
+  it('measures availability under injected faults and sets the model, fed what the run measured, beside it', async () => {
+    const { code, stdout, stderr } = await uckpt('--seconds', '15', '--calibration-s', '2', '--mean-gap-s', '0.7', '--seed', '3', '--json', '--out', 'results');
+    expect(code, stderr).toBe(0);
+    expect(stderr).toMatch(/hang, crash, data faults every 0\.70 s/);
+    const report = JSON.parse(stdout);
+
+    expect(report.run.injections.length).toBeGreaterThan(0);
+    expect(report.run.unprotectedRate).toBeGreaterThan(0);
+    for (const availability of [report.measured.availability, report.model.availability]) {
+      expect(availability).toBeGreaterThan(0);
+      expect(availability).toBeLessThan(1);
+    }
+    expect(report.relativeDifference.availability).toBeCloseTo((report.model.availability - report.measured.availability) / report.measured.availability, 9);
+    expect(report.relativeDifference.unavailability).toBeCloseTo((report.measured.availability - report.model.availability) / (1 - report.measured.availability), 9);
+
+    // The faults were found: the error rate, coverage and latency come from them, the repair time is the one set.
+    const detected = report.run.injections.filter((i: { detectionLatencyMs?: number }) => i.detectionLatencyMs !== undefined);
+    expect(detected.length).toBeGreaterThan(0);
+    expect(report.parameters.errorRatePerHour).toBeCloseTo((report.run.injections.length * 3600) / 15, 6);
+    expect(report.parameters.coverage).toBeCloseTo(detected.length / report.run.injections.length, 9);
+    for (const name of ['errorRatePerHour', 'coverage', 'detectionLatencyMs', 'rollbackMs', 'checkpointOverheadMs', 'intervalMs', 'retention']) {
+      expect(report.sources[name], name).toBe('measured');
+    }
+    expect(report.sources.repairSeconds).toBe('set');
+    expect(report.parameters.retention).toBe(report.config.retention);
+
+    // The same object is written under --out.
+    expect(JSON.parse(readFileSync(path.join(scratch, 'results', 'validate-model-latest.json'), 'utf8')).measured).toEqual(report.measured);
+  }, 40_000);
+});
+
+describe('bad flags', () => {
+  it.each([
+    [['--seconds', '5'], /--seconds must be an integer from 10/],
+    [['--mean-gap-s', '0'], /--mean-gap-s must be a positive number/],
+    [['--rate-per-hour', 'lots'], /--rate-per-hour must be a positive number/],
+    [['--rate-per-hour', '600', '--mean-gap-s', '3'], /give one/],
+    [['--kinds', 'hang,meteor'], /--kinds must be a comma-separated list of hang, crash, data/],
+    [['--workload', 'nope'], /unknown workload "nope"/],
+    [['--interval-ms', '0'], /--interval-ms must be an integer/],
+    [['--frobnicate'], /Unknown option '--frobnicate'/],
+  ])('%j exits 2 with the reason', async (args, message) => {
+    const { code, stderr } = await uckpt(...args);
+    expect(code).toBe(2);
+    expect(stderr).toMatch(message);
+  });
+});
