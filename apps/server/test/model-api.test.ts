@@ -121,6 +121,45 @@ describe('GET /api/model/availability', () => {
     expect(afterRollback.parameters.rollbackMs.value).toBeGreaterThanOrEqual(0);
   });
 
+  it("takes detection coverage and latency from the faults injected into the VM, once there are five", async () => {
+    // A short recurrence window (above every detector's bound) so that each fault's recovery ends before the next.
+    const created = await server.app.inject({
+      method: 'POST',
+      url: '/api/vms',
+      headers: asOperator,
+      payload: { name: 'sim-detection', workload: 'graph', backend: 'sim', settings: { intervalMs: 50, retention: 40, hangTimeoutMs: 300, selfCheckLatencyMs: 400, recurrenceWindowMs: 1000 } },
+    });
+    expect(created.statusCode, created.body).toBe(201);
+    const vmId = created.json().id as string;
+    const faultsOf = async () => (await server.app.inject({ method: 'GET', url: `/api/vms/${vmId}/faults`, headers: asViewer })).json().injections as { status: string; recovery?: unknown; detection?: { latencyMs: number } }[];
+    await until(async () => (await server.app.inject({ method: 'GET', url: `/api/vms/${vmId}/checkpoints`, headers: asViewer })).json().checkpoints?.length >= 10, 'checkpoints');
+
+    // The simulated guest finds a flipped data bit by its self-check 200 ms later; a crash shows at once.
+    const kinds = [{ kind: 'bit-flip', region: 'data' }, { kind: 'crash' }, { kind: 'bit-flip', region: 'data' }, { kind: 'crash' }, { kind: 'bit-flip', region: 'data' }];
+    for (const [n, fault] of kinds.entries()) {
+      if (n === 4) {
+        // Four settled faults are not enough to replace the defaults.
+        const early = (await get(`?vmId=${vmId}`)).json();
+        expect(early.parameters.coverage).toEqual({ value: 0.99, source: 'default' });
+        expect(early.parameters.detectionLatencyMs).toEqual({ value: 100, source: 'default' });
+      }
+      const injected = await server.app.inject({ method: 'POST', url: `/api/vms/${vmId}/faults`, headers: asOperator, payload: { ...fault, seed: n } });
+      expect(injected.statusCode, injected.body).toBe(201);
+      await until(async () => (await faultsOf()).filter((i) => i.recovery).length === n + 1, `fault ${n + 1} to be recovered`);
+    }
+
+    const injections = await faultsOf();
+    expect(injections.every((i) => i.status === 'detected')).toBe(true);
+    const latencies = injections.map((i) => i.detection!.latencyMs);
+    const body = (await get(`?vmId=${vmId}`)).json();
+    expect(body.parameters.coverage).toEqual({ value: 1, source: 'measured' });
+    expect(body.parameters.detectionLatencyMs.source).toBe('measured');
+    expect(body.parameters.detectionLatencyMs.value).toBeCloseTo(latencies.reduce((a, b) => a + b, 0) / latencies.length, 6);
+    expect(body.parameters.latencyShape.source).toBe('measured');
+    // An override still beats what was measured.
+    expect((await get(`?vmId=${vmId}&coverage=0.9`)).json().parameters.coverage).toEqual({ value: 0.9, source: 'override' });
+  });
+
   it('is in the OpenAPI document', async () => {
     const document = (await server.app.inject({ method: 'GET', url: '/api/openapi.json' })).json();
     expect(document.paths['/api/model/availability']?.get).toBeDefined();

@@ -14,6 +14,8 @@ import {
   pagesDirtiedPerInterval,
   parametersFromMeasurements,
   checkpointCost,
+  detectionFromInjections,
+  erlangShape,
   writeRateWithin,
   recommendInterval,
   solveLinearSystem,
@@ -426,5 +428,38 @@ describe('parameters from measurements', () => {
     expect(workingSetCovering(1024, 5000)).toBe(5000);
     expect(workingSetCovering(8192, 5000)).toBe(8192);
     expect(workingSetCovering(0, 5000)).toBe(0);
+  });
+});
+
+describe('detection from injected faults', () => {
+  const now = 100_000;
+  const detected = (latencyMs: number, kind = 'crash') => ({ time: now - 10_000, kind, status: 'detected' as const, detectionLatencyMs: latencyMs });
+
+  it('gives coverage and latency only once five faults are settled, and leaves out corrupted checkpoints', () => {
+    const four = [detected(10), detected(20), detected(30), detected(40)];
+    expect(detectionFromInjections(four, now, 1000)).toEqual({});
+    // A checkpoint page is not an error of the VM: still four.
+    expect(detectionFromInjections([...four, detected(0, 'checkpoint-page')], now, 1000)).toEqual({});
+    const five = detectionFromInjections([...four, { time: now - 5000, kind: 'bit-flip', status: 'undetected' }], now, 1000);
+    expect(five.coverage).toBeCloseTo(4 / 5, 12);
+    // Four latencies are too few for the latency.
+    expect(five.detectionLatencyMs).toBeUndefined();
+    const latencies = detectionFromInjections([...four, detected(50)], now, 1000);
+    expect(latencies).toMatchObject({ coverage: 1, detectionLatencyMs: 30 });
+  });
+
+  it('counts a pending fault as missed only once it is overdue', () => {
+    const five = [detected(10), detected(20), detected(30), detected(40), detected(50)];
+    const recent = { time: now - 500, kind: 'hang', status: 'pending' as const };
+    expect(detectionFromInjections([...five, recent], now, 1000).coverage).toBe(1);
+    expect(detectionFromInjections([...five, recent], now + 600, 1000).coverage).toBeCloseTo(5 / 6, 12);
+  });
+
+  it('reads the Erlang shape from the spread', () => {
+    // Exponential-like spread (standard deviation = mean) is shape 1; tight latencies a high shape.
+    expect(erlangShape([0, 200])).toBe(1);
+    expect(erlangShape([95, 100, 105])).toBe(32);
+    expect(erlangShape([100, 100])).toBe(32);
+    expect(erlangShape([50, 100, 150])).toBe(4);
   });
 });

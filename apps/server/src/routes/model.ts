@@ -2,12 +2,14 @@ import {
   analyseAvailability,
   defaultAvailabilityParameters,
   defaultOverheadBudgetPct,
+  detectionFromInjections,
   EngineError,
   parametersFromMeasurements,
   workingSetCovering,
   writeRateWithin,
   type AvailabilityParameters,
   type Measurements,
+  type ObservedInjection,
 } from '@uckpt/engine';
 import type { Store } from '../store/index.js';
 import { errors } from '../schemas/common.js';
@@ -20,6 +22,8 @@ type Sourced = Record<keyof AvailabilityParameters, { value: number; source: Par
 /** The last hour of epoch summaries (one a minute) and the last rollbacks are what the model learns from. */
 const summariesUsed = 60;
 const rollbacksUsed = 100;
+/** Each injection's changes are events of their own: enough for the last hundred or so injections. */
+const faultEventsUsed = 1000;
 
 export const modelRoutes: Routes = (app, { supervisor, store }) => {
   const api = typed(app);
@@ -40,10 +44,10 @@ export const modelRoutes: Routes = (app, { supervisor, store }) => {
 
     if (vmId !== undefined) {
       if (!supervisor.has(vmId)) throw new EngineError('not-found', `no VM with id ${vmId}`);
-      // What the VM runs with now and what its epochs and rollbacks measured
-      // (write rate, checkpoint cost, rollback time), and the error rate its
-      // settings plan for. Coverage and detection latency stay the model's
-      // until campaigns measure them.
+      // What the VM runs with now, what its epochs and rollbacks measured
+      // (write rate, checkpoint cost, rollback time), what its detectors made
+      // of the faults injected into it (coverage, latency), and the error
+      // rate its settings plan for.
       const { settings } = await supervisor.view(vmId);
       sourced.errorRatePerHour = { value: settings.errorRatePerHour, source: 'configured' };
       // The budget auto-tune keeps, unless the question names another.
@@ -61,6 +65,11 @@ export const modelRoutes: Routes = (app, { supervisor, store }) => {
         if (covering !== sourced.workingSetPages.value) sourced.workingSetPages = { value: covering, source: 'measured' };
         const rate = writeRateWithin(measurements.windows, covering);
         if (rate !== undefined) sourced.dirtyPagesPerSecond = { value: rate, source: 'measured' };
+      }
+      // Past the recurrence window, which the agent requires to exceed every detector's bound, no alert will come for a fault.
+      const detection = detectionFromInjections(injectionsOf(store, vmId), Date.now(), settings.recurrenceWindowMs);
+      for (const [name, value] of Object.entries(detection) as [keyof typeof detection, number][]) {
+        sourced[name] = { value, source: 'measured' };
       }
     }
     for (const [name, value] of Object.entries(overrides) as [keyof AvailabilityParameters, number | undefined][]) {
@@ -102,4 +111,15 @@ function measurementsOf(store: Store, vmId: string): Measurements {
     .queryEvents({ vmId, types: ['rollback'], limit: rollbacksUsed })
     .flatMap((event) => (event.type === 'rollback' && event.ok && event.durationUs !== undefined ? [event.durationUs] : []));
   return { windows, rollbackDurationsUs };
+}
+
+/** Every fault injected into the VM as its newest event tells it (injections are events each time their outcome changes). */
+function injectionsOf(store: Store, vmId: string): ObservedInjection[] {
+  const newest = new Map<string, ObservedInjection>();
+  for (const event of store.queryEvents({ vmId, types: ['fault'], limit: faultEventsUsed })) {
+    if (event.type !== 'fault' || newest.has(event.injection.id)) continue;
+    const { time, request, status, detection } = event.injection;
+    newest.set(event.injection.id, { time, kind: request.kind, status, ...(detection && { detectionLatencyMs: detection.latencyMs }) });
+  }
+  return [...newest.values()];
 }

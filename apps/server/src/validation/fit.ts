@@ -4,6 +4,7 @@
 import {
   analyseAvailability,
   defaultAvailabilityParameters,
+  erlangShape,
   parametersFromMeasurements,
   workingSetCovering,
   writeRateWithin,
@@ -97,10 +98,8 @@ export function fittedParameters(run: RunRecord, repairSeconds: number): Pick<Co
   const latencies = run.injections.flatMap((i) => (i.detectionLatencyMs === undefined ? [] : [i.detectionLatencyMs]));
   if (run.injections.length > 0) measure('coverage', latencies.length / run.injections.length);
   if (latencies.length > 0) {
-    const latency = mean(latencies);
-    measure('detectionLatencyMs', latency);
-    const spread = variance(latencies);
-    if (latencies.length >= 2 && latency > 0) measure('latencyShape', spread > 0 ? clamp(Math.round((latency * latency) / spread), 1, 32) : 32);
+    measure('detectionLatencyMs', mean(latencies));
+    if (latencies.length >= 2) measure('latencyShape', erlangShape(latencies));
   }
 
   const windows = epochWindows(run.epochs);
@@ -147,17 +146,8 @@ function mean(values: readonly number[]): number {
   return values.reduce((sum, v) => sum + v, 0) / values.length;
 }
 
-function variance(values: readonly number[]): number {
-  const m = mean(values);
-  return values.reduce((sum, v) => sum + (v - m) ** 2, 0) / Math.max(1, values.length - 1);
-}
-
 function median(values: readonly number[]): number {
   const sorted = [...values].sort((a, b) => a - b);
   const middle = sorted.length >> 1;
   return sorted.length % 2 === 1 ? sorted[middle]! : (sorted[middle - 1]! + sorted[middle]!) / 2;
-}
-
-function clamp(value: number, min: number, max: number): number {
-  return Math.min(max, Math.max(min, value));
 }

@@ -1,6 +1,6 @@
-// Model parameters from what the engine has measured on a VM. Only what the
-// measurements determine on their own: error rate, coverage and latency need
-// the detectors' history. The split of a checkpoint's cost into a fixed and
+// Model parameters from what the engine has measured on a VM: the epochs and
+// rollbacks give the costs, the faults injected into it (and what the
+// detectors made of them) the coverage and latency. The split of a checkpoint's cost into a fixed and
 // a per-page part needs windows at different dirty counts; with one dirty
 // level the whole cost is charged per page, which is what it scales with.
 import type { AvailabilityParameters } from './parameters.js';
@@ -100,4 +100,53 @@ export function writeRateWithin(windows: readonly EpochWindow[], workingSetPages
   const share = (window: EpochWindow) => Math.min(window.dirtyPagesMean / workingSetPages, 0.999);
   const rate = (window: EpochWindow) => (-workingSetPages * Math.log1p(-share(window)) * 1000) / window.intervalMs;
   return counted.reduce((sum, window) => sum + window.epochs * rate(window), 0) / epochs;
+}
+
+/** An injected fault as the VM's history records it (the agent's Injection, reduced to what the model needs). */
+export interface ObservedInjection {
+  time: number;
+  kind: string;
+  status: 'pending' | 'detected' | 'undetected';
+  /** Injection to the first alert attributed to it, ms. */
+  detectionLatencyMs?: number;
+}
+
+/** Fewer observations than this leave a parameter at its default: two or three faults say little. */
+export const minimumObservations = 5;
+
+/**
+ * Detection coverage, mean latency and its Erlang shape from the faults
+ * injected into a VM. A fault counts once its fate is known: detected,
+ * declared undetected when the run ended, or still pending after
+ * `overdueAfterMs` (longer than any detector's bound: none will fire for it
+ * now). Corrupted checkpoint pages are left out: they never reach the
+ * running VM, which is what the model's errors do.
+ */
+export function detectionFromInjections(
+  injections: readonly ObservedInjection[],
+  now: number,
+  overdueAfterMs: number,
+): Partial<Pick<AvailabilityParameters, 'coverage' | 'detectionLatencyMs' | 'latencyShape'>> {
+  const ofTheVm = injections.filter((i) => i.kind !== 'checkpoint-page');
+  const decided = ofTheVm.filter((i) => i.status !== 'pending' || now - i.time > overdueAfterMs);
+  const latencies = ofTheVm.flatMap((i) => (i.status === 'detected' && i.detectionLatencyMs !== undefined ? [i.detectionLatencyMs] : []));
+  const measured: ReturnType<typeof detectionFromInjections> = {};
+  if (decided.length >= minimumObservations) measured.coverage = decided.filter((i) => i.status === 'detected').length / decided.length;
+  if (latencies.length >= minimumObservations) {
+    measured.detectionLatencyMs = latencies.reduce((sum, l) => sum + l, 0) / latencies.length;
+    measured.latencyShape = erlangShape(latencies);
+  }
+  return measured;
+}
+
+/**
+ * The Erlang shape with the latencies' spread: mean² / variance, whole and
+ * within 1..32 (the model's range). Identical latencies take the largest.
+ */
+export function erlangShape(latencies: readonly number[]): number {
+  const mean = latencies.reduce((sum, l) => sum + l, 0) / latencies.length;
+  const variance = latencies.reduce((sum, l) => sum + (l - mean) ** 2, 0) / Math.max(1, latencies.length - 1);
+  if (!(mean > 0)) return 1;
+  if (variance === 0) return 32;
+  return Math.min(32, Math.max(1, Math.round((mean * mean) / variance)));
 }
