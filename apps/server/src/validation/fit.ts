@@ -32,8 +32,9 @@ export interface InjectionOutcome {
 }
 
 export interface RunRecord {
-  /** Progress units per second of the same workload unprotected (the calibration phase). */
+  /** Progress units per second of the same workload unprotected: the mean of the calibrations before and after. */
   unprotectedRate: number;
+  unprotectedRates: number[];
   /** The protected phase: wall time and the progress units the guest holds at its end (rolled-back work is gone). */
   protectedSeconds: number;
   unitsKept: number;
@@ -48,7 +49,8 @@ export interface RunRecord {
 }
 
 export interface Comparison {
-  measured: { availability: number; unavailability: number };
+  /** Work lost per fault: the unprotected rate's work over the run less the work kept, as seconds of it, per fault. */
+  measured: { availability: number; unavailability: number; lostSecondsPerFault: number | null };
   model: { availability: number; unavailability: number; occupancy: Record<string, number> };
   /** (model - measured) / measured, for A and for 1 - A. */
   relativeDifference: { availability: number; unavailability: number };
@@ -78,8 +80,20 @@ export function epochWindows(epochs: readonly EpochSample[]): EpochWindow[] {
 }
 
 /**
+ * The time the VM executed: the protected wall time less the latent errors
+ * (injection to detection), the recovery rollbacks and the checkpoint
+ * pauses, in which the model has no errors strike.
+ */
+export function executingSeconds(run: RunRecord): number {
+  const latentMs = run.injections.reduce((sum, i) => sum + (i.detectionLatencyMs ?? 0), 0);
+  const rollbacksUs = run.recoveryRollbacksUs.reduce((sum, us) => sum + us, 0);
+  const pausesUs = run.epochs.reduce((sum, e) => sum + e.pauseUs, 0);
+  return run.protectedSeconds - latentMs / 1000 - (rollbacksUs + pausesUs) / 1e6;
+}
+
+/**
  * The model's parameters as this run measured them. The error rate is the
- * injections over the protected wall time; coverage the share of them a
+ * injections per hour the VM executed (the model's λ); coverage the share of them a
  * detector caught; the latency's mean and its Erlang shape (mean² /
  * variance) from the detections. The repair time is the one thing a run
  * this short cannot measure: it is given.
@@ -94,7 +108,7 @@ export function fittedParameters(run: RunRecord, repairSeconds: number): Pick<Co
   };
   measure('intervalMs', run.intervalMs);
   measure('retention', run.retention);
-  measure('errorRatePerHour', (run.injections.length * 3600) / run.protectedSeconds);
+  measure('errorRatePerHour', (run.injections.length * 3600) / executingSeconds(run));
   const latencies = run.injections.flatMap((i) => (i.detectionLatencyMs === undefined ? [] : [i.detectionLatencyMs]));
   if (run.injections.length > 0) measure('coverage', latencies.length / run.injections.length);
   if (latencies.length > 0) {
@@ -121,7 +135,11 @@ export function compare(run: RunRecord, repairSeconds: number): Comparison {
   const analysis = analyseAvailability(parameters);
   const model = analysis.availability;
   return {
-    measured: { availability: measuredAvailability, unavailability: 1 - measuredAvailability },
+    measured: {
+      availability: measuredAvailability,
+      unavailability: 1 - measuredAvailability,
+      lostSecondsPerFault: run.injections.length > 0 ? ((1 - measuredAvailability) * run.protectedSeconds) / run.injections.length : null,
+    },
     model: { availability: model, unavailability: 1 - model, occupancy: analysis.occupancy },
     relativeDifference: {
       availability: (model - measuredAvailability) / measuredAvailability,

@@ -11,6 +11,7 @@ export function formatValidation(run: RunRecord, comparison: Comparison): string
   const recovered = run.injections.filter((i) => i.recovered).length;
   const lines = [
     `protected ${run.protectedSeconds} s at ${run.intervalMs} ms, retention ${run.retention}: ${run.injections.length} faults injected, ${detected} detected, ${recovered} recovered${run.failure ? `; the VM FAILED: ${run.failure}` : ''}`,
+    `unprotected rate ${run.unprotectedRates.map((r) => r.toFixed(1)).join(' before, ')}${run.unprotectedRates.length > 1 ? ' after' : ''} units/s; ${run.unitsKept} units kept`,
     '',
     '|                 | availability | unavailability |',
     '|-----------------|--------------|----------------|',
