@@ -45,6 +45,17 @@ export interface ProgressReport {
   units: number;
 }
 
+interface FaultInFlight {
+  kind: ValidationFaultKind;
+  /** When the agent injected it; null while the request is on its way. */
+  time: number | null;
+  /** The first alert after it, and how long after. */
+  alertId: string | null;
+  detectionLatencyMs?: number;
+  /** How the recovery that alert started ended. */
+  outcome: 'recovered' | 'failed' | null;
+}
+
 const backend = new KvmBackend();
 const reportEveryMs = 10_000;
 
@@ -58,9 +69,20 @@ export async function runValidation(setup: ValidationSetup, onProgress: (report:
   });
   const epochs: EpochSample[] = [];
   const recoveryRollbacksUs: number[] = [];
+  const faults: FaultInFlight[] = [];
   let protectedFrom: { time: number; units: number } | null = null;
+  // At most one fault is in flight (see above), so the first alert while it is
+  // open is its own. The agent's tracker gives an alert to the oldest pending
+  // injection instead, which after a fault that never showed is the wrong one.
+  let inFlight: FaultInFlight | null = null;
   agent.on('telemetry', (event: TelemetryEvent) => {
-    if (event.type === 'epoch' && protectedFrom) {
+    if (event.type === 'alert' && event.action !== 'none' && inFlight && inFlight.time !== null && inFlight.alertId === null) {
+      inFlight.alertId = event.alertId;
+      inFlight.detectionLatencyMs = event.time - inFlight.time;
+    } else if (event.type === 'recovery' && event.outcome !== 'recurred') {
+      const fault = faults.find((f) => f.alertId === event.alertId);
+      if (fault) fault.outcome = event.outcome;
+    } else if (event.type === 'epoch' && protectedFrom) {
       epochs.push({ time: event.time, intervalMs: event.intervalMs, dirtyPages: event.dirtyPages, pauseUs: event.pauseUs, faults: event.faults, faultUs: event.faultUs });
     } else if (event.type === 'rollback' && event.cause === 'recovery' && event.ok && event.durationUs !== undefined) {
       recoveryRollbacksUs.push(event.durationUs);
@@ -83,44 +105,38 @@ export async function runValidation(setup: ValidationSetup, onProgress: (report:
     const gapMs = () => -Math.log(1 - random()) * setup.meanGapSeconds * 1000;
     const endAt = start.time + setup.protectedSeconds * 1000;
     const lastFaultAt = endAt - setup.quietSeconds * 1000;
-    const injectionIds: string[] = [];
     let exposedMs = 0;
     let lastPoll = start.time;
     let nextGapMs = gapMs();
-    // The fault in flight: its id once the agent has it (null while the injection is on its way).
-    let unsettled: { id: string | null } | null = null;
     let nextReportAt = start.time + reportEveryMs;
-    const settled = (id: string) => {
-      const injection = agent.injections().find((i) => i.id === id);
-      if (!injection) return true;
-      // Past the recurrence window, which exceeds every detector's bound, a pending fault will not be seen.
-      return injection.recovery !== undefined || injection.status === 'undetected' || (injection.status === 'pending' && Date.now() - injection.time > setup.settings.recurrenceWindowMs);
-    };
+    // Settled: its recovery ended, or past the recurrence window (which exceeds every detector's bound) with no alert.
+    const settled = (fault: FaultInFlight) =>
+      fault.outcome !== null || (fault.time !== null && fault.alertId === null && Date.now() - fault.time > setup.settings.recurrenceWindowMs);
     await until(signal, () => {
       const now = performance.now();
       if (now >= endAt) return true;
-      if (unsettled?.id != null && settled(unsettled.id)) unsettled = null;
-      if (unsettled === null) exposedMs += now - lastPoll;
+      if (inFlight && settled(inFlight)) inFlight = null;
+      if (inFlight === null) exposedMs += now - lastPoll;
       lastPoll = now;
       if (now >= nextReportAt) {
         nextReportAt += reportEveryMs;
-        const injections = agent.injections();
-        onProgress({ elapsedSeconds: (now - start.time) / 1000, injected: injections.length, detected: injections.filter((i) => i.detection).length, units: agent.status().progress.units - start.units });
+        onProgress({ elapsedSeconds: (now - start.time) / 1000, injected: faults.length, detected: faults.filter((f) => f.alertId).length, units: agent.status().progress.units - start.units });
       }
-      if (unsettled === null && exposedMs >= nextGapMs && now < lastFaultAt && agent.state === 'running') {
-        const request = faultRequest(setup.kinds[Math.floor(random() * setup.kinds.length)]!, Math.floor(random() * 2 ** 32));
+      if (inFlight === null && exposedMs >= nextGapMs && now < lastFaultAt && agent.state === 'running') {
+        const kind = setup.kinds[Math.floor(random() * setup.kinds.length)]!;
+        const request = faultRequest(kind, Math.floor(random() * 2 ** 32));
         exposedMs -= nextGapMs;
         nextGapMs = gapMs();
-        const inFlight: { id: string | null } = { id: null };
-        unsettled = inFlight;
+        const fault: FaultInFlight = { kind, time: null, alertId: null, outcome: null };
+        inFlight = fault;
         agent.inject(request).then(
           (injection) => {
-            injectionIds.push(injection.id);
-            inFlight.id = injection.id;
+            fault.time = injection.time;
+            faults.push(fault);
           },
           () => {
             // Refused (the VM changed state meanwhile): nothing to wait for.
-            if (unsettled === inFlight) unsettled = null;
+            if (inFlight === fault) inFlight = null;
           },
         );
       }
@@ -129,18 +145,12 @@ export async function runValidation(setup: ValidationSetup, onProgress: (report:
     const unitsKept = agent.status().progress.units - start.units;
     // The host's other load drifts over minutes: the unprotected rate again after the run, and the two averaged.
     const rateAfter = agent.status().state === 'failed' ? null : await unprotectedRateNow(agent, setup.calibrationSeconds, signal);
-    const byId = new Map(agent.injections().map((injection) => [injection.id, injection]));
-    const injections: InjectionOutcome[] = injectionIds.flatMap((id) => {
-      const injection = byId.get(id);
-      if (!injection) return [];
-      const kind = injection.request.kind === 'bit-flip' ? injection.request.region ?? 'data' : injection.request.kind;
-      return [{
-        kind,
-        time: injection.time,
-        ...(injection.detection && { detectionLatencyMs: injection.detection.latencyMs }),
-        recovered: injection.recovery?.outcome === 'recovered',
-      }];
-    });
+    const injections: InjectionOutcome[] = faults.map((fault) => ({
+      kind: fault.kind,
+      time: fault.time!,
+      ...(fault.detectionLatencyMs !== undefined && { detectionLatencyMs: fault.detectionLatencyMs }),
+      recovered: fault.outcome === 'recovered',
+    }));
     return {
       unprotectedRate: rateAfter === null ? unprotectedRate : (unprotectedRate + rateAfter) / 2,
       unprotectedRates: rateAfter === null ? [unprotectedRate] : [unprotectedRate, rateAfter],
