@@ -5,6 +5,7 @@ import {
   analyseAvailability,
   defaultAvailabilityParameters,
   erlangShape,
+  median,
   parametersFromMeasurements,
   workingSetCovering,
   writeRateWithin,
@@ -162,10 +163,4 @@ export function injectionsByKind(run: RunRecord): Record<string, { injected: num
 
 function mean(values: readonly number[]): number {
   return values.reduce((sum, v) => sum + v, 0) / values.length;
-}
-
-function median(values: readonly number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  const middle = sorted.length >> 1;
-  return sorted.length % 2 === 1 ? sorted[middle]! : (sorted[middle - 1]! + sorted[middle]!) / 2;
 }

@@ -12,6 +12,7 @@
 // and the model may not shrink it again until the write rate falls.
 // Shortening waits until the interval in force has been measured;
 // lengthening to meet the budget does not wait.
+import type { IntervalTunedEvent } from '../events.js';
 import { limits, type CheckpointSettings } from '../config.js';
 import { availabilityAt, recommendInterval } from '../model/availability.js';
 import { checkpointCost, parametersFromMeasurements, type EpochWindow } from '../model/measured.js';
@@ -53,20 +54,10 @@ export interface TuningState {
   floor: { intervalMs: number; dirtyPagesPerSecond: number } | null;
 }
 
-export type TuningCause = 'model' | 'model-over-budget' | 'measured-over-budget';
+export type TuningCause = IntervalTunedEvent['cause'];
 
-export interface TuningChange {
-  from: number;
-  to: number;
-  cause: TuningCause;
-  reason: string;
-  /** The model's inputs and predictions behind the change. */
-  dirtyPagesPerSecond: number;
-  modelledOverheadPct: number;
-  modelledAvailability: number;
-  measuredOverheadPct: number | null;
-  overheadBudgetPct: number;
-}
+/** What an interval-tuned event reports, before the agent stamps it with its VM and time. */
+export type TuningChange = Omit<IntervalTunedEvent, 'type' | 'vmId' | 'time'>;
 
 export const tuning = {
   /** Decisions at most this often. */

@@ -6,4 +6,4 @@ export type { ProtectedVmState, UnprotectedVmState, ProtectedVmSolution } from '
 export { corruptionOutlook, latencySurvival, type CorruptionOutlook, type CorruptionInputs } from './detection-latency.js';
 export { solveRenewalChain, type RenewalChain, type RenewalSteadyState } from './markov-renewal.js';
 export { solveLinearSystem, stationaryDistribution } from './linear-solver.js';
-export { checkpointCost, detectionFromInjections, erlangShape, minimumObservations, parametersFromMeasurements, writeRateWithin, type EpochWindow, type Measurements, type MeasuredParameters, type ObservedInjection } from './measured.js';
+export { checkpointCost, detectionFromInjections, erlangShape, median, minimumObservations, parametersFromMeasurements, writeRateWithin, type EpochWindow, type Measurements, type MeasuredParameters, type ObservedInjection } from './measured.js';
