@@ -17,6 +17,7 @@
         "../src/kvm/vcpu.cc",
         "../src/kvm/vcpu_state.cc",
         "../src/kvm/x86_boot.cc",
+        "../../native-core/napi/checkpointing_js.cc",
         "../../native-core/src/checkpoint_ring.cc",
         "../../native-core/src/checkpointer.cc",
         "../../native-core/src/copy_pool.cc",
@@ -24,7 +25,7 @@
         "../../native-core/src/page_store.cc",
         "../../native-core/src/predictor.cc"
       ],
-      "include_dirs": ["../node_modules/node-addon-api", "../include", "../src", "../src/kvm", "../../native-core/include"],
+      "include_dirs": ["../node_modules/node-addon-api", "../include", "../src", "../src/kvm", "../../native-core/include", "../../native-core/napi"],
       "defines": ["NAPI_VERSION=8", "NAPI_CPP_EXCEPTIONS", "_GNU_SOURCE"],
       "cflags!": ["-fno-exceptions"],
       "cflags_cc!": ["-fno-exceptions", "-std=gnu++17"],

@@ -1,353 +1,91 @@
-// The checkpointing methods of the JavaScript Vm: the epoch loop of the
-// checkpoint core over this VM, its telemetry, and promises for the
-// requests that wait on it.
-#include <time.h>
-
+// The checkpointing methods of the JavaScript Vm: the shared checkpoint
+// face (native-core/napi) over this VM, with what only KVM knows: its
+// defaults, the copy-on-write test hook, dirty tracking and reviving.
 #include "js_args.h"
 #include "vm_object.h"
 
 namespace uckpt::addon {
-namespace {
 
-constexpr size_t kEpochQueue = 64;  // records waiting for JavaScript; more are coalesced
-
-uint64_t monotonic_ns() {
-  timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return uint64_t(ts.tv_sec) * 1000000000 + uint64_t(ts.tv_nsec);
-}
-
-Napi::Number num(Napi::Env env, uint64_t v) { return Napi::Number::New(env, static_cast<double>(v)); }
-
-struct EpochMessage {
-  core::EpochRecord record;
-  uint64_t coalesced;  // records dropped before this one because JavaScript was behind
-};
-
-void deliver_epoch(Napi::Env env, Napi::Function callback, EpochMessage* message) {
-  std::unique_ptr<EpochMessage> owned(message);
-  if (!env || !callback) return;
-  deliver_safely([&] {
-    const core::EpochRecord& r = message->record;
-    Napi::Object o = Napi::Object::New(env);
-    o.Set("type", "epoch");
-    o.Set("seq", num(env, r.seq));
-    o.Set("time", num(env, r.wall_ms));
-    o.Set("dirtyPages", num(env, r.dirty_pages));
-    o.Set("pagesCopied", num(env, r.pages_copied));
-    o.Set("pauseNs", num(env, r.pause_ns));
-    o.Set("harvestNs", num(env, r.harvest_ns));
-    o.Set("copyNs", num(env, r.copy_ns));
-    o.Set("rearmNs", num(env, r.rearm_ns));
-    o.Set("storeBytes", num(env, r.store_bytes));
-    o.Set("retained", num(env, r.retained));
-    o.Set("retired", num(env, r.retired));
-    o.Set("predicted", num(env, r.predicted));
-    o.Set("truePositives", num(env, r.true_positives));
-    o.Set("falsePositives", num(env, r.false_positives));
-    o.Set("misses", num(env, r.misses));
-    o.Set("faultNsEstimate", num(env, r.fault_ns_estimate));
-    o.Set("faults", num(env, r.faults));
-    o.Set("pagesProtected", num(env, r.pages_protected));
-    const uint64_t written = r.true_positives + r.misses;
-    o.Set("precision", r.predicted ? Napi::Number::New(env, double(r.true_positives) / double(r.predicted)) : env.Null());
-    o.Set("recall", written ? Napi::Number::New(env, double(r.true_positives) / double(written)) : env.Null());
-    o.Set("mode", core::to_string(r.mode));
-    o.Set("fallbackReason", r.fallback_reason.empty() ? env.Null() : Napi::String::New(env, r.fallback_reason));
-    o.Set("coalesced", num(env, message->coalesced));
-    callback.Call({o});
-  });
-}
-
-void deliver_checkpoint_error(Napi::Env env, Napi::Function callback, std::string* message) {
-  std::unique_ptr<std::string> owned(message);
-  if (!env || !callback) return;
-  deliver_safely([&] {
-    Napi::Object o = Napi::Object::New(env);
-    o.Set("type", "checkpoint-error");
-    o.Set("message", *message);
-    callback.Call({o});
-  });
-}
-
-// A promise settled by work done off the JavaScript thread.
-class PromiseWorker : public Napi::AsyncWorker {
- public:
-  using Work = std::function<std::function<Napi::Value(Napi::Env)>()>;
-
-  PromiseWorker(Napi::Env env, Work work)
-      : Napi::AsyncWorker(env), deferred_(Napi::Promise::Deferred::New(env)), work_(std::move(work)) {}
-  Napi::Promise promise() { return deferred_.Promise(); }
-
-  void Execute() override {
-    try {
-      settle_ = work_();
-    } catch (const core::RollbackRefused& e) {
-      code_ = "UCKPT_ROLLBACK_REFUSED";
-      SetError(std::string("rollback: ") + e.what());
-    } catch (const std::exception& e) {
-      SetError(e.what());
-    }
-  }
-  void OnOK() override { deferred_.Resolve(settle_(Env())); }
-  void OnError(const Napi::Error& error) override {
-    if (!code_.empty()) error.Set("code", Napi::String::New(Env(), code_));
-    deferred_.Reject(error.Value());
-  }
-
- private:
-  Napi::Promise::Deferred deferred_;
-  Work work_;
-  std::function<Napi::Value(Napi::Env)> settle_;
-  std::string code_;
-};
-
-std::optional<uint32_t> optional_field(const Napi::Object& o, const char* key, const char* operation, uint64_t max) {
-  if (!o.Has(key) || o.Get(key).IsUndefined()) return std::nullopt;
-  uint64_t v = uint_field(o, key, 0, operation);
-  if (v > max) throw Napi::RangeError::New(o.Env(), std::string(operation) + ": " + key + " is out of range");
-  return static_cast<uint32_t>(v);
-}
-
-std::optional<core::Mode> mode_field(const Napi::Object& o, const char* operation) {
-  if (!o.Has("mode") || o.Get("mode").IsUndefined()) return std::nullopt;
-  Napi::Value mode = o.Get("mode");
-  try {
-    if (!mode.IsString()) throw std::invalid_argument("mode must be \"stop-and-copy\" or \"cow\"");
-    return core::parse_mode(mode.As<Napi::String>().Utf8Value());
-  } catch (const std::invalid_argument& e) {
-    throw Napi::TypeError::New(o.Env(), std::string(operation) + ": " + e.what());
-  }
-}
-
-std::optional<std::string> predictor_field(const Napi::Object& o, const char* operation) {
-  if (!o.Has("predictor") || o.Get("predictor").IsUndefined()) return std::nullopt;
-  Napi::Value v = o.Get("predictor");
-  if (v.IsBoolean()) return v.As<Napi::Boolean>().Value() ? "cost" : "off";  // true: the default predictor
-  if (!v.IsString()) {
-    throw Napi::TypeError::New(o.Env(), std::string(operation) +
-                                            ": predictor must be \"off\", \"history\", \"frontier\", \"cost\" or a boolean");
-  }
-  return v.As<Napi::String>().Utf8Value();
-}
-
-}  // namespace
-
-core::Checkpointer& VmObject::checkpointer(const char* operation) {
-  machine(operation);
-  if (!checkpointer_) throw Napi::Error::New(Env(), std::string(operation) + ": checkpointing was never enabled");
-  return *checkpointer_;
-}
-
-// enableCheckpointing({intervalMs, retention, mode, storeMiB, copyThreads})
+// enableCheckpointing({intervalMs, retention, mode, predictor, storeMiB,
+// copyThreads, faultNs, testNoWriteProtect})
 Napi::Value VmObject::EnableCheckpointing(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  const char* op = "enableCheckpointing";
-  kvm::Machine& m = machine(op);
-  Napi::Object o = info[0].IsObject() ? info[0].As<Napi::Object>() : Napi::Object::New(env);
-  auto mode = mode_field(o, op);
-  auto interval = optional_field(o, "intervalMs", op, UINT32_MAX);
-  auto retention = optional_field(o, "retention", op, UINT32_MAX);
-  auto predictor = predictor_field(o, op);
-  if (checkpointer_) {
-    if (o.Has("storeMiB") || o.Has("copyThreads") || o.Has("faultNs") || o.Has("testNoWriteProtect")) {
-      throw Napi::Error::New(env, std::string(op) +
-                                      ": storeMiB, copyThreads, faultNs and testNoWriteProtect are fixed once checkpointing exists");
-    }
-    return guarded(env, [&] {
-      checkpointer_->configure(interval, retention, true, predictor, mode);
-      return env.Undefined();
-    });
-  }
-  core::CheckpointConfig config;
-  config.interval_ms = interval.value_or(config.interval_ms);
-  config.retention = retention.value_or(config.retention);
+  kvm::Machine& m = machine("enableCheckpointing");
+  Napi::Object options = info[0].IsObject() ? info[0].As<Napi::Object>() : Napi::Object::New(env);
   // Stop-and-copy keeps a shadow of every page the guest touches: the
-  // default bound is guest RAM plus half of it for the undo logs.
-  uint64_t default_mib = (m.memory_bytes() >> 20) * 3 / 2;
-  config.store_bytes = uint_field(o, "storeMiB", default_mib, op) << 20;
-  config.copy_threads = static_cast<unsigned>(uint_field(o, "copyThreads", 1, op));
-  // The cost predictor measured best (README: checkpoint modes); it needs
-  // dirty tracking that can leave pages writable, so not with dirty rings.
-  config.predictor = predictor.value_or(m.manual_dirty_protect() ? "cost" : "off");
-  config.fault_ns = static_cast<double>(uint_field(o, "faultNs", 3000, op));
-  config.mode = mode.value_or(core::Mode::StopAndCopy);
-  // Test hook: as if the host had no userfaultfd write protection.
-  std::string no_write_protect;
-  if (o.Has("testNoWriteProtect") && o.Get("testNoWriteProtect").ToBoolean().Value()) {
-    no_write_protect = "write protection disabled by the testNoWriteProtect option";
-  }
-
-  return guarded(env, [&] {
-    core::Checkpointer::validate(config);
-    epochs_ = Napi::ThreadSafeFunction::New(env, on_event_.Value(), "uckpt-kvm-epochs", kEpochQueue, 1);
-    epochs_.Unref(env);
-    Napi::ThreadSafeFunction epochs = epochs_, events = events_;
-    auto coalesced = coalesced_;
-    auto on_epoch = [epochs, coalesced](const core::EpochRecord& r) mutable {
-      auto* message = new EpochMessage{r, coalesced->exchange(0)};
-      if (epochs.NonBlockingCall(message, deliver_epoch) != napi_ok) {
-        coalesced->fetch_add(1 + message->coalesced);
-        delete message;
-      }
-    };
-    auto on_error = [events](const std::string& error) mutable {
-      auto* message = new std::string(error);
-      if (events.NonBlockingCall(message, deliver_checkpoint_error) != napi_ok) delete message;
-    };
-    backend_ = std::make_unique<kvm::KvmBackend>(m, no_write_protect);
-    checkpointer_ = std::make_shared<core::Checkpointer>(*backend_, config, on_epoch, on_error);
-    return env.Undefined();
+  // default bound is guest RAM plus half of it for the undo logs. The cost
+  // predictor measured best (README: checkpoint modes); it needs dirty
+  // tracking that can leave pages writable, so not with dirty rings.
+  CheckpointDefaults defaults{m.memory_bytes() * 3 / 2, m.manual_dirty_protect() ? "cost" : "off"};
+  checkpointing_.enable(env, options, defaults, {"testNoWriteProtect"}, on_event_.Value(), [&m](const Napi::Object& o) {
+    // Test hook: as if the host had no userfaultfd write protection.
+    std::string no_write_protect;
+    if (o.Has("testNoWriteProtect") && o.Get("testNoWriteProtect").ToBoolean().Value()) {
+      no_write_protect = "write protection disabled by the testNoWriteProtect option";
+    }
+    return std::make_unique<kvm::KvmBackend>(m, no_write_protect);
   });
+  return env.Undefined();
 }
 
 Napi::Value VmObject::DisableCheckpointing(const Napi::CallbackInfo& info) {
-  return guarded(info.Env(), [&] {
-    checkpointer("disableCheckpointing").configure(std::nullopt, std::nullopt, false);
-    return info.Env().Undefined();
-  });
+  machine("disableCheckpointing");
+  Napi::Object off = Napi::Object::New(info.Env());
+  off.Set("enabled", false);
+  checkpointing_.configure(info.Env(), off, "disableCheckpointing");
+  return info.Env().Undefined();
 }
 
-// configureCheckpointing({intervalMs?, retention?, enabled?}): only what is given changes.
 Napi::Value VmObject::ConfigureCheckpointing(const Napi::CallbackInfo& info) {
-  Napi::Env env = info.Env();
-  const char* op = "configureCheckpointing";
-  if (!info[0].IsObject()) throw Napi::TypeError::New(env, std::string(op) + ": expected an object");
-  Napi::Object o = info[0].As<Napi::Object>();
-  auto interval = optional_field(o, "intervalMs", op, UINT32_MAX);
-  auto retention = optional_field(o, "retention", op, UINT32_MAX);
-  auto predictor = predictor_field(o, op);
-  auto mode = mode_field(o, op);
-  std::optional<bool> enabled;
-  if (o.Has("enabled") && !o.Get("enabled").IsUndefined()) {
-    if (!o.Get("enabled").IsBoolean()) throw Napi::TypeError::New(env, std::string(op) + ": enabled must be a boolean");
-    enabled = o.Get("enabled").As<Napi::Boolean>().Value();
-  }
-  return guarded(env, [&] {
-    checkpointer(op).configure(interval, retention, enabled, predictor, mode);
-    return env.Undefined();
-  });
+  machine("configureCheckpointing");
+  checkpointing_.configure(info.Env(), info[0], "configureCheckpointing");
+  return info.Env().Undefined();
 }
 
 Napi::Value VmObject::CheckpointNow(const Napi::CallbackInfo& info) {
-  std::shared_ptr<core::Checkpointer> cp = (checkpointer("checkpointNow"), checkpointer_);
-  auto* worker = new PromiseWorker(info.Env(), [cp] {
-    uint64_t seq = cp->checkpoint_now();
-    return std::function<Napi::Value(Napi::Env)>([seq](Napi::Env env) { return num(env, seq); });
-  });
-  Napi::Promise promise = worker->promise();
-  worker->Queue();
-  return promise;
+  machine("checkpointNow");
+  return checkpointing_.checkpoint_now(info.Env());
 }
 
-// rollback(seq | "latest"): resolves to {seq, pagesRestored, checkpointsDropped,
-// durationNs, revived}; `revived` is how the run had ended when the rollback
-// brought a crashed or failed VM back to life, null otherwise.
+// rollback(seq | "latest"): `revived` is how the run had ended when the
+// rollback brought a crashed or failed VM back to life, null otherwise.
 Napi::Value VmObject::Rollback(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  std::shared_ptr<core::Checkpointer> cp = (checkpointer("rollback"), checkpointer_);
-  kvm::VmState state = machine_->state();
+  kvm::VmState state = machine("rollback").state();
   if (state != kvm::VmState::Running && state != kvm::VmState::Paused && state != kvm::VmState::Crashed &&
       state != kvm::VmState::Failed) {
     throw Napi::Error::New(env, std::string("rollback: the VM is ") + kvm::to_string(state) +
                                     ", it must be running or paused (or crashed or failed, to revive it)");
   }
-  std::optional<uint64_t> target;
-  if (info[0].IsString() && info[0].As<Napi::String>().Utf8Value() == "latest") {
-    target = std::nullopt;
-  } else if (info[0].IsNumber() || info[0].IsBigInt()) {
-    target = uint_arg(info, 0, "rollback", "seq", UINT64_MAX);
-  } else {
-    throw Napi::TypeError::New(env, "rollback: the target must be a checkpoint seq or \"latest\"");
-  }
   // The settling runs on the JavaScript thread, where destroy() also runs:
   // `self` keeps this object alive, and machine_ is checked there.
   auto self = std::make_shared<Napi::ObjectReference>(Napi::Persistent(info.This().As<Napi::Object>()));
-  auto* worker = new PromiseWorker(env, [cp, target, self, this] {
-    core::RollbackOutcome out = cp->rollback(target);
-    return std::function<Napi::Value(Napi::Env)>([out, self, this](Napi::Env env) -> Napi::Value {
-      Napi::Object o = Napi::Object::New(env);
-      o.Set("seq", num(env, out.result.seq));
-      o.Set("pagesRestored", num(env, out.result.pages_restored));
-      o.Set("checkpointsDropped", num(env, out.result.checkpoints_dropped));
-      o.Set("durationNs", num(env, out.duration_ns));
-      o.Set("revived", env.Null());
-      if (out.revived && machine_) {
-        events_.Ref(env);  // running again: like start(), the VM keeps the process alive
-        o.Set("revived", exit_to_js(env, machine_->revived_from()));
-        o.Set("run", num(env, machine_->run()));
-      }
-      return o;
-    });
+  return checkpointing_.rollback(env, info[0], [self, this](Napi::Env env, Napi::Object& o, bool revived) {
+    if (!revived || !machine_) return;
+    events_.Ref(env);  // running again: like start(), the VM keeps the process alive
+    o.Set("revived", exit_to_js(env, machine_->revived_from()));
+    o.Set("run", Napi::Number::New(env, static_cast<double>(machine_->run())));
   });
-  Napi::Promise promise = worker->promise();
-  worker->Queue();
-  return promise;
 }
 
 Napi::Value VmObject::ListCheckpoints(const Napi::CallbackInfo& info) {
-  Napi::Env env = info.Env();
-  std::vector<core::CheckpointInfo> list = checkpointer("listCheckpoints").list();
-  uint64_t now = monotonic_ns();
-  Napi::Array out = Napi::Array::New(env, list.size());
-  for (size_t i = 0; i < list.size(); i++) {
-    const core::CheckpointInfo& c = list[i];
-    Napi::Object o = Napi::Object::New(env);
-    o.Set("seq", num(env, c.seq));
-    o.Set("time", num(env, c.wall_ms));
-    o.Set("ageMs", Napi::Number::New(env, static_cast<double>(now - c.monotonic_ns) / 1e6));
-    o.Set("pages", num(env, c.pages));
-    o.Set("bytes", num(env, c.bytes));
-    o.Set("verified", Napi::Boolean::New(env, !c.corrupt));
-    out.Set(i, o);
-  }
-  return out;
+  machine("listCheckpoints");
+  return checkpointing_.list(info.Env());
 }
 
 Napi::Value VmObject::CheckpointStats(const Napi::CallbackInfo& info) {
-  Napi::Env env = info.Env();
-  core::Checkpointer& cp = checkpointer("checkpointStats");
-  core::Totals t = cp.totals();
-  core::CheckpointConfig c = cp.config();
-  Napi::Object o = Napi::Object::New(env);
-  o.Set("enabled", c.enabled);
-  o.Set("mode", core::to_string(t.mode));
-  o.Set("requestedMode", core::to_string(c.mode));
-  o.Set("fallbackReason", t.fallback_reason.empty() ? env.Null() : Napi::String::New(env, t.fallback_reason));
-  o.Set("intervalMs", num(env, c.interval_ms));
-  o.Set("retention", num(env, c.retention));
-  o.Set("copyThreads", num(env, c.copy_threads));
-  o.Set("predictor", c.predictor);
-  o.Set("dirtyTracking", machine_->dirty_tracking() == kvm::DirtyTracking::Ring ? "ring"
-                         : machine_->manual_dirty_protect()                   ? "manual-protect"
-                                                                              : "get-and-clear");
-  o.Set("epochs", num(env, t.epochs));
-  o.Set("skippedEpochs", num(env, t.skipped_epochs));
-  o.Set("rollbacks", num(env, t.rollbacks));
-  o.Set("storeBytes", num(env, t.store_bytes));
-  o.Set("storeBoundBytes", num(env, t.store_bound));
-  o.Set("shadowPages", num(env, t.shadow_pages));
-  o.Set("coalescedEpochs", num(env, coalesced_->load()));
-  o.Set("faults", num(env, t.faults));
-  Napi::Object costs = Napi::Object::New(env);
-  costs.Set("copyNs", Napi::Number::New(env, t.costs.copy_ns));
-  costs.Set("copyNsCalibrated", Napi::Number::New(env, t.costs.copy_ns_calibrated));
-  costs.Set("kvmFaultNs", Napi::Number::New(env, t.costs.kvm_fault_ns));
-  costs.Set("uffdFaultNs", Napi::Number::New(env, t.costs.uffd_fault_ns));
-  costs.Set("uffdFaultNsCalibrated", Napi::Number::New(env, t.costs.uffd_fault_ns_calibrated));
-  o.Set("costs", costs);
-  o.Set("lastError", t.last_error.empty() ? env.Null() : Napi::String::New(env, t.last_error));
+  kvm::Machine& m = machine("checkpointStats");
+  Napi::Object o = checkpointing_.stats(info.Env());
+  o.Set("dirtyTracking", m.dirty_tracking() == kvm::DirtyTracking::Ring ? "ring"
+                         : m.manual_dirty_protect()                   ? "manual-protect"
+                                                                      : "get-and-clear");
   return o;
 }
 
-// testCorruptStoredPage(seq, pfn): flips a bit in a stored copy, for tests of integrity checking.
 Napi::Value VmObject::TestCorruptStoredPage(const Napi::CallbackInfo& info) {
-  uint64_t seq = uint_arg(info, 0, "testCorruptStoredPage", "seq", UINT64_MAX);
-  uint64_t pfn = uint_arg(info, 1, "testCorruptStoredPage", "pfn", UINT64_MAX);
-  return guarded(info.Env(), [&] {
-    checkpointer("testCorruptStoredPage").corrupt_for_test(seq, pfn);
-    return info.Env().Undefined();
-  });
+  machine("testCorruptStoredPage");
+  checkpointing_.corrupt_for_test(info.Env(), info);
+  return info.Env().Undefined();
 }
 
 }  // namespace uckpt::addon

@@ -4,6 +4,7 @@
 #include <string>
 
 #include "js_args.h"
+#include "mailbox_js.h"
 #include "kvm/system_error.h"
 #include "uckpt_guest_abi.h"
 #include "vcpu_state_js.h"
@@ -108,7 +109,7 @@ VmObject::VmObject(const Napi::CallbackInfo& info) : Napi::ObjectWrap<VmObject>(
 }
 
 VmObject::~VmObject() {
-  stop_checkpointing();
+  checkpointing_.stop();
   machine_.reset();  // joins the vCPU threads before the event channel goes
   release_events();
 }
@@ -118,15 +119,6 @@ void VmObject::release_events() {
     events_.Release();
     events_live_ = false;
   }
-}
-
-// The epoch loop goes first: it pauses vCPUs and reads guest RAM.
-void VmObject::stop_checkpointing() {
-  if (!checkpointer_) return;
-  checkpointer_->stop();
-  checkpointer_.reset();
-  backend_.reset();
-  epochs_.Release();
 }
 
 Machine& VmObject::machine(const char* operation) {
@@ -207,7 +199,7 @@ Napi::Value VmObject::JoinEndedRun(const Napi::CallbackInfo& info) {
 
 Napi::Value VmObject::Destroy(const Napi::CallbackInfo& info) {
   if (machine_) {
-    stop_checkpointing();
+    checkpointing_.stop();
     machine_.reset();
     events_.Unref(info.Env());
     release_events();
@@ -261,21 +253,7 @@ Napi::Value VmObject::SetVcpuState(const Napi::CallbackInfo& info) {
 }
 
 Napi::Value VmObject::Mailbox(const Napi::CallbackInfo& info) {
-  Napi::Env env = info.Env();
-  return guarded(env, [&] {
-    kvm::MailboxView mb = machine("mailbox").mailbox();
-    Napi::Object o = Napi::Object::New(env);
-    o.Set("status", Napi::Number::New(env, static_cast<double>(mb.status)));
-    o.Set("progress", Napi::Number::New(env, static_cast<double>(mb.progress)));
-    o.Set("progressTotal", Napi::Number::New(env, static_cast<double>(mb.progress_total)));
-    o.Set("runsDone", Napi::Number::New(env, static_cast<double>(mb.runs_done)));
-    o.Set("result", Napi::BigInt::New(env, mb.result));
-    o.Set("error", mb.error);
-    o.Set("selfChecks", Napi::Number::New(env, static_cast<double>(mb.self_checks)));
-    o.Set("arenaBase", Napi::Number::New(env, static_cast<double>(mb.arena_base)));
-    o.Set("arenaBytes", Napi::Number::New(env, static_cast<double>(mb.arena_bytes)));
-    return o;
-  });
+  return guarded(info.Env(), [&] { return mailbox_to_js(info.Env(), machine("mailbox").mailbox()); });
 }
 
 Napi::Value VmObject::State(const Napi::CallbackInfo& info) {

@@ -5,12 +5,11 @@
 
 #include <napi.h>
 
-#include <atomic>
 #include <memory>
 
+#include "checkpointing_js.h"
 #include "kvm/kvm_backend.h"
 #include "kvm/machine.h"
-#include "uckpt/core/checkpointer.h"
 
 namespace uckpt::addon {
 
@@ -49,8 +48,6 @@ class VmObject : public Napi::ObjectWrap<VmObject> {
   Napi::Value ListCheckpoints(const Napi::CallbackInfo& info);
   Napi::Value CheckpointStats(const Napi::CallbackInfo& info);
   Napi::Value TestCorruptStoredPage(const Napi::CallbackInfo& info);
-  core::Checkpointer& checkpointer(const char* operation);
-  void stop_checkpointing();
 
   kvm::Machine& machine(const char* operation);
   void release_events();
@@ -59,12 +56,7 @@ class VmObject : public Napi::ObjectWrap<VmObject> {
   Napi::FunctionReference on_event_;
   Napi::ThreadSafeFunction events_;
   bool events_live_ = false;
-
-  // Shared with in-flight promise workers, which may outlive a destroy().
-  std::unique_ptr<kvm::KvmBackend> backend_;
-  std::shared_ptr<core::Checkpointer> checkpointer_;
-  Napi::ThreadSafeFunction epochs_;
-  std::shared_ptr<std::atomic<uint64_t>> coalesced_ = std::make_shared<std::atomic<uint64_t>>(0);
+  CheckpointingJs checkpointing_;
 };
 
 }  // namespace uckpt::addon

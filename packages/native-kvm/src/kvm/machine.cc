@@ -405,15 +405,8 @@ MailboxView Machine::mailbox() const {
   return read_mailbox();
 }
 
-// The guest writes the mailbox while we read it: every field is an aligned
-// 64-bit word, so each read is whole, if not consistent with the others.
 MailboxView Machine::read_mailbox() const {
-  const volatile auto* mb = reinterpret_cast<const volatile uckpt_mailbox*>(memory_->base() + UCKPT_MAILBOX_GPA);
-  MailboxView v{mb->status,     mb->progress,    mb->progress_total, mb->runs_done, mb->result,
-                mb->exc_vector, mb->exc_error,   mb->exc_rip,        mb->exc_cr2,   mb->arena_base,
-                mb->arena_bytes, mb->self_checks, {}};
-  for (size_t i = 0; i < UCKPT_ERROR_BYTES && mb->error[i]; i++) v.error.push_back(mb->error[i]);
-  return v;
+  return uckpt::read_mailbox(reinterpret_cast<const volatile uckpt_mailbox*>(memory_->base() + UCKPT_MAILBOX_GPA));
 }
 
 VmState Machine::state() const {

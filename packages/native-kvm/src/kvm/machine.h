@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "uckpt/core/bitmap.h"
+#include "uckpt_mailbox_view.h"
 
 #include "dirty_ring.h"
 #include "guest_memory.h"
@@ -46,12 +47,7 @@ struct BootParams {
   uint64_t repeat = 1;
 };
 
-struct MailboxView {
-  uint64_t status, progress, progress_total, runs_done, result;
-  uint64_t exc_vector, exc_error, exc_rip, exc_cr2;
-  uint64_t arena_base, arena_bytes, self_checks;
-  std::string error;
-};
+using uckpt::MailboxView;
 
 // Where the loaded image put things, as guest-physical [start, end) ranges.
 struct ImageInfo {

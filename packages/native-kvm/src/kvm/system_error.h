@@ -1,41 +1,16 @@
-// Every failure of a system call becomes one of these: the operation that
-// failed and the errno text, so the JavaScript error says what to fix.
+// The core's system and usage errors, by the names the KVM code uses.
 #pragma once
 
-#include <cerrno>
 #include <cstdint>
-#include <cstring>
-#include <stdexcept>
 #include <string>
 
-namespace uckpt::kvm {
-
-class SystemError : public std::runtime_error {
- public:
-  SystemError(const std::string& operation, int error)
-      : std::runtime_error(operation + ": " + std::strerror(error) + " (errno " + std::to_string(error) + ")"),
-        errno_(error) {}
-  int error_number() const { return errno_; }
-
- private:
-  int errno_;
-};
-
-// An argument or state error: the caller asked for something impossible.
-class UsageError : public std::runtime_error {
- public:
-  using std::runtime_error::runtime_error;
-};
-
-// Throws SystemError(operation, errno) when result is negative.
-inline long check(long result, const char* operation) {
-  if (result < 0) throw SystemError(operation, errno);
-  return result;
-}
-
-}  // namespace uckpt::kvm
+#include "uckpt/core/system_error.h"
 
 namespace uckpt::kvm {
+
+using core::check;
+using core::SystemError;
+using core::UsageError;
 
 // "0x1f" for messages about addresses and registers.
 inline std::string hex(uint64_t value) {

@@ -1,4 +1,4 @@
-// Argument checking and error conversion shared by the addon's methods.
+// Argument checking and error conversion shared by the addons' methods.
 #pragma once
 
 #include <napi.h>
@@ -7,8 +7,8 @@
 #include <cstring>
 #include <string>
 
-#include "kvm/system_error.h"
 #include "uckpt/core/checkpoint_ring.h"
+#include "uckpt/core/system_error.h"
 
 namespace uckpt::addon {
 
@@ -32,13 +32,13 @@ inline Napi::Value guarded(Napi::Env env, Body body) {
     return body();
   } catch (const Napi::Error&) {
     throw;
-  } catch (const kvm::SystemError& e) {
+  } catch (const core::SystemError& e) {
     Napi::Error error = Napi::Error::New(env, e.what());
     const char* code = strerrorname_np(e.error_number());
     error.Set("code", Napi::String::New(env, code ? code : "EUNKNOWN"));
     error.Set("errno", Napi::Number::New(env, e.error_number()));
     throw error;
-  } catch (const kvm::UsageError& e) {
+  } catch (const core::UsageError& e) {
     Napi::Error error = Napi::Error::New(env, e.what());
     error.Set("code", Napi::String::New(env, "UCKPT_INVALID"));
     throw error;
@@ -55,8 +55,7 @@ inline Napi::Value guarded(Napi::Env env, Body body) {
   }
 }
 
-inline uint64_t uint_arg(const Napi::CallbackInfo& info, size_t i, const char* operation, const char* name, uint64_t max) {
-  Napi::Value v = info[i];
+inline uint64_t uint_value(Napi::Env env, const Napi::Value& v, const char* operation, const char* name, uint64_t max) {
   uint64_t out = 0;
   if (v.IsBigInt()) {
     bool lossless = false;
@@ -65,17 +64,20 @@ inline uint64_t uint_arg(const Napi::CallbackInfo& info, size_t i, const char* o
   } else if (v.IsNumber()) {
     double d = v.As<Napi::Number>().DoubleValue();
     if (!(d >= 0) || d > 9007199254740991.0 || d != static_cast<double>(static_cast<uint64_t>(d))) {
-      throw Napi::TypeError::New(info.Env(), std::string(operation) + ": " + name + " must be a non-negative integer");
+      throw Napi::TypeError::New(env, std::string(operation) + ": " + name + " must be a non-negative integer");
     }
     out = static_cast<uint64_t>(d);
   } else {
-    throw Napi::TypeError::New(info.Env(), std::string(operation) + ": " + name + " must be a number");
+    throw Napi::TypeError::New(env, std::string(operation) + ": " + name + " must be a number");
   }
   if (out > max) {
-    throw Napi::RangeError::New(info.Env(), std::string(operation) + ": " + name + " must be at most " +
-                                                std::to_string(max));
+    throw Napi::RangeError::New(env, std::string(operation) + ": " + name + " must be at most " + std::to_string(max));
   }
   return out;
+}
+
+inline uint64_t uint_arg(const Napi::CallbackInfo& info, size_t i, const char* operation, const char* name, uint64_t max) {
+  return uint_value(info.Env(), info[i], operation, name, max);
 }
 
 inline uint64_t uint_field(const Napi::Object& o, const char* key, uint64_t fallback, const char* operation) {
