@@ -1,0 +1,207 @@
+#include "domain_object.h"
+
+#include <cstring>
+
+#include "js_args.h"
+#include "mailbox_js.h"
+
+namespace uckpt::addon {
+namespace {
+
+constexpr uint64_t kMaxTransfer = 64ull << 20;  // one readMemory/writeMemory call
+constexpr uint64_t kPageSize = 4096;
+
+// Copies between a JavaScript buffer and guest memory, page by page
+// (frames are mapped in chunks and need not be contiguous in dom0).
+template <typename Copy>
+void for_each_page(xen::Domain& d, uint64_t gpa, uint64_t length, Copy copy) {
+  for (uint64_t done = 0; done < length;) {
+    uint64_t offset = (gpa + done) % kPageSize;
+    uint64_t n = std::min(length - done, kPageSize - offset);
+    copy(d.page((gpa + done) / kPageSize) + offset, done, n);
+    done += n;
+  }
+}
+
+}  // namespace
+
+Napi::Function DomainObject::Define(Napi::Env env) {
+  return DefineClass(env, "XenDomain",
+                     {
+                         InstanceMethod<&DomainObject::Info>("info"),
+                         InstanceMethod<&DomainObject::Pause>("pause"),
+                         InstanceMethod<&DomainObject::Resume>("resume"),
+                         InstanceMethod<&DomainObject::ReadMemory>("readMemory"),
+                         InstanceMethod<&DomainObject::WriteMemory>("writeMemory"),
+                         InstanceMethod<&DomainObject::Mailbox>("mailbox"),
+                         InstanceMethod<&DomainObject::Detach>("detach"),
+                         InstanceMethod<&DomainObject::EnableCheckpointing>("enableCheckpointing"),
+                         InstanceMethod<&DomainObject::ConfigureCheckpointing>("configureCheckpointing"),
+                         InstanceMethod<&DomainObject::CheckpointNow>("checkpointNow"),
+                         InstanceMethod<&DomainObject::Rollback>("rollback"),
+                         InstanceMethod<&DomainObject::ListCheckpoints>("listCheckpoints"),
+                         InstanceMethod<&DomainObject::CheckpointStats>("checkpointStats"),
+                         InstanceMethod<&DomainObject::TestCorruptStoredPage>("testCorruptStoredPage"),
+                         InstanceMethod<&DomainObject::TestLogDirtyInXen>("testLogDirtyInXen"),
+                     });
+}
+
+// new XenDomain(domid, onEvent)
+DomainObject::DomainObject(const Napi::CallbackInfo& info) : Napi::ObjectWrap<DomainObject>(info) {
+  Napi::Env env = info.Env();
+  uint64_t domid = uint_arg(info, 0, "attach", "domid", 0x7fef);  // DOMID_FIRST_RESERVED - 1
+  if (!info[1].IsFunction()) throw Napi::TypeError::New(env, "attach: onEvent must be a function");
+  on_event_ = Napi::Persistent(info[1].As<Napi::Function>());
+  guarded(env, [&] {
+    domain_ = std::make_unique<xen::Domain>(static_cast<uint32_t>(domid));
+    return env.Undefined();
+  });
+}
+
+DomainObject::~DomainObject() { checkpointing_.stop(); }
+
+xen::Domain& DomainObject::domain(const char* operation) {
+  if (!domain_) throw Napi::Error::New(Env(), std::string(operation) + ": detached from the domain");
+  return *domain_;
+}
+
+// info(): {domid, state, shutdownReason, hvm, pages, maxMemKb, vcpus, frames, logDirty}
+Napi::Value DomainObject::Info(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  return guarded(env, [&] {
+    xen::Domain& d = domain("info");
+    xen::DomainInfo i = d.info();
+    Napi::Object o = Napi::Object::New(env);
+    o.Set("domid", Napi::Number::New(env, i.domid));
+    o.Set("state", xen::to_string(i.state));
+    o.Set("shutdownReason", i.state == xen::DomainState::Shutdown || i.state == xen::DomainState::Crashed
+                                ? Napi::String::New(env, xen::shutdown_reason_name(i.shutdown_reason))
+                                : env.Null());
+    o.Set("hvm", i.hvm);
+    o.Set("pages", Napi::Number::New(env, static_cast<double>(i.nr_pages)));
+    o.Set("maxMemKb", Napi::Number::New(env, static_cast<double>(i.max_memkb)));
+    o.Set("vcpus", Napi::Number::New(env, i.vcpus));
+    o.Set("frames", Napi::Number::New(env, static_cast<double>(d.page_count())));
+    o.Set("logDirty", d.log_dirty());
+    return o;
+  });
+}
+
+Napi::Value DomainObject::Pause(const Napi::CallbackInfo& info) {
+  return guarded(info.Env(), [&] {
+    domain("pause").pause();
+    return info.Env().Undefined();
+  });
+}
+
+Napi::Value DomainObject::Resume(const Napi::CallbackInfo& info) {
+  return guarded(info.Env(), [&] {
+    domain("resume").resume();
+    return info.Env().Undefined();
+  });
+}
+
+// readMemory(gpa, length): Buffer
+Napi::Value DomainObject::ReadMemory(const Napi::CallbackInfo& info) {
+  uint64_t gpa = uint_arg(info, 0, "readMemory", "gpa", UINT64_MAX);
+  uint64_t length = uint_arg(info, 1, "readMemory", "length", kMaxTransfer);
+  return guarded(info.Env(), [&] {
+    xen::Domain& d = domain("readMemory");
+    auto out = Napi::Buffer<uint8_t>::New(info.Env(), length);
+    for_each_page(d, gpa, length, [&](uint8_t* page, uint64_t at, uint64_t n) { std::memcpy(out.Data() + at, page, n); });
+    return out;
+  });
+}
+
+// writeMemory(gpa, data): the pages written go into the next checkpoint.
+Napi::Value DomainObject::WriteMemory(const Napi::CallbackInfo& info) {
+  uint64_t gpa = uint_arg(info, 0, "writeMemory", "gpa", UINT64_MAX);
+  if (!info[1].IsBuffer()) throw Napi::TypeError::New(info.Env(), "writeMemory: data must be a Buffer");
+  auto data = info[1].As<Napi::Buffer<uint8_t>>();
+  if (data.Length() > kMaxTransfer) throw Napi::RangeError::New(info.Env(), "writeMemory: at most 64 MiB at once");
+  return guarded(info.Env(), [&] {
+    xen::Domain& d = domain("writeMemory");
+    if (data.Length() == 0) return info.Env().Undefined();
+    for_each_page(d, gpa, data.Length(), [&](uint8_t* page, uint64_t at, uint64_t n) { std::memcpy(page, data.Data() + at, n); });
+    if (auto* backend = static_cast<xen::XenBackend*>(checkpointing_.backend())) {
+      backend->mark_written(gpa / kPageSize, (gpa + data.Length() - 1) / kPageSize);
+    }
+    return info.Env().Undefined();
+  });
+}
+
+// mailbox(): the uckpt workload image's mailbox, or null when the guest is
+// not one (its magic is missing).
+Napi::Value DomainObject::Mailbox(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  return guarded(env, [&]() -> Napi::Value {
+    const auto* page = domain("mailbox").page(UCKPT_MAILBOX_GPA / kPageSize);
+    MailboxView mb = read_mailbox(reinterpret_cast<const volatile uckpt_mailbox*>(page));
+    if (mb.magic != UCKPT_MAILBOX_MAGIC) return env.Null();
+    return mailbox_to_js(env, mb);
+  });
+}
+
+// detach(): stops checkpointing, switches log-dirty off, unmaps; the domain
+// runs on. Idempotent.
+Napi::Value DomainObject::Detach(const Napi::CallbackInfo& info) {
+  checkpointing_.stop();
+  domain_.reset();
+  return info.Env().Undefined();
+}
+
+// enableCheckpointing({intervalMs, retention, mode, predictor, storeMiB, copyThreads})
+Napi::Value DomainObject::EnableCheckpointing(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  xen::Domain& d = domain("enableCheckpointing");
+  Napi::Object options = info[0].IsObject() ? info[0].As<Napi::Object>() : Napi::Object::New(env);
+  // Guest RAM plus half of it for the undo logs, as on KVM; Xen re-arms
+  // every page at a CLEAN, so nothing can be left writable: no predictor.
+  uint64_t ram = d.info().max_memkb << 10;
+  CheckpointDefaults defaults{ram * 3 / 2, "off"};
+  checkpointing_.enable(env, options, defaults, {}, on_event_.Value(),
+                        [&d](const Napi::Object&) { return std::make_unique<xen::XenBackend>(d); });
+  return env.Undefined();
+}
+
+Napi::Value DomainObject::ConfigureCheckpointing(const Napi::CallbackInfo& info) {
+  domain("configureCheckpointing");
+  checkpointing_.configure(info.Env(), info[0], "configureCheckpointing");
+  return info.Env().Undefined();
+}
+
+Napi::Value DomainObject::CheckpointNow(const Napi::CallbackInfo& info) {
+  domain("checkpointNow");
+  return checkpointing_.checkpoint_now(info.Env());
+}
+
+Napi::Value DomainObject::Rollback(const Napi::CallbackInfo& info) {
+  domain("rollback");
+  return checkpointing_.rollback(info.Env(), info[0], nullptr);
+}
+
+Napi::Value DomainObject::ListCheckpoints(const Napi::CallbackInfo& info) {
+  domain("listCheckpoints");
+  return checkpointing_.list(info.Env());
+}
+
+Napi::Value DomainObject::CheckpointStats(const Napi::CallbackInfo& info) {
+  domain("checkpointStats");
+  Napi::Object o = checkpointing_.stats(info.Env());
+  o.Set("dirtyTracking", "xen-log-dirty");
+  return o;
+}
+
+Napi::Value DomainObject::TestCorruptStoredPage(const Napi::CallbackInfo& info) {
+  domain("testCorruptStoredPage");
+  checkpointing_.corrupt_for_test(info.Env(), info);
+  return info.Env().Undefined();
+}
+
+// testLogDirtyInXen(): whether Xen tracks the domain's writes, as Xen says
+// (for tests that detaching switched it off).
+Napi::Value DomainObject::TestLogDirtyInXen(const Napi::CallbackInfo& info) {
+  return guarded(info.Env(), [&] { return Napi::Boolean::New(info.Env(), domain("testLogDirtyInXen").log_dirty_in_xen()); });
+}
+
+}  // namespace uckpt::addon

@@ -1,0 +1,246 @@
+#include "domain.h"
+
+#include <sys/mman.h>
+
+#include <cerrno>
+#include <cstring>
+
+#include "uckpt/core/system_error.h"
+
+namespace uckpt::xen {
+namespace {
+
+constexpr uint64_t kPageSize = 4096;
+
+// libxenctrl logs every failure to stderr by default; ours are thrown with
+// the operation and errno, so its own messages only repeat them.
+void discard_message(xentoollog_logger*, xentoollog_level, int, const char*, const char*, va_list) {}
+void discard_progress(xentoollog_logger*, const char*, const char*, int, unsigned long, unsigned long) {}
+void keep_logger(xentoollog_logger*) {}
+xentoollog_logger quiet_logger{discard_message, discard_progress, keep_logger};
+
+}  // namespace
+
+const char* shutdown_reason_name(unsigned reason) {
+  switch (reason) {
+    case SHUTDOWN_poweroff: return "poweroff";
+    case SHUTDOWN_reboot: return "reboot";
+    case SHUTDOWN_suspend: return "suspend";
+    case SHUTDOWN_crash: return "crash";
+    case SHUTDOWN_watchdog: return "watchdog";
+    case SHUTDOWN_soft_reset: return "soft_reset";
+    default: return "unknown";
+  }
+}
+
+const char* to_string(DomainState state) {
+  switch (state) {
+    case DomainState::Running: return "running";
+    case DomainState::Paused: return "paused";
+    case DomainState::Shutdown: return "shutdown";
+    case DomainState::Crashed: return "crashed";
+    case DomainState::Dying: return "dying";
+    case DomainState::Gone: return "gone";
+  }
+  return "unknown";
+}
+
+Domain::Domain(uint32_t domid) : domid_(domid) {
+  if (domid == 0) throw core::UsageError("attach: domain 0 is the control domain itself and cannot be protected");
+  xch_ = xc_interface_open(&quiet_logger, &quiet_logger, 0);
+  if (!xch_) {
+    int error = errno;
+    if (error == ENOENT || error == EACCES || error == EPERM || error == ENODEV) {
+      throw core::SystemError(
+          "attach: no Xen hypervisor (privcmd) found; this must run in dom0 of a Xen host with the xen-privcmd "
+          "module loaded and xenfs mounted on /proc/xen, as root",
+          error);
+    }
+    throw core::SystemError("attach: xc_interface_open", error);
+  }
+  try {
+    DomainInfo d = info();
+    if (d.state == DomainState::Gone) throw core::UsageError("attach: there is no domain " + std::to_string(domid));
+    if (d.state == DomainState::Dying) throw core::UsageError("attach: domain " + std::to_string(domid) + " is being destroyed");
+    if (!d.hvm) {
+      throw core::UsageError("attach: domain " + std::to_string(domid) +
+                             " is a PV guest: unsupported: Debian's Xen has no shadow paging for PV log-dirty "
+                             "(use a PVH or HVM guest)");
+    }
+    xen_pfn_t max_gpfn = 0;
+    if (xc_domain_maximum_gpfn(xch_, domid, &max_gpfn) < 0) fail("attach: xc_domain_maximum_gpfn", errno);
+    page_count_ = uint64_t(max_gpfn) + 1;
+    chunks_.resize((page_count_ + kChunkPages - 1) / kChunkPages);
+    fmem_ = xenforeignmemory_open(&quiet_logger, 0);
+    if (!fmem_) fail("attach: xenforeignmemory_open", errno);
+  } catch (...) {
+    xc_interface_close(xch_);
+    throw;
+  }
+}
+
+Domain::~Domain() {
+  disable_log_dirty();
+  {
+    std::lock_guard<std::mutex> lock(pause_mu_);
+    // Never leave the guest paused on our account.
+    for (; own_pauses_ > 0; own_pauses_--) xc_domain_unpause(xch_, domid_);
+  }
+  for (uint64_t i = 0; i < chunks_.size(); i++) {
+    if (chunks_[i].base) {
+      uint64_t pages = std::min(kChunkPages, page_count_ - i * kChunkPages);
+      xenforeignmemory_unmap(fmem_, chunks_[i].base, pages);
+    }
+  }
+  if (dirty_buffer_pages_) xc__hypercall_buffer_free_pages(xch_, &dirty_buffer_, dirty_buffer_pages_);
+  if (fmem_) xenforeignmemory_close(fmem_);
+  xc_interface_close(xch_);
+}
+
+void Domain::fail(const char* operation, int error) const {
+  // ESRCH: the domain went away under us; say so rather than "No such process".
+  if (error == ESRCH) throw core::SystemError(std::string(operation) + ": domain " + std::to_string(domid_) + " no longer exists", error);
+  throw core::SystemError(operation, error);
+}
+
+DomainInfo Domain::info() const {
+  xc_dominfo_t raw{};
+  int n = xc_domain_getinfo(xch_, domid_, 1, &raw);
+  DomainInfo out{domid_, DomainState::Gone, 0, false, 0, 0, 0};
+  if (n < 0) fail("xc_domain_getinfo", errno);
+  // It returns the next domain when this one is gone.
+  if (n == 0 || raw.domid != domid_) return out;
+  out.hvm = raw.hvm;
+  out.nr_pages = raw.nr_pages;
+  out.max_memkb = raw.max_memkb;
+  out.vcpus = raw.nr_online_vcpus;
+  out.shutdown_reason = raw.shutdown_reason;
+  if (raw.dying) {
+    out.state = DomainState::Dying;
+  } else if (raw.crashed || (raw.shutdown && raw.shutdown_reason == SHUTDOWN_crash)) {
+    out.state = DomainState::Crashed;
+  } else if (raw.shutdown) {
+    out.state = DomainState::Shutdown;
+  } else if (raw.paused) {
+    out.state = DomainState::Paused;
+  } else {
+    out.state = DomainState::Running;
+  }
+  return out;
+}
+
+void Domain::pause() {
+  std::lock_guard<std::mutex> lock(pause_mu_);
+  if (own_pauses_ == 0 && xc_domain_pause(xch_, domid_) < 0) fail("pause: xc_domain_pause", errno);
+  own_pauses_++;
+}
+
+void Domain::resume() {
+  std::lock_guard<std::mutex> lock(pause_mu_);
+  if (own_pauses_ == 0) throw core::UsageError("resume: the domain is not paused by this backend");
+  if (own_pauses_ == 1 && xc_domain_unpause(xch_, domid_) < 0) fail("resume: xc_domain_unpause", errno);
+  own_pauses_--;
+}
+
+unsigned Domain::own_pauses() const {
+  std::lock_guard<std::mutex> lock(pause_mu_);
+  return own_pauses_;
+}
+
+void Domain::enable_log_dirty() {
+  if (log_dirty_) return;
+  if (xc_shadow_control(xch_, domid_, XEN_DOMCTL_SHADOW_OP_ENABLE_LOGDIRTY, nullptr, 0) < 0) {
+    int error = errno;
+    if (error == EOPNOTSUPP) {
+      throw core::SystemError("log-dirty: unsupported: this Xen cannot track writes of domain " + std::to_string(domid_), error);
+    }
+    fail("log-dirty: XEN_DOMCTL_SHADOW_OP_ENABLE_LOGDIRTY", error);
+  }
+  log_dirty_ = true;
+  if (!dirty_buffer_pages_) {
+    int pages = static_cast<int>((page_count_ / 8 + kPageSize - 1) / kPageSize);
+    dirty_buffer_ = xc_hypercall_buffer_t{};
+    dirty_buffer_.ubuf = reinterpret_cast<void*>(-1);
+    if (!xc__hypercall_buffer_alloc_pages(xch_, &dirty_buffer_, pages)) fail("log-dirty: hypercall buffer", errno);
+    dirty_buffer_pages_ = pages;
+  }
+}
+
+void Domain::clean_log_dirty(core::Bitmap& dirty) {
+  if (!log_dirty_) throw core::UsageError("log-dirty: not enabled");
+  xc_shadow_op_stats_t stats{};
+  long long pages =
+      xc_logdirty_control(xch_, domid_, XEN_DOMCTL_SHADOW_OP_CLEAN, &dirty_buffer_, page_count_, 0, &stats);
+  if (pages < 0) fail("log-dirty: XEN_DOMCTL_SHADOW_OP_CLEAN", errno);
+  // Xen's bitmap is unsigned longs, bit per frame: the core's word layout.
+  const auto* words = static_cast<const uint64_t*>(dirty_buffer_.hbuf);
+  uint64_t n = std::min<uint64_t>(dirty.word_count(), (uint64_t(pages) + 63) / 64);
+  for (uint64_t i = 0; i < n; i++) dirty.words()[i] |= words[i];
+}
+
+void Domain::disable_log_dirty() noexcept {
+  if (!log_dirty_) return;
+  log_dirty_ = false;
+  xc_shadow_control(xch_, domid_, XEN_DOMCTL_SHADOW_OP_OFF, nullptr, 0);
+}
+
+bool Domain::log_dirty_in_xen() {
+  if (log_dirty_) return true;
+  if (xc_shadow_control(xch_, domid_, XEN_DOMCTL_SHADOW_OP_ENABLE_LOGDIRTY, nullptr, 0) == 0) {
+    xc_shadow_control(xch_, domid_, XEN_DOMCTL_SHADOW_OP_OFF, nullptr, 0);
+    return false;
+  }
+  if (errno == EINVAL) return true;
+  fail("log-dirty probe", errno);
+}
+
+Domain::Chunk& Domain::chunk(uint64_t index) {
+  Chunk& c = chunks_[index];
+  if (c.base) return c;
+  uint64_t first = index * kChunkPages;
+  uint64_t pages = std::min(kChunkPages, page_count_ - first);
+  std::vector<xen_pfn_t> frames(pages);
+  for (uint64_t i = 0; i < pages; i++) frames[i] = first + i;
+  c.errors.assign(pages, 0);
+  void* base = xenforeignmemory_map(fmem_, domid_, PROT_READ | PROT_WRITE, pages, frames.data(), c.errors.data());
+  if (!base) fail("xenforeignmemory_map", errno);
+  c.base = static_cast<uint8_t*>(base);
+  return c;
+}
+
+uint8_t* Domain::page(uint64_t pfn) {
+  if (pfn >= page_count_) throw core::UsageError("page: frame " + std::to_string(pfn) + " is beyond the guest's last");
+  std::lock_guard<std::mutex> lock(map_mu_);
+  Chunk& c = chunk(pfn / kChunkPages);
+  int error = c.errors[pfn % kChunkPages];
+  if (error) fail(("map guest frame " + std::to_string(pfn)).c_str(), -error);
+  return c.base + (pfn % kChunkPages) * kPageSize;
+}
+
+void Domain::populated_pages(core::Bitmap& out) {
+  std::lock_guard<std::mutex> lock(map_mu_);
+  for (uint64_t index = 0; index < chunks_.size(); index++) {
+    Chunk& c = chunk(index);
+    for (uint64_t i = 0; i < c.errors.size(); i++) {
+      if (!c.errors[i]) out.set(index * kChunkPages + i);
+    }
+  }
+}
+
+std::vector<uint8_t> Domain::hvm_context() const {
+  int size = xc_domain_hvm_getcontext(xch_, domid_, nullptr, 0);
+  if (size < 0) fail("xc_domain_hvm_getcontext (size)", errno);
+  std::vector<uint8_t> context(static_cast<size_t>(size));
+  int got = xc_domain_hvm_getcontext(xch_, domid_, context.data(), static_cast<uint32_t>(context.size()));
+  if (got < 0) fail("xc_domain_hvm_getcontext", errno);
+  context.resize(static_cast<size_t>(got));
+  return context;
+}
+
+void Domain::set_hvm_context(std::vector<uint8_t> context) {
+  if (xc_domain_hvm_setcontext(xch_, domid_, context.data(), static_cast<uint32_t>(context.size())) < 0) {
+    fail("xc_domain_hvm_setcontext", errno);
+  }
+}
+
+}  // namespace uckpt::xen

@@ -1,0 +1,101 @@
+// One existing Xen domain seen from dom0: its state, pauses, log-dirty
+// tracking, guest pages mapped through xenforeignmemory, and vCPU context.
+// It attaches to a domain someone else created and leaves it running, with
+// log-dirty off, when it goes.
+#pragma once
+
+#include <cstdint>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "uckpt/core/bitmap.h"
+#include "xen_api.h"
+
+namespace uckpt::xen {
+
+// How the domain is, as Xen reports it.
+enum class DomainState { Running, Paused, Shutdown, Crashed, Dying, Gone };
+const char* to_string(DomainState state);
+// "poweroff", "crash", ... for a SHUTDOWN_* code.
+const char* shutdown_reason_name(unsigned reason);
+
+struct DomainInfo {
+  uint32_t domid;
+  DomainState state;
+  unsigned shutdown_reason;  // SHUTDOWN_* when state is Shutdown
+  bool hvm;                  // HVM or PVH (PV is refused at attach)
+  uint64_t nr_pages;
+  uint64_t max_memkb;
+  unsigned vcpus;
+};
+
+class Domain {
+ public:
+  // Opens the hypervisor interfaces and checks the domain: it exists, is
+  // not dom0, and is HVM or PVH. Throws a clear error otherwise.
+  explicit Domain(uint32_t domid);
+  ~Domain();
+  Domain(const Domain&) = delete;
+  Domain& operator=(const Domain&) = delete;
+
+  uint32_t domid() const { return domid_; }
+  // Guest frames 0..max_gpfn (holes included).
+  uint64_t page_count() const { return page_count_; }
+  DomainInfo info() const;
+
+  // Nested: only the first pause and the last resume reach Xen.
+  void pause();
+  void resume();
+  unsigned own_pauses() const;
+
+  // Log-dirty tracking: on, then every clean() reports (ORs into `dirty`)
+  // the pages written since the previous one and starts over. Xen pauses
+  // the domain itself while it collects the bitmap.
+  void enable_log_dirty();
+  void clean_log_dirty(core::Bitmap& dirty);
+  // Best effort: the domain may be gone. Safe to call twice.
+  void disable_log_dirty() noexcept;
+  bool log_dirty() const { return log_dirty_; }
+  // Whether Xen has log-dirty on for the domain, whoever switched it on:
+  // probes by switching it on (refused while on) and off again.
+  bool log_dirty_in_xen();
+
+  // The dom0 address of a guest page, mapped on first use (in chunks,
+  // kept until detach). Throws for a frame the guest does not have.
+  uint8_t* page(uint64_t pfn);
+  // Every frame that maps, that is every frame the guest has.
+  void populated_pages(core::Bitmap& out);
+
+  // The whole HVM context (every vCPU's registers, LAPIC, MTRRs, XSAVE...).
+  std::vector<uint8_t> hvm_context() const;
+  void set_hvm_context(std::vector<uint8_t> context);
+
+ private:
+  static constexpr uint64_t kChunkPages = 1024;
+  struct Chunk {
+    uint8_t* base = nullptr;
+    std::vector<int> errors;  // per page: 0 or -errno from the mapping
+  };
+  Chunk& chunk(uint64_t index);
+  [[noreturn]] void fail(const char* operation, int error) const;
+
+  uint32_t domid_;
+  xc_interface* xch_ = nullptr;
+  xenforeignmemory_handle* fmem_ = nullptr;
+  uint64_t page_count_ = 0;
+  bool log_dirty_ = false;
+
+  mutable std::mutex pause_mu_;
+  unsigned own_pauses_ = 0;
+
+  std::mutex map_mu_;
+  std::vector<Chunk> chunks_;
+
+  // The hypercall buffer Xen fills with the log-dirty bitmap (libxenctrl's
+  // DECLARE_HYPERCALL_BUFFER, spelled out: its C initializers are not C++).
+  xc_hypercall_buffer_t dirty_buffer_{};
+  int dirty_buffer_pages_ = 0;
+};
+
+}  // namespace uckpt::xen

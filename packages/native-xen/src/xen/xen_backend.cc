@@ -1,0 +1,49 @@
+#include "xen_backend.h"
+
+#include <vector>
+
+namespace uckpt::xen {
+namespace {
+
+struct HvmContext : core::VcpuSnapshot {
+  std::vector<uint8_t> blob;
+};
+
+}  // namespace
+
+XenBackend::XenBackend(Domain& domain) : domain_(domain), written_(domain.page_count()) {
+  domain_.enable_log_dirty();
+}
+
+core::Backend::GuestState XenBackend::guest_state() const {
+  switch (domain_.info().state) {
+    case DomainState::Running: return GuestState::Running;
+    // Paused by its operator (or the toolstack) unless the pause is ours.
+    case DomainState::Paused: return domain_.own_pauses() > 0 ? GuestState::Running : GuestState::Paused;
+    default: return GuestState::Ended;
+  }
+}
+
+void XenBackend::harvest_dirty(core::Bitmap& dirty) {
+  domain_.clean_log_dirty(dirty);
+  std::lock_guard<std::mutex> lock(written_mu_);
+  dirty |= written_;
+  written_.clear();
+}
+
+void XenBackend::mark_written(uint64_t first_pfn, uint64_t last_pfn) {
+  std::lock_guard<std::mutex> lock(written_mu_);
+  for (uint64_t pfn = first_pfn; pfn <= last_pfn && pfn < written_.size(); pfn++) written_.set(pfn);
+}
+
+std::unique_ptr<core::VcpuSnapshot> XenBackend::capture_vcpus() {
+  auto snapshot = std::make_unique<HvmContext>();
+  snapshot->blob = domain_.hvm_context();
+  return snapshot;
+}
+
+void XenBackend::restore_vcpus(const core::VcpuSnapshot& snapshot) {
+  domain_.set_hvm_context(static_cast<const HvmContext&>(snapshot).blob);
+}
+
+}  // namespace uckpt::xen

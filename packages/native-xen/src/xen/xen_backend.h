@@ -1,0 +1,51 @@
+// Adapts a Xen domain to the checkpoint core's Backend interface: pauses
+// through the toolstack's pause count, writes tracked by Xen's log-dirty
+// mode, pages through dom0 foreign mappings, vCPUs as the HVM context.
+#pragma once
+
+#include <memory>
+#include <mutex>
+#include <string>
+
+#include "domain.h"
+#include "uckpt/core/backend.h"
+
+namespace uckpt::xen {
+
+class XenBackend : public core::Backend {
+ public:
+  // Switches log-dirty on; the destructor switches it off.
+  explicit XenBackend(Domain& domain);
+  ~XenBackend() override { domain_.disable_log_dirty(); }
+
+  uint64_t page_count() const override { return domain_.page_count(); }
+  GuestState guest_state() const override;
+  void pause() override { domain_.pause(); }
+  void resume() override { domain_.resume(); }
+  void harvest_dirty(core::Bitmap& dirty) override;
+  // A CLEAN re-arms every page: Xen cannot leave some writable and untracked.
+  void rearm(const core::Bitmap&) override {}
+  bool can_leave_writable() const override { return false; }
+  void populated_pages(core::Bitmap& out) override { domain_.populated_pages(out); }
+  uint8_t* page(uint64_t pfn) override { return domain_.page(pfn); }
+  std::unique_ptr<core::VcpuSnapshot> capture_vcpus() override;
+  void restore_vcpus(const core::VcpuSnapshot& snapshot) override;
+  std::string revive_refusal() const override {
+    return "a Xen domain that has shut down or crashed is Xen's to restart (its toolstack decides)";
+  }
+  std::string write_protect_unavailable() override {
+    return "copy-on-write is not implemented for Xen (mem_access write protection measured no better under "
+           "emulation; see packages/native-xen/README.md)";
+  }
+
+  // Pages written through writeMemory() since the last harvest: Xen's
+  // log-dirty sees only the guest's own writes.
+  void mark_written(uint64_t first_pfn, uint64_t last_pfn);
+
+ private:
+  Domain& domain_;
+  std::mutex written_mu_;
+  core::Bitmap written_;
+};
+
+}  // namespace uckpt::xen
