@@ -250,6 +250,7 @@ void Checkpointer::apply_enabled(bool enabled) {
     ring_.clear();
     carry_.clear();
     enabled_in_ring_ = false;
+    backend_.stop_tracking();
     return;
   }
   if (predictor_) use_predictor(predictor_name_);  // forget what it learnt before
@@ -683,6 +684,7 @@ void Checkpointer::fail(const std::string& message) {
     ring_.clear();
   }
   enabled_in_ring_ = false;
+  backend_.stop_tracking();
   {
     std::lock_guard<std::mutex> lock(mu_);
     config_.enabled = false;

@@ -98,8 +98,16 @@ Domain::~Domain() {
 }
 
 void Domain::fail(const char* operation, int error) const {
-  // ESRCH: the domain went away under us; say so rather than "No such process".
-  if (error == ESRCH) throw core::SystemError(std::string(operation) + ": domain " + std::to_string(domid_) + " no longer exists", error);
+  // A domain destroyed under us fails calls with ESRCH or, while it dies,
+  // EINVAL: say what happened rather than what the call saw.
+  DomainState state = DomainState::Running;
+  try {
+    state = info().state;
+  } catch (const core::SystemError&) {
+  }
+  if (error == ESRCH || state == DomainState::Gone || state == DomainState::Dying) {
+    throw core::SystemError(std::string(operation) + ": domain " + std::to_string(domid_) + " no longer exists", error);
+  }
   throw core::SystemError(operation, error);
 }
 
@@ -107,9 +115,10 @@ DomainInfo Domain::info() const {
   xc_dominfo_t raw{};
   int n = xc_domain_getinfo(xch_, domid_, 1, &raw);
   DomainInfo out{domid_, DomainState::Gone, 0, false, 0, 0, 0};
-  if (n < 0) fail("xc_domain_getinfo", errno);
-  // It returns the next domain when this one is gone.
-  if (n == 0 || raw.domid != domid_) return out;
+  // It fails with ESRCH past the last domain, and returns the next one
+  // when this one is gone: either way, gone.
+  if (n < 0 && errno != ESRCH) fail("xc_domain_getinfo", errno);
+  if (n <= 0 || raw.domid != domid_) return out;
   out.hvm = raw.hvm;
   out.nr_pages = raw.nr_pages;
   out.max_memkb = raw.max_memkb;
@@ -179,8 +188,7 @@ void Domain::clean_log_dirty(core::Bitmap& dirty) {
 }
 
 void Domain::disable_log_dirty() noexcept {
-  if (!log_dirty_) return;
-  log_dirty_ = false;
+  if (!log_dirty_.exchange(false)) return;
   xc_shadow_control(xch_, domid_, XEN_DOMCTL_SHADOW_OP_OFF, nullptr, 0);
 }
 

@@ -4,6 +4,7 @@
 // log-dirty off, when it goes.
 #pragma once
 
+#include <atomic>
 #include <cstdint>
 #include <mutex>
 #include <string>
@@ -84,7 +85,7 @@ class Domain {
   xc_interface* xch_ = nullptr;
   xenforeignmemory_handle* fmem_ = nullptr;
   uint64_t page_count_ = 0;
-  bool log_dirty_ = false;
+  std::atomic<bool> log_dirty_ = false;  // switched off from whichever thread fails
 
   mutable std::mutex pause_mu_;
   unsigned own_pauses_ = 0;

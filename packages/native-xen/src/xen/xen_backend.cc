@@ -11,9 +11,7 @@ struct HvmContext : core::VcpuSnapshot {
 
 }  // namespace
 
-XenBackend::XenBackend(Domain& domain) : domain_(domain), written_(domain.page_count()) {
-  domain_.enable_log_dirty();
-}
+XenBackend::XenBackend(Domain& domain) : domain_(domain), written_(domain.page_count()) {}
 
 core::Backend::GuestState XenBackend::guest_state() const {
   switch (domain_.info().state) {
@@ -25,7 +23,10 @@ core::Backend::GuestState XenBackend::guest_state() const {
 }
 
 void XenBackend::harvest_dirty(core::Bitmap& dirty) {
-  domain_.clean_log_dirty(dirty);
+  switch_off_on_error([&] {
+    if (!domain_.log_dirty()) domain_.enable_log_dirty();
+    domain_.clean_log_dirty(dirty);
+  });
   std::lock_guard<std::mutex> lock(written_mu_);
   dirty |= written_;
   written_.clear();
@@ -38,12 +39,12 @@ void XenBackend::mark_written(uint64_t first_pfn, uint64_t last_pfn) {
 
 std::unique_ptr<core::VcpuSnapshot> XenBackend::capture_vcpus() {
   auto snapshot = std::make_unique<HvmContext>();
-  snapshot->blob = domain_.hvm_context();
+  snapshot->blob = switch_off_on_error([&] { return domain_.hvm_context(); });
   return snapshot;
 }
 
 void XenBackend::restore_vcpus(const core::VcpuSnapshot& snapshot) {
-  domain_.set_hvm_context(static_cast<const HvmContext&>(snapshot).blob);
+  switch_off_on_error([&] { domain_.set_hvm_context(static_cast<const HvmContext&>(snapshot).blob); });
 }
 
 }  // namespace uckpt::xen

@@ -14,20 +14,30 @@ namespace uckpt::xen {
 
 class XenBackend : public core::Backend {
  public:
-  // Switches log-dirty on; the destructor switches it off.
+  // Log-dirty goes on at the first harvest; the destructor switches it off.
   explicit XenBackend(Domain& domain);
   ~XenBackend() override { domain_.disable_log_dirty(); }
 
   uint64_t page_count() const override { return domain_.page_count(); }
   GuestState guest_state() const override;
-  void pause() override { domain_.pause(); }
-  void resume() override { domain_.resume(); }
+  void pause() override {
+    switch_off_on_error([&] { domain_.pause(); });
+  }
+  void resume() override {
+    switch_off_on_error([&] { domain_.resume(); });
+  }
+  // Switches log-dirty (back) on when it is off: an error switched it off,
+  // or this is the first harvest. What the guest wrote while it was off is
+  // in no bitmap, so the core takes a full checkpoint after an error.
   void harvest_dirty(core::Bitmap& dirty) override;
+  void stop_tracking() override { domain_.disable_log_dirty(); }
   // A CLEAN re-arms every page: Xen cannot leave some writable and untracked.
   void rearm(const core::Bitmap&) override {}
   bool can_leave_writable() const override { return false; }
   void populated_pages(core::Bitmap& out) override { domain_.populated_pages(out); }
-  uint8_t* page(uint64_t pfn) override { return domain_.page(pfn); }
+  uint8_t* page(uint64_t pfn) override {
+    return switch_off_on_error([&] { return domain_.page(pfn); });
+  }
   std::unique_ptr<core::VcpuSnapshot> capture_vcpus() override;
   void restore_vcpus(const core::VcpuSnapshot& snapshot) override;
   std::string revive_refusal() const override {
@@ -43,6 +53,18 @@ class XenBackend : public core::Backend {
   void mark_written(uint64_t first_pfn, uint64_t last_pfn);
 
  private:
+  // Log-dirty slows the guest (every first write faults into Xen): when
+  // checkpointing fails it must not stay on.
+  template <typename Call>
+  auto switch_off_on_error(Call call) -> decltype(call()) {
+    try {
+      return call();
+    } catch (...) {
+      domain_.disable_log_dirty();
+      throw;
+    }
+  }
+
   Domain& domain_;
   std::mutex written_mu_;
   core::Bitmap written_;

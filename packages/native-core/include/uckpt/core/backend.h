@@ -44,6 +44,9 @@ class Backend {
   // stay writable without being tracked (prediction keeps hot pages so and
   // copies them at every checkpoint). Paused only.
   virtual void rearm(const Bitmap& pages) = 0;
+  // Checkpointing stopped (disabled, or failed): tracking writes may stop
+  // until the next harvest_dirty(), which is followed by a full checkpoint.
+  virtual void stop_tracking() {}
   // Whether rearm() can really leave pages out (writable and untracked);
   // dirty-page prediction needs it.
   virtual bool can_leave_writable() const { return true; }
