@@ -29,6 +29,14 @@ export default defineConfig({
       {
         extends: true,
         test: {
+          name: 'native-xen',
+          root: 'packages/native-xen',
+          include: ['test/**/*.test.ts'],
+        },
+      },
+      {
+        extends: true,
+        test: {
           name: 'engine',
           root: 'packages/engine',
           include: ['test/**/*.test.ts'],

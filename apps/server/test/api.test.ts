@@ -1,6 +1,7 @@
 // The REST contract: every route with valid and invalid input, and auth by
 // role. VMs here use the simulated backend (a labelled test double): these
 // tests are about the HTTP layer; api-kvm.test.ts drives real KVM VMs.
+import { existsSync } from 'node:fs';
 import { defaultSettings } from '@uckpt/engine';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { asOperator, asViewer, startServer, until, type TestServer } from './helper.js';
@@ -92,7 +93,12 @@ describe('input validation', () => {
     ['memory too large', { name: 'a', workload: 'graph', memoryMiB: 1e12 }],
     ['negative seed', { name: 'a', workload: 'graph', seed: -1 }],
     ['fractional vcpus', { name: 'a', workload: 'graph', vcpus: 1.5 }],
-    ['unknown backend', { name: 'a', workload: 'graph', backend: 'xen' }],
+    ['unknown backend', { name: 'a', workload: 'graph', backend: 'hyperv' }],
+    ['xen without a domid', { name: 'a', workload: 'graph', backend: 'xen' }],
+    ['a domid for kvm', { name: 'a', workload: 'graph', domid: 3 }],
+    ['domid 0 (dom0 itself)', { name: 'a', workload: 'graph', backend: 'xen', domid: 0 }],
+    ['a reserved domid', { name: 'a', workload: 'graph', backend: 'xen', domid: 0x7ff0 }],
+    ['prediction on xen', { name: 'a', workload: 'graph', backend: 'xen', domid: 3, settings: { predictor: 'cost' } }],
     ['unknown workload', { name: 'a', workload: 'nope' }],
     ['unknown setting', { name: 'a', workload: 'graph', settings: { speed: 9 } }],
     ['interval 0', { name: 'a', workload: 'graph', settings: { intervalMs: 0 } }],
@@ -107,6 +113,13 @@ describe('input validation', () => {
       expect((await server.app.inject({ method: 'GET', url: '/api/vms', headers: asOperator })).json().vms).toHaveLength(1);
     });
   }
+
+  it.skipIf(existsSync('/proc/xen/privcmd'))('a Xen VM on a host without Xen is refused with what is missing, and creates nothing', async () => {
+    const answer = await server.app.inject({ method: 'POST', url: '/api/vms', headers: asOperator, payload: { name: 'x', workload: 'graph', backend: 'xen', domid: 3 } });
+    expect(answer.statusCode, answer.body).toBe(400);
+    expect(answer.json().error.message).toMatch(/the VM could not start: attach: no Xen hypervisor \(privcmd\) found/);
+    expect((await server.app.inject({ method: 'GET', url: '/api/vms', headers: asOperator })).json().vms).toHaveLength(1);
+  });
 
   it('refuses a body over the size limit with 413', async () => {
     const answer = await server.app.inject({ method: 'POST', url: '/api/vms', headers: { ...asOperator, 'content-type': 'application/json' }, payload: `{"name":"${'x'.repeat(100_000)}"}` });

@@ -1,7 +1,7 @@
 // What defines a protected VM (its spec, fixed at creation) and how it is
 // checkpointed (its settings, changeable while it runs). The limits live
 // here once; the server's schemas and the agent's checks both use them.
-export type BackendName = 'kvm' | 'sim';
+export type BackendName = 'kvm' | 'xen' | 'sim';
 export type CheckpointMode = 'stop-and-copy' | 'cow';
 export type PredictorName = 'off' | 'history' | 'frontier' | 'cost';
 
@@ -32,6 +32,8 @@ export const limits = {
   overheadBudgetPct: { min: 0.1, max: 50 },
   /** The error rate the availability model plans for, per hour of execution. */
   errorRatePerHour: { min: 0, max: 3600 },
+  /** A Xen domain to attach (dom0 and Xen's reserved ids excluded). */
+  domid: { min: 1, max: 0x7fef },
 } as const;
 
 export interface VmSpec {
@@ -46,6 +48,11 @@ export interface VmSpec {
   param: number;
   /** Runs of the workload; 0 loops forever (a long-lived protected VM). */
   repeat: number;
+  /**
+   * Xen only: the existing domain to protect. It is attached, never created
+   * or destroyed, and the guest parameters above are what it was booted with.
+   */
+  domid?: number;
 }
 
 export interface CheckpointSettings {

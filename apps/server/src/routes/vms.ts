@@ -16,21 +16,30 @@ export const vmRoutes: Routes = (app, { supervisor, timeouts }) => {
     config: { action: 'vm.create' },
     schema: {
       tags: ['vms'],
-      summary: 'Create a KVM VM running a guest workload, protected by checkpoints',
+      summary: 'Create a KVM VM running a guest workload, or attach a running Xen domain, protected by checkpoints',
       body: CreateVmBody,
       response: { 201: Type.Ref('VmView'), ...errors(400, 401, 403, 429, 503, 504) },
     },
   }, async (request, reply) => {
     const { settings: patch, ...fields } = request.body;
     const spec: VmSpec = { ...defaultSpec, ...fields };
-    if (spec.backend === 'kvm') {
+    if ((spec.backend === 'xen') !== (spec.domid !== undefined)) {
+      throw new EngineError('invalid-argument', spec.backend === 'xen' ? 'backend xen needs domid: the domain to attach' : 'domid is for backend xen only');
+    }
+    if (spec.backend !== 'sim') {
       try {
         findWorkload(spec.workload);
       } catch (error) {
         throw new EngineError('invalid-argument', (error as Error).message);
       }
     }
-    const settings: CheckpointSettings = { ...defaultSettings, ...patch };
+    // Xen's log-dirty re-arms every page at a CLEAN: nothing can be left
+    // writable, so there is no prediction.
+    if (spec.backend === 'xen' && patch?.predictor !== undefined && patch.predictor !== 'off') {
+      throw new EngineError('invalid-argument', "dirty-page prediction is not available on Xen (a log-dirty CLEAN re-arms every page): use predictor 'off'");
+    }
+    const backendDefaults = spec.backend === 'xen' ? { predictor: 'off' as const } : {};
+    const settings: CheckpointSettings = { ...defaultSettings, ...backendDefaults, ...patch };
     const view = await withTimeout(supervisor.create(spec, settings), timeouts.createMs, 'creating the VM');
     return reply.status(201).send(view);
   });

@@ -8,7 +8,9 @@ export const Mode = Type.Union([Type.Literal('stop-and-copy'), Type.Literal('cow
 export const Predictor = Type.Union([Type.Literal('off'), Type.Literal('history'), Type.Literal('frontier'), Type.Literal('cost')], {
   description: 'Dirty-page predictor',
 });
-export const Backend = Type.Union([Type.Literal('kvm'), Type.Literal('sim')], { description: "kvm, or sim: a simulated test double" });
+export const Backend = Type.Union([Type.Literal('kvm'), Type.Literal('xen'), Type.Literal('sim')], {
+  description: 'kvm; xen: attach an existing domain in dom0 (needs domid); or sim: a simulated test double',
+});
 export const VmState = Type.Union(
   ['starting', 'calibrating', 'running', 'paused', 'rolling-back', 'finished', 'crashed', 'failed', 'stopped'].map((s) => Type.Literal(s)),
 );
@@ -56,6 +58,7 @@ export const Spec = Type.Object(
     size: Type.Integer(),
     param: Type.Integer(),
     repeat: Type.Integer(),
+    domid: Type.Optional(Type.Integer()),
   },
   { $id: 'Spec', additionalProperties: false },
 );
@@ -71,6 +74,9 @@ export const CreateVmBody = Type.Object(
     size: Type.Optional(guestInteger("Workload size; 0: the workload's default")),
     param: Type.Optional(guestInteger("Workload parameter; 0: the workload's default")),
     repeat: Type.Optional(Type.Integer({ minimum: 0, maximum: 1_000_000, description: 'Runs of the workload; 0 loops forever' })),
+    domid: Type.Optional(
+      integer(limits.domid, 'Xen only, and required there: the running PVH or HVM domain to attach (it is never created or destroyed)'),
+    ),
     settings: Type.Optional(SettingsPatch),
   },
   { additionalProperties: false },

@@ -7,6 +7,7 @@
 import { parseArgs } from 'node:util';
 import { KvmBackend } from '../backends/kvm.js';
 import { SimBackend } from '../backends/sim.js';
+import { XenBackend } from '../backends/xen.js';
 import { withDefaultSettings, type CheckpointSettings, type VmSpec } from '../config.js';
 import { AgentEndpoint } from './agent-endpoint.js';
 import { VmAgent } from './vm-agent.js';
@@ -36,7 +37,8 @@ const vmId = required('vm-id');
 const socketPath = required('socket');
 const log = (message: string) => process.stderr.write(`${new Date().toISOString()} agent ${vmId}: ${message}\n`);
 
-const backend = spec.backend === 'sim' ? new SimBackend() : new KvmBackend();
+const backends = { kvm: KvmBackend, xen: XenBackend, sim: SimBackend };
+const backend = new backends[spec.backend]();
 const agent = new VmAgent({
   vmId,
   spec,
