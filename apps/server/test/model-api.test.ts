@@ -54,6 +54,24 @@ describe('GET /api/model/availability', () => {
     expect(body.availability).toBeLessThan((await get()).json().availability);
   });
 
+  it('takes the masked share and the latency bound as overrides', async () => {
+    const base = '?errorRatePerHour=600&intervalMs=50&retention=40';
+    expect((await get(base)).json().parameters.latencyBoundMs).toEqual({ value: 0, source: 'default' });
+    const plain = (await get(`${base}&latencyBoundMs=1000`)).json();
+    expect(plain.parameters.maskedFraction).toEqual({ value: 0, source: 'default' });
+    expect(plain.parameters.latencyBoundMs).toEqual({ value: 1000, source: 'override' });
+    // The committed work back to the bound is done again.
+    expect(plain.states.reExecuting).toBeGreaterThan(0);
+    const masked = (await get(`${base}&latencyBoundMs=1000&maskedFraction=0.5`)).json();
+    expect(masked.parameters.maskedFraction).toEqual({ value: 0.5, source: 'override' });
+    // Half the errors cost nothing: less lost than with all of them.
+    expect(masked.availability).toBeGreaterThan(plain.availability);
+    // A tighter bound throws less work away once a detection comes.
+    const tight = (await get(`${base}&latencyBoundMs=200`)).json();
+    expect(tight.parameters.latencyBoundMs).toEqual({ value: 200, source: 'override' });
+    expect(tight.availability).toBeGreaterThan(plain.availability);
+  });
+
   it('recommends no interval when none is within the budget', async () => {
     const body = (await get('?dirtyPagesPerSecond=200000&workingSetPages=0&copyUsPerPage=2')).json();
     expect(body.recommendedIntervalMs).toBeNull();
@@ -70,6 +88,9 @@ describe('GET /api/model/availability', () => {
     ['retention 0', '?retention=0'],
     ['fractional retention', '?retention=2.5'],
     ['latency shape 0', '?latencyShape=0'],
+    ['a masked share above 1', '?maskedFraction=1.5'],
+    ['a negative latency bound', '?latencyBoundMs=-1'],
+    ['a latency bound as text', '?latencyBoundMs=soon'],
     ['an empty value', '?rollbackMs='],
     ['budget 0', '?overheadBudgetPct=0'],
     ['budget above 100', '?overheadBudgetPct=101'],
@@ -142,6 +163,8 @@ describe('GET /api/model/availability', () => {
         const early = (await get(`?vmId=${vmId}`)).json();
         expect(early.parameters.coverage).toEqual({ value: 0.99, source: 'default' });
         expect(early.parameters.detectionLatencyMs).toEqual({ value: 100, source: 'default' });
+        // The slowest detector's bound under the VM's settings: the heartbeat's 300 + 2 x 250 ms.
+        expect(early.parameters.latencyBoundMs).toEqual({ value: 800, source: 'configured' });
       }
       const injected = await server.app.inject({ method: 'POST', url: `/api/vms/${vmId}/faults`, headers: asOperator, payload: { ...fault, seed: n } });
       expect(injected.statusCode, injected.body).toBe(201);
@@ -156,6 +179,10 @@ describe('GET /api/model/availability', () => {
     expect(body.parameters.detectionLatencyMs.source).toBe('measured');
     expect(body.parameters.detectionLatencyMs.value).toBeCloseTo(latencies.reduce((a, b) => a + b, 0) / latencies.length, 6);
     expect(body.parameters.latencyShape.source).toBe('measured');
+    // The bounds of the detectors that caught them: the self-check's 400 ms, the crash detector's 0.
+    expect(body.parameters.latencyBoundMs.source).toBe('measured');
+    expect(body.parameters.latencyBoundMs.value).toBeGreaterThanOrEqual(0);
+    expect(body.parameters.latencyBoundMs.value).toBeLessThanOrEqual(400);
     // An override still beats what was measured.
     expect((await get(`?vmId=${vmId}&coverage=0.9`)).json().parameters.coverage).toEqual({ value: 0.9, source: 'override' });
   });

@@ -43,14 +43,30 @@ describe.skipIf(!hasKvm)('a short validation on KVM', () => {
     // The faults were found: the error rate, coverage and latency come from them, the repair time is the one set.
     const detected = report.run.injections.filter((i: { detectionLatencyMs?: number }) => i.detectionLatencyMs !== undefined);
     expect(detected.length).toBeGreaterThan(0);
-    // Per hour executed: the wall time less latent errors, rollbacks and pauses.
-    expect(report.parameters.errorRatePerHour).toBeGreaterThan((report.run.injections.length * 3600) / 15);
-    expect(report.parameters.errorRatePerHour).toBeLessThan((report.run.injections.length * 3600) / (15 / 2));
+    // Per hour of new work: the wall time less each fault's excursion (latency, recovery, the work done again) and the pauses.
+    type Injection = { detectionLatencyMs?: number; recoveredAfterMs?: number; discardedMs?: number; harmful: boolean };
+    const injections = report.run.injections as Injection[];
+    const excursionsS = injections.reduce((sum, i) => sum + (i.recoveredAfterMs ?? i.detectionLatencyMs ?? 0) + (i.discardedMs ?? 0), 0) / 1000;
+    expect(report.parameters.errorRatePerHour).toBeGreaterThan((injections.length * 3600) / (15 - excursionsS));
+    expect(report.parameters.errorRatePerHour).toBeLessThan((injections.length * 3600) / (15 - excursionsS) * 1.1);
+    // Every detected fault was harmful; the masked ones are the rest.
+    expect(detected.every((i: Injection) => i.harmful)).toBe(true);
+    const harmful = injections.filter((i) => i.harmful);
+    expect(report.parameters.maskedFraction).toBeCloseTo(1 - harmful.length / injections.length, 9);
+    // The detectors that caught them, their shares summing to 1, each with the bound its alerts stated.
+    expect(report.detectors.reduce((sum: number, d: { share: number }) => sum + d.share, 0)).toBeCloseTo(1, 9);
+    expect(report.detectors.reduce((sum: number, d: { detected: number }) => sum + d.detected, 0)).toBe(detected.length);
+    expect(report.oneDetector.availability).toBeGreaterThan(0);
     // Calibrated before and after the protected phase, averaged.
     expect(report.run.unprotectedRates).toHaveLength(2);
     expect(report.run.unprotectedRate).toBeCloseTo((report.run.unprotectedRates[0] + report.run.unprotectedRates[1]) / 2, 9);
-    expect(report.parameters.coverage).toBeCloseTo(detected.length / report.run.injections.length, 9);
-    for (const name of ['errorRatePerHour', 'coverage', 'detectionLatencyMs', 'rollbackMs', 'checkpointOverheadMs', 'intervalMs', 'retention']) {
+    expect(report.measured.calibrated.availability).toBeCloseTo(report.run.unitsKept / (report.run.unprotectedRate * 15), 9);
+    // Measured against the rate of the run's own fault-free stretches, less the checkpoints' share.
+    expect(report.run.cleanStretches.seconds).toBeGreaterThan(0);
+    expect(report.measured.availability).toBeCloseTo(report.run.unitsKept / (report.measured.referenceRate * 15), 9);
+    expect(report.measured.referenceRate).toBeGreaterThanOrEqual(report.run.cleanStretches.units / report.run.cleanStretches.seconds);
+    expect(report.parameters.coverage).toBeCloseTo(detected.length / harmful.length, 9);
+    for (const name of ['errorRatePerHour', 'maskedFraction', 'coverage', 'detectionLatencyMs', 'latencyBoundMs', 'rollbackMs', 'checkpointOverheadMs', 'intervalMs', 'retention']) {
       expect(report.sources[name], name).toBe('measured');
     }
     expect(report.sources.repairSeconds).toBe('set');

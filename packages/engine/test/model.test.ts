@@ -7,7 +7,7 @@ import {
   availabilityAt,
   checkAvailabilityParameters,
   checkpointCostMs,
-  corruptionOutlook,
+  recoveryOutlook,
   defaultAvailabilityParameters,
   latencySurvival,
   overheadPct,
@@ -25,6 +25,7 @@ import {
   stationaryDistribution,
   workingSetCovering,
   type AvailabilityParameters,
+  type DetectorClass,
 } from '../src/index.js';
 
 const multiply = (matrix: number[][], x: number[]) => matrix.map((row) => row.reduce((sum, value, i) => sum + value * x[i]!, 0));
@@ -142,16 +143,45 @@ describe('detection latency', () => {
     expect(latencySurvival(1, 0, 4)).toBe(0);
   });
 
-  it('corrupts no checkpoint without latency, and the closed-form share with exponential latency', () => {
-    const base = { intervalMs: 20, checkpointCostMs: 1, retention: 8, latencyShape: 1, errorRatePerMs: 0 };
-    expect(corruptionOutlook({ ...base, detectionLatencyMs: 0 })).toEqual({ noneCorrupted: 1, allCorrupted: 0, expectedCorruptedWhenRecoverable: 0 });
+  it('corrupts no checkpoint without latency, and the closed-form share with exponential latency and no bound', () => {
+    const base = { intervalMs: 20, checkpointCostMs: 1, retention: 8, errorRatePerMs: 0 };
+    const detector = { latencyShape: 1, latencyBoundMs: 0 };
+    expect(recoveryOutlook({ ...base, detector: { ...detector, detectionLatencyMs: 0 } })).toEqual({
+      cleanFirst: 1, expectedDiscardedMs: 0, recurring: 0, expectedRecurrences: 0, exhausted: 0, expectedAttemptsWhenExhausted: 0,
+    });
     // Error uniform in the interval, exponential latency L: P(a checkpoint comes first) = L/T (1 - e^(-T/L)).
     const latency = 15;
-    const outlook = corruptionOutlook({ ...base, detectionLatencyMs: latency });
-    expect(1 - outlook.noneCorrupted).toBeCloseTo((latency / 20) * -Math.expm1(-20 / latency), 4);
+    const outlook = recoveryOutlook({ ...base, detector: { ...detector, detectionLatencyMs: latency } });
+    expect(1 - outlook.cleanFirst).toBeCloseTo((latency / 20) * -Math.expm1(-20 / latency), 4);
     // Every further checkpoint needs another interval + cost of latency: memoryless, a geometric tail.
     const survivesCycle = Math.exp(-21 / latency);
-    expect(outlook.allCorrupted / (1 - outlook.noneCorrupted)).toBeCloseTo(survivesCycle ** 7, 4);
+    expect(outlook.exhausted / (1 - outlook.cleanFirst)).toBeCloseTo(survivesCycle ** 7, 4);
+    // Without a bound every corrupt checkpoint is tried, newest first; the clean one costs nothing more.
+    expect(outlook.expectedDiscardedMs).toBe(0);
+    expect(outlook.cleanFirst + outlook.recurring + outlook.exhausted).toBeCloseTo(1, 12);
+  });
+
+  it('throws away the committed work back to the bound, however fast the detection', () => {
+    // P = 21 ms; no latency, bound 45 ms: the newest checkpoint before detection - 45 ms is the 3rd
+    // before the error when u <= 18 ms (2 cycles thrown away), the 4th when u > 18 ms (3 cycles).
+    const base = { intervalMs: 20, checkpointCostMs: 1, retention: 8, errorRatePerMs: 0 };
+    const outlook = recoveryOutlook({ ...base, detector: { detectionLatencyMs: 0, latencyShape: 1, latencyBoundMs: 45 } });
+    expect(outlook.cleanFirst).toBe(1);
+    expect(outlook.expectedDiscardedMs).toBeCloseTo(21 * (2 + 2 / 20), 9);
+    // A history shorter than the bound: the oldest retained is taken (best effort), and is clean here.
+    const short = recoveryOutlook({ ...base, retention: 2, detector: { detectionLatencyMs: 0, latencyShape: 1, latencyBoundMs: 45 } });
+    expect(short.cleanFirst).toBe(1);
+    expect(short.expectedDiscardedMs).toBeCloseTo(21, 9);
+    // A bound that follows the latency never leaves the chosen checkpoint corrupt, however long the latency.
+    const follows = recoveryOutlook({ ...base, retention: 22, detector: { detectionLatencyMs: 100, latencyShape: 1, latencyBoundMs: 110, boundFollowsLatency: true } });
+    expect(follows.recurring).toBe(0);
+    expect(follows.cleanFirst + follows.exhausted).toBeCloseTo(1, 12);
+    // A latency that exceeds the bound leaves the chosen checkpoint corrupt: recurrences.
+    const late = recoveryOutlook({ ...base, retention: 22, detector: { detectionLatencyMs: 100, latencyShape: 32, latencyBoundMs: 45 } });
+    expect(late.recurring).toBeGreaterThan(0.98);
+    // About (100 - 45) / 21 corrupt checkpoints between the bound's and the error.
+    expect(late.expectedRecurrences / late.recurring).toBeGreaterThan(2);
+    expect(late.expectedRecurrences / late.recurring).toBeLessThan(3.5);
   });
 });
 
@@ -171,7 +201,7 @@ describe('the model in its limits', () => {
     // Per interval: committed with P(no error) = e^(-lambda T); otherwise the
     // time to the error is lost and a rollback follows.
     for (const [errorRatePerHour, intervalMs, rollbackMs] of [[0.5, 50, 10], [60, 1000, 200], [600, 5000, 1000]] as const) {
-      const p = params({ errorRatePerHour, intervalMs, rollbackMs, detectionLatencyMs: 0, coverage: 1 });
+      const p = params({ errorRatePerHour, intervalMs, rollbackMs, detectionLatencyMs: 0, latencyBoundMs: 0, coverage: 1 });
       const lambda = errorRatePerHour / 3_600_000;
       const survives = Math.exp(-lambda * intervalMs);
       const cycle = -Math.expm1(-lambda * intervalMs) / lambda + survives * checkpointCostMs(p, intervalMs) + (1 - survives) * rollbackMs;
@@ -184,6 +214,27 @@ describe('the model in its limits', () => {
     expect(solveUnprotectedVm(p)).toBeCloseTo(1800 / (1800 + 900), 14);
   });
 
+  it('charges masked errors nothing: the same as only the errors with an effect', () => {
+    for (const maskedFraction of [0.25, 0.9]) {
+      const masked = params({ errorRatePerHour: 400, maskedFraction, intervalMs: 50, detectionLatencyMs: 20 });
+      const effective = params({ errorRatePerHour: 400 * (1 - maskedFraction), intervalMs: 50, detectionLatencyMs: 20 });
+      expect(solveProtectedVm(masked).availability).toBeCloseTo(solveProtectedVm(effective).availability, 14);
+      expect(solveUnprotectedVm(masked)).toBeCloseTo(solveUnprotectedVm(effective), 14);
+    }
+    expect(solveProtectedVm(params({ errorRatePerHour: 400, maskedFraction: 1 })).availability).toBeCloseTo(solveProtectedVm(params({ errorRatePerHour: 0 })).availability, 14);
+  });
+
+  it('with detectors alike, is the model of one; a mixture lies between its detectors alone', () => {
+    const p = params({ errorRatePerHour: 600, intervalMs: 50, detectionLatencyMs: 200, latencyShape: 2, latencyBoundMs: 300 });
+    const one: DetectorClass = { share: 1, detectionLatencyMs: 200, latencyShape: 2, latencyBoundMs: 300 };
+    expect(solveProtectedVm(p, [{ ...one, share: 0.3 }, { ...one, share: 0.7 }]).availability).toBeCloseTo(solveProtectedVm(p).availability, 12);
+    const crash: DetectorClass = { share: 1, detectionLatencyMs: 1, latencyShape: 32, latencyBoundMs: 0 };
+    const selfCheck: DetectorClass = { share: 1, detectionLatencyMs: 5, latencyShape: 1, latencyBoundMs: 1000 };
+    const mixed = solveProtectedVm(p, [{ ...crash, share: 0.5 }, { ...selfCheck, share: 0.5 }]).availability;
+    expect(mixed).toBeLessThan(solveProtectedVm(p, [crash]).availability);
+    expect(mixed).toBeGreaterThan(solveProtectedVm(p, [selfCheck]).availability);
+  });
+
   it("finds the Young/Daly optimum sqrt(2 C MTBF) where first-order theory holds", () => {
     // C << T << MTBF: a fixed 10 ms checkpoint, an error every 6 minutes.
     const p = params({
@@ -191,6 +242,7 @@ describe('the model in its limits', () => {
       checkpointOverheadMs: 10,
       dirtyPagesPerSecond: 0,
       detectionLatencyMs: 0,
+      latencyBoundMs: 0,
       coverage: 1,
       rollbackMs: 0,
     });
@@ -203,22 +255,31 @@ describe('the model in its limits', () => {
 
 /**
  * An independent check of the model's reduction: simulate the protected VM
- * event by event (a deterministic interval, sampled errors and Erlang
- * latencies, corrupted checkpoints counted one by one) and measure the
- * share of time spent on work that is kept.
+ * event by event under the engine's recovery policy (a deterministic
+ * interval, sampled errors, detectors and Erlang latencies; the rollback to
+ * the newest checkpoint before detection - the bound, then one older per
+ * recurrence) and measure the share of time spent on work that is kept.
  */
-function simulateAvailability(p: AvailabilityParameters, errors: number, seed: number): number {
+function simulateAvailability(p: AvailabilityParameters, errors: number, seed: number, detectors?: DetectorClass[]): number {
   const next = random(seed);
+  const classes = detectors ?? [{ share: 1, detectionLatencyMs: p.detectionLatencyMs, latencyShape: p.latencyShape, latencyBoundMs: p.latencyBoundMs }];
   const exponential = (mean: number) => -mean * Math.log(1 - next());
-  const latency = () => {
+  const latency = (d: DetectorClass) => {
     let sum = 0;
-    for (let phase = 0; phase < p.latencyShape; phase++) sum += exponential(p.detectionLatencyMs / p.latencyShape);
+    for (let phase = 0; phase < d.latencyShape; phase++) sum += exponential(d.detectionLatencyMs / d.latencyShape);
     return sum;
+  };
+  const pick = () => {
+    let x = next();
+    for (const d of classes) if ((x -= d.share) < 0) return d;
+    return classes.at(-1)!;
   };
   const interval = p.intervalMs;
   const cost = checkpointCostMs(p, interval);
+  const cycle = interval + cost;
   const meanBetweenErrors = 3_600_000 / p.errorRatePerHour;
   const repair = p.repairSeconds * 1000;
+  const K = p.retention;
   let useful = 0;
   let elapsed = 0;
   for (let seen = 0; seen < errors; ) {
@@ -228,24 +289,41 @@ function simulateAvailability(p: AvailabilityParameters, errors: number, seed: n
       elapsed += interval + cost;
       continue;
     }
-    seen++;
     elapsed += untilError;
+    if (next() < p.maskedFraction) {
+      // Nothing happened: the rest of the interval and its checkpoint, as if no error.
+      useful += interval;
+      elapsed += interval - untilError + cost;
+      continue;
+    }
+    seen++;
     if (next() >= p.coverage) {
       elapsed += repair;
       continue;
     }
-    const detectedAfter = latency();
-    elapsed += detectedAfter;
-    // Checkpoints taken while the error was latent: the first at the interval's end, then one per cycle.
-    const firstCheckpoint = interval - untilError;
-    const corrupted = detectedAfter < firstCheckpoint ? 0 : 1 + Math.floor((detectedAfter - firstCheckpoint) / (interval + cost));
-    const attempts = Math.min(corrupted, p.retention);
-    elapsed += p.rollbackMs;
-    for (let attempt = 1; attempt <= attempts; attempt++) {
-      elapsed += latency();
-      if (attempt < p.retention) elapsed += p.rollbackMs;
+    const detector = pick();
+    const detectedAfter = latency(detector);
+    elapsed += detectedAfter + p.rollbackMs;
+    // Checkpoints after the error come at u + mP (m >= 0), before it at u - mP (m >= 1); newest first by index.
+    const u = interval - untilError;
+    const corrupted = detectedAfter < u ? 0 : 1 + Math.floor((detectedAfter - u) / cycle);
+    // (detection - bound) - error: a bound that follows the latency keeps its mean margin over it.
+    const reach = detector.boundFollowsLatency ? detector.detectionLatencyMs - detector.latencyBoundMs : detectedAfter - detector.latencyBoundMs;
+    const chosen = Math.min(corrupted - 1 - Math.floor((reach - u) / cycle), K - 1);
+    if (corrupted >= K) {
+      // Every retained checkpoint holds it: tried from the chosen one to the oldest, each recurring.
+      const attempts = K - chosen;
+      for (let attempt = 1; attempt <= attempts; attempt++) {
+        elapsed += latency(detector);
+        if (attempt < attempts) elapsed += p.rollbackMs;
+      }
+      elapsed += repair;
+    } else if (chosen >= corrupted) {
+      // Clean: the committed work since the chosen checkpoint is done again.
+      elapsed += (chosen - corrupted) * cycle;
+    } else {
+      for (let attempt = chosen; attempt < corrupted; attempt++) elapsed += latency(detector) + p.rollbackMs;
     }
-    if (corrupted >= p.retention) elapsed += repair;
   }
   return useful / elapsed;
 }
@@ -253,12 +331,22 @@ function simulateAvailability(p: AvailabilityParameters, errors: number, seed: n
 describe('the model against a simulation', () => {
   // Errors every few seconds so that a simulation converges quickly; latency
   // long against the interval so that every path of the chain is taken.
-  const cases: [string, Partial<AvailabilityParameters>][] = [
-    ['exponential latency, short retention', { latencyShape: 1, retention: 2 }],
-    ['Erlang latency', { latencyShape: 4, retention: 3 }],
-    ['no latency', { detectionLatencyMs: 0 }],
+  const cases: [string, Partial<AvailabilityParameters>, DetectorClass[]?][] = [
+    ['exponential latency, no bound, short retention', { latencyShape: 1, latencyBoundMs: 0, retention: 2 }],
+    ['Erlang latency, no bound', { latencyShape: 4, latencyBoundMs: 0, retention: 3 }],
+    ['no latency, a bound of three intervals', { detectionLatencyMs: 0, latencyBoundMs: 300 }],
+    ['exponential latency against a bound of its mean', { latencyShape: 1, latencyBoundMs: 150, retention: 6 }],
+    ['Erlang latency within a bound, masked errors', { latencyShape: 8, latencyBoundMs: 400, maskedFraction: 0.3 }],
+    ['three detectors', { retention: 14 }, [
+      { share: 0.3, detectionLatencyMs: 1, latencyShape: 32, latencyBoundMs: 0 },
+      { share: 0.4, detectionLatencyMs: 5, latencyShape: 1, latencyBoundMs: 1000 },
+      { share: 0.3, detectionLatencyMs: 600, latencyShape: 16, latencyBoundMs: 750, boundFollowsLatency: true },
+    ]],
+    ['a bound that follows the latency', { latencyShape: 2, detectionLatencyMs: 300, retention: 8 }, [
+      { share: 1, detectionLatencyMs: 300, latencyShape: 2, latencyBoundMs: 420, boundFollowsLatency: true },
+    ]],
   ];
-  for (const [what, overrides] of cases) {
+  for (const [what, overrides, detectors] of cases) {
     it(`agrees within 0.2% with ${what}`, () => {
       const p = params({
         errorRatePerHour: 1200,
@@ -270,8 +358,8 @@ describe('the model against a simulation', () => {
         coverage: 0.9,
         ...overrides,
       });
-      const model = solveProtectedVm(p).availability;
-      const simulated = simulateAvailability(p, 200_000, 11);
+      const model = solveProtectedVm(p, detectors).availability;
+      const simulated = simulateAvailability(p, 200_000, 11, detectors);
       expect(Math.abs(model - simulated) / model).toBeLessThan(0.002);
     });
   }
@@ -281,21 +369,35 @@ describe('monotonicity', () => {
   // Latency long against the interval, so several checkpoints are corrupted and retention matters.
   const latent = params({ intervalMs: 20, detectionLatencyMs: 150, errorRatePerHour: 5 });
 
-  it('more retention never lowers availability', () => {
-    let previous = 0;
-    for (let retention = 1; retention <= 40; retention++) {
-      const availability = solveProtectedVm({ ...latent, retention }).availability;
-      expect(availability).toBeGreaterThanOrEqual(previous - 1e-15);
-      previous = availability;
+  it('more retention never lowers availability once it covers the bound', () => {
+    // No bound (every corrupt checkpoint tried), and a bound of 100 ms (covered from 100 / 20 + 2 = 7 checkpoints).
+    for (const [latencyBoundMs, covering] of [[0, 1], [100, 7]] as const) {
+      const at = (retention: number) => solveProtectedVm({ ...latent, latencyBoundMs, retention }).availability;
+      let previous = 0;
+      for (let retention = covering; retention <= 40; retention++) {
+        expect(at(retention)).toBeGreaterThanOrEqual(previous - 1e-15);
+        previous = at(retention);
+      }
+      expect(at(40)).toBeGreaterThan(at(1));
     }
-    expect(solveProtectedVm({ ...latent, retention: 40 }).availability).toBeGreaterThan(solveProtectedVm({ ...latent, retention: 1 }).availability);
+  });
+
+  it('a bound near the latency skips the corrupt checkpoints; past it, a longer bound only throws work away', () => {
+    const at = (latencyBoundMs: number) => solveProtectedVm({ ...latent, retention: 400, latencyShape: 4, latencyBoundMs }).availability;
+    // Latency 150 ms against 20 ms intervals: without a bound, about seven corrupt checkpoints are tried, each for L + R.
+    expect(at(200)).toBeGreaterThan(at(0));
+    let previous = 1;
+    for (const latencyBoundMs of [500, 1000, 2000, 5000]) {
+      expect(at(latencyBoundMs)).toBeLessThanOrEqual(previous + 1e-15);
+      previous = at(latencyBoundMs);
+    }
   });
 
   it('longer detection latency never raises availability', () => {
     for (const latencyShape of [1, 4]) {
       let previous = 1;
       for (const detectionLatencyMs of [0, 1, 5, 10, 20, 50, 100, 200, 500, 1000, 5000]) {
-        const availability = solveProtectedVm({ ...latent, latencyShape, detectionLatencyMs }).availability;
+        const availability = solveProtectedVm({ ...latent, latencyShape, detectionLatencyMs, latencyBoundMs: 0 }).availability;
         expect(availability).toBeLessThanOrEqual(previous + 1e-15);
         previous = availability;
       }
@@ -339,6 +441,13 @@ describe('recommendation and analysis', () => {
     expect(() => checkAvailabilityParameters(params({ retention: 2.5 }))).toThrow(/retention must be an integer/);
     expect(() => checkAvailabilityParameters(params({ intervalMs: Number.NaN }))).toThrow(/intervalMs/);
     expect(() => analyseAvailability(params(), 0)).toThrow(/overheadBudgetPct/);
+    expect(() => checkAvailabilityParameters(params({ maskedFraction: -0.1 }))).toThrow(/maskedFraction/);
+    expect(() => checkAvailabilityParameters(params({ latencyBoundMs: Number.POSITIVE_INFINITY }))).toThrow(/latencyBoundMs/);
+    const detector: DetectorClass = { share: 0.5, detectionLatencyMs: 10, latencyShape: 1, latencyBoundMs: 100 };
+    expect(() => analyseAvailability(params(), 3, [detector])).toThrow(/shares must sum to 1/);
+    expect(() => analyseAvailability(params(), 3, [detector, { ...detector, latencyShape: 0 }])).toThrow(/detectors\[1\]\.latencyShape/);
+    expect(() => analyseAvailability(params(), 3, [])).toThrow(/at least one/);
+    expect(() => analyseAvailability(params(), 3, [{ ...detector, share: 1, latencyBoundMs: 5, boundFollowsLatency: true }])).toThrow(/covers it/);
   });
 
   it("reproduces the paper's shape: about 99% unprotected, about 99.98% protected", () => {
@@ -353,6 +462,11 @@ describe('recommendation and analysis', () => {
     expect(atBest.downtimeSecondsPerYear).toBeLessThan(0.0003 * 365.25 * 86_400);
     // Coverage dominates what is left: the undetected errors' repairs.
     expect(atBest.occupancy.failed).toBeCloseTo(0.0001, 5);
+    // The engine's 1 s bound throws away a second of work per detected error: invisible at this rate.
+    const bounded = analyseAvailability(params({ intervalMs: analysis.recommendedIntervalMs!, latencyBoundMs: 1000 }));
+    expect(bounded.availability).toBeGreaterThan(0.9997);
+    expect(bounded.occupancy.reExecuting).toBeGreaterThan(0);
+    expect(bounded.occupancy.reExecuting).toBeLessThan(1e-5);
   });
 
   it('answers a curve over the whole interval range, in order, with the occupancy summing to 1', () => {

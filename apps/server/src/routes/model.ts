@@ -24,6 +24,13 @@ const summariesUsed = 60;
 const rollbacksUsed = 100;
 /** Each injection's changes are events of their own: enough for the last hundred or so injections. */
 const faultEventsUsed = 1000;
+/** The agent samples progress every 250 ms: the heartbeat's bound is its threshold plus two samples. */
+const progressSampleMs = 250;
+
+/** The latency bound each guest detector states under these settings (agent/detectors), ms. */
+function detectorBoundsMs(settings: { hangTimeoutMs: number; selfCheckLatencyMs: number; crashLatencyMs: number }): Record<string, number> {
+  return { heartbeat: settings.hangTimeoutMs + 2 * progressSampleMs, 'self-check': settings.selfCheckLatencyMs, crash: settings.crashLatencyMs };
+}
 
 export const modelRoutes: Routes = (app, { supervisor, store }) => {
   const api = typed(app);
@@ -54,6 +61,9 @@ export const modelRoutes: Routes = (app, { supervisor, store }) => {
       overheadBudgetPct = askedBudgetPct ?? settings.overheadBudgetPct;
       sourced.intervalMs = { value: settings.intervalMs, source: 'measured' };
       sourced.retention = { value: settings.retention, source: 'measured' };
+      // Until its detections say which detectors catch its errors, the slowest one's bound: what a 'safe' rollback goes past.
+      const bounds = detectorBoundsMs(settings);
+      sourced.latencyBoundMs = { value: Math.max(...Object.values(bounds)), source: 'configured' };
       const measurements = measurementsOf(store, vmId);
       const measured = parametersFromMeasurements(measurements);
       for (const name of ['rollbackMs', 'dirtyPagesPerSecond', 'checkpointOverheadMs', 'copyUsPerPage'] as const) {
@@ -67,7 +77,7 @@ export const modelRoutes: Routes = (app, { supervisor, store }) => {
         if (rate !== undefined) sourced.dirtyPagesPerSecond = { value: rate, source: 'measured' };
       }
       // Past the recurrence window, which the agent requires to exceed every detector's bound, no alert will come for a fault.
-      const detection = detectionFromInjections(injectionsOf(store, vmId), Date.now(), settings.recurrenceWindowMs);
+      const detection = detectionFromInjections(injectionsOf(store, vmId, bounds), Date.now(), settings.recurrenceWindowMs);
       for (const [name, value] of Object.entries(detection) as [keyof typeof detection, number][]) {
         sourced[name] = { value, source: 'measured' };
       }
@@ -114,12 +124,17 @@ function measurementsOf(store: Store, vmId: string): Measurements {
 }
 
 /** Every fault injected into the VM as its newest event tells it (injections are events each time their outcome changes). */
-function injectionsOf(store: Store, vmId: string): ObservedInjection[] {
+function injectionsOf(store: Store, vmId: string, boundsMs: Record<string, number>): ObservedInjection[] {
   const newest = new Map<string, ObservedInjection>();
   for (const event of store.queryEvents({ vmId, types: ['fault'], limit: faultEventsUsed })) {
     if (event.type !== 'fault' || newest.has(event.injection.id)) continue;
     const { time, request, status, detection } = event.injection;
-    newest.set(event.injection.id, { time, kind: request.kind, status, ...(detection && { detectionLatencyMs: detection.latencyMs }) });
+    const bound = detection ? boundsMs[detection.detector] : undefined;
+    newest.set(event.injection.id, {
+      time, kind: request.kind, status,
+      ...(detection && { detectionLatencyMs: detection.latencyMs }),
+      ...(bound !== undefined && { latencyBoundMs: bound }),
+    });
   }
   return [...newest.values()];
 }

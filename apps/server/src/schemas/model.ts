@@ -3,9 +3,11 @@ import { Type } from 'typebox';
 
 const descriptions: Record<keyof AvailabilityParameters, string> = {
   errorRatePerHour: 'Errors reaching the VM per hour of execution',
-  coverage: 'Fraction of errors the detectors catch (0..1)',
+  maskedFraction: 'Share of errors that have no effect and cost nothing (0..1)',
+  coverage: 'Fraction of the errors with an effect that the detectors catch (0..1)',
   detectionLatencyMs: 'Mean time from an error to its detection, ms',
   latencyShape: 'Detection latency as Erlang with this many phases (1 = exponential)',
+  latencyBoundMs: "The detectors' latency bound: recovery rolls back to the newest checkpoint taken before detection - this, ms",
   intervalMs: 'Checkpoint interval, ms',
   checkpointOverheadMs: 'Fixed guest time per checkpoint (pause, harvest, re-arm), ms',
   dirtyPagesPerSecond: 'Pages the workload writes per second',
@@ -26,9 +28,11 @@ function parameter(name: keyof AvailabilityParameters) {
 export const AvailabilityQuery = Type.Object(
   {
     errorRatePerHour: parameter('errorRatePerHour'),
+    maskedFraction: parameter('maskedFraction'),
     coverage: parameter('coverage'),
     detectionLatencyMs: parameter('detectionLatencyMs'),
     latencyShape: parameter('latencyShape'),
+    latencyBoundMs: parameter('latencyBoundMs'),
     intervalMs: parameter('intervalMs'),
     checkpointOverheadMs: parameter('checkpointOverheadMs'),
     dirtyPagesPerSecond: parameter('dirtyPagesPerSecond'),

@@ -10,6 +10,7 @@ import {
   workingSetCovering,
   writeRateWithin,
   type AvailabilityParameters,
+  type DetectorClass,
   type EpochWindow,
 } from '@uckpt/engine';
 
@@ -29,7 +30,22 @@ export interface InjectionOutcome {
   time: number;
   /** Injection to the first alert attributed to it, ms; absent when no detector fired. */
   detectionLatencyMs?: number;
+  /** The detector behind that alert and the latency bound it stated (recovery rolls back to detection - bound). */
+  detector?: string;
+  latencyBoundMs?: number;
+  /** Injection to the end of the recovery's last rollback, ms. */
+  recoveredAfterMs?: number;
+  /** Committed work the recovery threw away: from the chosen checkpoint to the newest one before the fault, ms. */
+  discardedMs?: number;
   recovered: boolean;
+  /**
+   * Whether it changed anything: detected, or a run finished with a wrong
+   * checksum after it, or none finished. An undetected fault after which
+   * the next run was right was masked.
+   */
+  harmful: boolean;
+  runsAfter?: number;
+  wrongRunsAfter?: number;
 }
 
 export interface RunRecord {
@@ -38,6 +54,8 @@ export interface RunRecord {
   unprotectedRates: number[];
   /** The protected phase: wall time and the progress units the guest holds at its end (rolled-back work is gone). */
   protectedSeconds: number;
+  /** The protected phase's fault-free stretches (no fault in flight): their length and the guest's progress in them. */
+  cleanStretches?: { seconds: number; units: number };
   unitsKept: number;
   intervalMs: number;
   retention: number;
@@ -50,12 +68,30 @@ export interface RunRecord {
 }
 
 export interface Comparison {
-  /** Work lost per fault: the unprotected rate's work over the run less the work kept, as seconds of it, per fault. */
-  measured: { availability: number; unavailability: number; lostSecondsPerFault: number | null };
+  /**
+   * Work kept over what the unprotected rate does in the run's wall time. The
+   * rate is the one the guest showed in the run's own fault-free stretches,
+   * divided by 1 - the checkpoints' share of the time (pauses and write
+   * faults, from the epochs); `calibrated` uses the calibrations before and
+   * after instead, which miss a change of host load within the run. Work lost
+   * per fault: the rate's work over the run less the work kept, as seconds of
+   * it, per fault.
+   */
+  measured: {
+    availability: number;
+    unavailability: number;
+    lostSecondsPerFault: number | null;
+    referenceRate: number;
+    calibrated: { availability: number; rate: number };
+  };
+  /** The model with each detector as measured (share, latency, bound). */
   model: { availability: number; unavailability: number; occupancy: Record<string, number> };
   /** (model - measured) / measured, for A and for 1 - A. */
   relativeDifference: { availability: number; unavailability: number };
+  /** The model with one detector of the mean latency, its Erlang shape and the mean bound (what the flat parameters say). */
+  oneDetector: { availability: number; relativeDifference: number };
   parameters: AvailabilityParameters;
+  detectors: (DetectorClass & { name: string; detected: number })[];
   /** How each parameter was obtained in this run. */
   sources: Record<keyof AvailabilityParameters, 'measured' | 'set'>;
 }
@@ -81,15 +117,41 @@ export function epochWindows(epochs: readonly EpochSample[]): EpochWindow[] {
 }
 
 /**
- * The time the VM executed: the protected wall time less the latent errors
- * (injection to detection), the recovery rollbacks and the checkpoint
- * pauses, in which the model has no errors strike.
+ * The time the VM ran new work, the model's `running`: the protected wall
+ * time less each fault's excursion (injection to detection, the recovery's
+ * rollbacks and recurrences, then the committed work it threw away and the
+ * VM ran again) and the checkpoint pauses, in which the model has no errors
+ * strike.
  */
 export function executingSeconds(run: RunRecord): number {
-  const latentMs = run.injections.reduce((sum, i) => sum + (i.detectionLatencyMs ?? 0), 0);
-  const rollbacksUs = run.recoveryRollbacksUs.reduce((sum, us) => sum + us, 0);
+  const excursionsMs = run.injections.reduce((sum, i) => sum + (i.recoveredAfterMs ?? i.detectionLatencyMs ?? 0) + (i.discardedMs ?? 0), 0);
   const pausesUs = run.epochs.reduce((sum, e) => sum + e.pauseUs, 0);
-  return run.protectedSeconds - latentMs / 1000 - (rollbacksUs + pausesUs) / 1e6;
+  return run.protectedSeconds - excursionsMs / 1000 - pausesUs / 1e6;
+}
+
+/**
+ * The detectors as this run saw them: per detector, its share of the
+ * detections, their mean latency and Erlang shape, and the mean bound its
+ * alerts stated (the heartbeat's grows with the stall it saw).
+ */
+export function detectorClasses(run: RunRecord): Comparison['detectors'] {
+  const detected = run.injections.filter((i) => i.detectionLatencyMs !== undefined);
+  const names = [...new Set(detected.map((i) => i.detector ?? 'unknown'))].sort();
+  return names.map((name) => {
+    const of = detected.filter((i) => (i.detector ?? 'unknown') === name);
+    const latencies = of.map((i) => i.detectionLatencyMs!);
+    const bounds = of.flatMap((i) => (i.latencyBoundMs === undefined ? [] : [i.latencyBoundMs]));
+    return {
+      name,
+      detected: of.length,
+      share: of.length / detected.length,
+      detectionLatencyMs: mean(latencies),
+      latencyShape: latencies.length >= 2 ? erlangShape(latencies) : 1,
+      latencyBoundMs: bounds.length > 0 ? mean(bounds) : 0,
+      // The heartbeat's bound is the stall it saw plus one progress sample: it covers each latency by a margin.
+      ...(name === 'heartbeat' && { boundFollowsLatency: true }),
+    };
+  });
 }
 
 /**
@@ -111,10 +173,15 @@ export function fittedParameters(run: RunRecord, repairSeconds: number): Pick<Co
   measure('retention', run.retention);
   measure('errorRatePerHour', (run.injections.length * 3600) / executingSeconds(run));
   const latencies = run.injections.flatMap((i) => (i.detectionLatencyMs === undefined ? [] : [i.detectionLatencyMs]));
-  if (run.injections.length > 0) measure('coverage', latencies.length / run.injections.length);
+  const harmful = run.injections.filter((i) => i.harmful || i.detectionLatencyMs !== undefined);
+  if (run.injections.length > 0) measure('maskedFraction', 1 - harmful.length / run.injections.length);
+  // Coverage among the faults that had an effect: the masked ones needed no detector.
+  if (harmful.length > 0) measure('coverage', latencies.length / harmful.length);
   if (latencies.length > 0) {
     measure('detectionLatencyMs', mean(latencies));
     if (latencies.length >= 2) measure('latencyShape', erlangShape(latencies));
+    const bounds = run.injections.flatMap((i) => (i.detectionLatencyMs === undefined || i.latencyBoundMs === undefined ? [] : [i.latencyBoundMs]));
+    if (bounds.length > 0) measure('latencyBoundMs', mean(bounds));
   }
 
   const windows = epochWindows(run.epochs);
@@ -130,34 +197,57 @@ export function fittedParameters(run: RunRecord, repairSeconds: number): Pick<Co
   return { parameters, sources };
 }
 
+/**
+ * The unprotected rate during the run: the progress rate of its fault-free
+ * stretches over 1 - the checkpoints' share of the time (what they cost the
+ * guest: the pauses and the write faults the epochs measured). Without
+ * stretches, the calibrations' mean.
+ */
+export function referenceRate(run: RunRecord): number {
+  const clean = run.cleanStretches;
+  if (!clean || !(clean.seconds > 0) || !(clean.units > 0)) return run.unprotectedRate;
+  const checkpointUs = run.epochs.reduce((sum, e) => sum + e.pauseUs + e.faultUs, 0);
+  const share = Math.min(0.5, checkpointUs / 1e6 / run.protectedSeconds);
+  return clean.units / clean.seconds / (1 - share);
+}
+
 export function compare(run: RunRecord, repairSeconds: number): Comparison {
-  const measuredAvailability = run.unitsKept / (run.unprotectedRate * run.protectedSeconds);
+  const rate = referenceRate(run);
+  const measuredAvailability = run.unitsKept / (rate * run.protectedSeconds);
+  const calibratedAvailability = run.unitsKept / (run.unprotectedRate * run.protectedSeconds);
   const { parameters, sources } = fittedParameters(run, repairSeconds);
-  const analysis = analyseAvailability(parameters);
+  const detectors = detectorClasses(run);
+  const analysis = analyseAvailability(parameters, undefined, detectors.length > 0 ? detectors.map(({ name: _name, detected: _detected, ...detector }) => detector) : undefined);
   const model = analysis.availability;
+  const oneDetector = analyseAvailability(parameters).availability;
   return {
     measured: {
       availability: measuredAvailability,
       unavailability: 1 - measuredAvailability,
       lostSecondsPerFault: run.injections.length > 0 ? ((1 - measuredAvailability) * run.protectedSeconds) / run.injections.length : null,
+      referenceRate: rate,
+      calibrated: { availability: calibratedAvailability, rate: run.unprotectedRate },
     },
     model: { availability: model, unavailability: 1 - model, occupancy: analysis.occupancy },
     relativeDifference: {
       availability: (model - measuredAvailability) / measuredAvailability,
       unavailability: (1 - model - (1 - measuredAvailability)) / (1 - measuredAvailability),
     },
+    oneDetector: { availability: oneDetector, relativeDifference: (oneDetector - measuredAvailability) / measuredAvailability },
     parameters,
+    detectors,
     sources,
   };
 }
 
 /** Per fault kind: how many, how many detected, and their mean detection latency (ms). */
-export function injectionsByKind(run: RunRecord): Record<string, { injected: number; detected: number; recovered: number; meanLatencyMs: number | null }> {
+export function injectionsByKind(run: RunRecord): Record<string, { injected: number; detected: number; recovered: number; masked: number; meanLatencyMs: number | null }> {
   const kinds = [...new Set(run.injections.map((i) => i.kind))].sort();
   return Object.fromEntries(kinds.map((kind) => {
     const ofKind = run.injections.filter((i) => i.kind === kind);
     const latencies = ofKind.flatMap((i) => (i.detectionLatencyMs === undefined ? [] : [i.detectionLatencyMs]));
-    return [kind, { injected: ofKind.length, detected: latencies.length, recovered: ofKind.filter((i) => i.recovered).length, meanLatencyMs: latencies.length ? mean(latencies) : null }];
+    const masked = ofKind.filter((i) => !i.harmful && i.detectionLatencyMs === undefined).length;
+    return [kind, { injected: ofKind.length, detected: latencies.length, recovered: ofKind.filter((i) => i.recovered).length, masked, meanLatencyMs: latencies.length ? mean(latencies) : null }];
   }));
 }
 

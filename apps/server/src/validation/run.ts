@@ -6,7 +6,11 @@
 // the work that was kept.
 //
 // The unprotected rate is measured again after the protected phase (checkpointing
-// switched off), and the two averaged: other load on the host drifts.
+// switched off), and the two averaged: other load on the host drifts. It can
+// also change within the run, which no calibration outside it follows; so the
+// guest's progress is also counted over the run's fault-free stretches (no
+// fault in flight, its recovery window closed), where it runs at the
+// unprotected rate less only the checkpoints' cost.
 //
 // The fault clock stops while a fault is unsettled (not yet detected, or its
 // recovery's recurrence window still open), as the model has errors strike
@@ -49,9 +53,19 @@ interface FaultInFlight {
   kind: ValidationFaultKind;
   /** When the agent injected it; null while the request is on its way. */
   time: number | null;
-  /** The first alert after it, and how long after. */
+  /** The first alert after it, and how long after; the detector and the latency bound it stated. */
   alertId: string | null;
   detectionLatencyMs?: number;
+  detector?: string;
+  latencyBoundMs?: number;
+  /** The newest checkpoint taken before the fault (ms, agent clock), and the one the recovery's last rollback went to. */
+  checkpointBeforeMs?: number;
+  recoveryTargetMs?: number;
+  /** When the recovery's last rollback ended (agent clock). */
+  lastRollbackAt?: number;
+  /** Runs the guest finished after the fault (until the next one), and how many of them with a wrong checksum. */
+  runsAfter: number;
+  wrongRunsAfter: number;
   /** How the recovery that alert started ended. */
   outcome: 'recovered' | 'failed' | null;
 }
@@ -70,6 +84,9 @@ export async function runValidation(setup: ValidationSetup, onProgress: (report:
   const epochs: EpochSample[] = [];
   const recoveryRollbacksUs: number[] = [];
   const faults: FaultInFlight[] = [];
+  // Checkpoint times by seq as the epochs report them (a rollback reuses the seqs after its target), and in order.
+  const checkpointTimes = new Map<number, number>();
+  const epochTimes: number[] = [];
   let protectedFrom: { time: number; units: number } | null = null;
   // At most one fault is in flight (see above), so the first alert while it is
   // open is its own. The agent's tracker gives an alert to the oldest pending
@@ -79,13 +96,25 @@ export async function runValidation(setup: ValidationSetup, onProgress: (report:
     if (event.type === 'alert' && event.action !== 'none' && inFlight && inFlight.time !== null && inFlight.alertId === null) {
       inFlight.alertId = event.alertId;
       inFlight.detectionLatencyMs = event.time - inFlight.time;
+      inFlight.detector = event.detector;
+      inFlight.latencyBoundMs = event.latencyBoundMs;
     } else if (event.type === 'recovery' && event.outcome !== 'recurred') {
       const fault = faults.find((f) => f.alertId === event.alertId);
       if (fault) fault.outcome = event.outcome;
-    } else if (event.type === 'epoch' && protectedFrom) {
-      epochs.push({ time: event.time, intervalMs: event.intervalMs, dirtyPages: event.dirtyPages, pauseUs: event.pauseUs, faults: event.faults, faultUs: event.faultUs });
+    } else if (event.type === 'epoch') {
+      checkpointTimes.set(event.seq, event.time);
+      epochTimes.push(event.time);
+      if (protectedFrom) epochs.push({ time: event.time, intervalMs: event.intervalMs, dirtyPages: event.dirtyPages, pauseUs: event.pauseUs, faults: event.faults, faultUs: event.faultUs });
     } else if (event.type === 'rollback' && event.cause === 'recovery' && event.ok && event.durationUs !== undefined) {
       recoveryRollbacksUs.push(event.durationUs);
+      const fault = inFlight;
+      if (fault && fault.time !== null && fault.alertId !== null && event.seq !== undefined) {
+        const target = checkpointTimes.get(event.seq);
+        if (target !== undefined) fault.recoveryTargetMs = target;
+        fault.lastRollbackAt = event.time;
+        const before = epochTimes.findLast((time) => time <= fault.time!);
+        if (before !== undefined) fault.checkpointBeforeMs = before;
+      }
     } else if (event.type === 'vm-state' && event.state === 'running' && !protectedFrom) {
       // The calibration is over: from here the VM is protected.
       protectedFrom = { time: performance.now(), units: agent.status().progress.units };
@@ -98,6 +127,9 @@ export async function runValidation(setup: ValidationSetup, onProgress: (report:
     // The calibration rate is counted from the first unit of work, so that the boot is not in it.
     const booted = await until(signal, () => (agent.status().progress.units > 0 ? { time: performance.now(), units: agent.status().progress.units } : null));
     const start = await until(signal, () => protectedFrom);
+    // The right checksum: the calibration's runs, before any fault.
+    const rightChecksum = agent.status().progress.lastChecksum;
+    let runsSeen = agent.status().progress.runsDone;
     const unprotectedRate = ((start.units - booted.units) * 1000) / (start.time - booted.time);
     if (!(unprotectedRate > 0)) throw new Error(`the calibration measured no progress (${agent.state}): lengthen it`);
 
@@ -107,6 +139,9 @@ export async function runValidation(setup: ValidationSetup, onProgress: (report:
     const lastFaultAt = endAt - setup.quietSeconds * 1000;
     let exposedMs = 0;
     let lastPoll = start.time;
+    let lastUnits = start.units;
+    let cleanMs = 0;
+    let cleanUnits = 0;
     let nextGapMs = gapMs();
     let nextReportAt = start.time + reportEveryMs;
     // Settled: its recovery ended, or past the recurrence window (which exceeds every detector's bound) with no alert.
@@ -115,6 +150,18 @@ export async function runValidation(setup: ValidationSetup, onProgress: (report:
     await until(signal, () => {
       const now = performance.now();
       if (now >= endAt) return true;
+      const { runsDone, lastChecksum, units } = agent.status().progress;
+      if (inFlight === null && agent.state === 'running' && units >= lastUnits) {
+        cleanMs += now - lastPoll;
+        cleanUnits += units - lastUnits;
+      }
+      lastUnits = units;
+      if (runsDone > runsSeen && faults.length > 0) {
+        const last = faults.at(-1)!;
+        last.runsAfter++;
+        if (rightChecksum !== null && lastChecksum !== rightChecksum) last.wrongRunsAfter++;
+      }
+      runsSeen = runsDone;
       if (inFlight && settled(inFlight)) inFlight = null;
       if (inFlight === null) exposedMs += now - lastPoll;
       lastPoll = now;
@@ -127,7 +174,7 @@ export async function runValidation(setup: ValidationSetup, onProgress: (report:
         const request = faultRequest(kind, Math.floor(random() * 2 ** 32));
         exposedMs -= nextGapMs;
         nextGapMs = gapMs();
-        const fault: FaultInFlight = { kind, time: null, alertId: null, outcome: null };
+        const fault: FaultInFlight = { kind, time: null, alertId: null, outcome: null, runsAfter: 0, wrongRunsAfter: 0 };
         inFlight = fault;
         agent.inject(request).then(
           (injection) => {
@@ -149,12 +196,21 @@ export async function runValidation(setup: ValidationSetup, onProgress: (report:
       kind: fault.kind,
       time: fault.time!,
       ...(fault.detectionLatencyMs !== undefined && { detectionLatencyMs: fault.detectionLatencyMs }),
+      ...(fault.detector !== undefined && { detector: fault.detector }),
+      ...(fault.latencyBoundMs !== undefined && { latencyBoundMs: fault.latencyBoundMs }),
+      ...(fault.lastRollbackAt !== undefined && { recoveredAfterMs: fault.lastRollbackAt - fault.time! }),
+      ...(fault.checkpointBeforeMs !== undefined && fault.recoveryTargetMs !== undefined && { discardedMs: Math.max(0, fault.checkpointBeforeMs - fault.recoveryTargetMs) }),
       recovered: fault.outcome === 'recovered',
+      // Detected, or a wrong or no result after it; without the right checksum, unknown and counted as harmful.
+      harmful: fault.alertId !== null || rightChecksum === null || fault.runsAfter === 0 || fault.wrongRunsAfter > 0,
+      runsAfter: fault.runsAfter,
+      wrongRunsAfter: fault.wrongRunsAfter,
     }));
     return {
       unprotectedRate: rateAfter === null ? unprotectedRate : (unprotectedRate + rateAfter) / 2,
       unprotectedRates: rateAfter === null ? [unprotectedRate] : [unprotectedRate, rateAfter],
       protectedSeconds: setup.protectedSeconds,
+      cleanStretches: { seconds: cleanMs / 1000, units: cleanUnits },
       unitsKept,
       intervalMs: setup.settings.intervalMs,
       retention: setup.settings.retention,

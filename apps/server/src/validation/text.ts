@@ -6,12 +6,12 @@ const pct = (value: number, digits = 2) => `${(value * 100).toFixed(digits)} %`;
 const signedPct = (value: number) => `${value >= 0 ? '+' : ''}${(value * 100).toFixed(1)} %`;
 
 export function formatValidation(run: RunRecord, comparison: Comparison): string {
-  const { measured, model, relativeDifference, parameters, sources } = comparison;
+  const { measured, model, relativeDifference, oneDetector, parameters, sources, detectors } = comparison;
   const detected = run.injections.filter((i) => i.detectionLatencyMs !== undefined).length;
   const recovered = run.injections.filter((i) => i.recovered).length;
   const lines = [
     `protected ${run.protectedSeconds} s at ${run.intervalMs} ms, retention ${run.retention}: ${run.injections.length} faults injected, ${detected} detected, ${recovered} recovered${run.failure ? `; the VM FAILED: ${run.failure}` : ''}`,
-    `unprotected rate ${run.unprotectedRates.map((r) => r.toFixed(1)).join(' before, ')}${run.unprotectedRates.length > 1 ? ' after' : ''} units/s; ${run.unitsKept} units kept`,
+    `unprotected rate ${run.unprotectedRates.map((r) => r.toFixed(1)).join(' before, ')}${run.unprotectedRates.length > 1 ? ' after' : ''} units/s calibrated, ${measured.referenceRate.toFixed(1)} from the run's fault-free stretches${run.cleanStretches ? ` (${run.cleanStretches.seconds.toFixed(0)} s)` : ''}; ${run.unitsKept} units kept`,
     '',
     '|                 | availability | unavailability |',
     '|-----------------|--------------|----------------|',
@@ -19,7 +19,12 @@ export function formatValidation(run: RunRecord, comparison: Comparison): string
     `| model           | ${pct(model.availability).padStart(12)} | ${pct(model.unavailability).padStart(14)} |`,
     `| model/measured  | ${signedPct(relativeDifference.availability).padStart(12)} | ${signedPct(relativeDifference.unavailability).padStart(14)} |`,
     '',
-    'faults: ' + Object.entries(injectionsByKind(run)).map(([kind, k]) => `${kind} ${k.detected}/${k.injected} detected${k.meanLatencyMs === null ? '' : ` (mean ${k.meanLatencyMs.toFixed(0)} ms)`}`).join(', '),
+    `measured against the calibrations before and after instead: ${pct(measured.calibrated.availability)} (model ${signedPct((model.availability - measured.calibrated.availability) / measured.calibrated.availability)})`,
+    `one detector (mean latency and bound): model ${pct(oneDetector.availability)}, ${signedPct(oneDetector.relativeDifference)} against measured`,
+    `lost per fault: ${measured.lostSecondsPerFault === null ? '-' : `${measured.lostSecondsPerFault.toFixed(2)} s`} measured`,
+    '',
+    'faults: ' + Object.entries(injectionsByKind(run)).map(([kind, k]) => `${kind} ${k.detected}/${k.injected} detected${k.masked ? ` (${k.masked} masked)` : ''}${k.meanLatencyMs === null ? '' : ` (mean ${k.meanLatencyMs.toFixed(0)} ms)`}`).join(', '),
+    'detectors: ' + detectors.map((d) => `${d.name} ${d.detected} (latency ${formatNumber(d.detectionLatencyMs)} ms, Erlang-${d.latencyShape}, bound ${formatNumber(d.latencyBoundMs)} ms)`).join(', '),
     'model time share: ' + Object.entries(model.occupancy).filter(([, share]) => share >= 1e-4).map(([state, share]) => `${state} ${pct(share, 1)}`).join(', '),
     '',
     'parameters:',

@@ -1,7 +1,8 @@
 // What operators ask of the model: availability at the current settings,
 // the same VM unprotected, the curve over checkpoint intervals, and the
 // interval that maximises availability within an overhead budget.
-import { availabilityParameterLimits, checkAvailabilityParameters, overheadPct, type AvailabilityParameters } from './parameters.js';
+import type { DetectorClass } from './detection-latency.js';
+import { availabilityParameterLimits, checkAvailabilityParameters, checkDetectorClasses, overheadPct, type AvailabilityParameters } from './parameters.js';
 import { solveProtectedVm, solveUnprotectedVm, type ProtectedVmState } from './protected-vm.js';
 
 export const secondsPerYear = 365.25 * 86_400;
@@ -27,8 +28,8 @@ export interface AvailabilityAnalysis {
 
 export const defaultOverheadBudgetPct = 3;
 
-export function availabilityAt(parameters: AvailabilityParameters, intervalMs: number): number {
-  return solveProtectedVm({ ...parameters, intervalMs }).availability;
+export function availabilityAt(parameters: AvailabilityParameters, intervalMs: number, detectors?: readonly DetectorClass[]): number {
+  return solveProtectedVm({ ...parameters, intervalMs }, detectors).availability;
 }
 
 /** Ten points per decade over every interval the engine accepts (the R10 preferred numbers). */
@@ -45,10 +46,10 @@ export function curveIntervals(): number[] {
   return intervals;
 }
 
-export function availabilityCurve(parameters: AvailabilityParameters, intervals: readonly number[] = curveIntervals()): CurvePoint[] {
+export function availabilityCurve(parameters: AvailabilityParameters, intervals: readonly number[] = curveIntervals(), detectors?: readonly DetectorClass[]): CurvePoint[] {
   return intervals.map((intervalMs) => ({
     intervalMs,
-    availability: availabilityAt(parameters, intervalMs),
+    availability: availabilityAt(parameters, intervalMs, detectors),
     overheadPct: overheadPct(parameters, intervalMs),
   }));
 }
@@ -104,23 +105,29 @@ function argmaxLog(f: (x: number) => number, low: number, high: number): number 
  * The interval, in whole ms as the engine takes it, that maximises
  * availability among those whose overhead is within the budget.
  */
-export function recommendInterval(parameters: AvailabilityParameters, overheadBudgetPct = defaultOverheadBudgetPct): number | null {
+export function recommendInterval(parameters: AvailabilityParameters, overheadBudgetPct = defaultOverheadBudgetPct, detectors?: readonly DetectorClass[]): number | null {
   const shortest = shortestIntervalWithin(parameters, overheadBudgetPct);
   if (shortest === null) return null;
   const { max } = availabilityParameterLimits.intervalMs;
-  const best = argmaxLog((interval) => availabilityAt(parameters, interval), shortest, max);
+  const best = argmaxLog((interval) => availabilityAt(parameters, interval, detectors), shortest, max);
   const candidates = [Math.floor(best), Math.ceil(best), Math.ceil(shortest)].filter(
     (interval) => interval >= 1 && interval <= max && overheadPct(parameters, interval) <= overheadBudgetPct,
   );
   if (candidates.length === 0) return null;
-  return candidates.reduce((a, b) => (availabilityAt(parameters, b) > availabilityAt(parameters, a) ? b : a));
+  return candidates.reduce((a, b) => (availabilityAt(parameters, b, detectors) > availabilityAt(parameters, a, detectors) ? b : a));
 }
 
-export function analyseAvailability(parameters: AvailabilityParameters, overheadBudgetPct = defaultOverheadBudgetPct): AvailabilityAnalysis {
+/**
+ * Everything at once. `detectors`, when given, share the detected errors
+ * among several detectors, each with its latency and bound, in place of the
+ * flat parameters' one (detectionLatencyMs, latencyShape, latencyBoundMs).
+ */
+export function analyseAvailability(parameters: AvailabilityParameters, overheadBudgetPct = defaultOverheadBudgetPct, detectors?: readonly DetectorClass[]): AvailabilityAnalysis {
   checkAvailabilityParameters(parameters);
+  if (detectors) checkDetectorClasses(detectors);
   if (!(overheadBudgetPct > 0 && overheadBudgetPct <= 100)) throw new RangeError(`overheadBudgetPct must be within (0, 100], got ${overheadBudgetPct}`);
-  const { availability, occupancy } = solveProtectedVm(parameters);
-  const recommendedIntervalMs = recommendInterval(parameters, overheadBudgetPct);
+  const { availability, occupancy } = solveProtectedVm(parameters, detectors);
+  const recommendedIntervalMs = recommendInterval(parameters, overheadBudgetPct, detectors);
   return {
     availability,
     unprotectedAvailability: solveUnprotectedVm(parameters),
@@ -128,7 +135,7 @@ export function analyseAvailability(parameters: AvailabilityParameters, overhead
     overheadPct: overheadPct(parameters, parameters.intervalMs),
     occupancy,
     recommendedIntervalMs,
-    recommendedAvailability: recommendedIntervalMs === null ? null : availabilityAt(parameters, recommendedIntervalMs),
-    curve: availabilityCurve(parameters),
+    recommendedAvailability: recommendedIntervalMs === null ? null : availabilityAt(parameters, recommendedIntervalMs, detectors),
+    curve: availabilityCurve(parameters, curveIntervals(), detectors),
   };
 }

@@ -110,6 +110,8 @@ export interface ObservedInjection {
   status: 'pending' | 'detected' | 'undetected';
   /** Injection to the first alert attributed to it, ms. */
   detectionLatencyMs?: number;
+  /** The latency bound of the detector behind that alert, ms: what its recovery rolled back past. */
+  latencyBoundMs?: number;
 }
 
 /** Fewer observations than this leave a parameter at its default: two or three faults say little. */
@@ -121,13 +123,15 @@ export const minimumObservations = 5;
  * declared undetected when the run ended, or still pending after
  * `overdueAfterMs` (longer than any detector's bound: none will fire for it
  * now). Corrupted checkpoint pages are left out: they never reach the
- * running VM, which is what the model's errors do.
+ * running VM, which is what the model's errors do. A fault never detected
+ * counts as missed: the VM's history cannot tell a masked one (the model's
+ * maskedFraction, which a campaign measures) from a harmful one.
  */
 export function detectionFromInjections(
   injections: readonly ObservedInjection[],
   now: number,
   overdueAfterMs: number,
-): Partial<Pick<AvailabilityParameters, 'coverage' | 'detectionLatencyMs' | 'latencyShape'>> {
+): Partial<Pick<AvailabilityParameters, 'coverage' | 'detectionLatencyMs' | 'latencyShape' | 'latencyBoundMs'>> {
   const ofTheVm = injections.filter((i) => i.kind !== 'checkpoint-page');
   const decided = ofTheVm.filter((i) => i.status !== 'pending' || now - i.time > overdueAfterMs);
   const latencies = ofTheVm.flatMap((i) => (i.status === 'detected' && i.detectionLatencyMs !== undefined ? [i.detectionLatencyMs] : []));
@@ -137,6 +141,9 @@ export function detectionFromInjections(
     measured.detectionLatencyMs = latencies.reduce((sum, l) => sum + l, 0) / latencies.length;
     measured.latencyShape = erlangShape(latencies);
   }
+  // The bound each detection's recovery trusted, averaged: the lost work grows with it linearly.
+  const bounds = ofTheVm.flatMap((i) => (i.status === 'detected' && i.latencyBoundMs !== undefined ? [i.latencyBoundMs] : []));
+  if (bounds.length >= minimumObservations) measured.latencyBoundMs = bounds.reduce((sum, b) => sum + b, 0) / bounds.length;
   return measured;
 }
 
