@@ -100,12 +100,10 @@ Domain::~Domain() {
 void Domain::fail(const char* operation, int error) const {
   // A domain destroyed under us fails calls with ESRCH or, while it dies,
   // EINVAL: say what happened rather than what the call saw.
-  DomainState state = DomainState::Running;
-  try {
-    state = info().state;
-  } catch (const core::SystemError&) {
-  }
-  if (error == ESRCH || state == DomainState::Gone || state == DomainState::Dying) {
+  xc_dominfo_t raw{};
+  int n = xc_domain_getinfo(xch_, domid_, 1, &raw);  // not info(): it may fail() itself
+  bool gone = n <= 0 || raw.domid != domid_ || raw.dying;
+  if (error == ESRCH || gone) {
     throw core::SystemError(std::string(operation) + ": domain " + std::to_string(domid_) + " no longer exists", error);
   }
   throw core::SystemError(operation, error);
