@@ -38,7 +38,7 @@ kver=${vmlinuz#/boot/vmlinuz-}
 moddir=/lib/modules/$kver
 [[ -f $moddir/modules.dep ]] || die "$moddir/modules.dep not found"
 busybox=/bin/busybox
-file -L "$busybox" | grep -q 'statically linked' || die "$busybox is not static (busybox-static)"
+! ldd "$busybox" >/dev/null 2>&1 || die "$busybox is not static (busybox-static)"  # ldd fails on static binaries
 
 # Modules to load, in this order; dependencies are resolved from modules.dep.
 wanted=(xen-privcmd xenfs xen-evtchn xen-gntdev xen-gntalloc

@@ -10,6 +10,7 @@ export PATH=/bin:/sbin:/usr/bin:/usr/sbin
 mount -t proc proc /proc
 mount -t sysfs sysfs /sys
 mount -t devtmpfs devtmpfs /dev
+ip link set lo up  # the only network dom0 has (qemu -net none): servers under test listen on it
 
 log() { echo "rig-init: $*" >/dev/console; }
 up() { cut -d' ' -f1 /proc/uptime; }
