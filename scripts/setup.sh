@@ -11,15 +11,28 @@ cd "$(dirname "$0")/.."
 say() { printf 'uckpt setup: %s\n' "$*" >&2; }
 die() { printf 'uckpt setup: error: %s\n' "$*" >&2; exit 1; }
 
-# Debian packages the build and the tests need, as "command:package" pairs
-# (QEMU boots the guest image through its Xen PVH entry).
-DEBIAN_NEEDS=(gcc:gcc g++:g++ make:make python3:python3 qemu-system-x86_64:qemu-system-x86)
-if [ "${1:-}" = "--tests" ]; then DEBIAN_NEEDS+=(chromium:chromium); fi
+# Debian packages the build and the tests need, as "command:package",
+# "/path:package" or "@:package" pairs (QEMU boots the guest image through its Xen PVH
+# entry; the Xen addon builds against libxen-dev). The tests also boot a
+# real Xen under QEMU (e2e/xen): its hypervisor, tools and a dom0 kernel.
+DEBIAN_NEEDS=(gcc:gcc g++:g++ make:make python3:python3 qemu-system-x86_64:qemu-system-x86 /usr/include/xenctrl.h:libxen-dev)
+if [ "${1:-}" = "--tests" ]; then
+  DEBIAN_NEEDS+=(chromium:chromium @:xen-hypervisor-4.17-amd64 @:xen-utils-4.17 @:linux-image-amd64 @:busybox-static cpio:cpio)
+fi
+
+# "@" checks that the package itself is installed.
+present() {
+  case ${1%%:*} in
+    @) dpkg-query -W -f='${Status}' "${1#*:}" 2>/dev/null | grep -q 'ok installed' ;;
+    /*) [ -e "${1%%:*}" ] ;;
+    *) command -v "${1%%:*}" >/dev/null 2>&1 ;;
+  esac
+}
 
 install_debian_packages() {
   local missing=() pair
   for pair in "${DEBIAN_NEEDS[@]}"; do
-    command -v "${pair%%:*}" >/dev/null 2>&1 || missing+=("${pair#*:}")
+    present "$pair" || missing+=("${pair#*:}")
   done
   [ ${#missing[@]} -eq 0 ] && return
   if [ "$(id -u)" -ne 0 ]; then
