@@ -75,6 +75,8 @@ export interface CreateVmRequest {
   name: string;
   workload: string;
   backend?: BackendName;
+  /** Xen only: the domain to attach. */
+  domid?: number;
   memoryMiB?: number;
   vcpus?: number;
   seed?: number;

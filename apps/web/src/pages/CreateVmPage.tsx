@@ -1,4 +1,4 @@
-// Create a protected VM from a guest workload.
+// Create a protected VM from a guest workload, or attach a running Xen domain.
 import { defaultSettings, defaultSpec, limits } from '@uckpt/engine/config';
 import { type FormEvent, useEffect, useId, useState } from 'react';
 import { ApiError } from '../api/client.ts';
@@ -11,6 +11,7 @@ interface Form {
   name: string;
   workload: string;
   backend: BackendName;
+  domid: string;
   memoryMiB: string;
   vcpus: string;
   seed: string;
@@ -27,6 +28,7 @@ const initial: Form = {
   name: '',
   workload: '',
   backend: defaultSpec.backend,
+  domid: '',
   memoryMiB: String(defaultSpec.memoryMiB),
   vcpus: String(defaultSpec.vcpus),
   seed: String(defaultSpec.seed),
@@ -41,6 +43,12 @@ const initial: Form = {
 
 type Errors = Partial<Record<keyof Form, string>>;
 
+const backendHints: Record<BackendName, string> = {
+  kvm: 'Needs /dev/kvm on the server.',
+  xen: 'The server runs in Xen dom0; the domain must run this workload image. It is attached, never created or destroyed.',
+  sim: 'No hypervisor: for testing the dashboard only.',
+};
+
 function validate(f: Form): Errors {
   const e: Errors = {};
   if (!new RegExp(limits.name.pattern).test(f.name)) e.name = 'Letters, digits, ".", "_" or "-", starting with a letter or digit; at most 63 characters.';
@@ -49,6 +57,8 @@ function validate(f: Form): Errors {
     const p = integerProblem(String(f[k]), min, max, unit);
     if (p) e[k] = p;
   };
+  if (f.backend === 'xen') int('domid', limits.domid.min, limits.domid.max);
+  if (f.backend === 'xen' && f.predictor !== 'off') e.predictor = 'Xen cannot leave pages writable: prediction must be off.';
   int('memoryMiB', limits.memoryMiB.min, limits.memoryMiB.max, ' MiB');
   int('vcpus', limits.vcpus.min, limits.vcpus.max);
   int('seed', limits.seed.min, limits.seed.max);
@@ -100,6 +110,7 @@ export function CreateVmPage() {
       name: form.name,
       workload: form.workload,
       backend: form.backend,
+      ...(form.backend === 'xen' ? { domid: Number(form.domid) } : {}),
       memoryMiB: Number(form.memoryMiB),
       vcpus: Number(form.vcpus),
       seed: Number(form.seed),
@@ -163,14 +174,23 @@ export function CreateVmPage() {
             </div>
             <div className="field">
               <label htmlFor={`${id}-backend`}>Backend</label>
-              <select id={`${id}-backend`} value={form.backend} onChange={(e) => setForm({ ...form, backend: e.target.value as BackendName })} aria-describedby={`${id}-backend-h`}>
+              <select
+                id={`${id}-backend`}
+                value={form.backend}
+                onChange={(e) => {
+                  const backend = e.target.value as BackendName;
+                  // Xen has no prediction: switch it off rather than refuse the form.
+                  setForm({ ...form, backend, ...(backend === 'xen' ? { predictor: 'off' as const } : {}) });
+                }}
+                aria-describedby={`${id}-backend-h`}
+              >
                 <option value="kvm">kvm (real VM)</option>
+                <option value="xen">xen (attach a running domain)</option>
                 <option value="sim">sim (simulated test double)</option>
               </select>
-              <span id={`${id}-backend-h`} className="hint">
-                {form.backend === 'sim' ? 'No hypervisor: for testing the dashboard only.' : 'Needs /dev/kvm on the server.'}
-              </span>
+              <span id={`${id}-backend-h`} className="hint">{backendHints[form.backend]}</span>
             </div>
+            {form.backend === 'xen' && field('domid', 'Domain id', 'the running PVH or HVM domain (xl list)')}
             {field('memoryMiB', 'Memory (MiB)', `${limits.memoryMiB.min}–${limits.memoryMiB.max}`)}
             {field('vcpus', 'vCPUs', `${limits.vcpus.min}–${limits.vcpus.max}`)}
             {field('seed', 'Seed', 'the workload is deterministic from it')}
@@ -193,12 +213,21 @@ export function CreateVmPage() {
             </div>
             <div className="field">
               <label htmlFor={`${id}-pred`}>Dirty-page predictor</label>
-              <select id={`${id}-pred`} value={form.predictor} onChange={(e) => setForm({ ...form, predictor: e.target.value as PredictorName })}>
+              <select
+                id={`${id}-pred`}
+                value={form.predictor}
+                onChange={(e) => setForm({ ...form, predictor: e.target.value as PredictorName })}
+                aria-invalid={shownErrors.predictor ? true : undefined}
+                aria-describedby={`${id}-pred-h`}
+              >
                 <option value="off">off</option>
                 <option value="history">history</option>
                 <option value="frontier">frontier</option>
                 <option value="cost">cost model</option>
               </select>
+              <span id={`${id}-pred-h`} className={shownErrors.predictor ? 'field-error' : 'hint'}>
+                {shownErrors.predictor ?? ''}
+              </span>
             </div>
           </div>
         </fieldset>
