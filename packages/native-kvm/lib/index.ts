@@ -3,6 +3,7 @@ export type {
   CheckpointConfig,
   CheckpointInfo,
   CheckpointMode,
+  CheckpointPatch,
   CheckpointStats,
   EpochStats,
   ExitInfo,
@@ -49,4 +50,4 @@ export type {
 } from './faults.js';
 export { percentiles } from './percentiles.js';
 export { seededRandom } from './seeded-random.js';
-export { loadAddon } from './loader.js';
+export { loadAddon, requireAddon } from './loader.js';

@@ -59,25 +59,33 @@ export interface NativeVm {
 let cached: NativeAddon | undefined;
 
 export function loadAddon(): NativeAddon {
-  if (cached) return cached;
+  cached ??= requireAddon<NativeAddon>('KVM', addonPath, [
+    '- It was built for another Node.js: rebuild it with `pnpm build:native` (Node 20 or newer).',
+    '- Remove packages/native-kvm/addon/build and run `bash scripts/setup.sh` again.',
+  ]);
+  return cached;
+}
+
+/**
+ * Loads a compiled addon of this repository, or says how to get one:
+ * `loadHints` are what to try when it exists and does not load.
+ */
+export function requireAddon<T>(what: string, addonPath: string, loadHints: string[]): T {
   if (!existsSync(addonPath)) {
     throw new Error(
-      `The uckpt KVM addon is not built (${addonPath} is missing).\n` +
+      `The uckpt ${what} addon is not built (${addonPath} is missing).\n` +
         'Possible solutions:\n' +
         '- From the repository root, run `bash scripts/setup.sh` (installs what is missing and builds everything).\n' +
         '- Or rebuild only the native parts: `pnpm build:native`.',
     );
   }
   try {
-    cached = createRequire(import.meta.url)(addonPath) as NativeAddon;
+    return createRequire(import.meta.url)(addonPath) as T;
   } catch (error) {
     throw new Error(
-      `The uckpt KVM addon at ${addonPath} could not be loaded: ${(error as Error).message}\n` +
-        'Possible solutions:\n' +
-        '- It was built for another Node.js: rebuild it with `pnpm build:native` (Node 20 or newer).\n' +
-        '- Remove packages/native-kvm/addon/build and run `bash scripts/setup.sh` again.',
+      `The uckpt ${what} addon at ${addonPath} could not be loaded: ${(error as Error).message}\n` +
+        `Possible solutions:\n${loadHints.join('\n')}`,
       { cause: error },
     );
   }
-  return cached;
 }

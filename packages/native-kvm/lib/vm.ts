@@ -187,6 +187,16 @@ export interface CheckpointConfig {
 
 export type CheckpointMode = 'stop-and-copy' | 'cow';
 
+/** What may change while checkpointing runs; what is absent stays. */
+export interface CheckpointPatch {
+  intervalMs?: number;
+  retention?: number;
+  enabled?: boolean;
+  predictor?: PredictorName | boolean;
+  /** A change of mode drops every checkpoint and starts over. */
+  mode?: CheckpointMode;
+}
+
 export type PredictorName = 'off' | 'history' | 'frontier' | 'cost';
 
 /** One record per epoch, from the native epoch loop. */
@@ -432,14 +442,7 @@ export class Vm extends EventEmitter<VmEvents> {
   }
 
   /** Changes what is given while running. */
-  configureCheckpointing(patch: {
-    intervalMs?: number;
-    retention?: number;
-    enabled?: boolean;
-    predictor?: PredictorName | boolean;
-    /** A change of mode drops every checkpoint and starts over. */
-    mode?: CheckpointMode;
-  }): void {
+  configureCheckpointing(patch: CheckpointPatch): void {
     this.#native.configureCheckpointing(patch);
   }
 

@@ -3,15 +3,7 @@
 // tracking and foreign mappings; this object sends it requests, hears back
 // through events, and watches the domain's state as Xen reports it.
 import { EventEmitter } from 'node:events';
-import type {
-  CheckpointConfig,
-  CheckpointInfo,
-  CheckpointStats,
-  EpochStats,
-  Mailbox,
-  PredictorName,
-  CheckpointMode,
-} from '@uckpt/native-kvm';
+import type { CheckpointConfig, CheckpointInfo, CheckpointPatch, CheckpointStats, EpochStats, Mailbox } from '@uckpt/native-kvm';
 import { loadAddon, type NativeDomain, type NativeEvent } from './loader.js';
 
 /** As Xen reports it; `detached` once this object let go. */
@@ -114,13 +106,7 @@ export class XenDomain extends EventEmitter<XenDomainEvents> {
     this.#domain('disableCheckpointing').configureCheckpointing({ enabled: false });
   }
 
-  configureCheckpointing(patch: {
-    intervalMs?: number;
-    retention?: number;
-    enabled?: boolean;
-    predictor?: PredictorName | boolean;
-    mode?: CheckpointMode;
-  }): void {
+  configureCheckpointing(patch: CheckpointPatch): void {
     this.#domain('configureCheckpointing').configureCheckpointing(patch);
   }
 

@@ -1,6 +1,5 @@
 // Loads the compiled addon, or says exactly how to get one.
-import { createRequire } from 'node:module';
-import { existsSync } from 'node:fs';
+import { requireAddon } from '@uckpt/native-kvm';
 import { fileURLToPath } from 'node:url';
 import path from 'node:path';
 
@@ -36,25 +35,9 @@ export interface NativeAddon {
 let cached: NativeAddon | undefined;
 
 export function loadAddon(): NativeAddon {
-  if (cached) return cached;
-  if (!existsSync(addonPath)) {
-    throw new Error(
-      `The uckpt Xen addon is not built (${addonPath} is missing).\n` +
-        'Possible solutions:\n' +
-        '- From the repository root, run `bash scripts/setup.sh` (installs libxen-dev and builds everything).\n' +
-        '- Or rebuild only the native parts: `pnpm build:native`.',
-    );
-  }
-  try {
-    cached = createRequire(import.meta.url)(addonPath) as NativeAddon;
-  } catch (error) {
-    throw new Error(
-      `The uckpt Xen addon at ${addonPath} could not be loaded: ${(error as Error).message}\n` +
-        'Possible solutions:\n' +
-        "- Xen's libraries are missing: install libxen-dev (or run `bash scripts/setup.sh`).\n" +
-        '- It was built for another Node.js: rebuild it with `pnpm build:native`.',
-      { cause: error },
-    );
-  }
+  cached ??= requireAddon<NativeAddon>('Xen', addonPath, [
+    "- Xen's libraries are missing: install libxen-dev (or run `bash scripts/setup.sh`).",
+    '- It was built for another Node.js: rebuild it with `pnpm build:native`.',
+  ]);
   return cached;
 }

@@ -19,6 +19,7 @@ import {
 } from '@uckpt/native-kvm';
 import type { CheckpointSettings, VmSpec } from '../config.js';
 import { EngineError } from '../errors.js';
+import { applyCheckpointSettings } from './apply-settings.js';
 import type { FaultEffect, FaultRequest } from '../faults.js';
 import type { Backend, BackendExit, BackendRollback, BackendVm, BackendVmEvents, GuestProgress } from '../backend.js';
 
@@ -86,15 +87,7 @@ class KvmVm extends EventEmitter<BackendVmEvents> implements BackendVm {
   }
 
   applySettings(next: CheckpointSettings, previous: CheckpointSettings | null): void {
-    const wasOn = previous?.enabled ?? false;
-    if (!next.enabled) {
-      if (wasOn) this.#vm.disableCheckpointing();
-      return;
-    }
-    const { intervalMs, retention, mode, predictor } = next;
-    // A change of mode drops the retained checkpoints and starts over.
-    if (wasOn) this.#vm.configureCheckpointing({ intervalMs, retention, mode, predictor });
-    else this.#vm.enableCheckpointing({ intervalMs, retention, mode, predictor });
+    applyCheckpointSettings(this.#vm, next, previous);
   }
 
   checkpointNow(): Promise<number> {

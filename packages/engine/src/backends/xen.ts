@@ -9,6 +9,7 @@ import { formatChecksum } from '@uckpt/native-kvm';
 import { XenDomain, type DomainInfo, type DomainState } from '@uckpt/native-xen';
 import type { CheckpointSettings, VmSpec } from '../config.js';
 import { EngineError } from '../errors.js';
+import { applyCheckpointSettings } from './apply-settings.js';
 import type { FaultEffect } from '../faults.js';
 import type { Backend, BackendExit, BackendRollback, BackendVm, BackendVmEvents, GuestProgress } from '../backend.js';
 
@@ -75,20 +76,14 @@ class XenVm extends EventEmitter<BackendVmEvents> implements BackendVm {
   }
 
   applySettings(next: CheckpointSettings, previous: CheckpointSettings | null): void {
-    const wasOn = previous?.enabled ?? false;
-    if (!next.enabled) {
-      if (wasOn) this.#domain.disableCheckpointing();
-      return;
-    }
-    const { intervalMs, retention, mode, predictor } = next;
     try {
-      if (wasOn) this.#domain.configureCheckpointing({ intervalMs, retention, mode, predictor });
-      else this.#domain.enableCheckpointing({ intervalMs, retention, mode, predictor });
+      applyCheckpointSettings(this.#domain, next, previous);
     } catch (error) {
       throw new EngineError('invalid-argument', (error as Error).message);
     }
+    if (!next.enabled) return;
     const { fallbackReason } = this.#domain.stats();
-    if (mode === 'cow' && fallbackReason) {
+    if (next.mode === 'cow' && fallbackReason) {
       this.emit('checkpoint-warning', `copy-on-write is not available, checkpointing uses stop-and-copy: ${fallbackReason}`);
     }
   }
