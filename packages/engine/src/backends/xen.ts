@@ -5,7 +5,7 @@
 // running. Its progress comes from the uckpt workload image's mailbox,
 // which is what the detectors watch.
 import { EventEmitter } from 'node:events';
-import { formatChecksum } from '@uckpt/native-kvm';
+import { formatChecksum, type Mailbox } from '@uckpt/native-kvm';
 import { XenDomain, type DomainInfo, type DomainState } from '@uckpt/native-xen';
 import type { CheckpointSettings, VmSpec } from '../config.js';
 import { EngineError } from '../errors.js';
@@ -51,6 +51,7 @@ class XenVm extends EventEmitter<BackendVmEvents> implements BackendVm {
   readonly #domain: XenDomain;
   #watch: NodeJS.Timeout | undefined;
   #ended = false;
+  #progress: GuestProgress = { units: 0, runsDone: 0, lastChecksum: null };
 
   constructor(domain: XenDomain) {
     super();
@@ -65,14 +66,22 @@ class XenVm extends EventEmitter<BackendVmEvents> implements BackendVm {
     this.#watch = setInterval(() => this.#checkMailbox(), mailboxWatchMs);
   }
 
+  /** As the mailbox says, or as it last said once the domain is gone. */
   progress(): GuestProgress {
-    const mailbox = this.#ended ? null : this.#domain.mailbox();
-    if (!mailbox) return { units: 0, runsDone: 0, lastChecksum: null };
-    return {
-      units: mailbox.progress,
-      runsDone: mailbox.runsDone,
-      lastChecksum: mailbox.runsDone > 0 ? formatChecksum(mailbox.result) : null,
-    };
+    let mailbox: Mailbox | null = null;
+    try {
+      mailbox = this.#domain.mailbox();
+    } catch {
+      // Destroyed or detached: its memory cannot be read any more.
+    }
+    if (mailbox) {
+      this.#progress = {
+        units: mailbox.progress,
+        runsDone: mailbox.runsDone,
+        lastChecksum: mailbox.runsDone > 0 ? formatChecksum(mailbox.result) : null,
+      };
+    }
+    return this.#progress;
   }
 
   applySettings(next: CheckpointSettings, previous: CheckpointSettings | null): void {
@@ -116,7 +125,12 @@ class XenVm extends EventEmitter<BackendVmEvents> implements BackendVm {
 
   #checkMailbox(): void {
     if (this.#ended) return;
-    const mailbox = this.#domain.mailbox();
+    let mailbox: Mailbox | null;
+    try {
+      mailbox = this.#domain.mailbox();
+    } catch {
+      return; // gone: the domain's state says how it ended
+    }
     if (!mailbox) return;
     const detail = { status: mailbox.status, error: mailbox.error };
     switch (mailbox.status) {
