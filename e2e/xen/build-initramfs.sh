@@ -5,6 +5,8 @@
 #   vmlinuz            dom0's kernel (Debian's linux-image-amd64)
 #   initramfs.cpio.gz  static busybox, the Xen and virtio-9p modules of that kernel, /init
 #   xen-mailbox        reads a PVH domU's mailbox page (run inside dom0, see domu.sh)
+#   memaccess-probe    measures mem_access/vm_event copy-on-write on a domU (run inside
+#                      dom0, see memaccess-compare.sh)
 # dom0 runs everything else (xenstored, xl, node, ...) from the host's root, shared
 # read-only over virtio-9p and chrooted into (see init.sh). Rebuilds only when an input
 # changed (digest in initramfs.stamp).
@@ -69,19 +71,20 @@ for w in "${wanted[@]}"; do
 done
 
 mailbox_src=$here/xen-mailbox.c
+probe_src=$here/memaccess-probe.c
 abi=$repo/packages/native-kvm/include/uckpt_guest_abi.h
 
 # Digest of every input.
 digest=$( {
     echo "$kver"
-    for f in "$0" "$here/init.sh" "$mailbox_src" "$abi" "$busybox" "$xen_gz" "$vmlinuz"; do
+    for f in "$0" "$here/init.sh" "$mailbox_src" "$probe_src" "$abi" "$busybox" "$xen_gz" "$vmlinuz"; do
         sha256sum <"$f"
     done
     for m in "${order[@]}"; do echo "$m"; sha256sum <"$moddir/$m"; done
 } | sha256sum | cut -d' ' -f1)
 stamp=$cache/initramfs.stamp
 if [[ -f $stamp && $(cat "$stamp") == "$digest" && -f $cache/initramfs.cpio.gz && -f $cache/xen.elf \
-      && -f $cache/vmlinuz && -x $cache/xen-mailbox ]]; then
+      && -f $cache/vmlinuz && -x $cache/xen-mailbox && -x $cache/memaccess-probe ]]; then
     exit 0
 fi
 echo "build-initramfs: building in $cache (kernel $kver, ${#order[@]} modules)" >&2
@@ -103,7 +106,9 @@ zcat "$xen_gz" >"$tmp/xen.elf"
 cp "$vmlinuz" "$tmp/vmlinuz"
 cc -O2 -Wall -Wextra -I"$repo/packages/native-kvm/include" -o "$tmp/xen-mailbox" "$mailbox_src" \
     -lxenforeignmemory -lxenctrl
+cc -O2 -Wall -Wextra -I"$repo/packages/native-kvm/include" -o "$tmp/memaccess-probe" "$probe_src" \
+    -lxenforeignmemory -lxenevtchn -lxenctrl
 
-mv "$tmp/initramfs.cpio.gz" "$tmp/xen.elf" "$tmp/vmlinuz" "$tmp/xen-mailbox" "$cache/"
+mv "$tmp/initramfs.cpio.gz" "$tmp/xen.elf" "$tmp/vmlinuz" "$tmp/xen-mailbox" "$tmp/memaccess-probe" "$cache/"
 echo "$digest" >"$stamp"
 echo "build-initramfs: done ($(du -h "$cache/initramfs.cpio.gz" | cut -f1) initramfs)" >&2
