@@ -203,6 +203,43 @@ test('20 rollbacks at random moments: the workload ends with its host checksum',
   }
 });
 
+test('a domain its operator pauses is reported paused and not checkpointed until it runs again', async () => {
+  const domid = createWorkload('uckpt-operator-pause', { workload: 'sort', seed: 1, size: 1, repeat: 0 });
+  xl('unpause', String(domid));
+  xl('pause', String(domid));
+  // Attaching to a domain paused by someone else works; nothing unpauses it.
+  const domain = XenDomain.attach(domid);
+  const states = [];
+  domain.on('state', (state) => states.push(state));
+  try {
+    assert.equal(domain.info().state, 'paused');
+    const epochs = collectEpochs(domain);
+    domain.enableCheckpointing({ intervalMs: 20, retention: 4 });
+    await sleep(1500);
+    assert.equal(epochs.length, 0, 'epochs of a domain its operator keeps paused');
+    assert.equal(domain.info().state, 'paused');
+    const seq = await domain.checkpointNow(); // on request, still taken
+    assert.ok(seq > 0);
+
+    xl('unpause', String(domid));
+    await until('epochs once it runs', () => epochs.length >= 5, 60_000);
+    xl('pause', String(domid));
+    await until('the pause seen', () => states.includes('paused'), 10_000).catch((error) => {
+      throw new Error(`${error.message}: states ${states.join(' ')}, now ${domain.info().state}, ${epochs.length} epochs`);
+    });
+    await sleep(500);
+    const seen = epochs.length;
+    await sleep(1000);
+    assert.equal(epochs.length, seen, 'epochs while paused by its operator');
+    xl('unpause', String(domid));
+    await until('epochs again', () => epochs.length > seen + 3, 60_000);
+    assert.deepEqual(states.slice(0, 3), ['running', 'paused', 'running']);
+  } finally {
+    domain.detach();
+    destroy(domid);
+  }
+});
+
 test('detach leaves the domain running with log-dirty off', async () => {
   const domid = createWorkload('uckpt-detach', { workload: 'sort', seed: 1, size: 1, repeat: 0 });
   xl('unpause', String(domid));

@@ -6,7 +6,7 @@ import { EventEmitter } from 'node:events';
 import type { CheckpointConfig, CheckpointInfo, CheckpointPatch, CheckpointStats, EpochStats, Mailbox } from '@uckpt/native-kvm';
 import { loadAddon, type NativeDomain, type NativeEvent } from './loader.js';
 
-/** As Xen reports it; `detached` once this object let go. */
+/** As Xen reports it (`paused`: by its operator or toolstack, not by this object); `detached` once this object let go. */
 export type DomainState = 'running' | 'paused' | 'shutdown' | 'crashed' | 'dying' | 'gone' | 'detached';
 
 export interface DomainInfo {

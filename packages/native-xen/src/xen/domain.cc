@@ -128,7 +128,7 @@ DomainInfo Domain::info() const {
     out.state = DomainState::Crashed;
   } else if (raw.shutdown) {
     out.state = DomainState::Shutdown;
-  } else if (raw.paused) {
+  } else if (raw.paused && !only_we_pause()) {
     out.state = DomainState::Paused;
   } else {
     out.state = DomainState::Running;
@@ -138,8 +138,20 @@ DomainInfo Domain::info() const {
 
 void Domain::pause() {
   std::lock_guard<std::mutex> lock(pause_mu_);
-  if (own_pauses_ == 0 && xc_domain_pause(xch_, domid_) < 0) fail("pause: xc_domain_pause", errno);
+  if (own_pauses_ == 0) {
+    xc_dominfo_t raw{};
+    paused_before_ = xc_domain_getinfo(xch_, domid_, 1, &raw) == 1 && raw.domid == domid_ && raw.paused;
+    if (xc_domain_pause(xch_, domid_) < 0) fail("pause: xc_domain_pause", errno);
+  }
   own_pauses_++;
+}
+
+// Xen has one paused flag for every pauser. While we hold a pause (the
+// epoch loop's, a few ms each) the flag says nothing about the others: go
+// by how the domain was when our pause began.
+bool Domain::only_we_pause() const {
+  std::lock_guard<std::mutex> lock(pause_mu_);
+  return own_pauses_ > 0 && !paused_before_;
 }
 
 void Domain::resume() {

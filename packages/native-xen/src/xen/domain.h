@@ -15,7 +15,8 @@
 
 namespace uckpt::xen {
 
-// How the domain is, as Xen reports it.
+// How the domain is, as Xen reports it; Paused means paused by someone
+// else (its operator, the toolstack), not by this object.
 enum class DomainState { Running, Paused, Shutdown, Crashed, Dying, Gone };
 const char* to_string(DomainState state);
 // "poweroff", "crash", ... for a SHUTDOWN_* code.
@@ -80,6 +81,7 @@ class Domain {
   };
   Chunk& chunk(uint64_t index);
   [[noreturn]] void fail(const char* operation, int error) const;
+  bool only_we_pause() const;
 
   uint32_t domid_;
   xc_interface* xch_ = nullptr;
@@ -89,6 +91,7 @@ class Domain {
 
   mutable std::mutex pause_mu_;
   unsigned own_pauses_ = 0;
+  bool paused_before_ = false;  // paused by someone else when our first pause began
 
   std::mutex map_mu_;
   std::vector<Chunk> chunks_;

@@ -16,8 +16,7 @@ XenBackend::XenBackend(Domain& domain) : domain_(domain), written_(domain.page_c
 core::Backend::GuestState XenBackend::guest_state() const {
   switch (domain_.info().state) {
     case DomainState::Running: return GuestState::Running;
-    // Paused by its operator (or the toolstack) unless the pause is ours.
-    case DomainState::Paused: return domain_.own_pauses() > 0 ? GuestState::Running : GuestState::Paused;
+    case DomainState::Paused: return GuestState::Paused;  // by its operator or the toolstack
     default: return GuestState::Ended;
   }
 }
