@@ -231,6 +231,9 @@ void Checkpointer::loop() {
       next += std::chrono::milliseconds(config.interval_ms);
       if (next < Clock::now()) next = Clock::now() + std::chrono::milliseconds(config.interval_ms);
       epoch(false);
+      // A pause longer than the interval must not starve the guest: it
+      // runs at least half an interval before the next one.
+      next = std::max(next, Clock::now() + std::chrono::microseconds(config.interval_ms * 500));
     } else if (!requests.empty()) {
       next = Clock::now() + std::chrono::milliseconds(config.interval_ms);
     }

@@ -62,11 +62,16 @@ class CostPredictor : public Predictor {
   explicit CostPredictor(uint64_t pages) : probability_(pages, 0), last_(pages) {}
   const char* name() const override { return "cost"; }
 
-  // p <- p + (written - p) / 4, in 1/256ths: four epochs of memory.
+  // p <- p + (written - p) / 4, in 1/256ths: four epochs of memory. Each
+  // step moves at least one unit, or a page written once would stay at
+  // 1..3 for ever and, where a fault costs 100 copies (copy-on-write), hot.
   void observe(const Bitmap& written) override {
     for (uint64_t p = 0; p < probability_.size(); p++) {
       int current = probability_[p], target = written.test(p) ? 256 : 0;
-      if (current || target) probability_[p] = static_cast<uint16_t>(current + (target - current) / 4);
+      if (current == target) continue;
+      int step = (target - current) / 4;
+      if (step == 0) step = target > current ? 1 : -1;
+      probability_[p] = static_cast<uint16_t>(current + step);
     }
     last_ = written;
   }

@@ -311,6 +311,22 @@ TEST("checkpointer: a rollback revives a guest that crashed, unless the backend 
   }
 }
 
+TEST("the cost predictor forgets a page written once, however dear a fault") {
+  auto predictor = make_cost_predictor(8);
+  Bitmap written(8);
+  written.set(3);
+  predictor->observe(written);
+  const PageCosts copy_on_write{1000, 100000};  // a fault costs 100 copies: hot above p = 1/100
+  Bitmap hot(8);
+  predictor->predict(hot, copy_on_write);
+  CHECK(hot.test(3));
+  Bitmap none(8);
+  for (int epoch = 0; epoch < 40; epoch++) predictor->observe(none);
+  hot.clear();
+  predictor->predict(hot, copy_on_write);
+  CHECK_EQ(hot.count(), uint64_t{0});
+}
+
 TEST("prediction: under every predictor no write escapes, and hot pages cost no fault") {
   for (const char* name : {"history", "frontier", "cost"}) {
     MemoryBackend guest(kPages);
