@@ -68,19 +68,7 @@ class XenVm extends EventEmitter<BackendVmEvents> implements BackendVm {
 
   /** As the mailbox says, or as it last said once the domain is gone. */
   progress(): GuestProgress {
-    let mailbox: Mailbox | null = null;
-    try {
-      mailbox = this.#domain.mailbox();
-    } catch {
-      // Destroyed or detached: its memory cannot be read any more.
-    }
-    if (mailbox) {
-      this.#progress = {
-        units: mailbox.progress,
-        runsDone: mailbox.runsDone,
-        lastChecksum: mailbox.runsDone > 0 ? formatChecksum(mailbox.result) : null,
-      };
-    }
+    this.#readMailbox();
     return this.#progress;
   }
 
@@ -123,14 +111,27 @@ class XenVm extends EventEmitter<BackendVmEvents> implements BackendVm {
     this.#domain.detach();
   }
 
-  #checkMailbox(): void {
-    if (this.#ended) return;
+  /** The mailbox now, which also refreshes the progress; null once the domain's memory is gone. */
+  #readMailbox(): Mailbox | null {
     let mailbox: Mailbox | null;
     try {
       mailbox = this.#domain.mailbox();
     } catch {
-      return; // gone: the domain's state says how it ended
+      return null; // destroyed or detached: the domain's state says how it ended
     }
+    if (mailbox) {
+      this.#progress = {
+        units: mailbox.progress,
+        runsDone: mailbox.runsDone,
+        lastChecksum: mailbox.runsDone > 0 ? formatChecksum(mailbox.result) : null,
+      };
+    }
+    return mailbox;
+  }
+
+  #checkMailbox(): void {
+    if (this.#ended) return;
+    const mailbox = this.#readMailbox();
     if (!mailbox) return;
     const detail = { status: mailbox.status, error: mailbox.error };
     switch (mailbox.status) {

@@ -70,10 +70,14 @@ Domain::Domain(uint32_t domid) : domid_(domid) {
     xen_pfn_t max_gpfn = 0;
     if (xc_domain_maximum_gpfn(xch_, domid, &max_gpfn) < 0) fail("attach: xc_domain_maximum_gpfn", errno);
     page_count_ = uint64_t(max_gpfn) + 1;
-    chunks_.resize((page_count_ + kChunkPages - 1) / kChunkPages);
     fmem_ = xenforeignmemory_open(&quiet_logger, 0);
     if (!fmem_) fail("attach: xenforeignmemory_open", errno);
+    // All at once: the first checkpoint reads every frame anyway, and the
+    // epoch loop's page lookups then need no lock.
+    chunks_.resize((page_count_ + kChunkPages - 1) / kChunkPages);
+    for (uint64_t index = 0; index < chunks_.size(); index++) map_chunk(index);
   } catch (...) {
+    release_mappings();
     xc_interface_close(xch_);
     throw;
   }
@@ -86,15 +90,18 @@ Domain::~Domain() {
     // Never leave the guest paused on our account.
     for (; own_pauses_ > 0; own_pauses_--) xc_domain_unpause(xch_, domid_);
   }
-  for (uint64_t i = 0; i < chunks_.size(); i++) {
-    if (chunks_[i].base) {
-      uint64_t pages = std::min(kChunkPages, page_count_ - i * kChunkPages);
-      xenforeignmemory_unmap(fmem_, chunks_[i].base, pages);
-    }
-  }
+  release_mappings();
   if (dirty_buffer_pages_) xc__hypercall_buffer_free_pages(xch_, &dirty_buffer_, dirty_buffer_pages_);
-  if (fmem_) xenforeignmemory_close(fmem_);
   xc_interface_close(xch_);
+}
+
+void Domain::release_mappings() noexcept {
+  for (uint64_t i = 0; i < chunks_.size(); i++) {
+    if (chunks_[i].base) xenforeignmemory_unmap(fmem_, chunks_[i].base, chunks_[i].errors.size());
+  }
+  chunks_.clear();
+  if (fmem_) xenforeignmemory_close(fmem_);
+  fmem_ = nullptr;
 }
 
 void Domain::fail(const char* operation, int error) const {
@@ -212,33 +219,28 @@ bool Domain::log_dirty_in_xen() {
   fail("log-dirty probe", errno);
 }
 
-Domain::Chunk& Domain::chunk(uint64_t index) {
+void Domain::map_chunk(uint64_t index) {
   Chunk& c = chunks_[index];
-  if (c.base) return c;
   uint64_t first = index * kChunkPages;
   uint64_t pages = std::min(kChunkPages, page_count_ - first);
   std::vector<xen_pfn_t> frames(pages);
   for (uint64_t i = 0; i < pages; i++) frames[i] = first + i;
   c.errors.assign(pages, 0);
   void* base = xenforeignmemory_map(fmem_, domid_, PROT_READ | PROT_WRITE, pages, frames.data(), c.errors.data());
-  if (!base) fail("xenforeignmemory_map", errno);
+  if (!base) fail("attach: xenforeignmemory_map", errno);
   c.base = static_cast<uint8_t*>(base);
-  return c;
 }
 
 uint8_t* Domain::page(uint64_t pfn) {
   if (pfn >= page_count_) throw core::UsageError("page: frame " + std::to_string(pfn) + " is beyond the guest's last");
-  std::lock_guard<std::mutex> lock(map_mu_);
-  Chunk& c = chunk(pfn / kChunkPages);
-  int error = c.errors[pfn % kChunkPages];
-  if (error) fail(("map guest frame " + std::to_string(pfn)).c_str(), -error);
+  const Chunk& c = chunks_[pfn / kChunkPages];
+  if (int error = c.errors[pfn % kChunkPages]) fail(("map guest frame " + std::to_string(pfn)).c_str(), -error);
   return c.base + (pfn % kChunkPages) * kPageSize;
 }
 
 void Domain::populated_pages(core::Bitmap& out) {
-  std::lock_guard<std::mutex> lock(map_mu_);
   for (uint64_t index = 0; index < chunks_.size(); index++) {
-    Chunk& c = chunk(index);
+    const Chunk& c = chunks_[index];
     for (uint64_t i = 0; i < c.errors.size(); i++) {
       if (!c.errors[i]) out.set(index * kChunkPages + i);
     }

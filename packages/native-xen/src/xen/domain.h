@@ -63,8 +63,8 @@ class Domain {
   // probes by switching it on (refused while on) and off again.
   bool log_dirty_in_xen();
 
-  // The dom0 address of a guest page, mapped on first use (in chunks,
-  // kept until detach). Throws for a frame the guest does not have.
+  // The dom0 address of a guest page (every frame is mapped at attach, in
+  // chunks, until detach). Throws for a frame the guest does not have.
   uint8_t* page(uint64_t pfn);
   // Every frame that maps, that is every frame the guest has.
   void populated_pages(core::Bitmap& out);
@@ -79,7 +79,8 @@ class Domain {
     uint8_t* base = nullptr;
     std::vector<int> errors;  // per page: 0 or -errno from the mapping
   };
-  Chunk& chunk(uint64_t index);
+  void map_chunk(uint64_t index);
+  void release_mappings() noexcept;
   [[noreturn]] void fail(const char* operation, int error) const;
   bool only_we_pause() const;
 
@@ -93,8 +94,7 @@ class Domain {
   unsigned own_pauses_ = 0;
   bool paused_before_ = false;  // paused by someone else when our first pause began
 
-  std::mutex map_mu_;
-  std::vector<Chunk> chunks_;
+  std::vector<Chunk> chunks_;  // every frame, mapped at attach
 
   // The hypercall buffer Xen fills with the log-dirty bitmap (libxenctrl's
   // DECLARE_HYPERCALL_BUFFER, spelled out: its C initializers are not C++).
