@@ -164,7 +164,7 @@ void CheckpointingJs::enable(Napi::Env env, const Napi::Object& o, const Checkpo
   config.interval_ms = interval.value_or(config.interval_ms);
   config.retention = retention.value_or(config.retention);
   config.store_bytes = uint_field(o, "storeMiB", defaults.store_bytes >> 20, op) << 20;
-  config.copy_threads = static_cast<unsigned>(uint_field(o, "copyThreads", 1, op));
+  config.copy_threads = static_cast<unsigned>(uint_field(o, "copyThreads", config.copy_threads, op));
   config.predictor = predictor.value_or(defaults.predictor);
   config.fault_ns = static_cast<double>(uint_field(o, "faultNs", 3000, op));
   config.mode = mode.value_or(core::Mode::StopAndCopy);

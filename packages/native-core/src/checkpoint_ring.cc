@@ -83,13 +83,21 @@ void CheckpointRing::make_room(uint64_t frames) {
   while (store_.capacity_frames() - store_.frames_in_use() < frames) retire_oldest();
 }
 
-uint64_t CheckpointRing::copy_to_shadow(const std::vector<uint64_t>& pages, std::vector<UndoEntry>* undo) {
+// The copies a pause waits for: their checksums are queued, to be settled
+// once the guest runs again.
+std::vector<FrameId> CheckpointRing::copy_to_new_frames(const std::vector<uint64_t>& pages) {
   make_room(pages.size());
   std::vector<FrameId> frames(pages.size());
   for (FrameId& f : frames) f = store_.allocate();
   copiers_.parallel_for(pages.size(), [&](size_t begin, size_t end) {
-    for (size_t i = begin; i < end; i++) store_.store(frames[i], backend_.page(pages[i]));
+    for (size_t i = begin; i < end; i++) store_.copy_in(frames[i], backend_.page(pages[i]));
   });
+  store_.queue_checksums(frames);
+  return frames;
+}
+
+uint64_t CheckpointRing::copy_to_shadow(const std::vector<uint64_t>& pages, std::vector<UndoEntry>* undo) {
+  std::vector<FrameId> frames = copy_to_new_frames(pages);
   for (size_t i = 0; i < pages.size(); i++) {
     FrameId& slot = shadow_[pages[i]];
     if (slot == kNoFrame) shadow_pages_++;
@@ -249,12 +257,7 @@ uint64_t CheckpointRing::fill_open(const Bitmap& pages) {
   pages.for_each([&](uint64_t pfn) {
     if (open_[pfn] == kUnsetFrame) todo.push_back(pfn);
   });
-  make_room(todo.size());
-  std::vector<FrameId> frames(todo.size());
-  for (FrameId& f : frames) f = store_.allocate();
-  copiers_.parallel_for(todo.size(), [&](size_t begin, size_t end) {
-    for (size_t i = begin; i < end; i++) store_.store(frames[i], backend_.page(todo[i]));
-  });
+  std::vector<FrameId> frames = copy_to_new_frames(todo);
   auto& undo = ring_.back().undo;
   for (size_t i = 0; i < todo.size(); i++) {
     undo.push_back({todo[i], frames[i]});

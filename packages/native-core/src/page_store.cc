@@ -2,6 +2,7 @@
 
 #include <sys/mman.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <stdexcept>
@@ -31,7 +32,22 @@ FrameId PageStore::allocate() {
   if (free_.empty()) return kNoFrame;
   FrameId f = free_.back();
   free_.pop_back();
+  backed_ = std::max(backed_, uint64_t{f} + 1);
   return f;
+}
+
+void PageStore::prefault(uint64_t frames) {
+  // The next allocations take the free frames below backed_ first (the
+  // released ones on top), then the others in order from backed_.
+  const uint64_t free_backed = free_.size() - (capacity_ - backed_);
+  if (frames <= free_backed) return;
+  const uint64_t end = std::min(capacity_, backed_ + (frames - free_backed));
+  uint8_t* from = base_ + backed_ * 4096;
+  if (madvise(from, (end - backed_) * 4096, MADV_POPULATE_WRITE) != 0) {
+    // Kernels before 5.14: touching each page does the same.
+    for (uint8_t* p = from; p < base_ + end * 4096; p += 4096) *reinterpret_cast<volatile uint8_t*>(p) = 0;
+  }
+  backed_ = end;
 }
 
 void PageStore::release(FrameId frame) { free_.push_back(frame); }
@@ -40,9 +56,28 @@ void PageStore::store(FrameId frame, const uint8_t* page) {
   checksums_[frame] = copy_page_crc32c(base_ + uint64_t{frame} * 4096, page);
 }
 
-bool PageStore::verify(FrameId frame) const { return crc32c(data(frame), 4096) == checksums_[frame]; }
+void PageStore::copy_in(FrameId frame, const uint8_t* page) { std::memcpy(base_ + uint64_t{frame} * 4096, page, 4096); }
+
+void PageStore::queue_checksums(const std::vector<FrameId>& frames) {
+  unsummed_.insert(unsummed_.end(), frames.begin(), frames.end());
+}
+
+size_t PageStore::settle_checksums(size_t at_most) {
+  for (; at_most > 0 && !unsummed_.empty(); at_most--) {
+    const FrameId frame = unsummed_.back();
+    unsummed_.pop_back();
+    checksums_[frame] = crc32c(data(frame), 4096);
+  }
+  return unsummed_.size();
+}
+
+bool PageStore::verify(FrameId frame) {
+  settle_checksums();
+  return crc32c(data(frame), 4096) == checksums_[frame];
+}
 
 void PageStore::corrupt_for_test(FrameId frame, uint32_t bit) {
+  settle_checksums();  // else the flipped bit would be summed as stored
   base_[uint64_t{frame} * 4096 + (bit / 8) % 4096] ^= static_cast<uint8_t>(1u << (bit % 8));
 }
 

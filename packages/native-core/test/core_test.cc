@@ -1,4 +1,6 @@
 // The checkpoint core without any hypervisor, over the memory test double.
+#include <sys/mman.h>
+
 #include <atomic>
 #include <cstdio>
 #include <cstring>
@@ -106,6 +108,45 @@ TEST("page store: bounded, reuses released frames, detects a flipped bit") {
   store.corrupt_for_test(frames[0], 12345);
   CHECK(!store.verify(frames[0]));
   CHECK_THROWS(std::invalid_argument, PageStore(100), "page store bound");
+}
+
+TEST("page store: checksums queued by a pause are settled later, and before any check") {
+  PageStore store(8 * kPageSize);
+  std::vector<FrameId> frames;
+  std::vector<uint8_t> page(kPageSize);
+  for (int i = 0; i < 3; i++) {
+    frames.push_back(store.allocate());
+    std::fill(page.begin(), page.end(), static_cast<uint8_t>(i + 1));
+    store.copy_in(frames.back(), page.data());
+  }
+  store.queue_checksums(frames);
+  CHECK_EQ(store.settle_checksums(2), size_t{1});
+  CHECK(store.verify(frames[0]));  // settles the last one first
+  CHECK_EQ(store.settle_checksums(), size_t{0});
+  for (FrameId f : frames) CHECK(store.verify(f));
+  store.copy_in(frames[1], page.data());  // now holds the third page's bytes, queued
+  store.queue_checksums({frames[1]});
+  store.corrupt_for_test(frames[1], 7);
+  CHECK(!store.verify(frames[1]));
+}
+
+TEST("page store: prefault backs exactly the frames the next allocations take") {
+  PageStore store(64 * kPageSize);
+  auto resident = [&](FrameId frame) {
+    unsigned char in = 0;
+    const auto page = reinterpret_cast<uintptr_t>(store.data(frame));
+    CHECK_EQ(mincore(reinterpret_cast<void*>(page), kPageSize, &in), 0);
+    return (in & 1) != 0;
+  };
+  CHECK(!resident(0));
+  store.prefault(4);
+  for (FrameId f = 0; f < 4; f++) CHECK(resident(f));
+  CHECK(!resident(4));
+  FrameId first = store.allocate();  // frame 0
+  store.release(first);
+  store.prefault(5);  // frames 0-3 are backed and free: one more
+  CHECK(resident(4));
+  CHECK(!resident(5));
 }
 
 TEST("rollback to any retained checkpoint restores memory and vCPUs exactly") {

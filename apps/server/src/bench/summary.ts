@@ -10,8 +10,8 @@ export interface BenchSpec {
   repetition: number;
   /**
    * off: unprotected (the baseline); interval: stop-and-copy at one of the
-   * chosen intervals, 1 copy thread; copy-threads: an extra interval run with
-   * more copy threads; rollback: an extra run with rollbacks (never used for
+   * chosen intervals, the engine's default copy threads; copy-threads: an
+   * extra interval run with the other count (1 or 2); rollback: an extra run with rollbacks (never used for
    * overhead, since rolled-back work is redone); predictor: an extra interval
    * run with dirty-page prediction; ring: an extra interval run with KVM dirty
    * rings instead of the dirty bitmap.
@@ -113,7 +113,7 @@ export interface GeomeanRow {
   overheadPct: number;
 }
 
-/** Dirty-tracking comparison at one interval, 1 copy thread: ring runs against the plain (bitmap) interval runs. */
+/** Dirty-tracking comparison at one interval: ring runs against the plain (bitmap) interval runs with as many copy threads. */
 export interface DirtyTrackingComparison {
   intervalMs: number;
   /** Workloads with both a ring row and a bitmap row (the geomeans are over these). */
@@ -145,7 +145,7 @@ export function describeSpec(spec: BenchSpec): string {
   if (spec.kind === 'off') return `off${sweep}`;
   let text = `${spec.mode ?? 'stop-and-copy'} ${spec.intervalMs} ms${sweep}`;
   if (spec.kind === 'interval' && spec.predictor) text += `, ${spec.predictor} predictor`;
-  if (spec.kind === 'copy-threads') text += `, ${spec.copyThreads} copy threads`;
+  if (spec.kind === 'copy-threads') text += `, ${spec.copyThreads} copy thread${spec.copyThreads === 1 ? '' : 's'}`;
   if (spec.kind === 'rollback') text += `, ${spec.rollbacks} rollbacks`;
   if (spec.kind === 'predictor') text += `, ${spec.predictor} predictor`;
   if (spec.kind === 'ring') text += ', dirty ring';
@@ -340,7 +340,7 @@ export function geomeans(rows: BenchRow[]): GeomeanRow[] {
 
 /**
  * Ring against bitmap at the ring runs' interval: per workload, the ring row
- * and the plain interval row (1 copy thread, no predictor) at that interval.
+ * and the plain interval row (as many copy threads, no predictor) at that interval.
  * Null when there are no ring rows.
  */
 export function compareDirtyTracking(rows: BenchRow[]): DirtyTrackingComparison | null {

@@ -77,7 +77,7 @@ export function formatDirtyTracking(c: DirtyTrackingComparison | null): string {
   if (!c) return '';
   const head = `dirty tracking at ${c.intervalMs} ms: `;
   if (c.pauseP50Ratio === null || c.ringOverheadPct === null || c.bitmapOverheadPct === null) {
-    return `${head}no comparison (no bitmap run at ${c.intervalMs} ms with 1 copy thread: add ${c.intervalMs} to --intervals)\n`;
+    return `${head}no comparison (no bitmap run at ${c.intervalMs} ms: add ${c.intervalMs} to --intervals)\n`;
   }
   const pct = (x: number) => `${x >= 0 ? '+' : ''}${x.toFixed(1)}%`;
   const r = c.pauseP50Ratio;

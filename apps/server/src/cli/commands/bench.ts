@@ -2,9 +2,9 @@
 // unprotected, then at each interval with stop-and-copy and copy-on-write,
 // each without and with dirty-page prediction, alternating, in the same
 // process, so that overheads are ratios measured under the same (shared,
-// noisy) conditions; then (unless --quick) once with two copy threads, with
-// rollbacks, with each other predictor and with KVM dirty rings instead of
-// the dirty bitmap. A dirtier sweep (working set x write rate) at 50 ms
+// noisy) conditions; then (unless --quick) once with the other copy-thread
+// count (1 or 2), with rollbacks, with each other predictor and with KVM
+// dirty rings instead of the dirty bitmap. A dirtier sweep (working set x write rate) at 50 ms
 // shows where each mode wins. Every run must produce the unprotected run's
 // checksum; a run slower than --max-slowdown times the unprotected one is
 // stopped and reported as a lower bound.
@@ -12,7 +12,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
-import { GuestRunError, listWorkloads, runInVm, type CheckpointedRunResult, type Vm } from '@uckpt/native-kvm';
+import { GuestRunError, listWorkloads, loadAddon, runInVm, type CheckpointedRunResult, type Vm } from '@uckpt/native-kvm';
 import { overheadChart } from '../../bench/chart.js';
 import {
   BENCH_MODES,
@@ -46,9 +46,8 @@ import { UsageError } from '../usage-error.js';
 const SEED = 1;
 const RETENTION = 8;
 const MEMORY_MIB = 1024;
-/** The interval of the extra runs: two copy threads, rollbacks, predictors, dirty ring. */
+/** The interval of the extra runs: the other copy-thread count, rollbacks, predictors, dirty ring. */
 const EXTRA_INTERVAL_MS = 50;
-const EXTRA_COPY_THREADS = 2;
 /** The interval of the summary line and of the dirtier sweep. */
 const SUMMARY_INTERVAL_MS = 50;
 /** The dirtier sweep: working sets (MiB) x pages dirtied per ~1 ms unit. */
@@ -119,6 +118,11 @@ export async function benchCommand(args: string[]): Promise<number> {
   if (values.out === '') throw new UsageError('--out must name a directory');
   const outDir = path.resolve(process.cwd(), values.out ?? path.join('bench', 'results'));
 
+  // Every run copies with the engine's default thread count; one extra run
+  // per workload with the other count (1 or 2) shows what it is worth.
+  const copyThreads = loadAddon().defaultCopyThreads;
+  const otherCopyThreads = copyThreads === 1 ? 2 : 1;
+
   const sizes: Record<string, number> = {};
   for (const name of workloads) {
     const { defaultSize } = all.find((w) => w.name === name)!;
@@ -133,25 +137,25 @@ export async function benchCommand(args: string[]): Promise<number> {
       plan.push({ workload, repetition, kind: 'off' });
       for (const intervalMs of intervals) {
         for (const mode of modes) {
-          plan.push({ workload, repetition, kind: 'interval', mode, intervalMs, copyThreads: 1 });
-          if (prediction) plan.push({ workload, repetition, kind: 'interval', mode, intervalMs, copyThreads: 1, predictor: prediction });
+          plan.push({ workload, repetition, kind: 'interval', mode, intervalMs, copyThreads });
+          if (prediction) plan.push({ workload, repetition, kind: 'interval', mode, intervalMs, copyThreads, predictor: prediction });
         }
       }
       if (!quick) {
-        plan.push({ workload, repetition, kind: 'copy-threads', mode: 'stop-and-copy', intervalMs: EXTRA_INTERVAL_MS, copyThreads: EXTRA_COPY_THREADS });
+        plan.push({ workload, repetition, kind: 'copy-threads', mode: 'stop-and-copy', intervalMs: EXTRA_INTERVAL_MS, copyThreads: otherCopyThreads });
       }
       if (rollbacks > 0) {
         for (const mode of modes) {
-          plan.push({ workload, repetition, kind: 'rollback', mode, intervalMs: EXTRA_INTERVAL_MS, copyThreads: 1, rollbacks });
+          plan.push({ workload, repetition, kind: 'rollback', mode, intervalMs: EXTRA_INTERVAL_MS, copyThreads, rollbacks });
         }
       }
       for (const predictor of predictors) {
         if (predictor === prediction && intervals.includes(EXTRA_INTERVAL_MS)) continue; // in the interval rows already
         for (const mode of modes) {
-          plan.push({ workload, repetition, kind: 'predictor', mode, intervalMs: EXTRA_INTERVAL_MS, copyThreads: 1, predictor });
+          plan.push({ workload, repetition, kind: 'predictor', mode, intervalMs: EXTRA_INTERVAL_MS, copyThreads, predictor });
         }
       }
-      if (ring) plan.push({ workload, repetition, kind: 'ring', mode: 'stop-and-copy', intervalMs: EXTRA_INTERVAL_MS, copyThreads: 1 });
+      if (ring) plan.push({ workload, repetition, kind: 'ring', mode: 'stop-and-copy', intervalMs: EXTRA_INTERVAL_MS, copyThreads });
     }
   }
   if (sweep && all.some((w) => w.name === 'dirtier')) {
@@ -160,7 +164,7 @@ export async function benchCommand(args: string[]): Promise<number> {
         const cell = { workingSetMiB, pagesPerUnit };
         plan.push({ workload: 'dirtier', repetition: 0, kind: 'off', sweep: cell });
         for (const mode of modes) {
-          plan.push({ workload: 'dirtier', repetition: 0, kind: 'interval', mode, intervalMs: SUMMARY_INTERVAL_MS, copyThreads: 1, sweep: cell });
+          plan.push({ workload: 'dirtier', repetition: 0, kind: 'interval', mode, intervalMs: SUMMARY_INTERVAL_MS, copyThreads, sweep: cell });
           if (prediction) {
             plan.push({
               workload: 'dirtier',
@@ -168,7 +172,7 @@ export async function benchCommand(args: string[]): Promise<number> {
               kind: 'interval',
               mode,
               intervalMs: SUMMARY_INTERVAL_MS,
-              copyThreads: 1,
+              copyThreads,
               predictor: prediction,
               sweep: cell,
             });
@@ -195,12 +199,12 @@ export async function benchCommand(args: string[]): Promise<number> {
     maxSlowdown,
     sweep: sweep && { ...sweep, intervalMs: SUMMARY_INTERVAL_MS, sizeIsWorkingSet: true },
     retention: RETENTION,
-    copyThreads: 1,
+    copyThreads,
     dirtyTracking: 'bitmap',
-    extraCopyThreadsRun: { intervalMs: EXTRA_INTERVAL_MS, copyThreads: EXTRA_COPY_THREADS },
-    rollbackRun: rollbacks > 0 ? { intervalMs: EXTRA_INTERVAL_MS, copyThreads: 1, rollbacks } : null,
-    predictorRuns: { intervalMs: EXTRA_INTERVAL_MS, copyThreads: 1, predictors, modes },
-    ringRun: ring ? { intervalMs: EXTRA_INTERVAL_MS, copyThreads: 1, dirtyTracking: 'ring' } : null,
+    extraCopyThreadsRun: { intervalMs: EXTRA_INTERVAL_MS, copyThreads: otherCopyThreads },
+    rollbackRun: rollbacks > 0 ? { intervalMs: EXTRA_INTERVAL_MS, copyThreads, rollbacks } : null,
+    predictorRuns: { intervalMs: EXTRA_INTERVAL_MS, copyThreads, predictors, modes },
+    ringRun: ring ? { intervalMs: EXTRA_INTERVAL_MS, copyThreads, dirtyTracking: 'ring' } : null,
     order:
       'per workload, per repetition: off, each interval in each mode without then with prediction, the copy-threads run, ' +
       'the rollback runs, each other predictor run, the ring run; then the dirtier sweep cells (off, then each mode)',

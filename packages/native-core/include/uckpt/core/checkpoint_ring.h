@@ -119,6 +119,12 @@ class CheckpointRing {
   // Copies `pages` not in the open log into it; returns how many.
   uint64_t fill_open(const Bitmap& pages);
 
+  // Checksums of pages copied in a pause are computed afterwards, a slice
+  // at a time; returns how many are still to do.
+  size_t settle_checksums(size_t at_most) { return store_.settle_checksums(at_most); }
+  // Backs the store frames that the next `frames` copies will take.
+  void prefault(uint64_t frames) { store_.prefault(frames); }
+
   std::vector<CheckpointInfo> list() const;
   uint64_t store_bytes() const { return store_.bytes_in_use(); }
   uint64_t shadow_pages() const { return shadow_pages_; }
@@ -142,8 +148,11 @@ class CheckpointRing {
     bool corrupt = false;
   };
 
+  // Copies `pages` into new frames (in parallel, checksums queued). Frees
+  // room first; throws StoreFull untouched.
+  std::vector<FrameId> copy_to_new_frames(const std::vector<uint64_t>& pages);
   // Copies `pages` into fresh shadow frames, moving the old shadow frames
-  // into `undo` when given. Frees room first; throws StoreFull untouched.
+  // into `undo` when given.
   uint64_t copy_to_shadow(const std::vector<uint64_t>& pages, std::vector<UndoEntry>* undo);
   void make_room(uint64_t frames);
   void retire_oldest();

@@ -34,13 +34,19 @@ const char* to_string(Mode mode);
 // "stop-and-copy" or "cow"; throws std::invalid_argument otherwise.
 Mode parse_mode(const std::string& name);
 
+// Two where this process may run on two CPUs or more, else one. The paused
+// vCPU's thread sleeps, so its CPU is free to copy; one thread's copy is
+// bound by memory latency rather than bandwidth, and a second one copied
+// 1.4-1.6x as fast on the 2-CPU development machines.
+unsigned default_copy_threads();
+
 struct CheckpointConfig {
   uint32_t interval_ms = 50;  // 1..10000
   uint32_t retention = 8;     // 1..1024
   bool enabled = true;
   Mode mode = Mode::StopAndCopy;
   uint64_t store_bytes = 0;   // memory bound of the page store
-  unsigned copy_threads = 1;  // threads copying while the guest is paused
+  unsigned copy_threads = default_copy_threads();  // threads copying while the guest is paused
   std::string predictor = "off";  // "off", "history", "frontier", "cost"
   double fault_ns = 3000;    // cost of one dirty-log write-protection fault (stop-and-copy), for the cost model
 };
@@ -154,6 +160,7 @@ class Checkpointer {
   void epoch(bool requested);
   void apply_enabled(bool enabled);
   bool must_revive();  // paused; throws RollbackRefused
+  void settle_store();
   void publish();
   void fail(const std::string& message);
   // Copy-on-write.
@@ -176,6 +183,7 @@ class Checkpointer {
   Bitmap carry_;  // harvested but not yet consumed: never dropped
   Bitmap hot_;    // left writable this epoch; examined at every checkpoint
   Bitmap writable_;  // pages writable at the last harvest
+  uint64_t last_pages_copied_ = 0;  // by the last pause: store frames to have ready
   // Per-epoch scratch, sized once so the pause allocates nothing.
   Bitmap hot_changed_, next_hot_, rearm_;
   std::unique_ptr<Predictor> predictor_;

@@ -2,6 +2,10 @@
 // configured bound, handed out from a free list, so that storing a page on
 // the hot path never allocates. Every frame carries the CRC32C of what was
 // stored in it, checked before the page is ever written back.
+//
+// Pages copied while the guest is paused get their checksum afterwards
+// (copy_in, then queue_checksums): computing it costs about a third of the
+// copy, and the pause is what the guest waits for.
 #pragma once
 
 #include <cstddef>
@@ -26,7 +30,20 @@ class PageStore {
 
   // Copies a page in and records its checksum.
   void store(FrameId frame, const uint8_t* page);
-  bool verify(FrameId frame) const;
+  // Copies a page in without its checksum; safe from several threads for
+  // different frames. The caller then queues the frames' checksums.
+  void copy_in(FrameId frame, const uint8_t* page);
+  void queue_checksums(const std::vector<FrameId>& frames);
+  // Records the checksums of up to `at_most` queued frames; returns how
+  // many are still queued. A frame released and reused meanwhile is summed
+  // as it is then, which is what it holds.
+  size_t settle_checksums(size_t at_most = SIZE_MAX);
+  // Settles every queued checksum first.
+  bool verify(FrameId frame);
+  // Makes sure the next `frames` allocations hand out frames already backed
+  // by memory: the first touch of a frame costs a page fault, which should
+  // not happen in a pause.
+  void prefault(uint64_t frames);
   const uint8_t* data(FrameId frame) const { return base_ + uint64_t{frame} * 4096; }
 
   uint64_t capacity_frames() const { return capacity_; }
@@ -42,6 +59,10 @@ class PageStore {
   uint64_t capacity_ = 0;
   std::vector<FrameId> free_;
   std::vector<uint32_t> checksums_;
+  std::vector<FrameId> unsummed_;
+  // Frames are handed out lowest first and reused from the top of the free
+  // list, so the frames backed by memory are exactly [0, backed_).
+  uint64_t backed_ = 0;
 };
 
 }  // namespace uckpt::core
