@@ -5,24 +5,54 @@
 namespace uckpt::core {
 namespace {
 
-class HistoryPredictor : public Predictor {
+// Per-page state that is zero for most pages: only the pages with some
+// state are visited, so an epoch costs what was written recently, not the
+// size of the guest (a 1 GiB guest has 262,144 pages).
+template <typename State>
+class SparsePages {
  public:
-  HistoryPredictor(uint64_t pages, unsigned m, unsigned n) : history_(pages, 0), m_(m), mask_((1u << n) - 1) {}
-  const char* name() const override { return "history"; }
+  explicit SparsePages(uint64_t pages) : state_(pages, 0) {}
 
-  void observe(const Bitmap& written) override {
-    for (uint64_t p = 0; p < history_.size(); p++) {
-      if (history_[p] || written.test(p)) history_[p] = static_cast<uint16_t>(((history_[p] << 1) | written.test(p)) & mask_);
+  // Calls update(state&, written) for every page written now or with state,
+  // and forgets those whose state is back to zero.
+  template <typename Update>
+  void observe(const Bitmap& written, Update&& update) {
+    written.for_each([&](uint64_t p) {
+      if (state_[p] == 0) live_.push_back(p);
+    });
+    size_t kept = 0;
+    for (uint64_t p : live_) {
+      update(state_[p], written.test(p));
+      if (state_[p] != 0) live_[kept++] = p;
     }
+    live_.resize(kept);
   }
-  void predict(Bitmap& hot, const PageCosts&) override {
-    for (uint64_t p = 0; p < history_.size(); p++) {
-      if (history_[p] && static_cast<unsigned>(__builtin_popcount(history_[p])) >= m_) hot.set(p);
-    }
+  template <typename Fn>
+  void for_each(Fn&& fn) const {
+    for (uint64_t p : live_) fn(p, state_[p]);
   }
 
  private:
-  std::vector<uint16_t> history_;  // bit i: written i epochs ago
+  std::vector<State> state_;
+  std::vector<uint64_t> live_;  // the pages whose state is not zero
+};
+
+class HistoryPredictor : public Predictor {
+ public:
+  HistoryPredictor(uint64_t pages, unsigned m, unsigned n) : history_(pages), m_(m), mask_((1u << n) - 1) {}
+  const char* name() const override { return "history"; }
+
+  void observe(const Bitmap& written) override {
+    history_.observe(written, [&](uint16_t& h, bool w) { h = static_cast<uint16_t>(((h << 1) | w) & mask_); });
+  }
+  void predict(Bitmap& hot, const PageCosts&) override {
+    history_.for_each([&](uint64_t p, uint16_t h) {
+      if (static_cast<unsigned>(__builtin_popcount(h)) >= m_) hot.set(p);
+    });
+  }
+
+ private:
+  SparsePages<uint16_t> history_;  // bit i: written i epochs ago
   unsigned m_;
   uint32_t mask_;
 };
@@ -59,33 +89,33 @@ class FrontierPredictor : public Predictor {
 
 class CostPredictor : public Predictor {
  public:
-  explicit CostPredictor(uint64_t pages) : probability_(pages, 0), last_(pages) {}
+  explicit CostPredictor(uint64_t pages) : probability_(pages), last_(pages) {}
   const char* name() const override { return "cost"; }
 
   // p <- p + (written - p) / 4, in 1/256ths: four epochs of memory. Each
   // step moves at least one unit, or a page written once would stay at
   // 1..3 for ever and, where a fault costs 100 copies (copy-on-write), hot.
   void observe(const Bitmap& written) override {
-    for (uint64_t p = 0; p < probability_.size(); p++) {
-      int current = probability_[p], target = written.test(p) ? 256 : 0;
-      if (current == target) continue;
+    probability_.observe(written, [](uint16_t& p, bool w) {
+      const int current = p, target = w ? 256 : 0;
+      if (current == target) return;
       int step = (target - current) / 4;
       if (step == 0) step = target > current ? 1 : -1;
-      probability_[p] = static_cast<uint16_t>(current + step);
-    }
+      p = static_cast<uint16_t>(current + step);
+    });
     last_ = written;
   }
   void predict(Bitmap& hot, const PageCosts& costs) override {
     // Hot when p * fault > copy, i.e. p > copy / fault.
     const double threshold = 256.0 * costs.copy_ns / costs.fault_ns;
-    for (uint64_t p = 0; p < probability_.size(); p++) {
-      if (probability_[p] > threshold) hot.set(p);
-    }
+    probability_.for_each([&](uint64_t p, uint16_t probability) {
+      if (probability > threshold) hot.set(p);
+    });
     frontier_of(last_, hot);
   }
 
  private:
-  std::vector<uint16_t> probability_;
+  SparsePages<uint16_t> probability_;
   Bitmap last_;
 };
 
