@@ -676,12 +676,14 @@ void Checkpointer::refresh_costs(const EpochRecord& r, uint64_t fault_service_ns
 // for long.
 void Checkpointer::settle_store() {
   constexpr size_t kSlice = 256;  // about 0.1 ms
-  for (size_t left = 1; left > 0;) {
+  for (bool more = true; more;) {
     std::lock_guard<std::mutex> lock(ring_mu_);
-    left = ring_.settle_checksums(kSlice);
+    more = ring_.settle_checksums(kSlice) > 0;
   }
-  std::lock_guard<std::mutex> lock(ring_mu_);
-  ring_.prefault(last_pages_copied_);
+  for (bool more = true; more;) {
+    std::lock_guard<std::mutex> lock(ring_mu_);
+    more = ring_.prefault(last_pages_copied_, kSlice) > 0;
+  }
 }
 
 void Checkpointer::publish() {

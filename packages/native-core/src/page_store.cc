@@ -36,18 +36,20 @@ FrameId PageStore::allocate() {
   return f;
 }
 
-void PageStore::prefault(uint64_t frames) {
+uint64_t PageStore::prefault(uint64_t frames, uint64_t at_most) {
   // The next allocations take the free frames below backed_ first (the
   // released ones on top), then the others in order from backed_.
   const uint64_t free_backed = free_.size() - (capacity_ - backed_);
-  if (frames <= free_backed) return;
-  const uint64_t end = std::min(capacity_, backed_ + (frames - free_backed));
+  if (frames <= free_backed) return 0;
+  const uint64_t wanted = std::min(capacity_, backed_ + (frames - free_backed));
+  const uint64_t end = backed_ + std::min(wanted - backed_, at_most);
   uint8_t* from = base_ + backed_ * 4096;
   if (madvise(from, (end - backed_) * 4096, MADV_POPULATE_WRITE) != 0) {
     // Kernels before 5.14: touching each page does the same.
     for (uint8_t* p = from; p < base_ + end * 4096; p += 4096) *reinterpret_cast<volatile uint8_t*>(p) = 0;
   }
   backed_ = end;
+  return wanted - end;
 }
 
 void PageStore::release(FrameId frame) { free_.push_back(frame); }

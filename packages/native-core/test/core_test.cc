@@ -144,9 +144,12 @@ TEST("page store: prefault backs exactly the frames the next allocations take") 
   CHECK(!resident(4));
   FrameId first = store.allocate();  // frame 0
   store.release(first);
-  store.prefault(5);  // frames 0-3 are backed and free: one more
+  CHECK_EQ(store.prefault(5), uint64_t{0});  // frames 0-3 are backed and free: one more
   CHECK(resident(4));
   CHECK(!resident(5));
+  CHECK_EQ(store.prefault(12, 3), uint64_t{4});  // 7 more wanted, 3 at a time
+  CHECK(resident(7));
+  CHECK(!resident(8));
 }
 
 TEST("rollback to any retained checkpoint restores memory and vCPUs exactly") {

@@ -11,10 +11,11 @@ export interface BenchSpec {
   /**
    * off: unprotected (the baseline); interval: stop-and-copy at one of the
    * chosen intervals, the engine's default copy threads; copy-threads: an
-   * extra interval run with the other count (1 or 2); rollback: an extra run with rollbacks (never used for
-   * overhead, since rolled-back work is redone); predictor: an extra interval
-   * run with dirty-page prediction; ring: an extra interval run with KVM dirty
-   * rings instead of the dirty bitmap.
+   * extra interval run with the other count (1 or 2); rollback: an extra run
+   * with rollbacks (never used for overhead, since rolled-back work is
+   * redone); predictor: an extra interval run with dirty-page prediction;
+   * ring: an extra interval run with KVM dirty rings instead of the dirty
+   * bitmap.
    */
   kind: 'off' | 'interval' | 'copy-threads' | 'rollback' | 'predictor' | 'ring';
   /** Checkpointed runs: stop-and-copy (default) or copy-on-write. */

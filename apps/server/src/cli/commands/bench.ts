@@ -4,10 +4,10 @@
 // process, so that overheads are ratios measured under the same (shared,
 // noisy) conditions; then (unless --quick) once with the other copy-thread
 // count (1 or 2), with rollbacks, with each other predictor and with KVM
-// dirty rings instead of the dirty bitmap. A dirtier sweep (working set x write rate) at 50 ms
-// shows where each mode wins. Every run must produce the unprotected run's
-// checksum; a run slower than --max-slowdown times the unprotected one is
-// stopped and reported as a lower bound.
+// dirty rings instead of the dirty bitmap. A dirtier sweep (working set x
+// write rate) at 50 ms shows where each mode wins. Every run must produce
+// the unprotected run's checksum; a run slower than --max-slowdown times
+// the unprotected one is stopped and reported as a lower bound.
 import { mkdirSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';

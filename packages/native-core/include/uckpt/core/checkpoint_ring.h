@@ -122,8 +122,9 @@ class CheckpointRing {
   // Checksums of pages copied in a pause are computed afterwards, a slice
   // at a time; returns how many are still to do.
   size_t settle_checksums(size_t at_most) { return store_.settle_checksums(at_most); }
-  // Backs the store frames that the next `frames` copies will take.
-  void prefault(uint64_t frames) { store_.prefault(frames); }
+  // Backs the store frames that the next `frames` copies will take, up to
+  // `at_most` at a time; returns how many are still to back.
+  uint64_t prefault(uint64_t frames, uint64_t at_most) { return store_.prefault(frames, at_most); }
 
   std::vector<CheckpointInfo> list() const;
   uint64_t store_bytes() const { return store_.bytes_in_use(); }

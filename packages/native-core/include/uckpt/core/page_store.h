@@ -40,10 +40,11 @@ class PageStore {
   size_t settle_checksums(size_t at_most = SIZE_MAX);
   // Settles every queued checksum first.
   bool verify(FrameId frame);
-  // Makes sure the next `frames` allocations hand out frames already backed
-  // by memory: the first touch of a frame costs a page fault, which should
-  // not happen in a pause.
-  void prefault(uint64_t frames);
+  // Works towards the next `frames` allocations handing out frames already
+  // backed by memory (the first touch of a frame costs a page fault, which
+  // should not happen in a pause): backs up to `at_most` more, and returns
+  // how many are still to back.
+  uint64_t prefault(uint64_t frames, uint64_t at_most = UINT64_MAX);
   const uint8_t* data(FrameId frame) const { return base_ + uint64_t{frame} * 4096; }
 
   uint64_t capacity_frames() const { return capacity_; }
