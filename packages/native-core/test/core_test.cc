@@ -410,42 +410,6 @@ TEST("prediction: under every predictor no write escapes, and hot pages cost no 
   }
 }
 
-TEST("prediction: with the store short of room, old checkpoints make way and rollbacks stay exact") {
-  // 160 guest pages next to 256 frames: once the shadow holds most of the
-  // guest, each epoch's pages fit only by retiring old checkpoints.
-  constexpr uint64_t kGuestPages = 160;
-  MemoryBackend guest(kGuestPages);
-  Reports reports;
-  CheckpointConfig config;
-  config.interval_ms = 10000;
-  config.retention = 20;
-  config.store_bytes = 1 * MiB;
-  config.predictor = "history";
-  Checkpointer cp(guest, config, reports.epochs_sink(), reports.errors_sink());
-  std::mt19937_64 rng(5);
-  std::map<uint64_t, std::vector<uint8_t>> saved;
-  for (int round = 0; round < 150; round++) {
-    for (uint64_t p = 0; p < 24; p++) {
-      if (p % 3 || round % 2) guest.write(p, static_cast<uint32_t>(rng() % kPageSize), uint8_t(round));
-    }
-    scribble(guest, rng, 12, kGuestPages);
-    uint64_t seq = cp.checkpoint_now();
-    saved[seq] = guest.memory();
-    if (rng() % 4 == 0) {
-      auto list = cp.list();
-      uint64_t target = list[rng() % list.size()].seq;
-      cp.rollback(target);
-      CHECK(guest.memory() == saved[target]);
-    }
-  }
-  CHECK(reports.errors().empty());
-  uint64_t retired = 0, false_positives = 0;
-  for (const EpochRecord& r : reports.epochs()) retired += r.retired, false_positives += r.false_positives;
-  CHECK(false_positives > 0);  // some hot pages were compared and left alone
-  CHECK(retired > 0);          // the store was short of room
-  CHECK(cp.list().size() < 20);
-}
-
 TEST("prediction: a hot page that was not written is not stored again") {
   MemoryBackend guest(kPages);
   Reports reports;
