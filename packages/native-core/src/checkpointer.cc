@@ -1,6 +1,5 @@
 #include "uckpt/core/checkpointer.h"
 
-#include <sched.h>
 #include <time.h>
 
 #include <chrono>
@@ -54,12 +53,6 @@ double calibrate_copy_ns() {
 }
 
 }  // namespace
-
-unsigned default_copy_threads() {
-  cpu_set_t cpus;
-  if (sched_getaffinity(0, sizeof(cpus), &cpus) != 0) return 1;
-  return CPU_COUNT(&cpus) >= 2 ? 2 : 1;
-}
 
 const char* to_string(Mode mode) { return mode == Mode::CopyOnWrite ? "cow" : "stop-and-copy"; }
 

@@ -14,8 +14,6 @@ export interface NativeAddon {
     onEvent: (event: NativeEvent) => void,
     options: { dirtyTracking?: 'bitmap' | 'ring' },
   ) => NativeVm;
-  /** Threads copying in a pause unless told otherwise: 2 on a host with 2 CPUs or more, else 1. */
-  defaultCopyThreads: number;
 }
 
 export type NativeEvent =

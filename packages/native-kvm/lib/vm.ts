@@ -171,7 +171,7 @@ export interface CheckpointConfig {
   mode?: CheckpointMode;
   /** Memory bound of the page store; default 1.5 x guest RAM (fixed once enabled). */
   storeMiB?: number;
-  /** Threads copying while the guest is paused, 1..16; default 2 on a host with 2 CPUs or more, else 1 (fixed once enabled). */
+  /** Threads copying while the guest is paused, 1..16, default 1 (fixed once enabled). */
   copyThreads?: number;
   /**
    * Dirty-page prediction: pages predicted to be written are left writable

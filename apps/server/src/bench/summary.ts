@@ -10,7 +10,7 @@ export interface BenchSpec {
   repetition: number;
   /**
    * off: unprotected (the baseline); interval: stop-and-copy at one of the
-   * chosen intervals, the engine's default copy threads; copy-threads: an
+   * chosen intervals, with --copy-threads threads; copy-threads: an
    * extra interval run with the other count (1 or 2); rollback: an extra run
    * with rollbacks (never used for overhead, since rolled-back work is
    * redone); predictor: an extra interval run with dirty-page prediction;

@@ -34,7 +34,7 @@ commands:
       [--quick] [--workloads a,b,...] [--intervals 10,25,50,100] [--modes stop-and-copy,cow]
       [--prediction cost|history|frontier|none] [--predictors history,frontier,cost|none]
       [--repeat N] [--rollbacks N] [--max-slowdown X] [--no-sweep] [--no-ring]
-      [--size-scale F] [--out DIR] [--json]
+      [--size-scale F] [--copy-threads N] [--out DIR] [--json]
   campaign                    fault-injection campaign: N faults (bit flips in data/code/stack, registers,
                               hangs, crashes) into finite KVM runs, detected and recovered by the agent,
                               classified against the host checksum; resumable; JSON and chart

@@ -1,14 +1,12 @@
-// Module entry: exports the Vm class and the checkpoint core's defaults.
+// Module entry: exports the Vm class.
 #include <napi.h>
 
-#include "uckpt/core/checkpointer.h"
 #include "vm_object.h"
 
 namespace {
 
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("Vm", uckpt::addon::VmObject::Define(env));
-  exports.Set("defaultCopyThreads", Napi::Number::New(env, uckpt::core::default_copy_threads()));
   return exports;
 }
 

@@ -12,7 +12,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
-import { GuestRunError, listWorkloads, loadAddon, runInVm, type CheckpointedRunResult, type Vm } from '@uckpt/native-kvm';
+import { GuestRunError, listWorkloads, runInVm, type CheckpointedRunResult, type Vm } from '@uckpt/native-kvm';
 import { overheadChart } from '../../bench/chart.js';
 import {
   BENCH_MODES,
@@ -64,6 +64,7 @@ export async function benchCommand(args: string[]): Promise<number> {
       repeat: { type: 'string' },
       rollbacks: { type: 'string' },
       'size-scale': { type: 'string' },
+      'copy-threads': { type: 'string' },
       predictors: { type: 'string' },
       modes: { type: 'string' },
       prediction: { type: 'string' },
@@ -118,9 +119,9 @@ export async function benchCommand(args: string[]): Promise<number> {
   if (values.out === '') throw new UsageError('--out must name a directory');
   const outDir = path.resolve(process.cwd(), values.out ?? path.join('bench', 'results'));
 
-  // Every run copies with the engine's default thread count; one extra run
-  // per workload with the other count (1 or 2) shows what it is worth.
-  const copyThreads = loadAddon().defaultCopyThreads;
+  // Every run copies with --copy-threads threads; one extra run per
+  // workload with the other count (1 or 2) shows what it is worth.
+  const copyThreads = integerOption('copy-threads', values['copy-threads'], { min: 1, max: 16, fallback: 1 });
   const otherCopyThreads = copyThreads === 1 ? 2 : 1;
 
   const sizes: Record<string, number> = {};
