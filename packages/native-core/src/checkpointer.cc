@@ -669,14 +669,14 @@ void Checkpointer::refresh_costs(const EpochRecord& r, uint64_t fault_service_ns
 // for long.
 void Checkpointer::settle_store() {
   constexpr size_t kSlice = 256;  // about 0.1 ms
-  for (bool more = true; more;) {
-    std::lock_guard<std::mutex> lock(ring_mu_);
-    more = ring_.settle_checksums(kSlice) > 0;
-  }
-  for (bool more = true; more;) {
-    std::lock_guard<std::mutex> lock(ring_mu_);
-    more = ring_.prefault(last_pages_copied_, kSlice) > 0;
-  }
+  auto in_slices = [this](auto step) {
+    for (bool more = true; more;) {
+      std::lock_guard<std::mutex> lock(ring_mu_);
+      more = step() > 0;
+    }
+  };
+  in_slices([&] { return ring_.settle_checksums(kSlice); });
+  in_slices([&] { return ring_.prefault(last_pages_copied_, kSlice); });
 }
 
 void Checkpointer::publish() {
