@@ -215,7 +215,11 @@ void Checkpointer::loop() {
       if (enabled_in_ring_) apply_enabled(false);  // starts over in the new mode
       use_mode(config.mode);
     }
-    if (config.enabled != enabled_in_ring_) apply_enabled(config.enabled);
+    if (config.enabled != enabled_in_ring_) {
+      apply_enabled(config.enabled);
+      // Enabling took the first checkpoint: the next is an interval away.
+      next = Clock::now() + std::chrono::milliseconds(config.interval_ms);
+    }
     for (auto& pending : requests) {
       // Published before the reply, so the caller sees what its request did.
       try {
@@ -237,8 +241,8 @@ void Checkpointer::loop() {
     } else if (!requests.empty()) {
       next = Clock::now() + std::chrono::milliseconds(config.interval_ms);
     }
-    settle_store();
     publish();
+    settle_store();
     lock.lock();
   }
 }

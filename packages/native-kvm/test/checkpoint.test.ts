@@ -243,7 +243,10 @@ describeKvm.each(modes)('checkpoints and rollback (%s)', (mode) => {
         () => vm.configureCheckpointing({ retention: 16, intervalMs: 2 }),
         () => vm.disableCheckpointing(),
         () => expect(vm.listCheckpoints()).toEqual([]),
-        () => vm.enableCheckpointing({ intervalMs: 10, mode }),
+        async () => {
+          vm.enableCheckpointing({ intervalMs: 10, mode });
+          await epochsPass(vm, 1); // the first checkpoint, taken on enabling, is listed by then
+        },
         async () => {
           vm.pause(); // holds the ring still, so the oldest stays retained
           await vm.rollback(vm.listCheckpoints()[0]!.seq);
