@@ -64,6 +64,16 @@ export class GuestRunError extends Error {
   }
 }
 
+/** Waits for the checkpoint that enabling takes (the guest has not started, so it comes at once). */
+async function firstCheckpoint(vm: Vm): Promise<void> {
+  for (const started = Date.now(); vm.listCheckpoints().length === 0; ) {
+    const { lastError } = vm.stats();
+    if (lastError) throw new Error(`checkpointing could not start: ${lastError}`);
+    if (Date.now() - started > 30_000) throw new Error('checkpointing did not take its first checkpoint within 30 s');
+    await new Promise((resolve) => setTimeout(resolve, 1));
+  }
+}
+
 export async function runInVm(options: VmRunOptions): Promise<CheckpointedRunResult> {
   const { index } = findWorkload(options.workload);
   if (!existsSync(guestImagePath)) {
@@ -159,9 +169,12 @@ export async function runInVm(options: VmRunOptions): Promise<CheckpointedRunRes
       void maybeRollBack();
     });
 
+    if (options.checkpointing) {
+      vm.enableCheckpointing(options.checkpointing);
+      await firstCheckpoint(vm); // protected from the guest's first instruction on
+    }
     const started = process.hrtime.bigint();
     vm.start();
-    if (options.checkpointing) vm.enableCheckpointing(options.checkpointing);
     options.onStart?.(vm);
     const exit = await vm.waitForExit();
     const runtimeMs = Number(process.hrtime.bigint() - started) / 1e6;
