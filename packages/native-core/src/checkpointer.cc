@@ -105,7 +105,7 @@ Checkpointer::Checkpointer(Backend& backend, const CheckpointConfig& config, Epo
   }
   estimates_.copy_ns = estimates_.copy_ns_calibrated = calibrate_copy_ns();
   estimates_.kvm_fault_ns = config.fault_ns;
-  costs_.copy_ns = estimates_.copy_ns;
+  compare_ns_ = estimates_.copy_ns;  // until a pause measures it: it reads two pages where a copy reads one
   use_predictor(config.predictor);
   use_mode(config.mode);
   thread_ = std::thread([this] { loop(); });
@@ -316,7 +316,7 @@ void Checkpointer::use_mode(Mode requested) {
     estimates_.uffd_fault_ns_calibrated = measured;
     estimates_.uffd_fault_ns = measured > 0 ? measured : 70000;  // platform.md's order of magnitude
   }
-  costs_.fault_ns = mode_ == Mode::CopyOnWrite ? estimates_.uffd_fault_ns : estimates_.kvm_fault_ns;
+  update_page_costs();
   std::lock_guard<std::mutex> lock(mu_);
   totals_.mode = mode_;
   totals_.fallback_reason = fallback_reason_;
@@ -487,8 +487,7 @@ void Checkpointer::collect_written() {
   // clears it): only these can be left writable into the next epoch.
   writable_ = dirty_;
   dirty_.and_not(hot_);
-  hot_changed_.clear();
-  if (hot_.count()) ring_.find_changed(hot_, hot_changed_);
+  find_hot_changed();
   dirty_ |= hot_changed_;
   dirty_ |= carry_;
 }
@@ -589,8 +588,7 @@ void Checkpointer::epoch_cow(EpochRecord& r) {
   backend_.harvest_dirty(dirty_);
   dirty_ |= carry_;
   carry_.clear();
-  hot_changed_.clear();
-  if (hot_.count()) ring_.find_changed(hot_, hot_changed_);
+  find_hot_changed();
   written_ = faulted_;
   written_ |= hot_changed_;
   // Every page the dirty log saw written was either hot (copied when the
@@ -662,8 +660,27 @@ void Checkpointer::refresh_costs(const EpochRecord& r, uint64_t fault_service_ns
     const double per_fault = backend_.write_fault_overhead_ns() + double(fault_service_ns) / double(r.faults);
     estimates_.uffd_fault_ns = 0.8 * estimates_.uffd_fault_ns + 0.2 * per_fault;
   }
-  costs_.copy_ns = estimates_.copy_ns;
-  costs_.fault_ns = r.mode == Mode::CopyOnWrite ? estimates_.uffd_fault_ns : estimates_.kvm_fault_ns;
+  update_page_costs();
+}
+
+// What a hot page that turns out unwritten costs at a checkpoint: its
+// comparison, and with copy-on-write its copy into the open log.
+void Checkpointer::update_page_costs() {
+  const bool cow = mode_ == Mode::CopyOnWrite;
+  costs_.hot_ns = cow ? estimates_.copy_ns + compare_ns_ : compare_ns_;
+  costs_.fault_ns = cow ? estimates_.uffd_fault_ns : estimates_.kvm_fault_ns;
+  costs_.can_unprotect = cow;
+}
+
+// Which hot pages were written, by comparing them with the newest
+// checkpoint; timed, for the cost model.
+void Checkpointer::find_hot_changed() {
+  hot_changed_.clear();
+  const uint64_t hot = hot_.count();
+  if (hot == 0) return;
+  const uint64_t start = now_ns();
+  ring_.find_changed(hot_, hot_changed_);
+  if (hot >= 16) compare_ns_ = 0.8 * compare_ns_ + 0.2 * double(now_ns() - start) / double(hot);
 }
 
 // What a pause leaves for later, done while the guest runs again (on

@@ -1,5 +1,6 @@
 #include "uckpt/core/predictor.h"
 
+#include <algorithm>
 #include <stdexcept>
 
 namespace uckpt::core {
@@ -57,11 +58,13 @@ class HistoryPredictor : public Predictor {
   uint32_t mask_;
 };
 
-// Runs of consecutive written pages, and the same length after each.
-void frontier_of(const Bitmap& written, Bitmap& hot) {
+// The run of the same length after each run of consecutive written pages,
+// and with `with_runs` the runs themselves.
+void frontier_of(const Bitmap& written, Bitmap& hot, bool with_runs) {
   uint64_t run_start = 0, run_length = 0, previous = UINT64_MAX - 1;
   auto close_run = [&] {
-    for (uint64_t p = run_start; p < run_start + 2 * run_length && p < hot.size(); p++) hot.set(p);
+    const uint64_t from = with_runs ? run_start : run_start + run_length;
+    for (uint64_t p = from; p < run_start + 2 * run_length && p < hot.size(); p++) hot.set(p);
   };
   written.for_each([&](uint64_t p) {
     if (p == previous + 1) {
@@ -81,41 +84,74 @@ class FrontierPredictor : public Predictor {
   explicit FrontierPredictor(uint64_t pages) : last_(pages) {}
   const char* name() const override { return "frontier"; }
   void observe(const Bitmap& written) override { last_ = written; }
-  void predict(Bitmap& hot, const PageCosts&) override { frontier_of(last_, hot); }
+  void predict(Bitmap& hot, const PageCosts&) override { frontier_of(last_, hot, true); }
 
  private:
   Bitmap last_;
 };
 
+// Pages are known by age, the epochs since their last write (1: written
+// in the epoch that just ended), up to kHorizon. For each age, how often
+// such pages were written in the next epoch (the hazard) is measured on
+// the running guest, whatever the pages' protection; the counts decay, so
+// the estimates follow the guest's phases.
 class CostPredictor : public Predictor {
  public:
-  explicit CostPredictor(uint64_t pages) : probability_(pages), last_(pages) {}
+  explicit CostPredictor(uint64_t pages) : age_(pages), last_(pages) {}
   const char* name() const override { return "cost"; }
 
-  // p <- p + (written - p) / 4, in 1/256ths: four epochs of memory. Each
-  // step moves at least one unit, or a page written once would stay at
-  // 1..3 for ever and, where a fault costs 100 copies (copy-on-write), hot.
   void observe(const Bitmap& written) override {
-    probability_.observe(written, [](uint16_t& p, bool w) {
-      const int current = p, target = w ? 256 : 0;
-      if (current == target) return;
-      int step = (target - current) / 4;
-      if (step == 0) step = target > current ? 1 : -1;
-      p = static_cast<uint16_t>(current + step);
+    for (int a = 1; a <= kHorizon; a++) seen_[a] *= kDecay, hits_[a] *= kDecay;
+    age_.observe(written, [&](uint8_t& age, bool w) {
+      if (age != 0) seen_[age] += 1, hits_[age] += w;
+      age = w ? 1 : age == kHorizon ? 0 : static_cast<uint8_t>(age + 1);
     });
     last_ = written;
   }
+
+  // Where a protected page can be made writable again before a write
+  // (copy-on-write), each epoch is decided alone: hot when P(written next)
+  // x fault > hot cost. The dirty log can only protect: a protected page
+  // pays a fault at its next write, however far, so a page stays hot while
+  // the hot epochs expected until that write cost less than the fault.
+  // That keeps pages rewritten every few epochs (a merge sort's passes)
+  // hot between writes, and lets scattered writes go.
   void predict(Bitmap& hot, const PageCosts& costs) override {
-    // Hot when p * fault > copy, i.e. p > copy / fault.
-    const double threshold = 256.0 * costs.copy_ns / costs.fault_ns;
-    probability_.for_each([&](uint64_t p, uint16_t probability) {
-      if (probability > threshold) hot.set(p);
+    double hazard[kHorizon + 1];
+    for (int a = 1; a <= kHorizon; a++) {
+      // An age seen little is taken to be like the age before: pages not
+      // written again so far are not expected to be later.
+      const double prior = a == 1 ? 0.25 : hazard[a - 1];
+      hazard[a] = (hits_[a] + kPriorWeight * prior) / (seen_[a] + kPriorWeight);
+    }
+    bool hot_at[kHorizon + 1] = {};
+    double later = 0;       // expected cost from the next age on, deciding each age well
+    double unwritten = 1;   // P(no write from this age up to the horizon)
+    for (int a = kHorizon; a >= 1; a--) {
+      const double h = hazard[a];
+      if (costs.can_unprotect) {
+        hot_at[a] = h * costs.fault_ns > costs.hot_ns;
+        continue;
+      }
+      unwritten *= 1 - h;
+      const double protect = costs.fault_ns * (1 - unwritten);
+      const double keep = costs.hot_ns + (1 - h) * later;
+      hot_at[a] = keep < protect;
+      later = std::min(keep, protect);
+    }
+    age_.for_each([&](uint64_t p, uint8_t age) {
+      if (hot_at[age]) hot.set(p);
     });
-    frontier_of(last_, hot);
+    frontier_of(last_, hot, false);  // the written runs are hot by their age
   }
 
  private:
-  SparsePages<uint16_t> probability_;
+  static constexpr int kHorizon = 8;
+  static constexpr double kDecay = 0.7;
+  static constexpr double kPriorWeight = 8;  // pages' worth of belief in the prior
+
+  SparsePages<uint8_t> age_;
+  double seen_[kHorizon + 1] = {}, hits_[kHorizon + 1] = {};
   Bitmap last_;
 };
 

@@ -379,6 +379,43 @@ TEST("the cost predictor forgets a page written once, however dear a fault") {
   CHECK_EQ(hot.count(), uint64_t{0});
 }
 
+TEST("the cost predictor keeps pages rewritten every few epochs hot between writes, and lets one-off writes go") {
+  const PageCosts dirty_log{350, 3000, false}, copy_on_write{350, 3000, true};
+  // A sweep over 300 pages, 100 an epoch: each page is written every third epoch.
+  auto sweep = make_cost_predictor(1000);
+  Bitmap written(1000), hot(1000);
+  for (int epoch = 0; epoch < 30; epoch++) {
+    written.clear();
+    for (uint64_t i = 0; i < 100; i++) written.set((epoch % 3) * 100 + i);
+    sweep->observe(written);
+  }
+  auto swept_hot = [&] {
+    uint64_t n = 0;
+    for (uint64_t p = 0; p < 300; p++) n += hot.test(p);
+    return n;
+  };
+  // The dirty log: two comparisons before the next write cost less than its fault.
+  sweep->predict(hot, dirty_log);
+  CHECK_EQ(swept_hot(), uint64_t{300});
+  // Copy-on-write can unprotect later: of those, only the pages written next are hot.
+  hot.clear();
+  sweep->predict(hot, copy_on_write);
+  CHECK_EQ(swept_hot(), uint64_t{100});
+  for (uint64_t p = 0; p < 100; p++) CHECK(hot.test(p));  // epoch 30 writes pages 0..99
+
+  // A sequential writer that never comes back: only the pages ahead of it are hot.
+  auto fill = make_cost_predictor(40000);
+  Bitmap filled(40000), ahead(40000);
+  for (int epoch = 0; epoch < 30; epoch++) {
+    filled.clear();
+    for (uint64_t i = 0; i < 1000; i++) filled.set(epoch * 1000 + i);
+    fill->observe(filled);
+  }
+  fill->predict(ahead, dirty_log);
+  CHECK_EQ(ahead.count(), uint64_t{1000});
+  CHECK(ahead.test(30000) && ahead.test(30999));
+}
+
 TEST("prediction: under every predictor no write escapes, and hot pages cost no fault") {
   for (const char* name : {"history", "frontier", "cost"}) {
     MemoryBackend guest(kPages);

@@ -167,6 +167,8 @@ class Checkpointer {
   // other page write-protected, the dirty log re-armed for `kvm_written`.
   void open_epoch_cow(const Bitmap& next_hot, const Bitmap& kvm_written, EpochRecord* r);
   void refresh_costs(const EpochRecord& r, uint64_t fault_service_ns);
+  void update_page_costs();
+  void find_hot_changed();  // into hot_changed_
 
   Backend& backend_;
   EpochSink on_epoch_;
@@ -184,6 +186,7 @@ class Checkpointer {
   std::string predictor_name_ = "off";
   PageCosts costs_;
   CostEstimates estimates_{};
+  double compare_ns_;  // comparing a hot page at a checkpoint, exponentially weighted
   Mode mode_ = Mode::StopAndCopy;  // in effect (the loop's view)
   Mode mode_requested_ = Mode::StopAndCopy;
   std::string fallback_reason_;

@@ -20,8 +20,11 @@ namespace uckpt::core {
 
 // What writes cost on this host, in nanoseconds per page.
 struct PageCosts {
-  double copy_ns = 500;    // examining and copying a hot page at a checkpoint
+  double hot_ns = 500;     // a hot page at a checkpoint that finds it unwritten
   double fault_ns = 3000;  // a write-protection fault on a cold page
+  // A protected page can be made writable ahead of its next write
+  // (copy-on-write); the dirty log can only protect.
+  bool can_unprotect = false;
 };
 
 class Predictor {
@@ -39,8 +42,9 @@ std::unique_ptr<Predictor> make_history_predictor(uint64_t pages, unsigned m, un
 // For sequential writers: each run of written pages predicts the run of the
 // same length right after it (the frontier moves on), and stays hot itself.
 std::unique_ptr<Predictor> make_frontier_predictor(uint64_t pages);
-// Hot when P(written next epoch) x fault cost > copy cost, with P an
-// exponentially weighted frequency of writes per page, plus the frontier.
+// Hot when a fault is expected to cost more than keeping the page hot
+// until its next write, with the chance of a write measured per page age
+// on the running guest; plus the pages ahead of the frontier.
 std::unique_ptr<Predictor> make_cost_predictor(uint64_t pages);
 
 // "history", "frontier", "cost"; throws std::invalid_argument otherwise.
