@@ -125,19 +125,18 @@ class CostPredictor : public Predictor {
       hazard[a] = (hits_[a] + kPriorWeight * prior) / (seen_[a] + kPriorWeight);
     }
     bool hot_at[kHorizon + 1] = {};
-    double later = 0;       // expected cost from the next age on, deciding each age well
-    double unwritten = 1;   // P(no write from this age up to the horizon)
-    for (int a = kHorizon; a >= 1; a--) {
-      const double h = hazard[a];
-      if (costs.can_unprotect) {
-        hot_at[a] = h * costs.fault_ns > costs.hot_ns;
-        continue;
+    if (costs.can_unprotect) {
+      for (int a = 1; a <= kHorizon; a++) hot_at[a] = hazard[a] * costs.fault_ns > costs.hot_ns;
+    } else {
+      double later = 0;      // expected cost from the next age on, deciding each age well
+      double unwritten = 1;  // P(no write from this age up to the horizon)
+      for (int a = kHorizon; a >= 1; a--) {
+        unwritten *= 1 - hazard[a];
+        const double protect = costs.fault_ns * (1 - unwritten);
+        const double keep = costs.hot_ns + (1 - hazard[a]) * later;
+        hot_at[a] = keep < protect;
+        later = std::min(keep, protect);
       }
-      unwritten *= 1 - h;
-      const double protect = costs.fault_ns * (1 - unwritten);
-      const double keep = costs.hot_ns + (1 - h) * later;
-      hot_at[a] = keep < protect;
-      later = std::min(keep, protect);
     }
     age_.for_each([&](uint64_t p, uint8_t age) {
       if (hot_at[age]) hot.set(p);
