@@ -28,11 +28,17 @@ const settings: TuningSettings = { overheadBudgetPct: 3, errorRatePerHour: 360, 
 const fixedUs = 200;
 const perPageUs = 3;
 
-/** Epochs of `intervalMs` from `start` to `end`, the workload writing `pagesPerSecond` distinct pages. */
-function epochs(start: number, end: number, intervalMs: number, pagesPerSecond: number, jitter = () => 1): EpochSample[] {
+/**
+ * Epochs of `intervalMs` from `start` to `end`, the workload writing
+ * `pagesPerSecond` distinct pages, or, given a working set, writing at that
+ * rate uniformly over it (an epoch then dirties at most the working set).
+ */
+function epochs(start: number, end: number, intervalMs: number, pagesPerSecond: number, jitter = () => 1, workingSetPages = Infinity): EpochSample[] {
   const out: EpochSample[] = [];
+  const written = (pagesPerSecond * intervalMs) / 1000;
+  const distinct = Number.isFinite(workingSetPages) ? -workingSetPages * Math.expm1(-written / workingSetPages) : written;
   for (let time = start + intervalMs; time <= end; time += intervalMs) {
-    const dirtyPages = Math.round(((pagesPerSecond * intervalMs) / 1000) * jitter());
+    const dirtyPages = Math.round(distinct * jitter());
     out.push({ time, intervalMs, dirtyPages, pauseUs: fixedUs + perPageUs * dirtyPages, faultUs: 0 });
   }
   return out;
@@ -42,7 +48,11 @@ function epochs(start: number, end: number, intervalMs: number, pagesPerSecond: 
  * A closed loop: the VM runs at whatever interval the tuner last chose, its
  * write rate given by `rateAt(time)`; a decision every second.
  */
-function simulate(rateAt: (time: number) => number, untilMs: number, options: { startMs?: number; measured?: (intervalMs: number) => number | null; jitter?: () => number } = {}) {
+function simulate(
+  rateAt: (time: number) => number,
+  untilMs: number,
+  options: { startMs?: number; measured?: (intervalMs: number) => number | null; jitter?: () => number; workingSetPages?: number } = {},
+) {
   let interval = options.startMs ?? 50;
   let state: TuningState = initialTuningState(0);
   const history: EpochSample[] = [];
@@ -51,7 +61,7 @@ function simulate(rateAt: (time: number) => number, untilMs: number, options: { 
   let last = 0;
   for (let now = 1000; now <= untilMs; now += 1000) {
     for (let time = last + interval; time <= now; time += interval) {
-      const batch = epochs(time - interval, time, interval, rateAt(time), options.jitter);
+      const batch = epochs(time - interval, time, interval, rateAt(time), options.jitter, options.workingSetPages);
       history.push(...batch);
       last = time;
     }
@@ -119,6 +129,22 @@ describe('the decision', () => {
       if (rate * perPageUs < 10_000 * settings.overheadBudgetPct) expect(spent).toBeLessThanOrEqual(settings.overheadBudgetPct);
       else expect(final).toBe(10_000);
     }
+  });
+
+  it('shortens no further than a saturated working set allows, though the model would', () => {
+    // 35 000 pages/s over 16 384 pages: a 1.6 s epoch dirties nearly all of
+    // them for 49 ms, 3 %, and reads as 10 000 pages/s. The model, taking
+    // that rate, would go below 100 ms, where checkpoints really take 10 %.
+    const workingSetPages = 16_384;
+    const { changes, intervalAt, final } = simulate(() => 35_000, 40_000, { startMs: 5000, workingSetPages });
+    const spentPct = (intervalMs: number) => {
+      const [epoch] = epochs(0, intervalMs, intervalMs, 35_000, undefined, workingSetPages);
+      return (100 * (epoch!.pauseUs / 1000)) / intervalMs;
+    };
+    expect(changes[0]!.reason).toMatch(/a step towards it/);
+    expect(final).toBeLessThan(2000);
+    for (const { intervalMs } of intervalAt) expect(spentPct(intervalMs)).toBeLessThanOrEqual(settings.overheadBudgetPct);
+    expect(changes).toHaveLength(1);
   });
 
   it('does not flap on noisy measurements', () => {
@@ -216,14 +242,28 @@ describe.skipIf(!hasKvm)('auto-tune on a KVM VM running dirtier-phases', () => {
     agent.on('telemetry', (event) => events.push(event));
     agent.start();
     // The first run: ~5 s on 16 hot pages, then ~5 s scattered over 16 384.
-    await new Promise((resolve) => setTimeout(resolve, 13_000));
+    // Then until the interval in force has been judged by the tuner: it has
+    // run its minimum of epochs and a decision has passed since.
     const tuned = events.filter((e): e is IntervalTunedEvent => e.type === 'interval-tuned');
     const epochsSeen = events.flatMap((e) => (e.type === 'epoch' ? [e] : []));
+    const judged = () => {
+      const lastChange = tuned.at(-1);
+      if (!lastChange) return false;
+      const atIt = epochsSeen.filter((e) => e.time > lastChange.time && e.intervalMs === lastChange.to);
+      return atIt.length >= tuning.minEpochs && Date.now() - atIt[tuning.minEpochs - 1]!.time > 1.5 * tuning.evaluateEveryMs;
+    };
+    const started = Date.now();
+    while (Date.now() - started < 13_000 || (!judged() && Date.now() - started < 40_000)) {
+      await new Promise((resolve) => setTimeout(resolve, 250));
+      tuned.splice(0, Infinity, ...events.filter((e): e is IntervalTunedEvent => e.type === 'interval-tuned'));
+      epochsSeen.splice(0, Infinity, ...events.flatMap((e) => (e.type === 'epoch' ? [e] : [])));
+    }
     console.log(tuned.map((e) => `${e.from} -> ${e.to} ms (${e.cause}; ${Math.round(e.dirtyPagesPerSecond)} pages/s; modelled ${e.modelledOverheadPct.toFixed(2)} %, measured ${e.measuredOverheadPct?.toFixed(2) ?? '-'} %)`).join('\n'));
 
-    // Quiet: the model's optimum for a few hundred pages/s is short.
-    const quiet = tuned.find((e) => e.dirtyPagesPerSecond < 2000);
-    expect(quiet?.to).toBeLessThan(200);
+    // Quiet: the model's optimum for a few hundred pages/s is short. (A
+    // first change may lengthen it: the guest's start-up writes many pages.)
+    const quiet = tuned.find((e) => e.dirtyPagesPerSecond < 2000 && e.cause === 'model' && e.to < 200);
+    expect(quiet, 'no short interval while few pages were written').toBeDefined();
     // Busy: thousands of pages per second; the interval grows several-fold.
     const up = tuned.find((e) => e.to > e.from && e.dirtyPagesPerSecond > 5000);
     expect(up, 'no change when the write rate stepped up').toBeDefined();
@@ -231,6 +271,7 @@ describe.skipIf(!hasKvm)('auto-tune on a KVM VM running dirtier-phases', () => {
     expect(longest).toBeGreaterThan(3 * quiet!.to);
     for (const change of tuned) expect(change.modelledOverheadPct).toBeLessThanOrEqual(3 + 1e-9);
     // The settings in force follow, and every epoch after a change ran at its interval.
+    expect(judged(), 'the tuner never held an interval long enough to judge it').toBe(true);
     expect(agent.status().settings.intervalMs).toBe(tuned.at(-1)!.to);
     const lastChange = tuned.at(-1)!;
     const after = epochsSeen.filter((e) => e.time > lastChange.time + lastChange.to + 100);
@@ -240,7 +281,6 @@ describe.skipIf(!hasKvm)('auto-tune on a KVM VM running dirtier-phases', () => {
     const sinceStep = epochsSeen.filter((e) => e.time > up!.time);
     const settled = epochsSeen.filter((e) => e.time > lastChange.time && e.intervalMs === lastChange.to);
     console.log(`after the step up: ${share(sinceStep).toFixed(2)} % over ${sinceStep.length} epochs while tuning; ${share(settled).toFixed(2)} % over ${settled.length} at ${lastChange.to} ms`);
-    expect(settled.length).toBeGreaterThan(0);
     expect(share(settled)).toBeLessThanOrEqual(3);
   });
 });

@@ -10,7 +10,8 @@
 // checkpoint costs; the live overhead (guest progress against its calibrated
 // rate) is the final word: when it exceeds the budget the interval grows,
 // and the model may not shrink it again until the write rate falls.
-// Shortening waits until the interval in force has been measured;
+// Shortening waits until the interval in force has been measured, and goes
+// no further than what a checkpoint costs now keeps within the budget;
 // lengthening to meet the budget does not wait.
 import type { IntervalTunedEvent } from '../events.js';
 import { limits, type CheckpointSettings } from '../config.js';
@@ -158,14 +159,23 @@ export function decideInterval(input: TuningInput, state: TuningState): { change
         `${writes}: checkpoints at ${from} ms take ${pausedNow.toFixed(2)} % of the guest's time (the model says ${modelledNow.toFixed(2)} %), over the budget of ${budget} %`);
     }
   }
-  const ratio = Math.max(target / from, from / target);
+  // A shorter interval dirties no more pages per checkpoint than this one,
+  // so a checkpoint there costs at most what one costs here. The model can
+  // price it far lower: when every epoch dirties the whole working set,
+  // whatever its length, pages over the interval understate the write rate.
+  // So shortening stops where today's cost per checkpoint would break the
+  // budget; the next step is taken once the shorter interval is measured.
+  const provenWithinBudget = Math.ceil(from * (pausedNow / budget));
+  const to = target < from ? Math.max(target, provenWithinBudget) : target;
+  const ratio = Math.max(to / from, from / to);
   if (ratio < tuning.materialRatio || now - state.since < tuning.minDwellMs) return keep({ ...evaluated, floor });
   // Shortening raises the overhead: only from an interval that has been
   // measured within the budget (once the VM is calibrated).
-  if (target < from && input.measuredOverheadPct !== null && now - state.since < tuning.overheadWindowMs) return keep({ ...evaluated, floor });
+  if (to < from && input.measuredOverheadPct !== null && now - state.since < tuning.overheadWindowMs) return keep({ ...evaluated, floor });
   const held = floor && target === floor.intervalMs && recommended < target ? ` (held at ${target} ms since the measured overhead broke the budget there)` : '';
-  return change(target, 'model',
-    `${writes}: the model's best interval within ${budget} % overhead is ${recommended} ms${held}`);
+  const stepped = to > target ? ` (a step towards it: checkpoints at ${from} ms cost ${(pausedNow * from / 100).toFixed(2)} ms each, which would be ${budget} % of ${to} ms)` : '';
+  return change(to, 'model',
+    `${writes}: the model's best interval within ${budget} % overhead is ${recommended} ms${held}${stepped}`);
 }
 
 /** The share of the guest's time its epochs spent in checkpoint pauses and write faults, %. */
