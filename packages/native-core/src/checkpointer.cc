@@ -691,8 +691,9 @@ void Checkpointer::find_hot_changed() {
 void Checkpointer::settle_store() {
   constexpr size_t kSlice = 256;  // about 0.1 ms
   // Warm frames kept ready beyond the last pause's needs (16 MiB): a pause
-  // that copies more than the one before, the first one above all, would
-  // otherwise fault in fresh frames at 3-4x the cost of a copy.
+  // that copies more than the one before (the first one, or one while the
+  // guest's working set grows) would otherwise fault in fresh frames at 3-4x
+  // the cost of a copy.
   constexpr uint64_t kSpareFrames = 4096;
   auto in_slices = [this](auto step) {
     for (bool more = true; more;) {
@@ -701,7 +702,7 @@ void Checkpointer::settle_store() {
     }
   };
   in_slices([&] { return ring_.settle_checksums(kSlice); });
-  in_slices([&] { return ring_.prefault(std::max(last_pages_copied_, kSpareFrames), kSlice); });
+  in_slices([&] { return ring_.prefault(last_pages_copied_ + kSpareFrames, kSlice); });
 }
 
 void Checkpointer::publish() {
