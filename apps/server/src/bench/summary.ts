@@ -439,19 +439,33 @@ export interface SweepCell {
   dirtyPagesPerEpoch: number | null;
   overheads: { label: string; overheadPct: number | null; capped: boolean }[];
   best: string | null;
+  /** The pauses of the run in `defaultMode` (the mode label, e.g. s&c+cost), us; null without that run. */
+  defaultMode: string;
+  pauseUs: { p50: number; p99: number } | null;
 }
 
-export function sweepCells(rows: BenchRow[]): SweepCell[] {
+export function sweepCells(rows: BenchRow[], defaultMode: string): SweepCell[] {
   const cells = new Map<string, SweepCell>();
   for (const row of rows) {
     if (!row.sweep || row.kind === 'off') continue;
     const key = `${row.sweep.workingSetMiB}x${row.sweep.pagesPerUnit}`;
     let cell = cells.get(key);
     if (!cell) {
-      cell = { workingSetMiB: row.sweep.workingSetMiB, pagesPerUnit: row.sweep.pagesPerUnit, dirtyPagesPerEpoch: null, overheads: [], best: null };
+      cell = {
+        workingSetMiB: row.sweep.workingSetMiB,
+        pagesPerUnit: row.sweep.pagesPerUnit,
+        dirtyPagesPerEpoch: null,
+        overheads: [],
+        best: null,
+        defaultMode,
+        pauseUs: null,
+      };
       cells.set(key, cell);
     }
-    if (row.mode === 's&c') cell.dirtyPagesPerEpoch = row.dirtyPagesPerEpoch;
+    if (row.mode === defaultMode) {
+      cell.dirtyPagesPerEpoch = row.dirtyPagesPerEpoch;
+      if (!row.capped) cell.pauseUs = { p50: row.pauseP50Us!, p99: row.pauseP99Us! };
+    }
     cell.overheads.push({ label: row.mode, overheadPct: row.overheadPct, capped: row.capped });
   }
   for (const cell of cells.values()) {

@@ -118,7 +118,9 @@ export function formatModeSummaries(summaries: ModeSummary[]): string {
 export function formatSweep(cells: SweepCell[]): string {
   if (cells.length === 0) return '';
   const labels = [...new Set(cells.flatMap((c) => c.overheads.map((o) => o.label)))];
-  const header = ['W MiB', 'P/unit', 'dirty/ep', ...labels, 'best'];
+  const defaultMode = cells[0]!.defaultMode;
+  const header = ['W MiB', 'P/unit', 'dirty/ep', ...labels, 'best', 'pause p50', 'p99 ms'];
+  const ms = (us: number | undefined) => (us === undefined ? '' : (us / 1000).toFixed(2));
   const body = cells.map((c) => [
     String(c.workingSetMiB),
     String(c.pagesPerUnit),
@@ -129,8 +131,13 @@ export function formatSweep(cells: SweepCell[]): string {
       return `${o.capped ? '>' : ''}${signed(o.overheadPct)}%`;
     }),
     c.best ?? '',
+    ms(c.pauseUs?.p50),
+    ms(c.pauseUs?.p99),
   ]);
   const widths = header.map((h, i) => Math.max(h.length, ...body.map((line) => line[i]!.length)));
   const render = (line: string[]) => line.map((t, i) => t.padStart(widths[i]!)).join('  ');
-  return `dirtier sweep at 50 ms (working set W x pages dirtied per ~1 ms unit P): overhead per mode\n${[render(header), ...body.map(render)].join('\n')}\n`;
+  return (
+    `dirtier sweep at 50 ms (working set W x pages dirtied per ~1 ms unit P): overhead per mode; ` +
+    `dirty pages and pauses of ${defaultMode}\n${[render(header), ...body.map(render)].join('\n')}\n`
+  );
 }

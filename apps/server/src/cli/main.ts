@@ -30,7 +30,7 @@ commands:
       [--store-mib N] [--copy-threads N] [--predictor off|history|frontier|cost]
       [--dirty-tracking bitmap|ring]
   bench                       checkpointing overhead: each workload unprotected, then in each mode
-                              without and with prediction, alternating; a dirtier sweep; table, JSON, chart
+                              without and with prediction, alternating; a dirtier sweep; pauses; table, JSON, chart
       [--quick] [--workloads a,b,...] [--intervals 10,25,50,100] [--modes stop-and-copy,cow]
       [--prediction cost|history|frontier|none] [--predictors history,frontier,cost|none]
       [--repeat N] [--rollbacks N] [--max-slowdown X] [--no-sweep] [--no-ring]

@@ -5,7 +5,8 @@
 // noisy) conditions; then (unless --quick) once with the other copy-thread
 // count (1 or 2), with rollbacks, with each other predictor and with KVM
 // dirty rings instead of the dirty bitmap. A dirtier sweep (working set x
-// write rate) at 50 ms shows where each mode wins. Every run must produce
+// write rate) at 50 ms shows where each mode wins, and two long dirtier runs
+// give the default mode's pauses at ~1k and ~5k dirty pages. Every run must produce
 // the unprotected run's checksum; a run slower than --max-slowdown times
 // the unprotected one is stopped and reported as a lower bound.
 import { mkdirSync, writeFileSync } from 'node:fs';
@@ -21,6 +22,7 @@ import {
   describeSpec,
   geomeans,
   median,
+  modeLabel,
   modeSummaries,
   overheadByInterval,
   specKey,
@@ -53,6 +55,15 @@ const SUMMARY_INTERVAL_MS = 50;
 /** The dirtier sweep: working sets (MiB) x pages dirtied per ~1 ms unit. */
 const SWEEP_FULL = { workingSetsMiB: [16, 64, 256], pagesPerUnit: [4, 32, 256] };
 const SWEEP_QUICK = { workingSetsMiB: [16, 64], pagesPerUnit: [4, 64] };
+/**
+ * With the sweep, for the pause targets: scattered writes over most of the
+ * 1 GiB guest, about 1k and 5k dirty pages per epoch, in the default mode
+ * only (10-20 s each): long enough that p99 is not the first pauses.
+ */
+const PAUSE_CELLS = [
+  { workingSetMiB: 768, pagesPerUnit: 20 },
+  { workingSetMiB: 768, pagesPerUnit: 250 },
+];
 
 export async function benchCommand(args: string[]): Promise<number> {
   const { values } = parseArgs({
@@ -181,6 +192,19 @@ export async function benchCommand(args: string[]): Promise<number> {
         }
       }
     }
+    for (const cell of modes.includes('stop-and-copy') ? PAUSE_CELLS : []) {
+      plan.push({ workload: 'dirtier', repetition: 0, kind: 'off', sweep: cell });
+      plan.push({
+        workload: 'dirtier',
+        repetition: 0,
+        kind: 'interval',
+        mode: 'stop-and-copy',
+        intervalMs: SUMMARY_INTERVAL_MS,
+        copyThreads,
+        ...(prediction && { predictor: prediction }),
+        sweep: cell,
+      });
+    }
   }
 
   const started = new Date();
@@ -198,7 +222,7 @@ export async function benchCommand(args: string[]): Promise<number> {
     prediction,
     quick,
     maxSlowdown,
-    sweep: sweep && { ...sweep, intervalMs: SUMMARY_INTERVAL_MS, sizeIsWorkingSet: true },
+    sweep: sweep && { ...sweep, pauseCells: PAUSE_CELLS, intervalMs: SUMMARY_INTERVAL_MS, sizeIsWorkingSet: true },
     retention: RETENTION,
     copyThreads,
     dirtyTracking: 'bitmap',
@@ -208,7 +232,8 @@ export async function benchCommand(args: string[]): Promise<number> {
     ringRun: ring ? { intervalMs: EXTRA_INTERVAL_MS, copyThreads, dirtyTracking: 'ring' } : null,
     order:
       'per workload, per repetition: off, each interval in each mode without then with prediction, the copy-threads run, ' +
-      'the rollback runs, each other predictor run, the ring run; then the dirtier sweep cells (off, then each mode)',
+      'the rollback runs, each other predictor run, the ring run; then the dirtier sweep cells (off, then each mode), ' +
+      'then the pause cells (off, then stop-and-copy with prediction)',
     overhead: 'median over repetitions of runtimeMs / runtimeMs(off, same repetition) - 1, in %',
     floor: '(dirty pages per epoch x measured copy ns + median fixed pause) / interval, from the plain stop-and-copy run',
     cap: `a checkpointed run still going at ${maxSlowdown} x the unprotected runtime is stopped: its overhead is a lower bound`,
@@ -339,7 +364,7 @@ export async function benchCommand(args: string[]): Promise<number> {
   const dirtyTracking = compareDirtyTracking(summary);
   const modeSummary = modeSummaries(summary, SUMMARY_INTERVAL_MS);
   const chartLines = overheadByInterval(summary);
-  const sweepResult = sweepCells(summary);
+  const sweepResult = sweepCells(summary, modeLabel('stop-and-copy', prediction));
   const report = { host, config, runs, summary, geomean, modeSummary, overheadByInterval: chartLines, sweep: sweepResult, dirtyTracking };
   const text = `${JSON.stringify(report, null, 2)}\n`;
   mkdirSync(outDir, { recursive: true });
