@@ -332,8 +332,13 @@ void Machine::rearm_dirty(const core::Bitmap& pages) {
   // Without manual protection KVM_GET_DIRTY_LOG, and with rings their reset,
   // re-protected every harvested page already.
   if (!manual_protect_) return;
-  // One clear per run of bitmap words that have pages in them: KVM's cost
-  // grows with the range it is given, not only with the pages to protect.
+  // One clear per stretch of bitmap words with pages in them, bridging gaps
+  // of up to kBridgedWords empty words. Each call costs about 1 us here (a
+  // nested guest's system call), an empty word in its range next to nothing:
+  // scattered pages, one per word, cleared one call each, made re-arming
+  // cost 1.3 us a page (700 pages in a 768 MiB working set: 0.86 ms of the
+  // pause), and 0.45 ms bridged.
+  constexpr size_t kBridgedWords = 64;  // 4,096 pages
   const uint64_t* words = pages.words();
   const size_t count = pages.word_count();
   for (size_t first = 0; first < count;) {
@@ -341,8 +346,10 @@ void Machine::rearm_dirty(const core::Bitmap& pages) {
       first++;
       continue;
     }
-    size_t end = first + 1;
-    while (end < count && words[end]) end++;
+    size_t end = first + 1;  // one past the last word with pages in this stretch
+    for (size_t next = end; next < count && next - end < kBridgedWords; next++) {
+      if (words[next]) end = next + 1;
+    }
     kvm_clear_dirty_log request{};
     request.slot = 0;
     request.first_page = first * 64;
