@@ -16,9 +16,9 @@ import {
   tuning,
   VmAgent,
   withDefaultSettings,
+  type EpochEvent,
   type EpochSample,
   type IntervalTunedEvent,
-  type TelemetryEvent,
   type TuningChange,
   type TuningSettings,
   type TuningState,
@@ -239,15 +239,17 @@ describe.skipIf(!hasKvm)('auto-tune on a KVM VM running dirtier-phases', () => {
       backend: new KvmBackend(),
       calibrationMs: 1000,
     });
-    const events: TelemetryEvent[] = [];
-    agent.on('telemetry', (event) => events.push(event));
+    const tuned: IntervalTunedEvent[] = [];
+    const epochsSeen: EpochEvent[] = [];
+    agent.on('telemetry', (event) => {
+      if (event.type === 'interval-tuned') tuned.push(event);
+      if (event.type === 'epoch') epochsSeen.push(event);
+    });
     agent.start();
     // The first run: ~5 s on 16 hot pages, then ~5 s scattered over 16 384.
     // Then until the interval in force has been judged by the tuner: it has
     // run its minimum of epochs (one, at the longest interval, which only a
     // dwell of seconds could shorten) and a decision has passed since.
-    const tuned = events.filter((e): e is IntervalTunedEvent => e.type === 'interval-tuned');
-    const epochsSeen = events.flatMap((e) => (e.type === 'epoch' ? [e] : []));
     const judged = () => {
       const lastChange = tuned.at(-1);
       if (!lastChange) return false;
@@ -258,8 +260,6 @@ describe.skipIf(!hasKvm)('auto-tune on a KVM VM running dirtier-phases', () => {
     const started = Date.now();
     while (Date.now() - started < 13_000 || (!judged() && Date.now() - started < 40_000)) {
       await new Promise((resolve) => setTimeout(resolve, 250));
-      tuned.splice(0, Infinity, ...events.filter((e): e is IntervalTunedEvent => e.type === 'interval-tuned'));
-      epochsSeen.splice(0, Infinity, ...events.flatMap((e) => (e.type === 'epoch' ? [e] : [])));
     }
     console.log(tuned.map((e) => `${e.from} -> ${e.to} ms (${e.cause}; ${Math.round(e.dirtyPagesPerSecond)} pages/s; modelled ${e.modelledOverheadPct.toFixed(2)} %, measured ${e.measuredOverheadPct?.toFixed(2) ?? '-'} %)`).join('\n'));
 

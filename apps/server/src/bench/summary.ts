@@ -439,8 +439,9 @@ export interface SweepCell {
   dirtyPagesPerEpoch: number | null;
   overheads: { label: string; overheadPct: number | null; capped: boolean }[];
   best: string | null;
-  /** The pauses of the run in `defaultMode` (the mode label, e.g. s&c+cost), us; null without that run. */
+  /** The mode whose dirty pages and pauses the cell shows: a mode label, e.g. s&c+cost. */
   defaultMode: string;
+  /** Its pauses, us; null without that run, or when it hit the slowdown cap. */
   pauseUs: { p50: number; p99: number } | null;
 }
 
