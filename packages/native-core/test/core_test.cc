@@ -515,7 +515,6 @@ TEST("prediction: with the store short of room, old checkpoints make way and rol
   CHECK(cp.list().size() < 20);
 }
 
-
 TEST("prediction: unknown predictors and backends that cannot leave pages writable are refused") {
   MemoryBackend guest(kPages);
   CheckpointConfig config;

@@ -439,12 +439,11 @@ export interface SweepCell {
   dirtyPagesPerEpoch: number | null;
   overheads: { label: string; overheadPct: number | null; capped: boolean }[];
   best: string | null;
-  /** The mode whose dirty pages and pauses the cell shows: a mode label, e.g. s&c+cost. */
-  defaultMode: string;
-  /** Its pauses, us; null without that run, or when it hit the slowdown cap. */
+  /** The pauses of the run in the default mode, us; null without that run, or when it hit the slowdown cap. */
   pauseUs: { p50: number; p99: number } | null;
 }
 
+/** The sweep's cells; dirty pages and pauses from the run in `defaultMode` (a mode label, e.g. s&c+cost). */
 export function sweepCells(rows: BenchRow[], defaultMode: string): SweepCell[] {
   const cells = new Map<string, SweepCell>();
   for (const row of rows) {
@@ -458,7 +457,6 @@ export function sweepCells(rows: BenchRow[], defaultMode: string): SweepCell[] {
         dirtyPagesPerEpoch: null,
         overheads: [],
         best: null,
-        defaultMode,
         pauseUs: null,
       };
       cells.set(key, cell);

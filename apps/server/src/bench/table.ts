@@ -115,10 +115,9 @@ export function formatModeSummaries(summaries: ModeSummary[]): string {
 }
 
 /** The dirtier sweep as a grid: one line per cell, each mode's overhead, the winner. */
-export function formatSweep(cells: SweepCell[]): string {
+export function formatSweep(cells: SweepCell[], defaultMode: string): string {
   if (cells.length === 0) return '';
   const labels = [...new Set(cells.flatMap((c) => c.overheads.map((o) => o.label)))];
-  const defaultMode = cells[0]!.defaultMode;
   const header = ['W MiB', 'P/unit', 'dirty/ep', ...labels, 'best', 'pause p50', 'p99 ms'];
   const ms = (us: number | undefined) => (us === undefined ? '' : (us / 1000).toFixed(2));
   const body = cells.map((c) => [

@@ -364,7 +364,8 @@ export async function benchCommand(args: string[]): Promise<number> {
   const dirtyTracking = compareDirtyTracking(summary);
   const modeSummary = modeSummaries(summary, SUMMARY_INTERVAL_MS);
   const chartLines = overheadByInterval(summary);
-  const sweepResult = sweepCells(summary, modeLabel('stop-and-copy', prediction));
+  const defaultMode = modeLabel('stop-and-copy', prediction);
+  const sweepResult = sweepCells(summary, defaultMode);
   const report = { host, config, runs, summary, geomean, modeSummary, overheadByInterval: chartLines, sweep: sweepResult, dirtyTracking };
   const text = `${JSON.stringify(report, null, 2)}\n`;
   mkdirSync(outDir, { recursive: true });
@@ -394,7 +395,7 @@ export async function benchCommand(args: string[]): Promise<number> {
     `overhead = runtime / runtime off - 1\n\n`;
   out += formatTable(summary.filter((r) => !r.sweep));
   out += `\n${TABLE_LEGEND}\n${formatGeomeans(geomean)}${formatDirtyTracking(dirtyTracking)}`;
-  out += `\n${formatSweep(sweepResult)}`;
+  out += `\n${formatSweep(sweepResult, defaultMode)}`;
   out += `\n${formatModeSummaries(modeSummary)}`;
   const notes = notesFor(runs);
   if (notes.length) out += `\n${notes.map((n) => `note: ${n}`).join('\n')}\n`;
