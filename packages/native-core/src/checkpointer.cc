@@ -531,7 +531,9 @@ void Checkpointer::epoch(bool requested) {
     return;
   }
   r.pause_ns = now_ns() - r.start_ns;
-  last_pages_copied_ = r.pages_copied;
+  // The next epoch stores the hot pages that change and about as many
+  // written protected pages as this one did.
+  frames_next_epoch_ = std::max<uint64_t>(r.pages_copied, hot_.count() + r.misses);
   refresh_costs(r, fault_service_ns);
   {
     std::lock_guard<std::mutex> lock(mu_);
@@ -690,10 +692,10 @@ void Checkpointer::find_hot_changed() {
 // for long.
 void Checkpointer::settle_store() {
   constexpr size_t kSlice = 256;  // about 0.1 ms
-  // Warm frames kept ready beyond the last pause's needs (16 MiB): a pause
-  // that copies more than the one before (the first one, or one while the
-  // guest's working set grows) would otherwise fault in fresh frames at 3-4x
-  // the cost of a copy.
+  // Warm frames kept ready beyond the next epoch's expected needs (16 MiB):
+  // a pause that copies more (the first one, or one while the guest's
+  // working set grows) would otherwise fault in fresh frames at 3-4x the
+  // cost of a copy.
   constexpr uint64_t kSpareFrames = 4096;
   auto in_slices = [this](auto step) {
     for (bool more = true; more;) {
@@ -702,7 +704,7 @@ void Checkpointer::settle_store() {
     }
   };
   in_slices([&] { return ring_.settle_checksums(kSlice); });
-  in_slices([&] { return ring_.prefault(last_pages_copied_ + kSpareFrames, kSlice); });
+  in_slices([&] { return ring_.prefault(frames_next_epoch_ + kSpareFrames, kSlice); });
 }
 
 void Checkpointer::publish() {

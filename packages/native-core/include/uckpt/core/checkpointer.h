@@ -179,7 +179,7 @@ class Checkpointer {
   Bitmap carry_;  // harvested but not yet consumed: never dropped
   Bitmap hot_;    // left writable this epoch; examined at every checkpoint
   Bitmap writable_;  // pages writable at the last harvest
-  uint64_t last_pages_copied_ = 0;  // by the last pause: store frames to have ready
+  uint64_t frames_next_epoch_ = 0;  // store frames to have ready for the next epoch
   // Per-epoch scratch, sized once so the pause allocates nothing.
   Bitmap hot_changed_, next_hot_, rearm_;
   std::unique_ptr<Predictor> predictor_;
