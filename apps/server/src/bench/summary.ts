@@ -87,7 +87,7 @@ export interface BenchRow {
   /**
    * The floor at this interval, in %: (pages that must be copied per epoch x the
    * measured copy cost + the fixed pause cost) / interval, from the workload's
-   * plain stop-and-copy run at the same interval.
+   * stop-and-copy runs at the same interval (see floorsByInterval).
    */
   floorPct: number | null;
   /** With a predictor only: share of predicted pages written, share of written pages predicted (0..1). */
@@ -198,6 +198,32 @@ export function median(values: number[]): number {
   return sorted.length % 2 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
 }
 
+/**
+ * The floor of each workload at each interval, in %, from its stop-and-copy
+ * runs with the --copy-threads count (with or without a predictor): the
+ * most pages any of them stored per epoch (a guest slowed less by faults
+ * writes more of its pages within an interval, so at full speed it writes
+ * at least as many), at their median copy cost, plus the least fixed pause.
+ */
+function floorsByInterval(runs: BenchRun[]): Map<string, number> {
+  const byKey = new Map<string, BenchRun[]>();
+  for (const run of runs) {
+    if (run.kind !== 'interval' && run.kind !== 'predictor') continue;
+    if (run.capped || run.requestedMode !== 'stop-and-copy' || run.sweep) continue;
+    if (!run.intervalMs || run.fixedPauseUs === null || !run.costs) continue;
+    const key = `${run.workload}|${run.intervalMs}`;
+    byKey.set(key, [...(byKey.get(key) ?? []), run]);
+  }
+  const floors = new Map<string, number>();
+  for (const [key, group] of byKey) {
+    const pages = Math.max(...group.map((r) => r.dirtyPagesPerEpoch));
+    const copyNs = median(group.map((r) => r.costs!.copyNs));
+    const fixedNs = Math.min(...group.map((r) => r.fixedPauseUs!)) * 1000;
+    floors.set(key, (100 * (pages * copyNs + fixedNs)) / (group[0]!.intervalMs! * 1e6));
+  }
+  return floors;
+}
+
 /** Rows in plan order: per workload, each kind of run once, its repetitions folded together. */
 export function summarise(runs: BenchRun[]): BenchRow[] {
   const groups = new Map<string, BenchRun[]>();
@@ -214,17 +240,7 @@ export function summarise(runs: BenchRun[]): BenchRow[] {
   for (const run of runs) {
     if (run.kind === 'off') offRuntime.set(`${run.workload}|${run.repetition}|${sweepKey(run)}`, run.runtimeMs);
   }
-  // The floor at each interval, from the plain stop-and-copy run of the same workload.
-  const floors = new Map<string, number[]>();
-  for (const run of runs) {
-    if (run.kind !== 'interval' || run.capped || run.requestedMode !== 'stop-and-copy' || run.sweep) continue;
-    if (run.predictor && run.predictor !== 'off') continue;
-    if (!run.intervalMs || run.fixedPauseUs === null || !run.costs) continue;
-    const floorNs = run.dirtyPagesPerEpoch * run.costs.copyNs + run.fixedPauseUs * 1000;
-    const key = `${run.workload}|${run.intervalMs}`;
-    floors.set(key, [...(floors.get(key) ?? []), (100 * floorNs) / (run.intervalMs * 1e6)]);
-  }
-
+  const floors = floorsByInterval(runs);
   const rows: BenchRow[] = [];
   for (const group of groups.values()) {
     const first = group[0]!;
@@ -267,7 +283,7 @@ export function summarise(runs: BenchRun[]): BenchRow[] {
       pagesCopiedPerEpoch: checkpointed ? med((r) => r.pagesCopiedPerEpoch) : null,
       floorPct:
         checkpointed && !first.sweep && first.intervalMs
-          ? ((f) => (f?.length ? median(f) : null))(floors.get(`${first.workload}|${first.intervalMs}`))
+          ? (floors.get(`${first.workload}|${first.intervalMs}`) ?? null)
           : null,
       precision: predicting ? medOrNull((r) => r.precision) : null,
       recall: predicting ? medOrNull((r) => r.recall) : null,
@@ -418,6 +434,21 @@ export function modeSummaries(rows: BenchRow[], intervalMs: number): ModeSummary
     });
   }
   return out;
+}
+
+/**
+ * The floors' geometric mean at one interval over the workloads that have
+ * one: what no stop-and-copy mode can go below here, to read the modes'
+ * geomeans against.
+ */
+export function floorSummary(rows: BenchRow[], intervalMs: number): { floorPct: number; workloads: number } | null {
+  const floors = new Map<string, number>();
+  for (const r of rows) {
+    if (r.kind === 'interval' && !r.sweep && r.intervalMs === intervalMs && r.floorPct !== null) floors.set(r.workload, r.floorPct);
+  }
+  if (floors.size === 0) return null;
+  const pcts = [...floors.values()];
+  return { floorPct: (geomean(pcts.map((f) => 1 + f / 100)) - 1) * 100, workloads: pcts.length };
 }
 
 /** Overhead per mode and interval, geomean over the workloads: the chart's lines. */

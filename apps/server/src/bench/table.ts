@@ -40,7 +40,8 @@ const columns: Column[] = [
 export const TABLE_LEGEND =
   'mode: s&c = stop-and-copy, dirty bitmap; cow = copy-on-write (userfaultfd); +NAME = with the NAME dirty-page predictor;\n' +
   's&c ring = KVM dirty rings; (fell back) = cow asked for, stop-and-copy ran; overhead >X: stopped at the slowdown cap\n' +
-  'floor: (pages that must be copied per epoch x measured copy cost + fixed pause cost) / interval, from the s&c run;\n' +
+  'floor: (pages that must be copied per epoch x measured copy cost + fixed pause cost) / interval, from the s&c runs\n' +
+  '(the most pages any of them stored per epoch: a guest slowed less by faults writes more);\n' +
   'faults/epoch: write faults (s&c: dirty-log faults on written pages not predicted; cow: copy-on-write faults);\n' +
   'fault us/ep: guest time lost to them (cow: measured; s&c: faults x the configured fault cost); copied/epoch: in the pause;\n' +
   'prec: share of predicted pages written; recall: share of written pages predicted; pages restored: per rollback\n';
@@ -102,15 +103,21 @@ export function formatDirtyTracking(c: DirtyTrackingComparison | null): string {
   );
 }
 
-/** One line per mode: geometric-mean overhead at one interval. */
-export function formatModeSummaries(summaries: ModeSummary[]): string {
+/** One line per mode: geometric-mean overhead at one interval; then the floors' geomean. */
+export function formatModeSummaries(summaries: ModeSummary[], floor: { floorPct: number; workloads: number } | null): string {
   if (summaries.length === 0) return '';
-  const width = Math.max(...summaries.map((s) => s.label.length));
+  const width = Math.max(...summaries.map((s) => s.label.length), 'floor'.length);
   const lines = summaries.map(
     (s) =>
       `  ${s.label.padEnd(width)}  ${s.lowerBound ? '>' : ' '}${`${s.overheadPct >= 0 ? '+' : ''}${s.overheadPct.toFixed(1)} %`.padStart(9)}` +
       `  (geomean over ${s.workloads} workload${s.workloads === 1 ? '' : 's'}${s.lowerBound ? '; some runs hit the slowdown cap' : ''})`,
   );
+  if (floor) {
+    lines.push(
+      `  ${'floor'.padEnd(width)}   ${`+${floor.floorPct.toFixed(1)} %`.padStart(9)}` +
+        `  (geomean of ${floor.workloads} workloads' floors: below any stop-and-copy mode here)`,
+    );
+  }
   return `summary at ${summaries[0]!.intervalMs} ms, per mode:\n${lines.join('\n')}\n`;
 }
 
