@@ -1,5 +1,6 @@
 #include "uckpt/core/checkpointer.h"
 
+#include <sched.h>
 #include <time.h>
 
 #include <chrono>
@@ -60,6 +61,12 @@ Mode parse_mode(const std::string& name) {
   if (name == "stop-and-copy") return Mode::StopAndCopy;
   if (name == "cow") return Mode::CopyOnWrite;
   throw std::invalid_argument("mode must be \"stop-and-copy\" or \"cow\", got \"" + name + "\"");
+}
+
+unsigned default_copy_threads() {
+  cpu_set_t cpus;
+  if (sched_getaffinity(0, sizeof cpus, &cpus) != 0) return 1;
+  return CPU_COUNT(&cpus) >= 2 ? 2 : 1;
 }
 
 void Checkpointer::validate(const CheckpointConfig& c) {

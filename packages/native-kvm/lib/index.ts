@@ -1,4 +1,4 @@
-export { Vm } from './vm.js';
+export { defaultCopyThreads, Vm } from './vm.js';
 export type {
   CheckpointConfig,
   CheckpointInfo,

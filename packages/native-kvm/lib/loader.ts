@@ -14,6 +14,8 @@ export interface NativeAddon {
     onEvent: (event: NativeEvent) => void,
     options: { dirtyTracking?: 'bitmap' | 'ring' },
   ) => NativeVm;
+  /** copyThreads when not given: 2 where this process may run on two CPUs or more, else 1. */
+  defaultCopyThreads: number;
 }
 
 export type NativeEvent =

@@ -5,6 +5,11 @@ import { EventEmitter } from 'node:events';
 import { readFileSync } from 'node:fs';
 import { loadAddon, type NativeEvent, type NativeExit, type NativeVm } from './loader.js';
 
+/** copyThreads when not given: 2 where this process may run on two CPUs or more (the paused vCPU's thread sleeps), else 1. */
+export function defaultCopyThreads(): number {
+  return loadAddon().defaultCopyThreads;
+}
+
 export type VmState =
   | 'created'
   | 'loaded'
@@ -171,7 +176,7 @@ export interface CheckpointConfig {
   mode?: CheckpointMode;
   /** Memory bound of the page store; default 1.5 x guest RAM (fixed once enabled). */
   storeMiB?: number;
-  /** Threads copying while the guest is paused, 1..16, default 1 (fixed once enabled). */
+  /** Threads copying while the guest is paused, 1..16, default defaultCopyThreads() (fixed once enabled). */
   copyThreads?: number;
   /**
    * Dirty-page prediction: pages predicted to be written are left writable

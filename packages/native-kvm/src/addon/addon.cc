@@ -1,12 +1,14 @@
-// Module entry: exports the Vm class.
+// Module entry: exports the Vm class and the engine's defaults it reports.
 #include <napi.h>
 
+#include "uckpt/core/checkpointer.h"
 #include "vm_object.h"
 
 namespace {
 
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("Vm", uckpt::addon::VmObject::Define(env));
+  exports.Set("defaultCopyThreads", Napi::Number::New(env, uckpt::core::default_copy_threads()));
   return exports;
 }
 

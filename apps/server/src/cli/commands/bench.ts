@@ -13,13 +13,14 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
-import { GuestRunError, listWorkloads, runInVm, type CheckpointedRunResult, type Vm } from '@uckpt/native-kvm';
+import { defaultCopyThreads, GuestRunError, listWorkloads, runInVm, type CheckpointedRunResult, type Vm } from '@uckpt/native-kvm';
 import { overheadChart } from '../../bench/chart.js';
 import {
   BENCH_MODES,
   BENCH_PREDICTORS,
   compareDirtyTracking,
   describeSpec,
+  floorSummary,
   geomeans,
   median,
   modeLabel,
@@ -132,7 +133,7 @@ export async function benchCommand(args: string[]): Promise<number> {
 
   // Every run copies with --copy-threads threads; one extra run per
   // workload with the other count (1 or 2) shows what it is worth.
-  const copyThreads = integerOption('copy-threads', values['copy-threads'], { min: 1, max: 16, fallback: 1 });
+  const copyThreads = integerOption('copy-threads', values['copy-threads'], { min: 1, max: 16, fallback: defaultCopyThreads() });
   const otherCopyThreads = copyThreads === 1 ? 2 : 1;
 
   const sizes: Record<string, number> = {};
@@ -363,10 +364,11 @@ export async function benchCommand(args: string[]): Promise<number> {
   const geomean = geomeans(summary);
   const dirtyTracking = compareDirtyTracking(summary);
   const modeSummary = modeSummaries(summary, SUMMARY_INTERVAL_MS);
+  const floor = floorSummary(summary, SUMMARY_INTERVAL_MS);
   const chartLines = overheadByInterval(summary);
   const defaultMode = modeLabel('stop-and-copy', prediction);
   const sweepResult = sweepCells(summary, defaultMode);
-  const report = { host, config, runs, summary, geomean, modeSummary, overheadByInterval: chartLines, sweep: sweepResult, dirtyTracking };
+  const report = { host, config, runs, summary, geomean, modeSummary, floor, overheadByInterval: chartLines, sweep: sweepResult, dirtyTracking };
   const text = `${JSON.stringify(report, null, 2)}\n`;
   mkdirSync(outDir, { recursive: true });
   writeFileSync(reportPath, text);
@@ -396,7 +398,7 @@ export async function benchCommand(args: string[]): Promise<number> {
   out += formatTable(summary.filter((r) => !r.sweep));
   out += `\n${TABLE_LEGEND}\n${formatGeomeans(geomean)}${formatDirtyTracking(dirtyTracking)}`;
   out += `\n${formatSweep(sweepResult, defaultMode)}`;
-  out += `\n${formatModeSummaries(modeSummary)}`;
+  out += `\n${formatModeSummaries(modeSummary, floor)}`;
   const notes = notesFor(runs);
   if (notes.length) out += `\n${notes.map((n) => `note: ${n}`).join('\n')}\n`;
   out += `\nresults: ${shownPath} (and latest.json), chart: ${path.basename(chartPath)} (and latest.svg)\n`;

@@ -1,7 +1,7 @@
 // `uckpt run`: one workload to completion, in a KVM VM or as the host
 // program, with its checksum, runtime and progress rate.
 import { parseArgs } from 'node:util';
-import { findWorkload, runInVm, runOnHost, type CheckpointedRunResult, type RunResult, type Vm } from '@uckpt/native-kvm';
+import { defaultCopyThreads, findWorkload, runInVm, runOnHost, type CheckpointedRunResult, type RunResult, type Vm } from '@uckpt/native-kvm';
 import { choiceOption, integerOption } from '../options.js';
 import { UsageError } from '../usage-error.js';
 
@@ -59,7 +59,7 @@ export async function runCommand(args: string[]): Promise<number> {
           intervalMs: integerOption('interval-ms', values['interval-ms'], { min: 1, max: 10000, fallback: 50 }),
           retention: integerOption('retention', values.retention, { min: 1, max: 1024, fallback: 8 }),
           storeMiB: integerOption('store-mib', values['store-mib'], { min: 1, max: 1 << 20, fallback: (memoryMiB * 3) / 2 }),
-          copyThreads: integerOption('copy-threads', values['copy-threads'], { min: 1, max: 16, fallback: 1 }),
+          copyThreads: integerOption('copy-threads', values['copy-threads'], { min: 1, max: 16, fallback: defaultCopyThreads() }),
           // The default measured best (README: checkpoint modes); dirty rings cannot predict.
           predictor: choiceOption('predictor', values.predictor, ['off', 'history', 'frontier', 'cost'] as const, values['dirty-tracking'] === 'ring' ? 'off' : 'cost'),
         };

@@ -34,13 +34,18 @@ const char* to_string(Mode mode);
 // "stop-and-copy" or "cow"; throws std::invalid_argument otherwise.
 Mode parse_mode(const std::string& name);
 
+// Threads to copy with while a guest is paused: two where this process may
+// run on two CPUs or more (the paused vCPU's thread sleeps, so its CPU is
+// free; two measured 1.4-1.6x faster copies than one), else one.
+unsigned default_copy_threads();
+
 struct CheckpointConfig {
   uint32_t interval_ms = 50;  // 1..10000
   uint32_t retention = 8;     // 1..1024
   bool enabled = true;
   Mode mode = Mode::StopAndCopy;
   uint64_t store_bytes = 0;   // memory bound of the page store
-  unsigned copy_threads = 1;  // threads copying while the guest is paused
+  unsigned copy_threads = default_copy_threads();  // threads copying while the guest is paused
   std::string predictor = "off";  // "off", "history", "frontier", "cost"
   double fault_ns = 3000;    // cost of one dirty-log write-protection fault (stop-and-copy), for the cost model
 };
