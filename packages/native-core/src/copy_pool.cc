@@ -1,8 +1,11 @@
 #include "uckpt/core/copy_pool.h"
 
+#include <pthread.h>
+
 namespace uckpt::core {
 
 CopyPool::CopyPool(unsigned threads) {
+  if (sched_getaffinity(0, sizeof allowed_, &allowed_) != 0) CPU_ZERO(&allowed_);
   for (unsigned i = 1; i < threads; i++) workers_.emplace_back([this, i] { worker(i); });
 }
 
@@ -25,6 +28,7 @@ void CopyPool::parallel_for(size_t n, const std::function<void(size_t, size_t)>&
     fn(0, n);
     return;
   }
+  keep_off_caller_cpu();
   {
     std::lock_guard<std::mutex> lock(mu_);
     job_ = &fn;
@@ -38,6 +42,17 @@ void CopyPool::parallel_for(size_t n, const std::function<void(size_t, size_t)>&
   std::unique_lock<std::mutex> lock(mu_);
   done_.wait(lock, [this] { return pending_ == 0; });
   job_ = nullptr;
+}
+
+void CopyPool::keep_off_caller_cpu() {
+  const int cpu = sched_getcpu();
+  if (cpu < 0 || cpu == caller_cpu_) return;
+  caller_cpu_ = cpu;
+  cpu_set_t others = allowed_;
+  CPU_CLR(cpu, &others);
+  if (CPU_COUNT(&others) == 0) return;
+  // Best effort: where it fails, the copies are only slower.
+  for (auto& t : workers_) pthread_setaffinity_np(t.native_handle(), sizeof others, &others);
 }
 
 void CopyPool::worker(unsigned index) {

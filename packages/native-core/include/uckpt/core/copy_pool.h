@@ -1,6 +1,12 @@
 // A few threads that split the copying of a pause between them. While the
 // guest is paused its vCPU's core is idle, so a second copier can use it.
+//
+// Where CPUs are themselves virtual, the scheduler was seen waking a copier
+// on its waker's CPU, idle CPU or not: the two halves of a copy then ran one
+// after the other. So the copiers are kept off the caller's CPU.
 #pragma once
+
+#include <sched.h>
 
 #include <condition_variable>
 #include <cstddef>
@@ -25,6 +31,7 @@ class CopyPool {
 
  private:
   void worker(unsigned index);
+  void keep_off_caller_cpu();
 
   std::vector<std::thread> workers_;
   std::mutex mu_;
@@ -34,6 +41,8 @@ class CopyPool {
   uint64_t generation_ = 0;
   unsigned pending_ = 0;
   bool stopping_ = false;
+  cpu_set_t allowed_;     // the CPUs this process may run on
+  int caller_cpu_ = -1;  // the copiers are kept off this one
 };
 
 }  // namespace uckpt::core
