@@ -5,11 +5,6 @@ import { EventEmitter } from 'node:events';
 import { readFileSync } from 'node:fs';
 import { loadAddon, type NativeEvent, type NativeExit, type NativeVm } from './loader.js';
 
-/** copyThreads when not given: 2 where this process may run on two CPUs or more (the paused vCPU's thread sleeps), else 1. */
-export function defaultCopyThreads(): number {
-  return loadAddon().defaultCopyThreads;
-}
-
 export type VmState =
   | 'created'
   | 'loaded'
@@ -188,6 +183,11 @@ export interface CheckpointConfig {
   faultNs?: number;
   /** For tests of the fallback: behave as if the host had no userfaultfd write protection. */
   testNoWriteProtect?: boolean;
+}
+
+/** copyThreads when not given: 2 where this process may run on two CPUs or more (the paused vCPU's thread sleeps), else 1. */
+export function defaultCopyThreads(): number {
+  return loadAddon().defaultCopyThreads;
 }
 
 export type CheckpointMode = 'stop-and-copy' | 'cow';
