@@ -115,7 +115,7 @@ export function formatModeSummaries(summaries: ModeSummary[], floor: { floorPct:
   if (floor) {
     lines.push(
       `  ${'floor'.padEnd(width)}   ${`+${floor.floorPct.toFixed(1)} %`.padStart(9)}` +
-        `  (geomean of ${floor.workloads} workloads' floors: below any stop-and-copy mode here)`,
+        `  (geomean of the floors of ${floor.workloads} workload${floor.workloads === 1 ? '' : 's'}: below any stop-and-copy mode here)`,
     );
   }
   return `summary at ${summaries[0]!.intervalMs} ms, per mode:\n${lines.join('\n')}\n`;

@@ -6,7 +6,7 @@
 // count (1 or 2), with rollbacks, with each other predictor and with KVM
 // dirty rings instead of the dirty bitmap. A dirtier sweep (working set x
 // write rate) at 50 ms shows where each mode wins, and two long dirtier runs
-// give the default mode's pauses at ~1k and ~5k dirty pages. Every run must produce
+// give the default mode's pauses at ~700 and ~4,500 dirty pages. Every run must produce
 // the unprotected run's checksum; a run slower than --max-slowdown times
 // the unprotected one is stopped and reported as a lower bound.
 import { mkdirSync, writeFileSync } from 'node:fs';
@@ -58,7 +58,7 @@ const SWEEP_FULL = { workingSetsMiB: [16, 64, 256], pagesPerUnit: [4, 32, 256] }
 const SWEEP_QUICK = { workingSetsMiB: [16, 64], pagesPerUnit: [4, 64] };
 /**
  * With the sweep, for the pause targets: scattered writes over most of the
- * 1 GiB guest, about 1k and 5k dirty pages per epoch, in the default mode
+ * 1 GiB guest, about 700 and 4,500 dirty pages per epoch here, in the default mode
  * only (10-20 s each): long enough that p99 is not the first pauses.
  */
 const PAUSE_CELLS = [
@@ -236,7 +236,8 @@ export async function benchCommand(args: string[]): Promise<number> {
       'the rollback runs, each other predictor run, the ring run; then the dirtier sweep cells (off, then each mode), ' +
       'then the pause cells (off, then stop-and-copy with prediction)',
     overhead: 'median over repetitions of runtimeMs / runtimeMs(off, same repetition) - 1, in %',
-    floor: '(dirty pages per epoch x measured copy ns + median fixed pause) / interval, from the plain stop-and-copy run',
+    floor:
+      '(most dirty pages per epoch of any stop-and-copy run x their median copy ns + their least fixed pause) / interval',
     cap: `a checkpointed run still going at ${maxSlowdown} x the unprotected runtime is stopped: its overhead is a lower bound`,
     plannedRuns: plan.length,
   };
