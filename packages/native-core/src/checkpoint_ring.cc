@@ -85,19 +85,29 @@ void CheckpointRing::make_room(uint64_t frames) {
 
 // The copies a pause waits for: their checksums are queued, to be settled
 // once the guest runs again.
-std::vector<FrameId> CheckpointRing::copy_to_new_frames(const std::vector<uint64_t>& pages) {
+std::vector<FrameId> CheckpointRing::copy_to_new_frames(const std::vector<uint64_t>& pages,
+                                                        const std::function<void()>& beside) {
   make_room(pages.size());
   std::vector<FrameId> frames(pages.size());
   for (FrameId& f : frames) f = store_.allocate();
-  copiers_.parallel_for(pages.size(), [&](size_t begin, size_t end) {
-    for (size_t i = begin; i < end; i++) store_.copy_in(frames[i], backend_.page(pages[i]));
-  });
+  try {
+    copiers_.parallel_for(
+        pages.size(),
+        [&](size_t begin, size_t end) {
+          for (size_t i = begin; i < end; i++) store_.copy_in(frames[i], backend_.page(pages[i]));
+        },
+        beside);
+  } catch (...) {  // `beside` failed: nothing holds these frames
+    for (FrameId f : frames) store_.release(f);
+    throw;
+  }
   store_.queue_checksums(frames);
   return frames;
 }
 
-uint64_t CheckpointRing::copy_to_shadow(const std::vector<uint64_t>& pages, std::vector<UndoEntry>* undo) {
-  std::vector<FrameId> frames = copy_to_new_frames(pages);
+uint64_t CheckpointRing::copy_to_shadow(const std::vector<uint64_t>& pages, std::vector<UndoEntry>* undo,
+                                        const std::function<void()>& beside) {
+  std::vector<FrameId> frames = copy_to_new_frames(pages, beside);
   for (size_t i = 0; i < pages.size(); i++) {
     FrameId& slot = shadow_[pages[i]];
     if (slot == kNoFrame) shadow_pages_++;
@@ -127,12 +137,12 @@ TakeResult CheckpointRing::begin() {
   return {ring_.back().seq, copied, 0};
 }
 
-TakeResult CheckpointRing::take(const Bitmap& dirty) {
+TakeResult CheckpointRing::take(const Bitmap& dirty, const std::function<void()>& beside) {
   if (ring_.empty()) throw std::logic_error("take() before begin()");
   const uint64_t retired_before = retired_;
   std::vector<uint64_t> pages = pages_of(dirty);
   make_room(pages.size());  // before choosing the undo log: it may retire checkpoints
-  uint64_t copied = copy_to_shadow(pages, &ring_.back().undo);
+  uint64_t copied = copy_to_shadow(pages, &ring_.back().undo, beside);
   ring_.push_back(new_checkpoint());
   while (ring_.size() > retention_) retire_oldest();
   return {ring_.back().seq, copied, retired_ - retired_before};

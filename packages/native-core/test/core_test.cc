@@ -159,6 +159,32 @@ TEST("page store: prefault backs exactly the frames the next allocations take") 
   CHECK(!resident(8));
 }
 
+TEST("copy pool: every index once, the caller's side task beside, its failure rethrown after the copies") {
+  for (unsigned threads : {1u, 2u, 3u}) {
+    CopyPool pool(threads);
+    for (size_t n : {size_t{0}, size_t{5}, size_t{64}, size_t{1000}}) {
+      std::vector<std::atomic<int>> seen(n);
+      bool beside_ran = false;
+      pool.parallel_for(
+          n, [&](size_t begin, size_t end) { for (size_t i = begin; i < end; i++) seen[i]++; },
+          [&] { beside_ran = true; });
+      CHECK(beside_ran);
+      for (size_t i = 0; i < n; i++) CHECK_EQ(seen[i].load(), 1);
+    }
+    std::atomic<size_t> done{0};
+    bool threw = false;
+    try {
+      pool.parallel_for(
+          4096, [&](size_t begin, size_t end) { done += end - begin; },
+          [] { throw std::runtime_error("re-arm failed"); });
+    } catch (const std::runtime_error& e) {
+      threw = std::string(e.what()) == "re-arm failed";
+    }
+    CHECK(threw);
+    CHECK_EQ(done.load(), size_t{4096});  // no worker was still at it
+  }
+}
+
 TEST("rollback to any retained checkpoint restores memory and vCPUs exactly") {
   for (unsigned retention : {1u, 3u, 8u}) {
     MemoryBackend guest(kPages);

@@ -156,7 +156,8 @@ export async function runInVm(options: VmRunOptions): Promise<CheckpointedRunRes
     };
     vm.onEpoch((epoch) => {
       pauses.push(epoch.pauseNs / 1000);
-      fixedPauses.push((epoch.pauseNs - epoch.copyNs - epoch.rearmNs) / 1000);
+      const rearmAlone = epoch.mode === 'cow' ? epoch.rearmNs : 0;
+      fixedPauses.push((epoch.pauseNs - epoch.copyNs - rearmAlone) / 1000);
       dirtyPages += epoch.dirtyPages;
       storeBytesMax = Math.max(storeBytesMax, epoch.storeBytes);
       coalesced += epoch.coalesced;

@@ -212,8 +212,10 @@ export interface EpochStats {
   dirtyPages: number;
   pagesCopied: number;
   pauseNs: number;
+  /** Reading the dirty log, comparing hot pages. */
   harvestNs: number;
   copyNs: number;
+  /** Predicting and re-protecting written pages: in stop-and-copy while the other threads copy, within copyNs. */
   rearmNs: number;
   storeBytes: number;
   retained: number;

@@ -87,7 +87,8 @@ class CheckpointRing {
   // The first checkpoint: copies every populated page into the shadow.
   TakeResult begin();
   // A checkpoint at the end of an epoch in which `dirty` pages were written.
-  TakeResult take(const Bitmap& dirty);
+  // `beside` runs on the calling thread while other threads copy.
+  TakeResult take(const Bitmap& dirty, const std::function<void()>& beside = nullptr);
   // Back to checkpoint `seq` (the newest when empty); `open_dirty` are the
   // pages written since the newest checkpoint (stop-and-copy; copy-on-write
   // has them in the open log). `before_write` sees the pages about to be
@@ -151,10 +152,12 @@ class CheckpointRing {
 
   // Copies `pages` into new frames (in parallel, checksums queued). Frees
   // room first; throws StoreFull untouched.
-  std::vector<FrameId> copy_to_new_frames(const std::vector<uint64_t>& pages);
+  std::vector<FrameId> copy_to_new_frames(const std::vector<uint64_t>& pages,
+                                          const std::function<void()>& beside = nullptr);
   // Copies `pages` into fresh shadow frames, moving the old shadow frames
   // into `undo` when given.
-  uint64_t copy_to_shadow(const std::vector<uint64_t>& pages, std::vector<UndoEntry>* undo);
+  uint64_t copy_to_shadow(const std::vector<uint64_t>& pages, std::vector<UndoEntry>* undo,
+                          const std::function<void()>& beside = nullptr);
   void make_room(uint64_t frames);
   void retire_oldest();
   void release_undo(Checkpoint& c);

@@ -8,6 +8,7 @@
 
 #include <sched.h>
 
+#include <atomic>
 #include <condition_variable>
 #include <cstddef>
 #include <functional>
@@ -25,12 +26,16 @@ class CopyPool {
   CopyPool& operator=(const CopyPool&) = delete;
 
   unsigned threads() const { return static_cast<unsigned>(workers_.size()) + 1; }
-  // Runs fn(begin, end) over [0, n) in contiguous slices, one per thread
-  // (the caller takes the first), and returns when all are done.
-  void parallel_for(size_t n, const std::function<void(size_t, size_t)>& fn);
+  // Runs fn(begin, end) over [0, n) in chunks that the threads take in
+  // turn, and returns when all are done. The caller first runs `beside`,
+  // if given (work that must not wait for the copies, nor they for it),
+  // then takes chunks too: whoever is free copies.
+  void parallel_for(size_t n, const std::function<void(size_t, size_t)>& fn,
+                    const std::function<void()>& beside = nullptr);
 
  private:
-  void worker(unsigned index);
+  void worker();
+  void take_chunks(const std::function<void(size_t, size_t)>& fn, size_t n);
   void keep_off_caller_cpu();
 
   std::vector<std::thread> workers_;
@@ -38,6 +43,7 @@ class CopyPool {
   std::condition_variable start_, done_;
   const std::function<void(size_t, size_t)>* job_ = nullptr;
   size_t job_size_ = 0;
+  std::atomic<size_t> next_{0};  // the first index no thread has taken yet
   uint64_t generation_ = 0;
   unsigned pending_ = 0;
   bool stopping_ = false;
