@@ -10,6 +10,7 @@
 #include <linux/kvm.h>
 #include <pthread.h>
 
+#include <atomic>
 #include <chrono>
 #include <condition_variable>
 #include <functional>
@@ -68,7 +69,7 @@ class Vcpu {
   bool pause_requested_ = false;
   bool stop_requested_ = false;
   bool halted_ = false;
-  bool asleep_ = true;
+  std::atomic<bool> asleep_{true};  // written under mu_; read without it by a spinning waiter
   bool thread_started_ = false;
   pthread_t native_thread_{};
   std::thread thread_;
