@@ -215,7 +215,7 @@ export interface EpochStats {
   /** Reading the dirty log, comparing hot pages. */
   harvestNs: number;
   copyNs: number;
-  /** Predicting and re-protecting written pages: in stop-and-copy while the other threads copy, within copyNs. */
+  /** Re-protecting written pages; in stop-and-copy also predicting, while the other threads copy (within copyNs). */
   rearmNs: number;
   storeBytes: number;
   retained: number;

@@ -69,7 +69,7 @@ struct EpochRecord {
   uint64_t pause_ns;        // guest stopped, from pause request to resume
   uint64_t harvest_ns;      // reading the dirty log (and comparing the hot pages)
   uint64_t copy_ns;         // copying (stop-and-copy: with the re-arm beside it)
-  uint64_t rearm_ns;        // predicting, re-protecting the dirty pages (stop-and-copy: within copy_ns)
+  uint64_t rearm_ns;        // re-protecting the dirty pages (stop-and-copy: and predicting, within copy_ns)
   uint64_t store_bytes;
   uint32_t retained;
   uint64_t retired;         // checkpoints retired this epoch (retention or memory bound)
