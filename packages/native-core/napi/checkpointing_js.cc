@@ -166,7 +166,10 @@ void CheckpointingJs::enable(Napi::Env env, const Napi::Object& o, const Checkpo
   config.store_bytes = uint_field(o, "storeMiB", defaults.store_bytes >> 20, op) << 20;
   config.copy_threads = static_cast<unsigned>(uint_field(o, "copyThreads", config.copy_threads, op));
   config.predictor = predictor.value_or(defaults.predictor);
-  config.fault_ns = static_cast<double>(uint_field(o, "faultNs", 3000, op));
+  const bool measured = defaults.fault_ns_measured > 0;
+  config.fault_ns = measured && !o.Has("faultNs") ? defaults.fault_ns_measured
+                                                  : static_cast<double>(uint_field(o, "faultNs", 3000, op));
+  config.fault_ns_calibrated = defaults.fault_ns_measured;
   config.mode = mode.value_or(core::Mode::StopAndCopy);
 
   guarded(env, [&] {
@@ -295,6 +298,7 @@ Napi::Object CheckpointingJs::stats(Napi::Env env) {
   costs.Set("copyNs", Napi::Number::New(env, t.costs.copy_ns));
   costs.Set("copyNsCalibrated", Napi::Number::New(env, t.costs.copy_ns_calibrated));
   costs.Set("kvmFaultNs", Napi::Number::New(env, t.costs.kvm_fault_ns));
+  costs.Set("kvmFaultNsCalibrated", Napi::Number::New(env, t.costs.kvm_fault_ns_calibrated));
   costs.Set("uffdFaultNs", Napi::Number::New(env, t.costs.uffd_fault_ns));
   costs.Set("uffdFaultNsCalibrated", Napi::Number::New(env, t.costs.uffd_fault_ns_calibrated));
   o.Set("costs", costs);

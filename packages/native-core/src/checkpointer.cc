@@ -112,6 +112,7 @@ Checkpointer::Checkpointer(Backend& backend, const CheckpointConfig& config, Epo
   }
   estimates_.copy_ns = estimates_.copy_ns_calibrated = calibrate_copy_ns();
   estimates_.kvm_fault_ns = config.fault_ns;
+  estimates_.kvm_fault_ns_calibrated = config.fault_ns_calibrated;
   compare_ns_ = estimates_.copy_ns;  // until a pause measures it: it reads two pages where a copy reads one
   use_predictor(config.predictor);
   use_mode(config.mode);

@@ -9,6 +9,7 @@
         "../src/addon/vm_checkpointing.cc",
         "../src/image/elf_image.cc",
         "../src/kvm/dirty_ring.cc",
+        "../src/kvm/fault_probe.cc",
         "../src/kvm/guest_memory.cc",
         "../src/kvm/kvm_backend.cc",
         "../src/kvm/machine.cc",

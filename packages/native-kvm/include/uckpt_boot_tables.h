@@ -76,12 +76,14 @@ static inline void uckpt_build_gdt_tss(unsigned char *ram, int tss_busy)
     uckpt_put64(ram, tss + 4, UCKPT_KSTACK_TOP);   /* RSP0 */
     uckpt_put64(ram, tss + 36, UCKPT_IST1_TOP);    /* IST1 */
     uckpt_put16(ram, tss + 102, UCKPT_TSS_BYTES);  /* I/O bitmap offset */
-    /* Every port denied to ring 3 except the console and the doorbell
-     * (IOPL is not virtualised on PVM hosts: the bitmap is the only way). */
+    /* Every port denied to ring 3 except the console, the doorbell and the
+     * fault probe's (IOPL is not virtualised on PVM hosts: the bitmap is the
+     * only way). */
     for (i = 0; i < UCKPT_TSS_IOMAP_PORTS / 8; i++) ram[tss + UCKPT_TSS_BYTES + i] = 0xff;
     ram[tss + UCKPT_TSS_BYTES + UCKPT_TSS_IOMAP_PORTS / 8] = 0xff;
     ram[tss + UCKPT_TSS_BYTES + UCKPT_PORT_CONSOLE / 8] &= (unsigned char)~(1u << (UCKPT_PORT_CONSOLE % 8));
     ram[tss + UCKPT_TSS_BYTES + UCKPT_PORT_DOORBELL / 8] &= (unsigned char)~(1u << (UCKPT_PORT_DOORBELL % 8));
+    ram[tss + UCKPT_TSS_BYTES + UCKPT_PORT_PROBE / 8] &= (unsigned char)~(1u << (UCKPT_PORT_PROBE % 8));
 }
 
 /* IDT for the 32 exception vectors, all on IST1. Only #BP may be raised

@@ -45,6 +45,7 @@
 /* Ports given to ring 3 through the TSS I/O bitmap (KVM only). */
 #define UCKPT_PORT_CONSOLE    0xe9        /* any write: console ring has a new line */
 #define UCKPT_PORT_DOORBELL   0xf4        /* any write: mailbox status is final */
+#define UCKPT_PORT_PROBE      0xf5        /* any write: the fault probe's pages are to be re-protected */
 #define UCKPT_TSS_IOMAP_PORTS 0x100       /* ports covered by the bitmap */
 
 /* Entry registers: RDI carries how the image was entered. */
@@ -57,6 +58,10 @@
 #define UCKPT_ABI_VERSION     1
 
 #define UCKPT_MAILBOX_MAGIC   0x31585042544b4355ULL /* "UCKTBPX1" */
+
+/* Not a workload: the dirty-log fault probe (runtime/fault_probe.c). */
+#define UCKPT_FAULT_PROBE     0x65626f7270ULL /* "probe" */
+#define UCKPT_FAULT_PROBE_PAGES 512
 
 /* Mailbox status, written by the guest. */
 #define UCKPT_STATUS_BOOT      0  /* nothing written yet */
@@ -106,6 +111,8 @@ struct uckpt_mailbox {
     /* Where the workload's data lives (its arena), set before it starts. */
     uint64_t arena_base, arena_bytes;
     uint64_t self_checks;       /* the workload's consistency checks passed so far */
+    /* The fault probe's medians, in TSC cycles: a write to a re-protected page, and a plain one. */
+    uint64_t probe_fault_cycles, probe_write_cycles;
 };
 
 #ifdef __cplusplus

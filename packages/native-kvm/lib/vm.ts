@@ -179,7 +179,11 @@ export interface CheckpointConfig {
    * 'cost' with the dirty bitmap (it measured best), 'off' with dirty rings.
    */
   predictor?: PredictorName | boolean;
-  /** The cost of one dirty-log write-protection fault, for the cost model (default 3000 ns). */
+  /**
+   * The cost of one dirty-log write-protection fault, for the cost model.
+   * Default: as measured on this host when checkpointing is first enabled
+   * (costs.kvmFaultNsCalibrated), 3000 ns where that cannot be measured.
+   */
   faultNs?: number;
   /** For tests of the fallback: behave as if the host had no userfaultfd write protection. */
   testNoWriteProtect?: boolean;
@@ -247,8 +251,14 @@ export interface EpochStats {
 export interface CheckpointCosts {
   copyNs: number;
   copyNsCalibrated: number;
-  /** A dirty-log write-protection fault: the configured faultNs (not measurable from the VMM). */
+  /** A dirty-log write-protection fault, as the cost model takes it: faultNs, or else the calibrated cost. */
   kvmFaultNs: number;
+  /**
+   * Measured once per process by a probe guest in a scratch VM (the guest
+   * pays the fault inside KVM_RUN, where the VMM cannot time it, so it is not
+   * refreshed while running); 0 where the probe could not run.
+   */
+  kvmFaultNsCalibrated: number;
   /** A copy-on-write fault: the kernel's round trip (measured at start) plus the handler (measured per epoch). */
   uffdFaultNs: number;
   /** Measured at start on a scratch mapping (0 when copy-on-write was not started). */

@@ -369,6 +369,23 @@ describeKvm('copy-on-write', () => {
     expect(guest.checksum).toBe(host.checksum);
   });
 
+  it('measures the dirty-log fault cost once, and the cost model uses it unless faultNs is given', () => {
+    const measured = startVm('dirtier', { size: 16, repeat: 0 }, 64);
+    const configured = startVm('dirtier', { size: 16, repeat: 0 }, 64);
+    try {
+      measured.enableCheckpointing({ intervalMs: 10 });
+      const { costs } = measured.stats();
+      expect(costs.kvmFaultNsCalibrated).toBeGreaterThan(0); // 0: the probe could not run
+      expect(costs.kvmFaultNsCalibrated).toBeLessThan(1e6);
+      expect(costs.kvmFaultNs).toBe(costs.kvmFaultNsCalibrated);
+      configured.enableCheckpointing({ intervalMs: 10, faultNs: 1234 });
+      expect(configured.stats().costs).toMatchObject({ kvmFaultNs: 1234, kvmFaultNsCalibrated: costs.kvmFaultNsCalibrated });
+    } finally {
+      measured.destroy();
+      configured.destroy();
+    }
+  });
+
   it('a VM with write protection reports cow, the measured fault costs, and faults per epoch', async () => {
     const vm = startVm('dirtier', { size: 16, repeat: 0 }, 64);
     try {

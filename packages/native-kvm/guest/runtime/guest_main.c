@@ -100,6 +100,10 @@ __attribute__((noreturn)) void guest_main(uint64_t mode)
     boot_mode = mode;
     if (mb->magic != UCKPT_MAILBOX_MAGIC) bad_params("mailbox magic missing: the VMM wrote no parameters");
     if (mode == UCKPT_BOOT_PVH) params_from_cmdline(mb);
+    uint64_t arena_start = ((uint64_t)__image_end + 4095) & ~4095ULL;
+    if (mode == UCKPT_BOOT_KVM && mb->workload == UCKPT_FAULT_PROBE && mb->memory_bytes > arena_start) {
+        fault_probe((uint8_t *)arena_start, mb->memory_bytes - arena_start);
+    }
     if (mb->workload >= wl_count) bad_params("unknown workload");
 
     const wl_descriptor *wl = wl_all[mb->workload];
@@ -108,7 +112,6 @@ __attribute__((noreturn)) void guest_main(uint64_t mode)
         .size = mb->size ? mb->size : wl->default_size,
         .param = mb->param ? mb->param : wl->default_param,
     };
-    uint64_t arena_start = ((uint64_t)__image_end + 4095) & ~4095ULL;
     wl_arena arena = {(uint8_t *)arena_start, mb->memory_bytes - arena_start};
     uint64_t need = wl->arena_bytes(&params);
     if (mb->memory_bytes <= arena_start || need > arena.bytes) {

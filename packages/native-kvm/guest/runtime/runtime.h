@@ -24,4 +24,7 @@ void mailbox_set_error(const char *reason);
 /* Ends the run: the status in the mailbox is final. */
 __attribute__((noreturn)) void guest_exit(uint64_t status);
 
+/* Runs the dirty-log fault probe instead of a workload (KVM only). */
+__attribute__((noreturn)) void fault_probe(uint8_t *arena, uint64_t arena_bytes);
+
 #endif

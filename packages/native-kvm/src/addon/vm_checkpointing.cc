@@ -1,10 +1,29 @@
 // The checkpointing methods of the JavaScript Vm: the shared checkpoint
 // face (native-core/napi) over this VM, with what only KVM knows: its
 // defaults, the copy-on-write test hook, dirty tracking and reviving.
+#include <algorithm>
+#include <vector>
+
+#include "fault_probe.h"
 #include "js_args.h"
 #include "vm_object.h"
 
 namespace uckpt::addon {
+
+// The dirty-log fault as guests pay it on this host, measured once per
+// process (about 5 ms) by booting `image`'s fault probe; 0 where it cannot
+// run (no image loaded, or a host without manual dirty-log protection).
+static double dirty_log_fault_ns(const std::vector<uint8_t>& image) {
+  static double measured = -1;
+  if (measured < 0 && !image.empty()) {
+    try {
+      measured = kvm::measure_dirty_log_fault_ns(image.data(), image.size());
+    } catch (const std::exception&) {
+      measured = 0;
+    }
+  }
+  return std::max(measured, 0.0);
+}
 
 // enableCheckpointing({intervalMs, retention, mode, predictor, storeMiB,
 // copyThreads, faultNs, testNoWriteProtect})
@@ -16,7 +35,9 @@ Napi::Value VmObject::EnableCheckpointing(const Napi::CallbackInfo& info) {
   // default bound is guest RAM plus half of it for the undo logs. The cost
   // predictor measured best (README: checkpoint modes); it needs dirty
   // tracking that can leave pages writable, so not with dirty rings.
-  CheckpointDefaults defaults{m.memory_bytes() * 3 / 2, m.manual_dirty_protect() ? "cost" : "off"};
+  // The dirty-log fault cost is measured on this host (README: checkpoint modes).
+  CheckpointDefaults defaults{m.memory_bytes() * 3 / 2, m.manual_dirty_protect() ? "cost" : "off",
+                              dirty_log_fault_ns(image_)};
   checkpointing_.enable(env, options, defaults, {"testNoWriteProtect"}, on_event_.Value(), [&m](const Napi::Object& o) {
     // Test hook: as if the host had no userfaultfd write protection.
     std::string no_write_protect;

@@ -141,6 +141,7 @@ Napi::Value VmObject::LoadImage(const Napi::CallbackInfo& info) {
   params.repeat = uint_field(p, "repeat", 1, "loadImage");
   return guarded(env, [&] {
     kvm::ImageInfo image = machine("loadImage").load_image(elf.Data(), elf.Length(), params);
+    image_.assign(elf.Data(), elf.Data() + elf.Length());
     Napi::Object o = Napi::Object::New(env);
     o.Set("imageEnd", Napi::Number::New(env, static_cast<double>(image.image_end)));
     o.Set("pvhEntry", Napi::Boolean::New(env, image.pvh_entry));

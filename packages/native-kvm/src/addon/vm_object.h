@@ -6,6 +6,7 @@
 #include <napi.h>
 
 #include <memory>
+#include <vector>
 
 #include "checkpointing_js.h"
 #include "kvm/kvm_backend.h"
@@ -53,6 +54,7 @@ class VmObject : public Napi::ObjectWrap<VmObject> {
   void release_events();
 
   std::unique_ptr<kvm::Machine> machine_;
+  std::vector<uint8_t> image_;  // as loaded: the dirty-log fault probe boots it too
   Napi::FunctionReference on_event_;
   Napi::ThreadSafeFunction events_;
   bool events_live_ = false;

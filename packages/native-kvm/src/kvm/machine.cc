@@ -359,6 +359,12 @@ void Machine::rearm_dirty(const core::Bitmap& pages) {
   }
 }
 
+uint64_t Machine::tsc_khz() const {
+  const int khz = ioctl(vcpus_.at(0)->fd(), KVM_GET_TSC_KHZ, 0);
+  check(khz, "KVM_GET_TSC_KHZ");
+  return static_cast<uint64_t>(khz);
+}
+
 // Guest RAM never touched is still unbacked anonymous memory: zeros.
 void Machine::populated_pages(core::Bitmap& out) const {
   std::vector<unsigned char> resident(memory_->size() / 4096);
@@ -457,6 +463,10 @@ bool Machine::on_exit(Vcpu& vcpu, kvm_run& run) {
       bool out = run.io.direction == KVM_EXIT_IO_OUT;
       if (out && run.io.port == UCKPT_PORT_CONSOLE) {
         drain_console();
+        return true;
+      }
+      if (out && run.io.port == UCKPT_PORT_PROBE && probe_request_) {
+        probe_request_();
         return true;
       }
       if (out && run.io.port == UCKPT_PORT_DOORBELL) {

@@ -120,6 +120,12 @@ class Machine {
   std::vector<VcpuState> capture_vcpus() const;
   void restore_vcpus(const std::vector<VcpuState>& states);
 
+  // The fault probe's request (UCKPT_PORT_PROBE), run on the vCPU thread
+  // with the vCPU stopped; without a handler the port is unexpected I/O.
+  void on_probe_request(std::function<void()> handler) { probe_request_ = std::move(handler); }
+  // The guest's TSC frequency.
+  uint64_t tsc_khz() const;
+
   VmState state() const;
   ExitInfo exit_info() const;
   uint64_t memory_bytes() const { return memory_->size(); }
@@ -147,6 +153,7 @@ class Machine {
   std::vector<std::unique_ptr<Vcpu>> vcpus_;
   std::vector<uint32_t> saved_msrs_;
   EventSink sink_;
+  std::function<void()> probe_request_;
 
   DirtyTracking tracking_;
   bool manual_protect_ = false;

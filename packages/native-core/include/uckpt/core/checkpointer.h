@@ -48,6 +48,7 @@ struct CheckpointConfig {
   unsigned copy_threads = default_copy_threads();  // threads copying while the guest is paused
   std::string predictor = "off";  // "off", "history", "frontier", "cost"
   double fault_ns = 3000;    // cost of one dirty-log write-protection fault (stop-and-copy), for the cost model
+  double fault_ns_calibrated = 0;  // what the backend measured it as on this host (0: not measured)
 };
 
 // What a page costs on this host, calibrated when checkpointing starts and
@@ -55,7 +56,8 @@ struct CheckpointConfig {
 struct CostEstimates {
   double copy_ns;             // copying one page (with its checksum)
   double copy_ns_calibrated;  // the same, measured at start
-  double kvm_fault_ns;        // a dirty-log write-protection fault (configured: not measurable from here)
+  double kvm_fault_ns;        // a dirty-log write-protection fault (the guest pays it inside KVM_RUN: not refreshed)
+  double kvm_fault_ns_calibrated;  // the same, measured at start by the backend (0: not measured)
   double uffd_fault_ns;       // a copy-on-write fault: kernel round trip + handler
   double uffd_fault_ns_calibrated;  // the same, measured at start on a scratch mapping (0: not measured)
 };
