@@ -340,6 +340,7 @@ export class Vm extends EventEmitter<VmEvents> {
   readonly #native: NativeVm;
   #destroyed = false;
   #warnedFallback: string | null = null;
+  #warnedFaultCost = false;
   /** The run waitForExit() is about, and the exits of runs not yet settled, by run number. */
   #run = 0;
   readonly #exits = new Map<number, RunExit>([[0, runExit()]]);
@@ -451,6 +452,14 @@ export class Vm extends EventEmitter<VmEvents> {
   enableCheckpointing(config: CheckpointConfig = {}): void {
     this.#native.enableCheckpointing(config);
     if (config.mode === 'cow') this.#warnFallback(this.stats().fallbackReason);
+    if (config.faultNs === undefined && this.stats().costs.kvmFaultNsCalibrated === 0 && !this.#warnedFaultCost) {
+      this.#warnedFaultCost = true;
+      this.emit(
+        'checkpoint-warning',
+        'the dirty-log fault cost could not be measured on this host (the fault probe did not run): ' +
+          'the cost model assumes 3000 ns; faultNs sets it',
+      );
+    }
   }
 
   /** Stops checkpointing and drops every checkpoint; the guest runs on. */
