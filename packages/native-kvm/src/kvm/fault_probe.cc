@@ -13,6 +13,9 @@ namespace uckpt::kvm {
 
 double measure_dirty_log_fault_ns(const uint8_t* elf, size_t size) {
   constexpr uint64_t kMemoryMib = 16;  // the smallest VM: the image, the probe's 2 MiB of pages
+  // Declared before the machine, whose vCPU thread uses them until it is gone.
+  core::Bitmap all(kMemoryMib << 8), written(all.size());
+  all.set_all();
   std::mutex mu;
   std::condition_variable ended_cv;
   bool ended = false;
@@ -29,8 +32,6 @@ double measure_dirty_log_fault_ns(const uint8_t* elf, size_t size) {
   BootParams params;
   params.workload = UCKPT_FAULT_PROBE;
   machine.load_image(elf, size, params);
-  core::Bitmap all(machine.memory_bytes() / 4096), written(all.size());
-  all.set_all();
   // As at a checkpoint: what was written is protected again.
   machine.on_probe_request([&] {
     written.clear();
