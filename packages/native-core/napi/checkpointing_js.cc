@@ -166,10 +166,13 @@ void CheckpointingJs::enable(Napi::Env env, const Napi::Object& o, const Checkpo
   config.store_bytes = uint_field(o, "storeMiB", defaults.store_bytes >> 20, op) << 20;
   config.copy_threads = static_cast<unsigned>(uint_field(o, "copyThreads", config.copy_threads, op));
   config.predictor = predictor.value_or(defaults.predictor);
-  const bool measured = defaults.fault_ns_measured > 0;
-  config.fault_ns = measured && !o.Has("faultNs") ? defaults.fault_ns_measured
-                                                  : static_cast<double>(uint_field(o, "faultNs", 3000, op));
-  config.fault_ns_calibrated = defaults.fault_ns_measured;
+  // faultNs as given, else as measured on this host, else the engine's default.
+  config.fault_ns_calibrated = defaults.fault_ns_calibrated;
+  if (o.Has("faultNs") && !o.Get("faultNs").IsUndefined()) {
+    config.fault_ns = static_cast<double>(uint_field(o, "faultNs", 0, op));
+  } else if (config.fault_ns_calibrated > 0) {
+    config.fault_ns = config.fault_ns_calibrated;
+  }
   config.mode = mode.value_or(core::Mode::StopAndCopy);
 
   guarded(env, [&] {

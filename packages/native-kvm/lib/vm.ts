@@ -451,13 +451,14 @@ export class Vm extends EventEmitter<VmEvents> {
    */
   enableCheckpointing(config: CheckpointConfig = {}): void {
     this.#native.enableCheckpointing(config);
-    if (config.mode === 'cow') this.#warnFallback(this.stats().fallbackReason);
-    if (config.faultNs === undefined && this.stats().costs.kvmFaultNsCalibrated === 0 && !this.#warnedFaultCost) {
+    const { fallbackReason, costs } = this.stats();
+    if (config.mode === 'cow') this.#warnFallback(fallbackReason);
+    if (config.faultNs === undefined && costs.kvmFaultNsCalibrated === 0 && !this.#warnedFaultCost) {
       this.#warnedFaultCost = true;
       this.emit(
         'checkpoint-warning',
         'the dirty-log fault cost could not be measured on this host (the fault probe did not run): ' +
-          'the cost model assumes 3000 ns; faultNs sets it',
+          `the cost model assumes ${costs.kvmFaultNs} ns; faultNs sets it`,
       );
     }
   }

@@ -20,8 +20,7 @@ double measure_dirty_log_fault_ns(const uint8_t* elf, size_t size) {
   std::condition_variable ended_cv;
   bool ended = false;
   Machine machine(kMemoryMib, 1, DirtyTracking::Bitmap, [&](Machine::Event event) {
-    if (event.kind != Machine::Event::Kind::State) return;
-    if (event.state != VmState::Finished && event.state != VmState::Crashed && event.state != VmState::Failed) return;
+    if (event.kind != Machine::Event::Kind::State || !is_terminal(event.state)) return;
     std::lock_guard<std::mutex> lock(mu);
     ended = true;
     ended_cv.notify_all();

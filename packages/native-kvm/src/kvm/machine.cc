@@ -22,9 +22,9 @@ const char* kExceptionNames[32] = {"#DE", "#DB", "NMI", "#BP", "#OF", "#BR", "#U
                                    "#NP", "#SS", "#GP", "#PF", "#15", "#MF", "#AC", "#MC", "#XM", "#VE", "#CP",
                                    "#22", "#23", "#24", "#25", "#26", "#27", "#HV", "#VC", "#SX", "#31"};
 
-bool is_terminal(VmState s) { return s == VmState::Finished || s == VmState::Crashed || s == VmState::Failed; }
-
 }  // namespace
+
+bool is_terminal(VmState s) { return s == VmState::Finished || s == VmState::Crashed || s == VmState::Failed; }
 
 const char* to_string(VmState state) {
   switch (state) {

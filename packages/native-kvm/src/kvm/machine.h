@@ -29,6 +29,7 @@ enum class DirtyTracking { Bitmap, Ring };
 
 enum class VmState { Created, Loaded, Running, Paused, Finished, Crashed, Failed, Stopped, Destroyed };
 const char* to_string(VmState state);
+bool is_terminal(VmState state);  // how a run ends: finished, crashed or failed
 
 struct ExitInfo {
   std::string reason;   // done, guest-error, bad-params, exception, shutdown, halt,
