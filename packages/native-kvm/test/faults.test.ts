@@ -17,7 +17,7 @@ import {
   type CheckpointMode,
   type ExitInfo,
 } from '../lib/index.js';
-import { describeKvm, seededRandom, sleep } from './kvm.js';
+import { describeKvm, seededRandom, sleep, until } from './kvm.js';
 
 const vms: Vm[] = [];
 afterEach(() => {
@@ -36,14 +36,6 @@ function startDp(
   vm.start();
   vm.enableCheckpointing({ intervalMs: 20, retention, mode });
   return vm;
-}
-
-async function until(condition: () => boolean, what: string, timeoutMs = 10_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await sleep(5);
-  }
 }
 
 async function untilProgress(vm: Vm, fraction: number): Promise<void> {
