@@ -29,6 +29,8 @@ export interface CheckpointedRunResult extends RunResult {
   epochs: number;
   pauseUs: { p50: number; p99: number };
   dirtyPagesPerEpoch: number;
+  /** The 99th percentile of dirty pages per epoch: about what the longest pauses copied. */
+  dirtyPagesP99: number;
   rollbacks: number;
   rollbackUs: { p50: number; p99: number };
   pagesRestoredPerRollback: number;
@@ -92,7 +94,7 @@ export async function runInVm(options: VmRunOptions): Promise<CheckpointedRunRes
   const pauses: number[] = [];
   const fixedPauses: number[] = [];
   const rollbackDurations: number[] = [];
-  let dirtyPages = 0;
+  const dirtyCounts: number[] = [];
   let storeBytesMax = 0;
   let pagesRestored = 0;
   let coalesced = 0;
@@ -158,7 +160,7 @@ export async function runInVm(options: VmRunOptions): Promise<CheckpointedRunRes
       pauses.push(epoch.pauseNs / 1000);
       const rearmAlone = epoch.mode === 'cow' ? epoch.rearmNs : 0;
       fixedPauses.push((epoch.pauseNs - epoch.copyNs - rearmAlone) / 1000);
-      dirtyPages += epoch.dirtyPages;
+      dirtyCounts.push(epoch.dirtyPages);
       storeBytesMax = Math.max(storeBytesMax, epoch.storeBytes);
       coalesced += epoch.coalesced;
       predicted += epoch.predicted;
@@ -202,7 +204,8 @@ export async function runInVm(options: VmRunOptions): Promise<CheckpointedRunRes
       }),
       epochs: pauses.length,
       pauseUs: percentiles(pauses),
-      dirtyPagesPerEpoch: pauses.length ? dirtyPages / pauses.length : 0,
+      dirtyPagesPerEpoch: dirtyCounts.length ? dirtyCounts.reduce((a, b) => a + b, 0) / dirtyCounts.length : 0,
+      dirtyPagesP99: percentiles(dirtyCounts).p99,
       rollbacks: rollbackDurations.length,
       rollbackUs: percentiles(rollbackDurations),
       pagesRestoredPerRollback: rollbackDurations.length ? pagesRestored / rollbackDurations.length : 0,

@@ -78,6 +78,7 @@ export interface BenchRow {
   pauseP50Us: number | null;
   pauseP99Us: number | null;
   dirtyPagesPerEpoch: number | null;
+  dirtyPagesP99: number | null;
   /** Write faults per epoch: dirty-log faults (stop-and-copy) or copy-on-write faults. */
   faultsPerEpoch: number | null;
   /** Time the guest lost to those faults per epoch (us; measured for cow, estimated otherwise). */
@@ -278,6 +279,7 @@ export function summarise(runs: BenchRun[]): BenchRow[] {
       pauseP50Us: checkpointed ? med((r) => r.pauseUs.p50) : null,
       pauseP99Us: checkpointed ? med((r) => r.pauseUs.p99) : null,
       dirtyPagesPerEpoch: checkpointed ? med((r) => r.dirtyPagesPerEpoch) : null,
+      dirtyPagesP99: checkpointed ? med((r) => r.dirtyPagesP99) : null,
       faultsPerEpoch: checkpointed ? med((r) => r.faultsPerEpoch) : null,
       faultUsPerEpoch: checkpointed ? med((r) => r.faultUsPerEpoch) : null,
       pagesCopiedPerEpoch: checkpointed ? med((r) => r.pagesCopiedPerEpoch) : null,
@@ -468,6 +470,8 @@ export interface SweepCell {
   workingSetMiB: number;
   pagesPerUnit: number;
   dirtyPagesPerEpoch: number | null;
+  /** With pauseUs.p99: what the longest pauses copied. */
+  dirtyPagesP99: number | null;
   overheads: { label: string; overheadPct: number | null; capped: boolean }[];
   best: string | null;
   /** The pauses of the run in the default mode, us; null without that run, or when it hit the slowdown cap. */
@@ -486,6 +490,7 @@ export function sweepCells(rows: BenchRow[], defaultMode: string): SweepCell[] {
         workingSetMiB: row.sweep.workingSetMiB,
         pagesPerUnit: row.sweep.pagesPerUnit,
         dirtyPagesPerEpoch: null,
+        dirtyPagesP99: null,
         overheads: [],
         best: null,
         pauseUs: null,
@@ -494,6 +499,7 @@ export function sweepCells(rows: BenchRow[], defaultMode: string): SweepCell[] {
     }
     if (row.mode === defaultMode) {
       cell.dirtyPagesPerEpoch = row.dirtyPagesPerEpoch;
+      cell.dirtyPagesP99 = row.dirtyPagesP99;
       if (!row.capped) cell.pauseUs = { p50: row.pauseP50Us!, p99: row.pauseP99Us! };
     }
     cell.overheads.push({ label: row.mode, overheadPct: row.overheadPct, capped: row.capped });

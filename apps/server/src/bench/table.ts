@@ -125,12 +125,13 @@ export function formatModeSummaries(summaries: ModeSummary[], floor: { floorPct:
 export function formatSweep(cells: SweepCell[], defaultMode: string): string {
   if (cells.length === 0) return '';
   const labels = [...new Set(cells.flatMap((c) => c.overheads.map((o) => o.label)))];
-  const header = ['W MiB', 'P/unit', 'dirty/ep', ...labels, 'best', 'pause p50', 'p99 ms'];
+  const header = ['W MiB', 'P/unit', 'dirty/ep', 'p99', ...labels, 'best', 'pause p50', 'p99 ms'];
   const ms = (us: number | undefined) => (us === undefined ? '' : (us / 1000).toFixed(2));
   const body = cells.map((c) => [
     String(c.workingSetMiB),
     String(c.pagesPerUnit),
     pages(c.dirtyPagesPerEpoch),
+    pages(c.dirtyPagesP99),
     ...labels.map((label) => {
       const o = c.overheads.find((x) => x.label === label);
       if (!o || o.overheadPct === null) return '';

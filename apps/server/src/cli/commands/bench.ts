@@ -426,6 +426,7 @@ function cappedResult(spec: BenchSpec, runtimeMs: number): CheckpointedRunResult
     epochs: 0,
     pauseUs: { p50: 0, p99: 0 },
     dirtyPagesPerEpoch: 0,
+    dirtyPagesP99: 0,
     rollbacks: 0,
     rollbackUs: { p50: 0, p99: 0 },
     pagesRestoredPerRollback: 0,
