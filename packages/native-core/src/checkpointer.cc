@@ -250,7 +250,7 @@ void Checkpointer::loop() {
       next = Clock::now() + std::chrono::milliseconds(config.interval_ms);
     }
     publish();
-    settle_store(config.enabled && enabled_in_ring_ ? next : Clock::time_point::max());
+    settle_store();
     lock.lock();
   }
 }
@@ -709,16 +709,16 @@ void Checkpointer::find_hot_changed() {
 // take, a slice at a time. Backing a fresh frame costs a page fault (12-20 us
 // a page on a nested host): after a large first checkpoint that is hundreds
 // of milliseconds, which a rollback must not queue behind. So it stops for a
-// request or a due epoch, and the next call goes on where it stopped.
-void Checkpointer::settle_store(Clock::time_point epoch_due) {
+// request, and the next call goes on where it stopped. A due epoch waits: a
+// pause that copied into frames not yet backed would take far longer.
+void Checkpointer::settle_store() {
   constexpr size_t kSlice = 256;  // about 0.1 ms of checksums
   // Warm frames kept ready beyond the next epoch's expected needs (16 MiB):
   // a pause that copies more (the first one, or one while the guest's
   // working set grows) would otherwise fault in fresh frames at 3-4x the
   // cost of a copy.
   constexpr uint64_t kSpareFrames = 4096;
-  auto wanted_elsewhere = [&] {
-    if (Clock::now() >= epoch_due) return true;
+  auto requested = [&] {
     std::lock_guard<std::mutex> lock(mu_);
     return stopping_ || !requests_.empty();
   };
@@ -730,7 +730,7 @@ void Checkpointer::settle_store(Clock::time_point epoch_due) {
         std::lock_guard<std::mutex> lock(ring_mu_);
         if (step() == 0) return true;
       }
-      if (wanted_elsewhere()) return false;
+      if (requested()) return false;
     }
   };
   if (in_slices([&] { return ring_.settle_checksums(kSlice); })) {

@@ -4,7 +4,6 @@
 // reports one record per epoch through a callback that must never block.
 #pragma once
 
-#include <chrono>
 #include <condition_variable>
 #include <cstdint>
 #include <functional>
@@ -162,8 +161,7 @@ class Checkpointer {
   void epoch(bool requested);
   void apply_enabled(bool enabled);
   bool must_revive();  // paused; throws RollbackRefused
-  // Work between epochs; stops early at `epoch_due` or for a request.
-  void settle_store(std::chrono::steady_clock::time_point epoch_due);
+  void settle_store();
   void publish();
   void fail(const std::string& message);
   // Copy-on-write.
