@@ -2,10 +2,6 @@
 
 #include <sys/mman.h>
 
-#if defined(__SSE2__)
-#include <immintrin.h>
-#endif
-
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
@@ -24,9 +20,6 @@ PageStore::PageStore(uint64_t max_bytes) : capacity_(max_bytes / 4096) {
   void* p = mmap(nullptr, capacity_ * 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
   if (p == MAP_FAILED) throw std::runtime_error(std::string("mmap page store: ") + std::strerror(errno));
   base_ = static_cast<uint8_t*>(p);
-  // Huge pages for the same reason as guest RAM: copies land on scattered
-  // frames. Best effort, and backed only as prefault() asks, in 2 MiB steps.
-  madvise(base_, capacity_ * 4096, MADV_HUGEPAGE);
   checksums_.assign(capacity_, 0);
   free_.reserve(capacity_);
   // Lowest frames on top: reuse keeps the touched part of the region small.
@@ -65,28 +58,7 @@ void PageStore::store(FrameId frame, const uint8_t* page) {
   checksums_[frame] = copy_page_crc32c(base_ + uint64_t{frame} * 4096, page);
 }
 
-// Streaming (non-temporal) stores: a stored page is not read again until its
-// checksum is settled after the pause, so writing around the cache spares
-// reading each destination line first and leaves the guest's working set in
-// the cache it resumes with. About 1.2x faster than memcpy for scattered pages.
-void PageStore::copy_in(FrameId frame, const uint8_t* page) {
-  uint8_t* to = base_ + uint64_t{frame} * 4096;
-#if defined(__SSE2__)
-  for (size_t i = 0; i < 4096; i += 64) {
-    const __m128i a = _mm_loadu_si128(reinterpret_cast<const __m128i*>(page + i));
-    const __m128i b = _mm_loadu_si128(reinterpret_cast<const __m128i*>(page + i + 16));
-    const __m128i c = _mm_loadu_si128(reinterpret_cast<const __m128i*>(page + i + 32));
-    const __m128i d = _mm_loadu_si128(reinterpret_cast<const __m128i*>(page + i + 48));
-    _mm_stream_si128(reinterpret_cast<__m128i*>(to + i), a);
-    _mm_stream_si128(reinterpret_cast<__m128i*>(to + i + 16), b);
-    _mm_stream_si128(reinterpret_cast<__m128i*>(to + i + 32), c);
-    _mm_stream_si128(reinterpret_cast<__m128i*>(to + i + 48), d);
-  }
-  _mm_sfence();  // ordered before whatever reads the frame next, on any thread
-#else
-  std::memcpy(to, page, 4096);
-#endif
-}
+void PageStore::copy_in(FrameId frame, const uint8_t* page) { std::memcpy(base_ + uint64_t{frame} * 4096, page, 4096); }
 
 void PageStore::queue_checksums(const std::vector<FrameId>& frames) {
   unsummed_.insert(unsummed_.end(), frames.begin(), frames.end());
