@@ -31,6 +31,11 @@ export interface CheckpointedRunResult extends RunResult {
   dirtyPagesPerEpoch: number;
   /** The 99th percentile of dirty pages per epoch: about what the longest pauses copied. */
   dirtyPagesP99: number;
+  /**
+   * Pauses of the epochs that dirtied at most twice the median: the pause at
+   * the run's usual dirty rate, without a phase that dirties far more.
+   */
+  usualPauseUs: { p50: number; p99: number };
   rollbacks: number;
   rollbackUs: { p50: number; p99: number };
   pagesRestoredPerRollback: number;
@@ -185,6 +190,7 @@ export async function runInVm(options: VmRunOptions): Promise<CheckpointedRunRes
     if (exit.reason !== 'done' || exit.result === undefined) throw new GuestRunError(exit, lines);
     const progressUnits = vm.mailbox().progress;
     const stats = options.checkpointing ? vm.stats() : undefined;
+    const dirty = percentiles(dirtyCounts);
     return {
       workload: options.workload,
       on: 'kvm',
@@ -205,7 +211,8 @@ export async function runInVm(options: VmRunOptions): Promise<CheckpointedRunRes
       epochs: pauses.length,
       pauseUs: percentiles(pauses),
       dirtyPagesPerEpoch: dirtyCounts.length ? dirtyCounts.reduce((a, b) => a + b, 0) / dirtyCounts.length : 0,
-      dirtyPagesP99: percentiles(dirtyCounts).p99,
+      dirtyPagesP99: dirty.p99,
+      usualPauseUs: percentiles(pauses.filter((_, i) => dirtyCounts[i]! <= 2 * dirty.p50)),
       rollbacks: rollbackDurations.length,
       rollbackUs: percentiles(rollbackDurations),
       pagesRestoredPerRollback: rollbackDurations.length ? pagesRestored / rollbackDurations.length : 0,

@@ -79,6 +79,8 @@ export interface BenchRow {
   pauseP99Us: number | null;
   dirtyPagesPerEpoch: number | null;
   dirtyPagesP99: number | null;
+  /** Pause p99 over the epochs that dirtied at most twice the median. */
+  usualPauseP99Us: number | null;
   /** Write faults per epoch: dirty-log faults (stop-and-copy) or copy-on-write faults. */
   faultsPerEpoch: number | null;
   /** Time the guest lost to those faults per epoch (us; measured for cow, estimated otherwise). */
@@ -280,6 +282,7 @@ export function summarise(runs: BenchRun[]): BenchRow[] {
       pauseP99Us: checkpointed ? med((r) => r.pauseUs.p99) : null,
       dirtyPagesPerEpoch: checkpointed ? med((r) => r.dirtyPagesPerEpoch) : null,
       dirtyPagesP99: checkpointed ? med((r) => r.dirtyPagesP99) : null,
+      usualPauseP99Us: checkpointed ? med((r) => r.usualPauseUs.p99) : null,
       faultsPerEpoch: checkpointed ? med((r) => r.faultsPerEpoch) : null,
       faultUsPerEpoch: checkpointed ? med((r) => r.faultUsPerEpoch) : null,
       pagesCopiedPerEpoch: checkpointed ? med((r) => r.pagesCopiedPerEpoch) : null,
@@ -474,8 +477,12 @@ export interface SweepCell {
   dirtyPagesP99: number | null;
   overheads: { label: string; overheadPct: number | null; capped: boolean }[];
   best: string | null;
-  /** The pauses of the run in the default mode, us; null without that run, or when it hit the slowdown cap. */
-  pauseUs: { p50: number; p99: number } | null;
+  /**
+   * The pauses of the run in the default mode, us (usualP99: over the epochs
+   * that dirtied at most twice the median); null without that run, or when it
+   * hit the slowdown cap.
+   */
+  pauseUs: { p50: number; p99: number; usualP99: number } | null;
 }
 
 /** The sweep's cells; dirty pages and pauses from the run in `defaultMode` (a mode label, e.g. s&c+cost). */
@@ -500,7 +507,7 @@ export function sweepCells(rows: BenchRow[], defaultMode: string): SweepCell[] {
     if (row.mode === defaultMode) {
       cell.dirtyPagesPerEpoch = row.dirtyPagesPerEpoch;
       cell.dirtyPagesP99 = row.dirtyPagesP99;
-      if (!row.capped) cell.pauseUs = { p50: row.pauseP50Us!, p99: row.pauseP99Us! };
+      if (!row.capped) cell.pauseUs = { p50: row.pauseP50Us!, p99: row.pauseP99Us!, usualP99: row.usualPauseP99Us! };
     }
     cell.overheads.push({ label: row.mode, overheadPct: row.overheadPct, capped: row.capped });
   }

@@ -427,6 +427,7 @@ function cappedResult(spec: BenchSpec, runtimeMs: number): CheckpointedRunResult
     pauseUs: { p50: 0, p99: 0 },
     dirtyPagesPerEpoch: 0,
     dirtyPagesP99: 0,
+    usualPauseUs: { p50: 0, p99: 0 },
     rollbacks: 0,
     rollbackUs: { p50: 0, p99: 0 },
     pagesRestoredPerRollback: 0,
