@@ -704,13 +704,11 @@ void Checkpointer::find_hot_changed() {
 // another core, where there is one): the checksums of the pages it copied,
 // and page faults on store frames the next pause will need. In slices: the
 // copy-on-write fault handler, which needs the same lock, is never held up
-// for long.
-// Settles the pending checksums, then backs the frames the next epoch will
-// take, a slice at a time. Backing a fresh frame costs a page fault (12-20 us
-// a page on a nested host): after a large first checkpoint that is hundreds
-// of milliseconds, which a rollback must not queue behind. So it stops for a
-// request, and the next call goes on where it stopped. A due epoch waits: a
-// pause that copied into frames not yet backed would take far longer.
+// for long. Backing a fresh frame costs 12-20 us on a nested host, so after
+// a large first checkpoint this is hundreds of milliseconds, which a
+// rollback must not queue behind: it stops for a request, and the next call
+// goes on where it stopped. A due epoch waits: a pause that copied into
+// frames not yet backed would take far longer.
 void Checkpointer::settle_store() {
   constexpr size_t kSlice = 256;  // about 0.1 ms of checksums
   // Warm frames kept ready beyond the next epoch's expected needs (16 MiB):
