@@ -151,7 +151,7 @@ describeKvm.each(modes)('checkpoints and rollback (%s)', (mode) => {
   it('a corrupted stored page refuses that rollback, the VM runs on, an older checkpoint still works', async () => {
     const run = { workload: 'dirtier', seed: 3, size: 16 };
     // Four runs in a row, each ending with the same checksum: long enough
-    // (~0.8 s) for the steps below.
+    // (about a second) for the steps below.
     const vm = startVm(run.workload, { ...run, repeat: 4 }, 64);
     try {
       vm.enableCheckpointing({ intervalMs: 20, retention: 8, mode });
