@@ -48,6 +48,8 @@ void deliver_epoch(Napi::Env env, Napi::Function callback, EpochMessage* message
     o.Set("faultNsEstimate", num(env, r.fault_ns_estimate));
     o.Set("faults", num(env, r.faults));
     o.Set("pagesProtected", num(env, r.pages_protected));
+    o.Set("pagesPrecopied", num(env, r.pages_precopied));
+    o.Set("precopyNs", num(env, r.precopy_ns));
     const uint64_t written = r.true_positives + r.misses;
     o.Set("precision", r.predicted ? Napi::Number::New(env, double(r.true_positives) / double(r.predicted)) : env.Null());
     o.Set("recall", written ? Napi::Number::New(env, double(r.true_positives) / double(written)) : env.Null());
@@ -146,7 +148,7 @@ void CheckpointingJs::enable(Napi::Env env, const Napi::Object& o, const Checkpo
   auto retention = optional_field(o, "retention", op, UINT32_MAX);
   auto predictor = predictor_field(o, op);
   if (checkpointer_) {
-    std::vector<std::string> fixed{"storeMiB", "copyThreads", "faultNs"};
+    std::vector<std::string> fixed{"storeMiB", "copyThreads", "faultNs", "precopy"};
     fixed.insert(fixed.end(), fixed_options.begin(), fixed_options.end());
     for (const std::string& key : fixed) {
       if (!o.Has(key)) continue;
@@ -165,6 +167,7 @@ void CheckpointingJs::enable(Napi::Env env, const Napi::Object& o, const Checkpo
   config.retention = retention.value_or(config.retention);
   config.store_bytes = uint_field(o, "storeMiB", defaults.store_bytes >> 20, op) << 20;
   config.copy_threads = static_cast<unsigned>(uint_field(o, "copyThreads", config.copy_threads, op));
+  config.precopy = bool_field(o, "precopy", config.precopy, op);
   config.predictor = predictor.value_or(defaults.predictor);
   // faultNs as given, else as measured on this host, else the engine's default.
   config.fault_ns_calibrated = defaults.fault_ns_calibrated;
@@ -288,6 +291,7 @@ Napi::Object CheckpointingJs::stats(Napi::Env env) {
   o.Set("intervalMs", num(env, c.interval_ms));
   o.Set("retention", num(env, c.retention));
   o.Set("copyThreads", num(env, c.copy_threads));
+  o.Set("precopy", c.precopy && backend_->can_harvest_running());  // in effect
   o.Set("predictor", c.predictor);
   o.Set("epochs", num(env, t.epochs));
   o.Set("skippedEpochs", num(env, t.skipped_epochs));

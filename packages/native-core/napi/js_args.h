@@ -96,4 +96,11 @@ inline uint64_t uint_field(const Napi::Object& o, const char* key, uint64_t fall
   throw Napi::TypeError::New(o.Env(), std::string(operation) + ": " + key + " must be a non-negative integer");
 }
 
+inline bool bool_field(const Napi::Object& o, const char* key, bool fallback, const char* operation) {
+  if (!o.Has(key) || o.Get(key).IsUndefined()) return fallback;
+  Napi::Value v = o.Get(key);
+  if (!v.IsBoolean()) throw Napi::TypeError::New(o.Env(), std::string(operation) + ": " + key + " must be a boolean");
+  return v.As<Napi::Boolean>().Value();
+}
+
 }  // namespace uckpt::addon

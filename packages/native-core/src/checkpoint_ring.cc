@@ -32,6 +32,7 @@ CheckpointRing::CheckpointRing(Backend& backend, uint64_t store_bytes, unsigned 
       retention_(std::max(1u, retention)),
       open_(backend.page_count(), kUnsetFrame),
       shadow_(backend.page_count(), kNoFrame),
+      staged_(backend.page_count(), kUnsetFrame),
       source_(backend.page_count(), kUnset),
       source_owner_(backend.page_count(), kFromShadow) {}
 
@@ -134,18 +135,64 @@ TakeResult CheckpointRing::begin() {
   backend_.populated_pages(populated);
   uint64_t copied = copy_to_shadow(pages_of(populated), nullptr);
   ring_.push_back(new_checkpoint());
-  return {ring_.back().seq, copied, 0};
+  return {ring_.back().seq, copied, 0, 0};
 }
 
 TakeResult CheckpointRing::take(const Bitmap& dirty, const std::function<void()>& beside) {
   if (ring_.empty()) throw std::logic_error("take() before begin()");
   const uint64_t retired_before = retired_;
   std::vector<uint64_t> pages = pages_of(dirty);
+  // A staged page written again is copied anew: its staged frame is the
+  // first the copy reuses.
+  for (uint64_t pfn : pages) {
+    if (staged_[pfn] == kUnsetFrame) continue;
+    store_.release(staged_[pfn]);
+    staged_[pfn] = kUnsetFrame;
+  }
   make_room(pages.size());  // before choosing the undo log: it may retire checkpoints
-  uint64_t copied = copy_to_shadow(pages, &ring_.back().undo, beside);
+  auto& undo = ring_.back().undo;
+  uint64_t copied = copy_to_shadow(pages, &undo, beside);
+  uint64_t staged = 0;
+  for (uint64_t pfn : staged_list_) {
+    if (staged_[pfn] == kUnsetFrame) continue;
+    FrameId& slot = shadow_[pfn];
+    if (slot == kNoFrame) shadow_pages_++;
+    undo.push_back({pfn, slot});
+    slot = staged_[pfn];
+    staged_[pfn] = kUnsetFrame;
+    staged++;
+  }
+  staged_list_.clear();
   ring_.push_back(new_checkpoint());
   while (ring_.size() > retention_) retire_oldest();
-  return {ring_.back().seq, copied, retired_ - retired_before};
+  return {ring_.back().seq, copied, staged, retired_ - retired_before};
+}
+
+bool CheckpointRing::stage(const Bitmap& pages, const std::function<void()>& before_copy) {
+  if (cow_ || ring_.empty()) throw std::logic_error("stage() needs a stop-and-copy checkpoint");
+  std::vector<uint64_t> fresh;  // pages without a staged frame yet
+  pages.for_each([&](uint64_t pfn) {
+    if (staged_[pfn] == kUnsetFrame) fresh.push_back(pfn);
+  });
+  if (store_.capacity_frames() - store_.frames_in_use() < fresh.size()) return false;
+  for (uint64_t pfn : fresh) staged_[pfn] = store_.allocate();
+  staged_list_.insert(staged_list_.end(), fresh.begin(), fresh.end());
+  try {
+    before_copy();
+  } catch (...) {
+    drop_staged();
+    throw;
+  }
+  pages.for_each([&](uint64_t pfn) { store_.store(staged_[pfn], backend_.page(pfn)); });
+  return true;
+}
+
+void CheckpointRing::drop_staged() {
+  for (uint64_t pfn : staged_list_) {
+    if (staged_[pfn] != kUnsetFrame) store_.release(staged_[pfn]);
+    staged_[pfn] = kUnsetFrame;
+  }
+  staged_list_.clear();
 }
 
 RollbackResult CheckpointRing::rollback(std::optional<uint64_t> seq, const Bitmap& open_dirty,
@@ -171,12 +218,16 @@ RollbackResult CheckpointRing::rollback(std::optional<uint64_t> seq, const Bitma
       source_owner_[e.pfn] = static_cast<uint32_t>(k);
     }
   }
-  if (!cow_) open_dirty.for_each([&](uint64_t pfn) {
+  auto from_shadow = [&](uint64_t pfn) {
     if (source_[pfn] != kUnset) return;
     touched.push_back(pfn);
     source_[pfn] = shadow_[pfn];
     source_owner_[pfn] = kFromShadow;
-  });
+  };
+  if (!cow_) {
+    open_dirty.for_each(from_shadow);
+    for (uint64_t pfn : staged_list_) from_shadow(pfn);
+  }
   auto reset_scratch = [&] {
     for (uint64_t pfn : touched) source_[pfn] = kUnset;
   };
@@ -206,6 +257,7 @@ RollbackResult CheckpointRing::rollback(std::optional<uint64_t> seq, const Bitma
       }
     }
   });
+  drop_staged();  // what they held is no longer in the guest
 
   if (cow_) {
     // No shadow: every log from the target on is spent, and the target's
@@ -249,7 +301,7 @@ TakeResult CheckpointRing::begin_open() {
   if (!cow_) throw std::logic_error("begin_open() without copy-on-write");
   clear();
   ring_.push_back(new_checkpoint());
-  return {ring_.back().seq, 0, 0};
+  return {ring_.back().seq, 0, 0, 0};
 }
 
 void CheckpointRing::save_pre_image(uint64_t pfn) {
@@ -302,7 +354,7 @@ TakeResult CheckpointRing::take_open(const Bitmap& hot, const Bitmap& changed, c
   ring_.back().undo = std::move(carried);
   while (ring_.size() > retention_) retire_oldest();
   uint64_t copied = fill_open(next_hot);
-  return {ring_.back().seq, copied, retired_ - retired_before};
+  return {ring_.back().seq, copied, 0, retired_ - retired_before};
 }
 
 void CheckpointRing::find_changed(const Bitmap& candidates, Bitmap& changed) {
@@ -325,6 +377,7 @@ void CheckpointRing::find_changed(const Bitmap& candidates, Bitmap& changed) {
 }
 
 void CheckpointRing::clear() {
+  drop_staged();
   while (!ring_.empty()) retire_oldest();
   std::fill(open_.begin(), open_.end(), kUnsetFrame);
   for (FrameId& f : shadow_) {

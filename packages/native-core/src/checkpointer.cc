@@ -94,6 +94,8 @@ Checkpointer::Checkpointer(Backend& backend, const CheckpointConfig& config, Epo
       carry_(backend.page_count()),
       hot_(backend.page_count()),
       writable_(backend.page_count()),
+      precopied_(backend.page_count()),
+      precopy_(backend.page_count()),
       hot_changed_(backend.page_count()),
       next_hot_(backend.page_count()),
       rearm_(backend.page_count()),
@@ -194,16 +196,26 @@ Totals Checkpointer::totals() const {
 
 void Checkpointer::loop() {
   Clock::time_point next = Clock::now();
+  Clock::time_point opened = next;  // when the epoch under way began
+  unsigned precopy_rounds = 0;      // in this epoch
   std::unique_lock<std::mutex> lock(mu_);
   for (;;) {
     auto due = [&] { return config_.enabled && enabled_in_ring_ && Clock::now() >= next; };
+    // Halfway to the checkpoint, then at three quarters and seven eighths.
+    auto precopy_at = [&](const CheckpointConfig& c) {
+      constexpr unsigned kRounds = 3;
+      const bool wanted = c.precopy && c.enabled && enabled_in_ring_ && mode_ == Mode::StopAndCopy &&
+                          backend_.can_harvest_running() && precopy_rounds < kRounds;
+      return wanted ? next - (next - opened) / (2 << precopy_rounds) : Clock::time_point::max();
+    };
     auto wanted = [&] {
       return stopping_ || !requests_.empty() || config_.enabled != enabled_in_ring_ ||
-             config_.retention != ring_.retention() || config_.mode != mode_requested_ || due();
+             config_.retention != ring_.retention() || config_.mode != mode_requested_ || due() ||
+             Clock::now() >= precopy_at(config_);
     };
     while (!wanted()) {
       if (config_.enabled && enabled_in_ring_) {
-        wake_.wait_until(lock, next);
+        wake_.wait_until(lock, std::min(next, precopy_at(config_)));
       } else {
         wake_.wait(lock);
       }
@@ -213,6 +225,7 @@ void Checkpointer::loop() {
     auto requests = std::move(requests_);
     requests_.clear();
     lock.unlock();
+    const Clock::time_point next_before = next;
 
     if (config.retention != ring_.retention()) {
       std::lock_guard<std::mutex> ring_lock(ring_mu_);
@@ -248,7 +261,12 @@ void Checkpointer::loop() {
       next = std::max(next, Clock::now() + std::chrono::microseconds(config.interval_ms * 500));
     } else if (!requests.empty()) {
       next = Clock::now() + std::chrono::milliseconds(config.interval_ms);
+    } else if (Clock::now() >= precopy_at(config)) {
+      precopy();
+      do precopy_rounds++;  // rounds whose time passed meanwhile are skipped
+      while (Clock::now() >= precopy_at(config));
     }
+    if (next != next_before) opened = Clock::now(), precopy_rounds = 0;
     publish();
     settle_store();
     lock.lock();
@@ -265,6 +283,7 @@ void Checkpointer::apply_enabled(bool enabled) {
     faulted_.clear();
     ring_.clear();
     carry_.clear();
+    precopied_.clear();
     enabled_in_ring_ = false;
     backend_.stop_tracking();
     return;
@@ -289,6 +308,7 @@ void Checkpointer::apply_enabled(bool enabled) {
       backend_.rearm(dirty_);  // every writable page has its bit set: this protects them all
     }
     carry_.clear();
+    precopied_.clear();
     enabled_in_ring_ = true;
   } catch (const std::exception& e) {
     fail(e.what());
@@ -459,6 +479,7 @@ Checkpointer::Reply Checkpointer::serve(const Request& request) {
       throw;
     }
     carry_.clear();
+    precopied_.clear();  // the ring dropped their copies: restored
     rearm_after(hot_);  // hot pages stay writable
     if (revive) backend_.revive(), revived = true;
   }
@@ -555,10 +576,15 @@ void Checkpointer::epoch(bool requested) {
 void Checkpointer::epoch_stop_and_copy(EpochRecord& r) {
   const uint64_t paused_at = now_ns();
   collect_written();
+  written_ = dirty_;
+  written_ |= precopied_;
   r.predicted = hot_.count();
   r.true_positives = hot_changed_.count();
   r.false_positives = r.predicted - r.true_positives;
-  r.misses = dirty_.count() - r.true_positives;
+  r.misses = written_.count() - r.true_positives;
+  protect_ = precopied_;
+  protect_ &= dirty_;
+  const uint64_t faulted_again = protect_.count();  // written again after their copy ahead
   const uint64_t harvested = now_ns();
   // Predicting and re-arming need only the written set, and the copies
   // only that the guest stays paused (the dirty log protects guest
@@ -571,7 +597,7 @@ void Checkpointer::epoch_stop_and_copy(EpochRecord& r) {
       const uint64_t start = now_ns();
       next_hot_.clear();
       if (predictor_) {
-        predictor_->observe(dirty_);
+        predictor_->observe(written_);
         predictor_->predict(next_hot_, costs_);
         // A protected page cannot be made writable ahead of its first
         // write: leaving it out of the re-protection would change nothing.
@@ -585,15 +611,49 @@ void Checkpointer::epoch_stop_and_copy(EpochRecord& r) {
     throw;
   }
   carry_.clear();
+  precopied_.clear();
   r.harvest_ns = harvested - paused_at;
   r.copy_ns = now_ns() - harvested;
   r.rearm_ns = rearm_ns;
   r.seq = taken.seq;
   r.pages_copied = taken.pages_copied;
+  r.pages_precopied = taken.pages_staged;
+  r.precopy_ns = epoch_precopy_ns_;
+  epoch_precopy_ns_ = 0;
   r.retired = taken.checkpoints_retired;
-  r.dirty_pages = r.pages_copied;
-  r.faults = r.misses;  // each took a dirty-log write-protection fault
-  r.fault_ns_estimate = static_cast<uint64_t>(double(r.misses) * estimates_.kvm_fault_ns);
+  r.dirty_pages = r.pages_copied + r.pages_precopied;
+  r.faults = r.misses + faulted_again;  // each took a dirty-log write-protection fault
+  r.fault_ns_estimate = static_cast<uint64_t>(double(r.faults) * estimates_.kvm_fault_ns);
+}
+
+// Stop-and-copy, between checkpoints: the pages written so far this epoch
+// that will not be hot are protected again and copied while the guest
+// runs, on this thread alone (the vCPU has the other CPU); the checkpoint
+// then copies only those written again, and what was written since.
+void Checkpointer::precopy() {
+  if (backend_.guest_state() != Backend::GuestState::Running) return;
+  const uint64_t start = now_ns();
+  std::string failure;
+  {
+    std::lock_guard<std::mutex> lock(ring_mu_);
+    try {
+      precopy_.clear();
+      backend_.harvest_dirty(precopy_);
+      precopy_.and_not(hot_);  // compared at the checkpoint: they stay writable
+      // The harvest also handed over the backend's own writes, which no
+      // later harvest shows again: whatever is not staged is carried.
+      carry_ |= precopy_;
+      if (predictor_) predictor_->drop_hot_if_written(precopy_, costs_);
+      if (ring_.stage(precopy_, [&] { backend_.rearm(precopy_); })) {
+        precopied_ |= precopy_;
+        carry_.and_not(precopy_);
+      }
+    } catch (const std::exception& e) {
+      failure = e.what();
+    }
+  }
+  if (!failure.empty()) return fail(failure);
+  epoch_precopy_ns_ += now_ns() - start;
 }
 
 // Copy-on-write, paused, ring_mu_ held: the open log already holds the
@@ -761,6 +821,7 @@ void Checkpointer::fail(const std::string& message) {
     faulted_.clear();
     cow_failure_.clear();
     ring_.clear();
+    precopied_.clear();
   }
   enabled_in_ring_ = false;
   backend_.stop_tracking();

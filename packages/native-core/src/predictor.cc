@@ -28,6 +28,7 @@ class SparsePages {
     }
     live_.resize(kept);
   }
+  State at(uint64_t p) const { return state_[p]; }
   template <typename Fn>
   void for_each(Fn&& fn) const {
     for (uint64_t p : live_) fn(p, state_[p]);
@@ -48,11 +49,18 @@ class HistoryPredictor : public Predictor {
   }
   void predict(Bitmap& hot, const PageCosts&) override {
     history_.for_each([&](uint64_t p, uint16_t h) {
-      if (static_cast<unsigned>(__builtin_popcount(h)) >= m_) hot.set(p);
+      if (hot_with(h)) hot.set(p);
+    });
+  }
+  void drop_hot_if_written(Bitmap& written, const PageCosts&) const override {
+    written.for_each([&](uint64_t p) {
+      if (hot_with(static_cast<uint16_t>(((history_.at(p) << 1) | 1) & mask_))) written.reset(p);
     });
   }
 
  private:
+  bool hot_with(uint16_t history) const { return static_cast<unsigned>(__builtin_popcount(history)) >= m_; }
+
   SparsePages<uint16_t> history_;  // bit i: written i epochs ago
   unsigned m_;
   uint32_t mask_;
@@ -85,6 +93,8 @@ class FrontierPredictor : public Predictor {
   const char* name() const override { return "frontier"; }
   void observe(const Bitmap& written) override { last_ = written; }
   void predict(Bitmap& hot, const PageCosts&) override { frontier_of(last_, hot, true); }
+  // Every written run stays hot.
+  void drop_hot_if_written(Bitmap& written, const PageCosts&) const override { written.clear(); }
 
  private:
   Bitmap last_;
@@ -117,6 +127,22 @@ class CostPredictor : public Predictor {
   // That keeps pages rewritten every few epochs (a merge sort's passes)
   // hot between writes, and lets scattered writes go.
   void predict(Bitmap& hot, const PageCosts& costs) override {
+    bool hot_at[kHorizon + 1];
+    hot_ages(costs, hot_at);
+    age_.for_each([&](uint64_t p, uint8_t age) {
+      if (hot_at[age]) hot.set(p);
+    });
+    frontier_of(last_, hot, false);  // the written runs are hot by their age
+  }
+  // A page written now is of age 1 at the checkpoint.
+  void drop_hot_if_written(Bitmap& written, const PageCosts& costs) const override {
+    bool hot_at[kHorizon + 1];
+    hot_ages(costs, hot_at);
+    if (hot_at[1]) written.clear();
+  }
+
+ private:
+  void hot_ages(const PageCosts& costs, bool* hot_at) const {  // kHorizon + 1 entries
     double hazard[kHorizon + 1];
     for (int a = 1; a <= kHorizon; a++) {
       // An age seen little is taken to be like the age before: pages not
@@ -124,7 +150,7 @@ class CostPredictor : public Predictor {
       const double prior = a == 1 ? 0.25 : hazard[a - 1];
       hazard[a] = (hits_[a] + kPriorWeight * prior) / (seen_[a] + kPriorWeight);
     }
-    bool hot_at[kHorizon + 1] = {};
+    hot_at[0] = false;
     if (costs.can_unprotect) {
       for (int a = 1; a <= kHorizon; a++) hot_at[a] = hazard[a] * costs.fault_ns > costs.hot_ns;
     } else {
@@ -138,13 +164,8 @@ class CostPredictor : public Predictor {
         later = std::min(keep, protect);
       }
     }
-    age_.for_each([&](uint64_t p, uint8_t age) {
-      if (hot_at[age]) hot.set(p);
-    });
-    frontier_of(last_, hot, false);  // the written runs are hot by their age
   }
 
- private:
   static constexpr int kHorizon = 8;
   static constexpr double kDecay = 0.7;
   static constexpr double kPriorWeight = 8;  // pages' worth of belief in the prior

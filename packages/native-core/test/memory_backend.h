@@ -75,11 +75,13 @@ class MemoryBackend : public Backend {
     if (--paused_ == 0) unpaused_.notify_all();
   }
   void harvest_dirty(Bitmap& dirty) override {
-    require_paused();
+    if (!harvest_running) require_paused();
+    std::lock_guard<std::mutex> lock(mu_);
     dirty |= dirty_;
   }
   void rearm(const Bitmap& pages) override {
-    require_paused();
+    if (!harvest_running) require_paused();
+    std::lock_guard<std::mutex> lock(mu_);
     pages.for_each([&](uint64_t pfn) {
       dirty_.reset(pfn);
       tracked_.set(pfn);
@@ -96,8 +98,9 @@ class MemoryBackend : public Backend {
       }
     }
   }
+  bool can_harvest_running() const override { return harvest_running; }
   uint8_t* page(uint64_t pfn) override {
-    require_paused();
+    if (!harvest_running) require_paused();
     return &memory_[pfn * kPageSize];
   }
   std::unique_ptr<VcpuSnapshot> capture_vcpus() override {
@@ -173,6 +176,10 @@ class MemoryBackend : public Backend {
     state = GuestState::Running;
   }
   std::string cow_unavailable;  // set to test the fallback to stop-and-copy
+  // Like KVM's dirty bitmap: harvested, re-armed and read while the guest
+  // runs (copying ahead). A page read as it is written is logged dirty
+  // again by that write, as there.
+  bool harvest_running = false;
   uint64_t write_faults = 0;    // guest writes that waited on protection
   uint64_t protect_calls = 0;
   bool paused() const {

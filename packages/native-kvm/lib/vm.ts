@@ -174,6 +174,13 @@ export interface CheckpointConfig {
   /** Threads copying while the guest is paused, 1..16, default defaultCopyThreads() (fixed once enabled). */
   copyThreads?: number;
   /**
+   * Stop-and-copy: copy the pages written early in an epoch while the guest
+   * runs (halfway to the checkpoint, then at three quarters and seven
+   * eighths), protecting them again first, so that the pause copies only what
+   * was written since. Default true; needs the dirty bitmap (fixed once enabled).
+   */
+  precopy?: boolean;
+  /**
    * Dirty-page prediction: pages predicted to be written are left writable
    * (no fault) and examined at every checkpoint. true means 'cost'. Default:
    * 'cost' with the dirty bitmap (it measured best), 'off' with dirty rings.
@@ -235,6 +242,10 @@ export interface EpochStats {
   faults: number;
   /** Pages write-protected in this pause (cow). */
   pagesProtected: number;
+  /** Of dirtyPages, copied ahead while the guest ran and not written again (not copied in the pause). */
+  pagesPrecopied: number;
+  /** Time spent copying ahead, on the epoch thread while the guest ran. */
+  precopyNs: number;
   /** truePositives / predicted, or null without prediction. */
   precision: number | null;
   /** truePositives / pages written, or null when nothing was written. */
@@ -298,6 +309,8 @@ export interface CheckpointStats {
   intervalMs: number;
   retention: number;
   copyThreads: number;
+  /** Copying ahead is in effect (asked for, stop-and-copy's dirty bitmap). */
+  precopy: boolean;
   predictor: PredictorName;
   dirtyTracking: 'manual-protect' | 'get-and-clear' | 'ring';
   epochs: number;

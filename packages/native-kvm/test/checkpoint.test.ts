@@ -38,9 +38,15 @@ const smallForCow: Record<string, { size: number; param?: number; intervalMs?: n
 
 const MAILBOX_PFN = 1; // written at every progress tick: in every undo log
 
-function startVm(workload: string, run: { size: number; seed?: number; repeat?: number }, memoryMiB = 256): Vm {
+function startVm(workload: string, run: { size: number; param?: number; seed?: number; repeat?: number }, memoryMiB = 256): Vm {
   const vm = Vm.create({ memoryMiB });
-  vm.loadImage(guestImagePath, { workload: findWorkload(workload).index, seed: run.seed ?? 1, size: run.size, repeat: run.repeat ?? 1 });
+  vm.loadImage(guestImagePath, {
+    workload: findWorkload(workload).index,
+    seed: run.seed ?? 1,
+    size: run.size,
+    repeat: run.repeat ?? 1,
+    ...(run.param !== undefined && { param: run.param }),
+  });
   vm.start();
   return vm;
 }
@@ -62,14 +68,14 @@ const modes: CheckpointMode[] = ['stop-and-copy', 'cow'];
 describeKvm.each(modes)('checkpoints and rollback (%s)', (mode) => {
   // Copy-on-write also runs every workload under the cost predictor, which
   // spares it most faults: on the usual inputs.
-  const variants: { retention: number; predictor: PredictorName; sizes: typeof smallForCow }[] = [8, 1, 32].map((retention) => ({
-    retention,
-    predictor: 'off',
-    sizes: mode === 'cow' ? smallForCow : small,
-  }));
+  // Stop-and-copy copies ahead by default; it also runs without.
+  const variants: { retention: number; predictor: PredictorName; sizes: typeof smallForCow; precopy?: boolean }[] = [8, 1, 32].map(
+    (retention) => ({ retention, predictor: 'off', sizes: mode === 'cow' ? smallForCow : small }),
+  );
   if (mode === 'cow') variants.push({ retention: 8, predictor: 'cost', sizes: small });
-  for (const { retention, predictor, sizes } of variants) {
-    const predicting = predictor === 'off' ? '' : `, ${predictor} predictor`;
+  if (mode === 'stop-and-copy') variants.push({ retention: 8, predictor: 'off', sizes: small, precopy: false });
+  for (const { retention, predictor, sizes, precopy } of variants) {
+    const predicting = (predictor === 'off' ? '' : `, ${predictor} predictor`) + (precopy === false ? ', not copying ahead' : '');
     for (const [workload, { intervalMs = 10, ...run }] of Object.entries(sizes)) {
       it(`${workload} (size ${run.size}): 50 random rollbacks every ${intervalMs} ms epoch, retention ${retention}${predicting}, end exactly as unprotected`, async () => {
         const [host, guest] = await Promise.all([
@@ -79,7 +85,7 @@ describeKvm.each(modes)('checkpoints and rollback (%s)', (mode) => {
             seed: 5,
             ...run,
             memoryMiB: 256,
-            checkpointing: { intervalMs, retention, mode, predictor },
+            checkpointing: { intervalMs, retention, mode, predictor, ...(precopy !== undefined && { precopy }) },
             rollbacks: 50,
           }),
         ]);
@@ -340,6 +346,72 @@ describeKvm.each(modes)('dirty-page prediction (%s)', (mode) => {
       expect(() => vm.enableCheckpointing({ predictor: 'psychic' as 'cost' })).toThrow(/predictor must be "history", "frontier" or "cost"/);
     } finally {
       vm.destroy();
+    }
+  });
+});
+
+describeKvm('copying ahead (stop-and-copy)', () => {
+  // Scattered writes over most of a guest's RAM: pages written early in an
+  // epoch are rarely written again before its checkpoint.
+  const scattered = { size: 96, param: 16, repeat: 0 };
+
+  for (const predictor of ['off', 'history', 'cost'] as PredictorName[]) {
+    it(`${predictor}: the pause copies only pages written since; no write escapes: page by page after rollbacks`, async () => {
+      const vm = startVm('dirtier', scattered, 128);
+      try {
+        vm.enableCheckpointing({ intervalMs: 20, retention: 16, predictor });
+        let ahead = 0, inPause = 0;
+        vm.onEpoch((e) => {
+          expect(e.pagesCopied + e.pagesPrecopied).toBe(e.dirtyPages);
+          ahead += e.pagesPrecopied;
+          inPause += e.pagesCopied;
+        });
+        for (let round = 0; round < 4; round++) {
+          await epochsPass(vm, 3);
+          vm.pause();
+          const memory = vm.readMemory(0, 128 << 20);
+          const seq = await vm.checkpointNow();
+          vm.resume();
+          // Rollbacks land at different points of an epoch: before, between and after its copies ahead.
+          await epochsPass(vm, 2 + round);
+          await sleep(3 + 4 * round);
+          vm.pause();
+          await vm.rollback(seq);
+          const restored = vm.readMemory(0, 128 << 20);
+          for (let offset = 0; offset < memory.length; offset += 4096) {
+            if (!restored.subarray(offset, offset + 4096).equals(memory.subarray(offset, offset + 4096))) {
+              throw new Error(`guest page ${offset / 4096} differs from checkpoint ${seq} after the rollback`);
+            }
+          }
+          vm.resume();
+        }
+        expect(vm.stats().precopy).toBe(true);
+        expect(ahead).toBeGreaterThan(inPause); // most of each epoch's pages were copied while the guest ran
+      } finally {
+        vm.destroy();
+      }
+    });
+  }
+
+  it('is off when asked, and with dirty rings; a bad value is refused', async () => {
+    for (const [options, create] of [
+      [{ precopy: false }, {}],
+      [{ predictor: 'off' as const }, { dirtyTracking: 'ring' as const }],
+    ] as const) {
+      const vm = Vm.create({ memoryMiB: 128, ...create });
+      try {
+        vm.loadImage(guestImagePath, { workload: findWorkload('dirtier').index, size: scattered.size, param: scattered.param, repeat: 0 });
+        vm.start();
+        expect(() => vm.enableCheckpointing({ precopy: 'yes' as unknown as boolean })).toThrow('enableCheckpointing: precopy must be a boolean');
+        vm.enableCheckpointing({ intervalMs: 20, ...options });
+        let ahead = 0, epochs = 0;
+        vm.onEpoch((e) => ((ahead += e.pagesPrecopied), epochs++));
+        await epochsPass(vm, 10);
+        expect(ahead).toBe(0);
+        expect(vm.stats().precopy).toBe(false);
+      } finally {
+        vm.destroy();
+      }
     }
   });
 });

@@ -25,6 +25,9 @@ class KvmBackend : public core::Backend {
   void harvest_dirty(core::Bitmap& dirty) override { machine_.harvest_dirty(dirty); }
   void rearm(const core::Bitmap& pages) override { machine_.rearm_dirty(pages); }
   bool can_leave_writable() const override { return machine_.manual_dirty_protect(); }
+  // KVM_GET_DIRTY_LOG and KVM_CLEAR_DIRTY_LOG are made for running guests
+  // (live migration); with dirty rings the harvest must stay paused.
+  bool can_harvest_running() const override { return machine_.manual_dirty_protect(); }
   void populated_pages(core::Bitmap& out) override { machine_.populated_pages(out); }
   uint8_t* page(uint64_t pfn) override { return machine_.ram() + pfn * core::kPageSize; }
   std::unique_ptr<core::VcpuSnapshot> capture_vcpus() override;

@@ -50,6 +50,9 @@ class Backend {
   // Whether rearm() can really leave pages out (writable and untracked);
   // dirty-page prediction needs it.
   virtual bool can_leave_writable() const { return true; }
+  // Whether harvest_dirty() and rearm() may also run while the guest runs
+  // (copying ahead needs it): a write racing them shows in a later harvest.
+  virtual bool can_harvest_running() const { return false; }
   // Pages that may hold something other than zeros (never-touched RAM reads
   // as zeros and needs no copy).
   virtual void populated_pages(Bitmap& out) = 0;

@@ -16,6 +16,11 @@
 // shadow frame. Memory: shadow (up to the guest's touched RAM) + undo logs
 // (dirty pages per epoch x retained epochs).
 //
+// Stop-and-copy may also copy ahead ("pre-copy"): while the guest runs,
+// pages written so far in the epoch are protected again and copied into
+// staged frames; at the checkpoint only the pages written since are copied,
+// and a staged page not written again becomes the shadow as it was staged.
+//
 // Copy-on-write saves the pre-image at the first write instead, into the
 // undo log of the newest checkpoint while the guest runs (the open log),
 // and needs no shadow: undo logs only. Pages predicted hot are copied into
@@ -51,6 +56,7 @@ struct CheckpointInfo {
 struct TakeResult {
   uint64_t seq;
   uint64_t pages_copied;
+  uint64_t pages_staged;  // copied ahead and not written again: taken as staged
   uint64_t checkpoints_retired;  // to respect the retention or the memory bound
 };
 
@@ -86,12 +92,21 @@ class CheckpointRing {
   // All of these run with the guest paused.
   // The first checkpoint: copies every populated page into the shadow.
   TakeResult begin();
-  // A checkpoint at the end of an epoch in which `dirty` pages were written.
+  // A checkpoint at the end of an epoch in which `dirty` pages were written
+  // since they were staged, if they were; staged pages are in it too.
   // `beside` runs on the calling thread while other threads copy.
   TakeResult take(const Bitmap& dirty, const std::function<void()>& beside = nullptr);
+  // Stop-and-copy, while the guest runs: copies `pages` (with checksums, on
+  // the calling thread alone) into staged frames for the next take().
+  // `before_copy` must protect them, so that a write from then on shows in
+  // the next harvest. Returns false, having done nothing, when the store
+  // has no room for them without retiring a checkpoint. If `before_copy`
+  // throws, everything staged is dropped.
+  bool stage(const Bitmap& pages, const std::function<void()>& before_copy);
+  uint64_t staged_pages() const { return staged_list_.size(); }
   // Back to checkpoint `seq` (the newest when empty); `open_dirty` are the
-  // pages written since the newest checkpoint (stop-and-copy; copy-on-write
-  // has them in the open log). `before_write` sees the pages about to be
+  // pages written since the newest checkpoint (stop-and-copy, with the
+  // staged ones, which are dropped; copy-on-write has them in the open log). `before_write` sees the pages about to be
   // written back, once every stored copy was verified. Throws RollbackRefused.
   RollbackResult rollback(std::optional<uint64_t> seq, const Bitmap& open_dirty,
                           const std::function<void(const std::vector<uint64_t>&)>& before_write = {});
@@ -159,6 +174,7 @@ class CheckpointRing {
   uint64_t copy_to_shadow(const std::vector<uint64_t>& pages, std::vector<UndoEntry>* undo,
                           const std::function<void()>& beside = nullptr);
   void make_room(uint64_t frames);
+  void drop_staged();
   void retire_oldest();
   void release_undo(Checkpoint& c);
   Checkpoint new_checkpoint();
@@ -173,6 +189,8 @@ class CheckpointRing {
   bool cow_ = false;
   std::vector<FrameId> open_;    // copy-on-write: each page's frame in the open log
   std::vector<FrameId> shadow_;  // per page; kNoFrame: all zeros
+  std::vector<FrameId> staged_;  // stop-and-copy: each page's staged frame
+  std::vector<uint64_t> staged_list_;  // the pages with one
   uint64_t shadow_pages_ = 0;
   uint64_t next_seq_ = 1;
   uint64_t retired_ = 0;

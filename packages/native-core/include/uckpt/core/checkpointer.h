@@ -47,6 +47,11 @@ struct CheckpointConfig {
   uint64_t store_bytes = 0;   // memory bound of the page store
   unsigned copy_threads = default_copy_threads();  // threads copying while the guest is paused
   std::string predictor = "off";  // "off", "history", "frontier", "cost"
+  // Stop-and-copy: copy pages written early in an epoch while the guest
+  // runs (halfway to the checkpoint, then at three quarters and seven
+  // eighths), protecting them again first, so that the pause copies only
+  // what was written since. Where the backend can harvest a running guest.
+  bool precopy = true;
   double fault_ns = 3000;    // cost of one dirty-log write-protection fault (stop-and-copy), for the cost model
   double fault_ns_calibrated = 0;  // what the backend measured it as on this host (0: not measured)
 };
@@ -85,6 +90,8 @@ struct EpochRecord {
   std::string fallback_reason; // why copy-on-write was asked for and is not in effect; empty otherwise
   uint64_t faults;             // write faults taken: copy-on-write faults served, or dirty-log faults (misses)
   uint64_t pages_protected;    // pages write-protected in this pause (copy-on-write)
+  uint64_t pages_precopied;    // of dirty_pages, copied ahead while the guest ran and not written again
+  uint64_t precopy_ns;         // time spent copying ahead (not in the pause)
 };
 
 struct Totals {
@@ -170,6 +177,7 @@ class Checkpointer {
   void serve_faults();            // the fault handler thread
   void epoch_cow(EpochRecord& r);
   void epoch_stop_and_copy(EpochRecord& r);
+  void precopy();  // copies ahead, while the guest runs
   // Opens the next epoch: `next_hot` pages writable (copied already), every
   // other page write-protected, the dirty log re-armed for `kvm_written`.
   void open_epoch_cow(const Bitmap& next_hot, const Bitmap& kvm_written, EpochRecord* r);
@@ -186,6 +194,9 @@ class Checkpointer {
   Bitmap carry_;  // harvested but not yet consumed: never dropped
   Bitmap hot_;    // left writable this epoch; examined at every checkpoint
   Bitmap writable_;  // pages writable at the last harvest
+  Bitmap precopied_;  // copied ahead this epoch (staged in the ring), protected since
+  Bitmap precopy_;    // scratch
+  uint64_t epoch_precopy_ns_ = 0;
   uint64_t frames_next_epoch_ = 0;  // store frames to have ready for the next epoch
   // Per-epoch scratch, sized once so the pause allocates nothing.
   Bitmap hot_changed_, next_hot_, rearm_;

@@ -35,6 +35,10 @@ class Predictor {
   virtual void observe(const Bitmap& written) = 0;
   // The pages to leave writable in the next epoch.
   virtual void predict(Bitmap& hot, const PageCosts& costs) = 0;
+  // Removes from `written`, pages written so far in the epoch under way,
+  // those that would be hot after it: copying such a page ahead of the
+  // checkpoint protects it again, and a protected page cannot be hot.
+  virtual void drop_hot_if_written(Bitmap& written, const PageCosts& costs) const = 0;
 };
 
 // Hot when written in at least m of the last n epochs (n <= 16).
