@@ -52,12 +52,16 @@ describe('uckpt run', () => {
 
   it.skipIf(!hasKvm)('checkpointed with rollbacks, the checksum stays the unprotected one', async () => {
     const args = ['--workload', 'sort', '--size', '2', '--seed', '4', '--json'];
-    const [protectedRun, host] = await Promise.all([
+    const [protectedRun, notAhead, host] = await Promise.all([
       uckpt('run', ...args, '--mode', 'stop-and-copy', '--interval-ms', '10', '--retention', '4', '--rollbacks', '10'),
+      uckpt('run', ...args, '--mode', 'stop-and-copy', '--interval-ms', '10', '--rollbacks', '10', '--no-precopy'),
       uckpt('run', ...args, '--on', 'host'),
     ]);
     const r = JSON.parse(protectedRun.stdout);
-    expect(r).toMatchObject({ mode: 'stop-and-copy', intervalMs: 10, retention: 4, rollbacks: 10 });
+    expect(r).toMatchObject({ mode: 'stop-and-copy', intervalMs: 10, retention: 4, rollbacks: 10, precopy: true });
+    const n = JSON.parse(notAhead.stdout);
+    expect(n).toMatchObject({ precopy: false, pagesPrecopiedPerEpoch: 0, rollbacks: 10 });
+    expect(n.checksum).toBe(JSON.parse(host.stdout).checksum);
     for (const key of ['epochs', 'dirtyPagesPerEpoch', 'dirtyPagesP99', 'storeBytesMax']) expect(r[key]).toBeGreaterThan(0);
     for (const key of ['pauseUs', 'usualPauseUs', 'rollbackUs']) expect(r[key].p99).toBeGreaterThanOrEqual(r[key].p50);
     expect(r.usualPauseUs.p99).toBeLessThanOrEqual(r.pauseUs.p99); // a subset of the pauses
@@ -96,6 +100,7 @@ describe('uckpt run', () => {
     [['--workload', 'dp', '--param', '0'], /--param must be an integer from 1/],
     [['--workload', 'dp', '--on', 'host', '--vcpus', '2'], /--memory-mib, --vcpus, .* apply only to --on kvm/],
     [['--workload', 'dp', '--interval-ms', '10'], /--interval-ms, .* need --mode stop-and-copy or --mode cow/],
+    [['--workload', 'dp', '--no-precopy'], /--no-precopy need --mode stop-and-copy or --mode cow/],
     [['--workload', 'dp', '--mode', 'fast'], /--mode must be one of off, stop-and-copy, cow \(got "fast"\)/],
     [['--workload', 'dp', '--mode', 'stop-and-copy', '--interval-ms', '0'], /--interval-ms must be an integer from 1 to 10000/],
     [['--workload', 'dp', '--mode', 'stop-and-copy', '--retention', '2000'], /--retention must be an integer from 1 to 1024/],

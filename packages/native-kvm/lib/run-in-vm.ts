@@ -41,6 +41,8 @@ export interface CheckpointedRunResult extends RunResult {
   pagesRestoredPerRollback: number;
   storeBytesMax: number;
   predictor?: string;
+  /** Whether stop-and-copy copied ahead while the guest ran. */
+  precopy?: boolean;
   /** Write faults taken per epoch: dirty-log faults (written pages not predicted hot), or copy-on-write faults. */
   faultsPerEpoch: number;
   /** Time the guest lost to those faults per epoch, in us (measured in cow mode, estimated otherwise). */
@@ -49,6 +51,8 @@ export interface CheckpointedRunResult extends RunResult {
   fixedPauseUs: number | null;
   /** Pages copied while the guest was paused, per epoch. */
   pagesCopiedPerEpoch: number;
+  /** Pages copied ahead while the guest ran (stop-and-copy), per epoch. */
+  pagesPrecopiedPerEpoch: number;
   /** Why checkpointing stopped during the run (the guest ran on unprotected); null if it did not. */
   lastError: string | null;
   /** Warnings the VM gave, e.g. that copy-on-write fell back to stop-and-copy. */
@@ -109,6 +113,7 @@ export async function runInVm(options: VmRunOptions): Promise<CheckpointedRunRes
   let faults = 0;
   let faultNs = 0;
   let pagesCopied = 0;
+  let pagesPrecopied = 0;
   let rollbackError: Error | undefined;
   try {
     vm.on('checkpoint-warning', (message) => warnings.push(message));
@@ -174,6 +179,7 @@ export async function runInVm(options: VmRunOptions): Promise<CheckpointedRunRes
       faults += epoch.faults;
       faultNs += epoch.faultNsEstimate;
       pagesCopied += epoch.pagesCopied;
+      pagesPrecopied += epoch.pagesPrecopied;
       void maybeRollBack();
     });
 
@@ -207,6 +213,7 @@ export async function runInVm(options: VmRunOptions): Promise<CheckpointedRunRes
         intervalMs: stats.intervalMs,
         retention: stats.retention,
         predictor: stats.predictor,
+        precopy: stats.precopy,
       }),
       epochs: pauses.length,
       pauseUs: percentiles(pauses),
@@ -220,6 +227,7 @@ export async function runInVm(options: VmRunOptions): Promise<CheckpointedRunRes
       faultsPerEpoch: pauses.length ? faults / pauses.length : 0,
       faultUsPerEpoch: pauses.length ? faultNs / 1000 / pauses.length : 0,
       pagesCopiedPerEpoch: pauses.length ? pagesCopied / pauses.length : 0,
+      pagesPrecopiedPerEpoch: pauses.length ? pagesPrecopied / pauses.length : 0,
       fixedPauseUs: fixedPauses.length ? percentiles(fixedPauses).p50 : null,
       precision: predicted ? hits / predicted : null,
       recall: hits + misses ? hits / (hits + misses) : null,

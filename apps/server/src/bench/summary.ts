@@ -15,9 +15,10 @@ export interface BenchSpec {
    * with rollbacks (never used for overhead, since rolled-back work is
    * redone); predictor: an extra interval run with dirty-page prediction;
    * ring: an extra interval run with KVM dirty rings instead of the dirty
-   * bitmap.
+   * bitmap; no-precopy: an extra stop-and-copy run that does not copy ahead
+   * while the guest runs (the other runs do, unless --no-precopy).
    */
-  kind: 'off' | 'interval' | 'copy-threads' | 'rollback' | 'predictor' | 'ring';
+  kind: 'off' | 'interval' | 'copy-threads' | 'rollback' | 'predictor' | 'ring' | 'no-precopy';
   /** Checkpointed runs: stop-and-copy (default) or copy-on-write. */
   mode?: BenchMode;
   intervalMs?: number;
@@ -153,6 +154,7 @@ export function describeSpec(spec: BenchSpec): string {
   if (spec.kind === 'rollback') text += `, ${spec.rollbacks} rollbacks`;
   if (spec.kind === 'predictor') text += `, ${spec.predictor} predictor`;
   if (spec.kind === 'ring') text += ', dirty ring';
+  if (spec.kind === 'no-precopy') text += `${spec.predictor ? `, ${spec.predictor} predictor` : ''}, not copying ahead`;
   return text;
 }
 
@@ -172,7 +174,7 @@ export function specOfRun(run: BenchRun): BenchSpec {
 
 /** Whether a kind of run is measured against the unprotected run (everything checkpointed but the rollback run). */
 function hasOverhead(kind: BenchSpec['kind']): boolean {
-  return kind === 'interval' || kind === 'copy-threads' || kind === 'predictor' || kind === 'ring';
+  return kind === 'interval' || kind === 'copy-threads' || kind === 'predictor' || kind === 'ring' || kind === 'no-precopy';
 }
 
 export function modeLabel(mode: string | null | undefined, predictor: string | null | undefined): string {
@@ -189,6 +191,8 @@ function modeText(run: BenchRun): string {
       return `${modeLabel(run.requestedMode, null)} rollback x${run.rollbacksRequested}${fallback}`;
     case 'ring':
       return 's&c ring';
+    case 'no-precopy':
+      return `${modeLabel(run.requestedMode, run.predictor)} no-precopy`;
     default:
       return modeLabel(run.requestedMode, run.predictor) + fallback;
   }
@@ -302,7 +306,7 @@ export function summarise(runs: BenchRun[]): BenchRow[] {
   return rows;
 }
 
-const KIND_ORDER: BenchSpec['kind'][] = ['interval', 'copy-threads', 'predictor', 'ring'];
+const KIND_ORDER: BenchSpec['kind'][] = ['interval', 'copy-threads', 'no-precopy', 'predictor', 'ring'];
 
 /** The mode a row's runs asked for (the `mode` text starts with it). */
 function requestedModeOf(row: BenchRow): BenchMode {
@@ -346,6 +350,7 @@ export function geomeans(rows: BenchRow[]): GeomeanRow[] {
       let label = `${mode} ${g.intervalMs} ms, ${g.copyThreads} copy thread${g.copyThreads === 1 ? '' : 's'}`;
       if (g.first.predictor) label += `, ${g.first.predictor} predictor`;
       if (g.first.kind === 'ring') label += ', dirty ring';
+      if (g.first.kind === 'no-precopy') label += ', not copying ahead';
       return {
         label,
         kind: g.first.kind,
@@ -483,6 +488,8 @@ export interface SweepCell {
    * hit the slowdown cap.
    */
   pauseUs: { p50: number; p99: number; usualP99: number } | null;
+  /** The same from a run in the default mode that did not copy ahead, if there was one. */
+  pauseWithoutPrecopyUs: { p50: number; p99: number } | null;
 }
 
 /** The sweep's cells; dirty pages and pauses from the run in `defaultMode` (a mode label, e.g. s&c+cost). */
@@ -501,6 +508,7 @@ export function sweepCells(rows: BenchRow[], defaultMode: string): SweepCell[] {
         overheads: [],
         best: null,
         pauseUs: null,
+        pauseWithoutPrecopyUs: null,
       };
       cells.set(key, cell);
     }
@@ -508,6 +516,9 @@ export function sweepCells(rows: BenchRow[], defaultMode: string): SweepCell[] {
       cell.dirtyPagesPerEpoch = row.dirtyPagesPerEpoch;
       cell.dirtyPagesP99 = row.dirtyPagesP99;
       if (!row.capped) cell.pauseUs = { p50: row.pauseP50Us!, p99: row.pauseP99Us!, usualP99: row.usualPauseP99Us! };
+    }
+    if (row.mode === `${defaultMode} no-precopy` && !row.capped) {
+      cell.pauseWithoutPrecopyUs = { p50: row.pauseP50Us!, p99: row.pauseP99Us! };
     }
     cell.overheads.push({ label: row.mode, overheadPct: row.overheadPct, capped: row.capped });
   }

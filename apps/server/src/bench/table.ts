@@ -125,7 +125,9 @@ export function formatModeSummaries(summaries: ModeSummary[], floor: { floorPct:
 export function formatSweep(cells: SweepCell[], defaultMode: string): string {
   if (cells.length === 0) return '';
   const labels = [...new Set(cells.flatMap((c) => c.overheads.map((o) => o.label)))];
+  const withoutPrecopy = cells.some((c) => c.pauseWithoutPrecopyUs);
   const header = ['W MiB', 'P/unit', 'dirty/ep', 'p99', ...labels, 'best', 'pause p50', 'p99', 'p99* ms'];
+  if (withoutPrecopy) header.push('no-precopy p50', 'p99 ms');
   const ms = (us: number | undefined) => (us === undefined ? '' : (us / 1000).toFixed(2));
   const body = cells.map((c) => [
     String(c.workingSetMiB),
@@ -141,12 +143,14 @@ export function formatSweep(cells: SweepCell[], defaultMode: string): string {
     ms(c.pauseUs?.p50),
     ms(c.pauseUs?.p99),
     ms(c.pauseUs?.usualP99),
+    ...(withoutPrecopy ? [ms(c.pauseWithoutPrecopyUs?.p50), ms(c.pauseWithoutPrecopyUs?.p99)] : []),
   ]);
   const widths = header.map((h, i) => Math.max(h.length, ...body.map((line) => line[i]!.length)));
   const render = (line: string[]) => line.map((t, i) => t.padStart(widths[i]!)).join('  ');
   return (
     `dirtier sweep at 50 ms (working set W x pages dirtied per ~1 ms unit P): overhead per mode; ` +
-    `dirty pages and pauses of ${defaultMode} (p99*: over the epochs that dirtied at most twice the median)\n` +
+    `dirty pages and pauses of ${defaultMode} (p99*: over the epochs that dirtied at most twice the median` +
+    `${withoutPrecopy ? '; no-precopy: the same mode not copying ahead' : ''})\n` +
     `${[render(header), ...body.map(render)].join('\n')}\n`
   );
 }

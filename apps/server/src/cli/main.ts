@@ -27,13 +27,13 @@ commands:
   run --workload NAME         run one workload to completion and print its checksum
       [--on kvm|host] [--memory-mib N] [--vcpus N] [--seed S] [--size X] [--param Y] [--json]
       [--mode off|stop-and-copy|cow] [--interval-ms N] [--retention K] [--rollbacks N]
-      [--store-mib N] [--copy-threads N] [--predictor off|history|frontier|cost]
+      [--store-mib N] [--copy-threads N] [--predictor off|history|frontier|cost] [--no-precopy]
       [--dirty-tracking bitmap|ring]
   bench                       checkpointing overhead: each workload unprotected, then in each mode
                               without and with prediction, alternating; a dirtier sweep; pauses; table, JSON, chart
       [--quick] [--workloads a,b,...] [--intervals 10,25,50,100] [--modes stop-and-copy,cow]
       [--prediction cost|history|frontier|none] [--predictors history,frontier,cost|none]
-      [--repeat N] [--rollbacks N] [--max-slowdown X] [--no-sweep] [--no-ring]
+      [--repeat N] [--rollbacks N] [--max-slowdown X] [--no-sweep] [--no-ring] [--no-precopy]
       [--size-scale F] [--copy-threads N] [--out DIR] [--json]
   campaign                    fault-injection campaign: N faults (bit flips in data/code/stack, registers,
                               hangs, crashes) into finite KVM runs, detected and recovered by the agent,

@@ -6,7 +6,9 @@
 // count (1 or 2), with rollbacks, with each other predictor and with KVM
 // dirty rings instead of the dirty bitmap. A dirtier sweep (working set x
 // write rate) at 50 ms shows where each mode wins, and two long dirtier runs
-// give the default mode's pauses at ~1,000 and ~5,000 dirty pages. Every run
+// give the default mode's pauses at ~1,000 and ~5,000 dirty pages, copying
+// ahead (the default) and not, which the full run also compares per
+// workload. Every run
 // must produce the unprotected run's checksum; a run slower than
 // --max-slowdown times the unprotected one is stopped and reported as a
 // lower bound.
@@ -86,6 +88,7 @@ export async function benchCommand(args: string[]): Promise<number> {
       quick: { type: 'boolean' },
       'no-sweep': { type: 'boolean' },
       'no-ring': { type: 'boolean' },
+      'no-precopy': { type: 'boolean' },
       out: { type: 'string' },
       json: { type: 'boolean' },
     },
@@ -130,6 +133,9 @@ export async function benchCommand(args: string[]): Promise<number> {
           return name as BenchPredictor;
         });
   const ring = !values['no-ring'] && !quick;
+  // Stop-and-copy copies ahead while the guest runs unless told not to; an
+  // extra run per workload (and per pause cell) shows what that is worth.
+  const precopy = !values['no-precopy'];
   if (values.out === '') throw new UsageError('--out must name a directory');
   const outDir = path.resolve(process.cwd(), values.out ?? path.join('bench', 'results'));
 
@@ -158,6 +164,9 @@ export async function benchCommand(args: string[]): Promise<number> {
       }
       if (!quick) {
         plan.push({ workload, repetition, kind: 'copy-threads', mode: 'stop-and-copy', intervalMs: EXTRA_INTERVAL_MS, copyThreads: otherCopyThreads });
+        if (precopy && modes.includes('stop-and-copy')) {
+          plan.push(noPrecopySpec({ workload, repetition, copyThreads, prediction }));
+        }
       }
       if (rollbacks > 0) {
         for (const mode of modes) {
@@ -207,6 +216,7 @@ export async function benchCommand(args: string[]): Promise<number> {
         ...(prediction && { predictor: prediction }),
         sweep: cell,
       });
+      if (precopy) plan.push(noPrecopySpec({ workload: 'dirtier', repetition: 0, copyThreads, prediction, sweep: cell }));
     }
   }
 
@@ -233,10 +243,12 @@ export async function benchCommand(args: string[]): Promise<number> {
     rollbackRun: rollbacks > 0 ? { intervalMs: EXTRA_INTERVAL_MS, copyThreads, rollbacks } : null,
     predictorRuns: { intervalMs: EXTRA_INTERVAL_MS, copyThreads, predictors, modes },
     ringRun: ring ? { intervalMs: EXTRA_INTERVAL_MS, copyThreads, dirtyTracking: 'ring' } : null,
+    precopy,
+    noPrecopyRuns: precopy ? { intervalMs: EXTRA_INTERVAL_MS, mode: 'stop-and-copy', predictor: prediction, perWorkload: !quick, pauseCells: true } : null,
     order:
-      'per workload, per repetition: off, each interval in each mode without then with prediction, the copy-threads run, ' +
+      'per workload, per repetition: off, each interval in each mode without then with prediction, the copy-threads run, the no-precopy run, ' +
       'the rollback runs, each other predictor run, the ring run; then the dirtier sweep cells (off, then each mode), ' +
-      'then the pause cells (off, then stop-and-copy with prediction)',
+      'then the pause cells (off, then stop-and-copy with prediction, then the same not copying ahead)',
     overhead: 'median over repetitions of runtimeMs / runtimeMs(off, same repetition) - 1, in %',
     floor:
       '(most dirty pages per epoch of any stop-and-copy run x their median copy ns + their least fixed pause) / interval',
@@ -291,6 +303,7 @@ export async function benchCommand(args: string[]): Promise<number> {
               retention: RETENTION,
               copyThreads: spec.copyThreads!,
               predictor: spec.predictor ?? 'off',
+              precopy: precopy && spec.kind !== 'no-precopy',
             },
           }),
           rollbacks: spec.rollbacks ?? 0,
@@ -409,6 +422,26 @@ export async function benchCommand(args: string[]): Promise<number> {
   return 0;
 }
 
+/** The extra run of stop-and-copy (with the benchmark's predictor) that does not copy ahead. */
+function noPrecopySpec(run: {
+  workload: string;
+  repetition: number;
+  copyThreads: number;
+  prediction: BenchPredictor | null;
+  sweep?: BenchSpec['sweep'];
+}): BenchSpec {
+  return {
+    workload: run.workload,
+    repetition: run.repetition,
+    kind: 'no-precopy',
+    mode: 'stop-and-copy',
+    intervalMs: run.sweep ? SUMMARY_INTERVAL_MS : EXTRA_INTERVAL_MS,
+    copyThreads: run.copyThreads,
+    ...(run.prediction && { predictor: run.prediction }),
+    ...(run.sweep && { sweep: run.sweep }),
+  };
+}
+
 /** What a run stopped at the slowdown cap is recorded as: its runtime so far, no statistics. */
 function cappedResult(spec: BenchSpec, runtimeMs: number): CheckpointedRunResult {
   return {
@@ -435,6 +468,7 @@ function cappedResult(spec: BenchSpec, runtimeMs: number): CheckpointedRunResult
     faultsPerEpoch: 0,
     faultUsPerEpoch: 0,
     pagesCopiedPerEpoch: 0,
+    pagesPrecopiedPerEpoch: 0,
     fixedPauseUs: null,
     precision: null,
     recall: null,

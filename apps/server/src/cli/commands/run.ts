@@ -26,6 +26,7 @@ export async function runCommand(args: string[]): Promise<number> {
       'store-mib': { type: 'string' },
       'copy-threads': { type: 'string' },
       predictor: { type: 'string' },
+      'no-precopy': { type: 'boolean' },
       'dirty-tracking': { type: 'string' },
       json: { type: 'boolean' },
     },
@@ -43,7 +44,7 @@ export async function runCommand(args: string[]): Promise<number> {
   const size = integerOption('size', values.size, { min: 1, max: MAX_SAFE, fallback: 0 });
   const param = integerOption('param', values.param, { min: 1, max: MAX_SAFE, fallback: 0 });
   const mode = choiceOption('mode', values.mode, ['off', 'stop-and-copy', 'cow'] as const, 'off');
-  const checkpointFlags = ['interval-ms', 'retention', 'rollbacks', 'store-mib', 'copy-threads', 'predictor'] as const;
+  const checkpointFlags = ['interval-ms', 'retention', 'rollbacks', 'store-mib', 'copy-threads', 'predictor', 'no-precopy'] as const;
   const kvmOnly = ['memory-mib', 'vcpus', 'mode', 'dirty-tracking', ...checkpointFlags] as const;
   if (on === 'host' && kvmOnly.some((flag) => values[flag] !== undefined)) {
     throw new UsageError(`${kvmOnly.map((f) => `--${f}`).join(', ')} apply only to --on kvm`);
@@ -62,6 +63,7 @@ export async function runCommand(args: string[]): Promise<number> {
           copyThreads: integerOption('copy-threads', values['copy-threads'], { min: 1, max: 16, fallback: defaultCopyThreads() }),
           // The default measured best (README: checkpoint modes); dirty rings cannot predict.
           predictor: choiceOption('predictor', values.predictor, ['off', 'history', 'frontier', 'cost'] as const, values['dirty-tracking'] === 'ring' ? 'off' : 'cost'),
+          precopy: !values['no-precopy'],
         };
   const dirtyTracking = choiceOption('dirty-tracking', values['dirty-tracking'], ['bitmap', 'ring'] as const, 'bitmap');
   if (dirtyTracking === 'ring' && checkpointing && checkpointing.predictor !== 'off') {
