@@ -49,6 +49,7 @@ function epoch(vmId: string, seq: number, fields: Partial<EpochEvent> = {}): Epo
     intervalMs: 50,
     dirtyPages: 10,
     pagesCopied: 4,
+    pagesPrecopied: 0,
     pauseUs: 200,
     faults: 6,
     faultUs: 12,
@@ -106,7 +107,7 @@ describe('TelemetryMetrics', () => {
   it('counts epochs, pages, faults and checkpoints per VM', async () => {
     const metrics = fed([
       epoch('vm-a', 1),
-      epoch('vm-a', 2, { dirtyPages: 30, pagesCopied: 6, faults: 0 }),
+      epoch('vm-a', 2, { dirtyPages: 30, pagesCopied: 6, pagesPrecopied: 20, faults: 0 }),
       epoch('vm-a', 6, { coalesced: 3 }),
       epoch('vm-b', 1, { dirtyPages: 1 }),
       { type: 'checkpoint', vmId: 'vm-a', time: 1, seq: 7, pages: 3, bytes: 12_288, manual: true },
@@ -118,6 +119,7 @@ describe('TelemetryMetrics', () => {
     expect(value('uckpt_epochs_coalesced_total', { vm: 'vm-a' })).toBe(3);
     expect(value('uckpt_dirty_pages_total', { vm: 'vm-a' })).toBe(50);
     expect(value('uckpt_pages_copied_total', { vm: 'vm-a' })).toBe(14);
+    expect(value('uckpt_pages_copied_ahead_total', { vm: 'vm-a' })).toBe(20);
     expect(value('uckpt_write_faults_total', { vm: 'vm-a' })).toBe(12);
     expect(value('uckpt_checkpoints_total', { vm: 'vm-a', kind: 'periodic' })).toBe(6);
     expect(value('uckpt_checkpoints_total', { vm: 'vm-a', kind: 'manual' })).toBe(1);
@@ -214,7 +216,7 @@ describe('TelemetryMetrics', () => {
 
   it('starts a listed VM’s counters at zero so that rate() sees its first epochs', async () => {
     const { value } = await scrape(fed([]));
-    for (const name of ['uckpt_epochs_total', 'uckpt_dirty_pages_total', 'uckpt_pages_copied_total', 'uckpt_write_faults_total']) {
+    for (const name of ['uckpt_epochs_total', 'uckpt_dirty_pages_total', 'uckpt_pages_copied_total', 'uckpt_pages_copied_ahead_total', 'uckpt_write_faults_total']) {
       expect(value(name, { vm: 'vm-b' })).toBe(0);
     }
     expect(value('uckpt_checkpoints_total', { vm: 'vm-b', kind: 'periodic' })).toBe(0);

@@ -10,7 +10,7 @@ export function epoch(vmId: string, time: number, over: Partial<EpochEvent> = {}
     mode: 'stop-and-copy',
     intervalMs: 50,
     dirtyPages: 100,
-    pagesCopied: 100,
+    pagesCopied: 100, pagesPrecopied: 0,
     pauseUs: 500,
     faults: 10,
     faultUs: 30,

@@ -17,7 +17,9 @@ export interface BackendEpoch {
   seq: number;
   time: number;
   dirtyPages: number;
+  /** Of dirtyPages, copied in the pause, and copied ahead while the guest ran (stop-and-copy). */
   pagesCopied: number;
+  pagesPrecopied: number;
   pauseNs: number;
   predicted: number;
   truePositives: number;

@@ -14,7 +14,9 @@ export interface EpochEvent {
   mode: CheckpointMode;
   intervalMs: number;
   dirtyPages: number;
+  /** Of dirtyPages, copied in the pause, and copied ahead while the guest ran (stop-and-copy). */
   pagesCopied: number;
+  pagesPrecopied: number;
   pauseUs: number;
   /** Write faults the guest took in the epoch, and the time they cost it (estimated). */
   faults: number;

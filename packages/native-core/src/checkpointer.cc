@@ -201,9 +201,11 @@ void Checkpointer::loop() {
   std::unique_lock<std::mutex> lock(mu_);
   for (;;) {
     auto due = [&] { return config_.enabled && enabled_in_ring_ && Clock::now() >= next; };
-    // Halfway to the checkpoint, then at three quarters and seven eighths.
+    // Halfway to the checkpoint, then halfway again, four times: at 1/2,
+    // 3/4, 7/8 and 15/16 of the interval. Each round copies about half of
+    // what the previous left, and the pause the last sixteenth.
     auto precopy_at = [&](const CheckpointConfig& c) {
-      constexpr unsigned kRounds = 3;
+      constexpr unsigned kRounds = 4;
       const bool wanted = c.precopy && c.enabled && enabled_in_ring_ && mode_ == Mode::StopAndCopy &&
                           backend_.can_harvest_running() && precopy_rounds < kRounds;
       return wanted ? next - (next - opened) / (2 << precopy_rounds) : Clock::time_point::max();

@@ -668,7 +668,7 @@ TEST("copying ahead: a guest writing on its own thread through timed epochs roll
     guest.harvest_running = true;
     Reports reports;
     CheckpointConfig config;
-    config.interval_ms = 4;  // copied ahead at 2, 3 and 3.5 ms
+    config.interval_ms = 4;  // copied ahead at 2, 3, 3.5 and 3.75 ms
     config.retention = 4;
     config.store_bytes = 16 * MiB;
     config.predictor = predictor;

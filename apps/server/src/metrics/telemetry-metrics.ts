@@ -56,7 +56,12 @@ export class TelemetryMetrics {
     [],
   );
   private readonly dirtyPages = this.counter('uckpt_dirty_pages_total', 'Guest pages found dirty at checkpoints.', []);
-  private readonly pagesCopied = this.counter('uckpt_pages_copied_total', 'Guest pages copied into the checkpoint store.', []);
+  private readonly pagesCopied = this.counter('uckpt_pages_copied_total', 'Guest pages copied into the checkpoint store while the VM was paused.', []);
+  private readonly pagesPrecopied = this.counter(
+    'uckpt_pages_copied_ahead_total',
+    'Guest pages copied into the checkpoint store ahead of their checkpoint, while the VM ran (stop-and-copy).',
+    [],
+  );
   private readonly writeFaults = this.counter('uckpt_write_faults_total', 'Copy-on-write protection faults the guest took.', []);
   private readonly checkpoints = this.counter('uckpt_checkpoints_total', 'Checkpoints taken, by the epoch timer (periodic) or on request (manual).', ['kind']);
   private readonly rollbacks = this.counter('uckpt_rollbacks_total', 'Rollbacks attempted, by cause and result.', ['cause', 'result']);
@@ -156,6 +161,7 @@ export class TelemetryMetrics {
     this.checkpoints.inc(this.series.note(this.checkpoints, { ...vm, kind: 'periodic' }), epochs);
     this.dirtyPages.inc(this.series.note(this.dirtyPages, vm), event.dirtyPages);
     this.pagesCopied.inc(this.series.note(this.pagesCopied, vm), event.pagesCopied);
+    this.pagesPrecopied.inc(this.series.note(this.pagesPrecopied, vm), event.pagesPrecopied);
     this.writeFaults.inc(this.series.note(this.writeFaults, vm), event.faults);
     this.pauseDuration.observe(this.series.note(this.pauseDuration, vm), event.pauseUs / 1e6);
     this.storeBytes.set(this.series.note(this.storeBytes, vm), event.storeBytes);
@@ -182,7 +188,7 @@ export class TelemetryMetrics {
 
   private startCounters(vmId: string): void {
     const vm = { vm: vmId };
-    for (const counter of [this.epochs, this.epochsCoalesced, this.dirtyPages, this.pagesCopied, this.writeFaults]) {
+    for (const counter of [this.epochs, this.epochsCoalesced, this.dirtyPages, this.pagesCopied, this.pagesPrecopied, this.writeFaults]) {
       counter.inc(this.series.note(counter, vm), 0);
     }
     for (const kind of ['periodic', 'manual']) this.checkpoints.inc(this.series.note(this.checkpoints, { ...vm, kind }), 0);

@@ -424,6 +424,7 @@ export class VmAgent extends EventEmitter<VmAgentEvents> {
       intervalMs,
       dirtyPages: epoch.dirtyPages,
       pagesCopied: epoch.pagesCopied,
+      pagesPrecopied: epoch.pagesPrecopied,
       pauseUs: epoch.pauseNs / 1000,
       faults: epoch.faults,
       faultUs: epoch.faultNsEstimate / 1000,

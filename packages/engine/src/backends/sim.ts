@@ -243,6 +243,7 @@ class SimVm extends EventEmitter<BackendVmEvents> implements BackendVm {
       time: Date.now(),
       dirtyPages,
       pagesCopied: dirtyPages,
+      pagesPrecopied: 0,
       pauseNs: 100_000 + dirtyPages * 1000,
       predicted: 0,
       truePositives: 0,

@@ -48,9 +48,9 @@ struct CheckpointConfig {
   unsigned copy_threads = default_copy_threads();  // threads copying while the guest is paused
   std::string predictor = "off";  // "off", "history", "frontier", "cost"
   // Stop-and-copy: copy pages written early in an epoch while the guest
-  // runs (halfway to the checkpoint, then at three quarters and seven
-  // eighths), protecting them again first, so that the pause copies only
-  // what was written since. Where the backend can harvest a running guest.
+  // runs (at 1/2, 3/4, 7/8 and 15/16 of the interval), protecting them
+  // again first, so that the pause copies only what was written since.
+  // Where the backend can harvest a running guest.
   bool precopy = true;
   double fault_ns = 3000;    // cost of one dirty-log write-protection fault (stop-and-copy), for the cost model
   double fault_ns_calibrated = 0;  // what the backend measured it as on this host (0: not measured)
