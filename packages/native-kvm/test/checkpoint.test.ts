@@ -63,6 +63,16 @@ async function epochsPass(vm: Vm, count: number): Promise<void> {
   });
 }
 
+/** After a rollback to `seq`: guest memory equals `memory`, read at that checkpoint, page by page. */
+function expectRestored(vm: Vm, memory: Buffer, seq: number): void {
+  const restored = vm.readMemory(0, memory.length);
+  for (let offset = 0; offset < memory.length; offset += 4096) {
+    if (!restored.subarray(offset, offset + 4096).equals(memory.subarray(offset, offset + 4096))) {
+      throw new Error(`guest page ${offset / 4096} differs from checkpoint ${seq} after the rollback`);
+    }
+  }
+}
+
 const modes: CheckpointMode[] = ['stop-and-copy', 'cow'];
 
 describeKvm.each(modes)('checkpoints and rollback (%s)', (mode) => {
@@ -310,12 +320,7 @@ describeKvm.each(modes)('dirty-page prediction (%s)', (mode) => {
           await epochsPass(vm, 3 + round);
           vm.pause(); // so that nothing runs between the rollback and the comparison
           await vm.rollback(seq);
-          const restored = vm.readMemory(0, 128 << 20);
-          for (let offset = 0; offset < memory.length; offset += 4096) {
-            if (!restored.subarray(offset, offset + 4096).equals(memory.subarray(offset, offset + 4096))) {
-              throw new Error(`guest page ${offset / 4096} differs from checkpoint ${seq} after the rollback`);
-            }
-          }
+          expectRestored(vm, memory, seq);
           vm.resume();
         }
         if (predictor !== 'off') expect(hot).toBeGreaterThan(0); // hot pages were written without faults, and still restored exactly
@@ -377,12 +382,7 @@ describeKvm('copying ahead (stop-and-copy)', () => {
           await sleep(3 + 4 * round);
           vm.pause();
           await vm.rollback(seq);
-          const restored = vm.readMemory(0, 128 << 20);
-          for (let offset = 0; offset < memory.length; offset += 4096) {
-            if (!restored.subarray(offset, offset + 4096).equals(memory.subarray(offset, offset + 4096))) {
-              throw new Error(`guest page ${offset / 4096} differs from checkpoint ${seq} after the rollback`);
-            }
-          }
+          expectRestored(vm, memory, seq);
           vm.resume();
         }
         expect(vm.stats().precopy).toBe(true);
