@@ -730,11 +730,13 @@ void Checkpointer::open_epoch_cow(const Bitmap& next_hot, const Bitmap& kvm_writ
 }
 
 // Exponentially weighted: the copy cost from this pause, the copy-on-write
-// fault cost from the faults served this epoch. A pause after copying
-// ahead is left out: its few pages share the copy phase's fixed part and
-// the re-arm beside it, and would read several times the cost of a copy.
+// fault cost from the faults served this epoch. Only a pause that copied
+// many pages tells the copy cost: in a short copy phase its fixed part and
+// the work beside it (predicting, re-arming) outweigh the copies, and after
+// copying ahead a pause copies only the last few pages written.
 void Checkpointer::refresh_costs(const EpochRecord& r, uint64_t fault_service_ns) {
-  if (r.pages_copied >= 16 && r.pages_precopied == 0) {
+  constexpr uint64_t kPagesToTell = 512;
+  if (r.pages_copied >= kPagesToTell) {
     estimates_.copy_ns = 0.8 * estimates_.copy_ns + 0.2 * double(r.copy_ns) / double(r.pages_copied);
   }
   if (r.mode == Mode::CopyOnWrite && r.faults >= 4) {
