@@ -62,7 +62,11 @@ export class TelemetryMetrics {
     'Guest pages copied into the checkpoint store ahead of their checkpoint, while the VM ran (stop-and-copy).',
     [],
   );
-  private readonly writeFaults = this.counter('uckpt_write_faults_total', 'Copy-on-write protection faults the guest took.', []);
+  private readonly writeFaults = this.counter(
+    'uckpt_write_faults_total',
+    'Write faults the guest took: copy-on-write faults, or dirty-log faults (stop-and-copy).',
+    [],
+  );
   private readonly checkpoints = this.counter('uckpt_checkpoints_total', 'Checkpoints taken, by the epoch timer (periodic) or on request (manual).', ['kind']);
   private readonly rollbacks = this.counter('uckpt_rollbacks_total', 'Rollbacks attempted, by cause and result.', ['cause', 'result']);
   private readonly alerts = this.counter('uckpt_alerts_total', 'Error-detector alerts raised.', ['detector']);
