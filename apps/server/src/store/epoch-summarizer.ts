@@ -24,7 +24,9 @@ export interface CheckpointSummaryEvent {
   checkpointsRetained: number;
   dirtyPagesMean: number;
   dirtyPagesMax: number;
+  /** Copied while the VM was paused, and ahead while it ran (stop-and-copy). */
   pagesCopied: number;
+  pagesPrecopied: number;
   /** Nearest-rank percentiles of the pause per epoch. */
   pauseUsP50: number;
   pauseUsP99: number;
@@ -66,6 +68,7 @@ class Window {
   dirtyPagesSum = 0;
   dirtyPagesMax = 0;
   pagesCopied = 0;
+  pagesPrecopied = 0;
   faults = 0;
   faultUs = 0;
   overheadSum = 0;
@@ -90,6 +93,7 @@ class Window {
     this.dirtyPagesSum += event.dirtyPages;
     this.dirtyPagesMax = Math.max(this.dirtyPagesMax, event.dirtyPages);
     this.pagesCopied += event.pagesCopied;
+    this.pagesPrecopied += event.pagesPrecopied;
     this.faults += event.faults;
     this.faultUs += event.faultUs;
     if (event.overheadPct !== null) {
@@ -125,6 +129,7 @@ class Window {
       dirtyPagesMean: this.dirtyPagesSum / this.epochs,
       dirtyPagesMax: this.dirtyPagesMax,
       pagesCopied: this.pagesCopied,
+      pagesPrecopied: this.pagesPrecopied,
       pauseUsP50: nearestRank(pauses, 50),
       pauseUsP99: nearestRank(pauses, 99),
       pauseUsMax: this.pauseMax,

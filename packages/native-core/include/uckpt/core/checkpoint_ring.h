@@ -103,11 +103,11 @@ class CheckpointRing {
   // has no room for them without retiring a checkpoint. If `before_copy`
   // throws, everything staged is dropped.
   bool stage(const Bitmap& pages, const std::function<void()>& before_copy);
-  uint64_t staged_pages() const { return staged_list_.size(); }
   // Back to checkpoint `seq` (the newest when empty); `open_dirty` are the
-  // pages written since the newest checkpoint (stop-and-copy, with the
-  // staged ones, which are dropped; copy-on-write has them in the open log). `before_write` sees the pages about to be
-  // written back, once every stored copy was verified. Throws RollbackRefused.
+  // pages written since the newest checkpoint (stop-and-copy: staged pages
+  // are restored too, and their frames dropped; copy-on-write has them in
+  // the open log). `before_write` sees the pages about to be written back,
+  // once every stored copy was verified. Throws RollbackRefused.
   RollbackResult rollback(std::optional<uint64_t> seq, const Bitmap& open_dirty,
                           const std::function<void(const std::vector<uint64_t>&)>& before_write = {});
   // Drops every checkpoint and the shadow.
