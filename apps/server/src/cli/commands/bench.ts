@@ -8,10 +8,9 @@
 // write rate) at 50 ms shows where each mode wins, and two long dirtier runs
 // give the default mode's pauses at ~1,000 and ~5,000 dirty pages, copying
 // ahead (the default) and not, which the full run also compares per
-// workload. Every run
-// must produce the unprotected run's checksum; a run slower than
-// --max-slowdown times the unprotected one is stopped and reported as a
-// lower bound.
+// workload. Every run must produce the unprotected run's checksum; a run
+// slower than --max-slowdown times the unprotected one is stopped and
+// reported as a lower bound.
 import { mkdirSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
