@@ -255,6 +255,56 @@ TEST("retention retires the oldest checkpoints and frees their frames") {
   CHECK_THROWS(RollbackRefused, rollback(guest, ring, 9), "checkpoint 9 is not retained (retained: 10..10)");
 }
 
+TEST("staged pages: taken as staged unless written again, restored by a rollback, refused without room") {
+  MemoryBackend guest(kPages);
+  guest.harvest_running = true;
+  CopyPool copiers(1);
+  CheckpointRing ring(guest, 1 * MiB, 4, copiers);  // 256 frames
+  std::mt19937_64 rng(3);
+  for (uint64_t p = 0; p < 64; p++) guest.write(p, 0, 1);
+  checkpoint(guest, ring);  // the shadow: 64 frames
+  const std::vector<uint8_t> at_first = guest.memory();
+  // Written, then staged (protected first, as the epoch loop does), then some written again.
+  for (uint64_t p = 0; p < 32; p++) guest.write(p, 1, 2);
+  Bitmap staged(kPages), dirty(kPages);
+  guest.harvest_dirty(staged);
+  bool protected_first = false;
+  CHECK(ring.stage(staged, [&] { guest.rearm(staged), protected_first = true; }));
+  CHECK(protected_first);
+  for (uint64_t p = 0; p < 8; p++) guest.write(p, 2, 3);
+  guest.pause();
+  guest.harvest_dirty(dirty);
+  CHECK_EQ(dirty.count(), uint64_t{8});  // the pause sees only what was written since
+  TakeResult taken = ring.take(dirty);
+  guest.rearm(dirty);
+  guest.resume();
+  CHECK_EQ(taken.pages_copied, uint64_t{8});
+  CHECK_EQ(taken.pages_staged, uint64_t{24});
+  CHECK_EQ(rollback(guest, ring, 1).pages_restored, uint64_t{32});
+  CHECK(guest.memory() == at_first);
+
+  // A rollback before the next checkpoint restores staged pages and drops their frames.
+  const uint64_t frames_before = ring.store_bytes();
+  for (uint64_t p = 40; p < 48; p++) guest.write(p, 5, 9);
+  staged.clear();
+  guest.harvest_dirty(staged);
+  CHECK(ring.stage(staged, [&] { guest.rearm(staged); }));
+  CHECK(ring.store_bytes() > frames_before);
+  CHECK_EQ(rollback(guest, ring, std::nullopt).pages_restored, uint64_t{8});
+  CHECK(guest.memory() == at_first);
+  CHECK_EQ(ring.store_bytes(), frames_before);
+
+  // No room without retiring a checkpoint: nothing is staged, nothing protected.
+  for (uint64_t p = 64; p < kPages; p++) guest.write(p, 0, 1);
+  checkpoint(guest, ring);  // the shadow now holds all 256 pages: the store is full
+  for (uint64_t p = 0; p < 4; p++) guest.write(p, 7, 7);
+  staged.clear();
+  guest.harvest_dirty(staged);
+  bool called = false;
+  CHECK(!ring.stage(staged, [&] { called = true; }));
+  CHECK(!called);
+}
+
 TEST("at the memory bound the oldest checkpoints go; below the shadow nothing changes") {
   MemoryBackend guest(kPages);
   CopyPool copiers(1);
