@@ -179,10 +179,14 @@ describe.runIf(hasKvm)('faults, detection and recovery on KVM', () => {
   });
 
   it('memory and register faults are injected with their evidence', async () => {
-    const id = await createVm('flips', 0, { autoRecover: false });
-    const flip = await inject(id, { kind: 'bit-flip', region: 'data', bits: 2, seed: 9 });
+    // Each into a VM of its own: the guest may find flipped data bits, and crash, before a second injection lands.
+    const [flips, registers] = await Promise.all([
+      createVm('flips', 0, { autoRecover: false }),
+      createVm('registers', 0, { autoRecover: false }),
+    ]);
+    const flip = await inject(flips, { kind: 'bit-flip', region: 'data', bits: 2, seed: 9 });
     expect(flip.effect.details).toMatchObject({ region: 'data', seed: 9, flips: [expect.objectContaining({ gpa: expect.any(Number) }), expect.anything()] });
-    const register = await inject(id, { kind: 'register', register: 'rbx', seed: 4 });
+    const register = await inject(registers, { kind: 'register', register: 'rbx', seed: 4 });
     expect(register.effect.details).toMatchObject({ register: 'rbx', oldValue: expect.stringMatching(/^0x/) });
   });
 });
