@@ -187,6 +187,11 @@ bool CheckpointRing::stage(const Bitmap& pages, const std::function<void()>& bef
   return true;
 }
 
+uint64_t CheckpointRing::add_staged(Bitmap& pages) const {
+  for (uint64_t pfn : staged_list_) pages.set(pfn);
+  return staged_list_.size();
+}
+
 void CheckpointRing::drop_staged() {
   for (uint64_t pfn : staged_list_) {
     if (staged_[pfn] != kUnsetFrame) store_.release(staged_[pfn]);

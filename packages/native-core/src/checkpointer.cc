@@ -94,7 +94,6 @@ Checkpointer::Checkpointer(Backend& backend, const CheckpointConfig& config, Epo
       carry_(backend.page_count()),
       hot_(backend.page_count()),
       writable_(backend.page_count()),
-      precopied_(backend.page_count()),
       precopy_(backend.page_count()),
       hot_changed_(backend.page_count()),
       next_hot_(backend.page_count()),
@@ -285,7 +284,6 @@ void Checkpointer::apply_enabled(bool enabled) {
     faulted_.clear();
     ring_.clear();
     carry_.clear();
-    precopied_.clear();
     enabled_in_ring_ = false;
     backend_.stop_tracking();
     return;
@@ -310,7 +308,6 @@ void Checkpointer::apply_enabled(bool enabled) {
       backend_.rearm(dirty_);  // every writable page has its bit set: this protects them all
     }
     carry_.clear();
-    precopied_.clear();
     enabled_in_ring_ = true;
   } catch (const std::exception& e) {
     fail(e.what());
@@ -481,7 +478,6 @@ Checkpointer::Reply Checkpointer::serve(const Request& request) {
       throw;
     }
     carry_.clear();
-    precopied_.clear();  // the ring dropped their copies: restored
     rearm_after(hot_);  // hot pages stay writable
     if (revive) backend_.revive(), revived = true;
   }
@@ -579,14 +575,14 @@ void Checkpointer::epoch_stop_and_copy(EpochRecord& r) {
   const uint64_t paused_at = now_ns();
   collect_written();
   written_ = dirty_;
-  written_ |= precopied_;
+  const uint64_t staged = ring_.add_staged(written_);
+  const uint64_t written = written_.count();
   r.predicted = hot_.count();
   r.true_positives = hot_changed_.count();
   r.false_positives = r.predicted - r.true_positives;
-  r.misses = written_.count() - r.true_positives;
-  protect_ = precopied_;
-  protect_ &= dirty_;
-  const uint64_t faulted_again = protect_.count();  // written again after their copy ahead
+  r.misses = written - r.true_positives;
+  // Staged pages the dirty log shows again were written after their copy ahead.
+  const uint64_t faulted_again = dirty_.count() + staged - written;
   const uint64_t harvested = now_ns();
   // Predicting and re-arming need only the written set, and the copies
   // only that the guest stays paused (the dirty log protects guest
@@ -613,7 +609,6 @@ void Checkpointer::epoch_stop_and_copy(EpochRecord& r) {
     throw;
   }
   carry_.clear();
-  precopied_.clear();
   r.harvest_ns = harvested - paused_at;
   r.copy_ns = now_ns() - harvested;
   r.rearm_ns = rearm_ns;
@@ -646,10 +641,7 @@ void Checkpointer::precopy() {
       // later harvest shows again: whatever is not staged is carried.
       carry_ |= precopy_;
       if (predictor_) predictor_->drop_hot_if_written(precopy_, costs_);
-      if (ring_.stage(precopy_, [&] { backend_.rearm(precopy_); })) {
-        precopied_ |= precopy_;
-        carry_.and_not(precopy_);
-      }
+      if (ring_.stage(precopy_, [&] { backend_.rearm(precopy_); })) carry_.and_not(precopy_);
     } catch (const std::exception& e) {
       failure = e.what();
     }
@@ -827,7 +819,6 @@ void Checkpointer::fail(const std::string& message) {
     faulted_.clear();
     cow_failure_.clear();
     ring_.clear();
-    precopied_.clear();
   }
   enabled_in_ring_ = false;
   backend_.stop_tracking();

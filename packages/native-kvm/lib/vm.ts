@@ -176,7 +176,8 @@ export interface CheckpointConfig {
   /**
    * Stop-and-copy: copy the pages written early in an epoch while the guest
    * runs (at 1/2, 3/4, 7/8 and 15/16 of the interval), protecting them again
-   * first, so that the pause copies only what was written since. Default true; needs the dirty bitmap (fixed once enabled).
+   * first, so that the pause copies only what was written since. Default
+   * true; needs the dirty bitmap (fixed once enabled).
    */
   precopy?: boolean;
   /**

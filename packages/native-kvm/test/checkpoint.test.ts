@@ -63,14 +63,29 @@ async function epochsPass(vm: Vm, count: number): Promise<void> {
   });
 }
 
-/** After a rollback to `seq`: guest memory equals `memory`, read at that checkpoint, page by page. */
-function expectRestored(vm: Vm, memory: Buffer, seq: number): void {
+/** A checkpoint taken with the guest paused, and the first `bytes` of guest memory it holds. */
+async function checkpointWithImage(vm: Vm, bytes: number): Promise<{ seq: number; memory: Buffer }> {
+  vm.pause();
+  const memory = vm.readMemory(0, bytes);
+  const seq = await vm.checkpointNow();
+  vm.resume();
+  return { seq, memory };
+}
+
+/**
+ * Rolls back to `checkpoint` and checks that guest memory equals its image,
+ * page by page; paused, so that nothing runs between the rollback and the comparison.
+ */
+async function expectExactRollback(vm: Vm, { seq, memory }: { seq: number; memory: Buffer }): Promise<void> {
+  vm.pause();
+  await vm.rollback(seq);
   const restored = vm.readMemory(0, memory.length);
   for (let offset = 0; offset < memory.length; offset += 4096) {
     if (!restored.subarray(offset, offset + 4096).equals(memory.subarray(offset, offset + 4096))) {
       throw new Error(`guest page ${offset / 4096} differs from checkpoint ${seq} after the rollback`);
     }
   }
+  vm.resume();
 }
 
 const modes: CheckpointMode[] = ['stop-and-copy', 'cow'];
@@ -313,15 +328,9 @@ describeKvm.each(modes)('dirty-page prediction (%s)', (mode) => {
         vm.onEpoch((e) => (hot += e.truePositives));
         for (let round = 0; round < 5; round++) {
           await epochsPass(vm, 4);
-          vm.pause();
-          const memory = vm.readMemory(0, 128 << 20);
-          const seq = await vm.checkpointNow();
-          vm.resume();
+          const checkpoint = await checkpointWithImage(vm, 128 << 20);
           await epochsPass(vm, 3 + round);
-          vm.pause(); // so that nothing runs between the rollback and the comparison
-          await vm.rollback(seq);
-          expectRestored(vm, memory, seq);
-          vm.resume();
+          await expectExactRollback(vm, checkpoint);
         }
         if (predictor !== 'off') expect(hot).toBeGreaterThan(0); // hot pages were written without faults, and still restored exactly
         expect(vm.stats().predictor).toBe(predictor);
@@ -373,17 +382,11 @@ describeKvm('copying ahead (stop-and-copy)', () => {
         });
         for (let round = 0; round < 4; round++) {
           await epochsPass(vm, 3);
-          vm.pause();
-          const memory = vm.readMemory(0, 128 << 20);
-          const seq = await vm.checkpointNow();
-          vm.resume();
+          const checkpoint = await checkpointWithImage(vm, 128 << 20);
           // Rollbacks land at different points of an epoch: before, between and after its copies ahead.
           await epochsPass(vm, 2 + round);
           await sleep(3 + 4 * round);
-          vm.pause();
-          await vm.rollback(seq);
-          expectRestored(vm, memory, seq);
-          vm.resume();
+          await expectExactRollback(vm, checkpoint);
         }
         expect(vm.stats().precopy).toBe(true);
         expect(ahead).toBeGreaterThan(inPause); // most of each epoch's pages were copied while the guest ran

@@ -103,6 +103,8 @@ class CheckpointRing {
   // has no room for them without retiring a checkpoint. If `before_copy`
   // throws, everything staged is dropped.
   bool stage(const Bitmap& pages, const std::function<void()>& before_copy);
+  // ORs the staged pages into `pages`; returns how many there are.
+  uint64_t add_staged(Bitmap& pages) const;
   // Back to checkpoint `seq` (the newest when empty); `open_dirty` are the
   // pages written since the newest checkpoint (stop-and-copy: staged pages
   // are restored too, and their frames dropped; copy-on-write has them in

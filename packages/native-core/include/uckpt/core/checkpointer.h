@@ -194,8 +194,7 @@ class Checkpointer {
   Bitmap carry_;  // harvested but not yet consumed: never dropped
   Bitmap hot_;    // left writable this epoch; examined at every checkpoint
   Bitmap writable_;  // pages writable at the last harvest
-  Bitmap precopied_;  // copied ahead this epoch (staged in the ring), protected since
-  Bitmap precopy_;    // scratch
+  Bitmap precopy_;  // scratch: what a round copies ahead (the ring keeps the staged pages)
   uint64_t epoch_precopy_ns_ = 0;
   uint64_t frames_next_epoch_ = 0;  // store frames to have ready for the next epoch
   // Per-epoch scratch, sized once so the pause allocates nothing.
