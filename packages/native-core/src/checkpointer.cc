@@ -30,6 +30,15 @@ class PauseGuard {
   Backend& backend_;
 };
 
+// The fewest pages a pause must copy, or compare, to refresh the estimate
+// of what one page costs: below that the pass is mostly its fixed part
+// (waking the copy threads, a re-arm beside it) and reads as many times the
+// cost of a page. An inflated compare cost is worse than a wrong number: the
+// cost model keeps fewer pages hot, the next pass is smaller and reads
+// dearer still, until nothing stays hot and every write faults (hashtable
+// at full size ran 12x slower so).
+constexpr uint64_t kPagesToTell = 512;
+
 const CheckpointConfig& validated(const CheckpointConfig& config) {
   Checkpointer::validate(config);
   return config;
@@ -727,7 +736,6 @@ void Checkpointer::open_epoch_cow(const Bitmap& next_hot, const Bitmap& kvm_writ
 // the work beside it (predicting, re-arming) outweigh the copies, and after
 // copying ahead a pause copies only the last few pages written.
 void Checkpointer::refresh_costs(const EpochRecord& r, uint64_t fault_service_ns) {
-  constexpr uint64_t kPagesToTell = 512;
   if (r.pages_copied >= kPagesToTell) {
     estimates_.copy_ns = 0.8 * estimates_.copy_ns + 0.2 * double(r.copy_ns) / double(r.pages_copied);
   }
@@ -755,7 +763,7 @@ void Checkpointer::find_hot_changed() {
   if (hot == 0) return;
   const uint64_t start = now_ns();
   ring_.find_changed(hot_, hot_changed_);
-  if (hot >= 16) compare_ns_ = 0.8 * compare_ns_ + 0.2 * double(now_ns() - start) / double(hot);
+  if (hot >= kPagesToTell) compare_ns_ = 0.8 * compare_ns_ + 0.2 * double(now_ns() - start) / double(hot);
 }
 
 // What a pause leaves for later, done while the guest runs again (on
