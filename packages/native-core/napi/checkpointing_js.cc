@@ -43,6 +43,7 @@ void deliver_epoch(Napi::Env env, Napi::Function callback, EpochMessage* message
     o.Set("retired", num(env, r.retired));
     o.Set("predicted", num(env, r.predicted));
     o.Set("truePositives", num(env, r.true_positives));
+    o.Set("hotCompared", num(env, r.hot_compared));
     o.Set("falsePositives", num(env, r.false_positives));
     o.Set("misses", num(env, r.misses));
     o.Set("faultNsEstimate", num(env, r.fault_ns_estimate));

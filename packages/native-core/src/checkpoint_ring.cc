@@ -362,23 +362,35 @@ TakeResult CheckpointRing::take_open(const Bitmap& hot, const Bitmap& changed, c
   return {ring_.back().seq, copied, 0, retired_ - retired_before};
 }
 
-void CheckpointRing::find_changed(const Bitmap& candidates, Bitmap& changed) {
+CheckpointRing::Compared CheckpointRing::find_changed(const Bitmap& candidates, Bitmap& changed, uint64_t stride,
+                                                      uint64_t offset) {
   std::vector<uint64_t> pages = pages_of(candidates);
-  std::vector<uint8_t> differs(pages.size());
+  std::vector<uint64_t> compared;
+  compared.reserve(pages.size() / stride + 1);
+  for (size_t i = 0; i < pages.size(); i++) {
+    if (i % stride == offset % stride) {
+      compared.push_back(pages[i]);
+    } else {
+      changed.set(pages[i]);
+    }
+  }
+  std::vector<uint8_t> differs(compared.size());
   static const uint8_t zeros[kPageSize] = {};
-  copiers_.parallel_for(pages.size(), [&](size_t begin, size_t end) {
+  copiers_.parallel_for(compared.size(), [&](size_t begin, size_t end) {
     for (size_t i = begin; i < end; i++) {
-      FrameId f = cow_ ? open_[pages[i]] : shadow_[pages[i]];
+      FrameId f = cow_ ? open_[compared[i]] : shadow_[compared[i]];
       if (f == kUnsetFrame) {  // copy-on-write: no copy was kept, count it written
         differs[i] = 1;
         continue;
       }
-      differs[i] = std::memcmp(backend_.page(pages[i]), f == kNoFrame ? zeros : store_.data(f), kPageSize) != 0;
+      differs[i] = std::memcmp(backend_.page(compared[i]), f == kNoFrame ? zeros : store_.data(f), kPageSize) != 0;
     }
   });
-  for (size_t i = 0; i < pages.size(); i++) {
-    if (differs[i]) changed.set(pages[i]);
+  uint64_t differing = 0;
+  for (size_t i = 0; i < compared.size(); i++) {
+    if (differs[i]) changed.set(compared[i]), differing++;
   }
+  return {compared.size(), differing};
 }
 
 void CheckpointRing::clear() {

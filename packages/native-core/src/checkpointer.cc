@@ -587,9 +587,10 @@ void Checkpointer::epoch_stop_and_copy(EpochRecord& r) {
   const uint64_t staged = ring_.add_staged(written_);
   const uint64_t written = written_.count();
   r.predicted = hot_.count();
-  r.true_positives = hot_changed_.count();
+  r.hot_compared = hot_compared_.pages;
+  r.true_positives = hot_written_;
   r.false_positives = r.predicted - r.true_positives;
-  r.misses = written - r.true_positives;
+  r.misses = written - hot_changed_.count();
   // Staged pages the dirty log shows again were written after their copy ahead.
   const uint64_t faulted_again = dirty_.count() + staged - written;
   const uint64_t harvested = now_ns();
@@ -684,7 +685,8 @@ void Checkpointer::epoch_cow(EpochRecord& r) {
                            std::to_string(first - 1) + ") were neither protected nor copied");
   }
   r.predicted = hot_.count();
-  r.true_positives = hot_changed_.count();
+  r.hot_compared = hot_compared_.pages;
+  r.true_positives = hot_written_;
   r.false_positives = r.predicted - r.true_positives;
   r.misses = faulted_.count();
   r.faults = epoch_faults_;
@@ -756,14 +758,31 @@ void Checkpointer::update_page_costs() {
 }
 
 // Which hot pages were written, by comparing them with the newest
-// checkpoint; timed, for the cost model.
+// checkpoint; timed, for the cost model. Where nearly every hot page was
+// written last time, comparing them all costs more than copying the few
+// that were not: stop-and-copy then compares a sample (every 16th hot page,
+// a different share each epoch), which keeps the precision measured, and
+// copies the others as they are, which is never wrong. Only above 90 %: an
+// unwritten page that is not compared counts as written and stays hot, so
+// the predictor learns of it only from the sample. (Copy-on-write keeps
+// comparing all: its hot pages were copied when the epoch opened.)
 void Checkpointer::find_hot_changed() {
+  constexpr uint64_t kSampleStride = 16, kSmallestSample = 64;
+  constexpr double kSampleAbovePrecision = 0.9;
   hot_changed_.clear();
+  hot_compared_ = {};
+  hot_written_ = 0;
   const uint64_t hot = hot_.count();
   if (hot == 0) return;
+  const bool sample = mode_ == Mode::StopAndCopy && hot >= kSampleStride * kSmallestSample &&
+                      hot_precision_ >= kSampleAbovePrecision &&
+                      compare_ns_ > (1 - hot_precision_) * estimates_.copy_ns;
   const uint64_t start = now_ns();
-  ring_.find_changed(hot_, hot_changed_);
-  if (hot >= kPagesToTell) compare_ns_ = 0.8 * compare_ns_ + 0.2 * double(now_ns() - start) / double(hot);
+  hot_compared_ = ring_.find_changed(hot_, hot_changed_, sample ? kSampleStride : 1, sample_offset_++);
+  const uint64_t compared = hot_compared_.pages;
+  if (compared >= kPagesToTell) compare_ns_ = 0.8 * compare_ns_ + 0.2 * double(now_ns() - start) / double(compared);
+  hot_precision_ = double(hot_compared_.changed) / double(compared);
+  hot_written_ = sample ? static_cast<uint64_t>(double(hot) * hot_precision_ + 0.5) : hot_compared_.changed;
 }
 
 // What a pause leaves for later, done while the guest runs again (on

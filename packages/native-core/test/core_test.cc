@@ -554,6 +554,49 @@ TEST("prediction: a hot page that was not written is not stored again") {
   CHECK_EQ(epochs[epochs.size() - 2].misses, 0u);
 }
 
+TEST("prediction: where nearly every hot page is written, a sample is compared, the rest copied, and rollbacks stay exact") {
+  constexpr uint64_t kTable = 2048;  // pages written in every epoch (a sample needs 1,024 hot pages)
+  MemoryBackend guest(kTable + 64);
+  Reports reports;
+  CheckpointConfig config;
+  config.interval_ms = 10000;  // checkpoints on request only
+  config.retention = 4;
+  config.store_bytes = 64 * MiB;
+  config.predictor = "history";
+  Checkpointer cp(guest, config, reports.epochs_sink(), reports.errors_sink());
+  std::map<uint64_t, std::vector<uint8_t>> saved{first_checkpoint(cp, guest)};
+  auto epoch = [&](uint64_t pages, uint8_t value) {
+    for (uint64_t p = 0; p < pages; p++) guest.write(p, static_cast<uint32_t>((p * 97 + value) % kPageSize), value);
+    const uint64_t seq = cp.checkpoint_now();
+    saved[seq] = guest.memory();
+    return reports.epochs().back();
+  };
+  for (uint8_t i = 1; i <= 4; i++) epoch(kTable, i);  // the table becomes hot, every hot page written
+  for (uint8_t i = 5; i <= 7; i++) {
+    const EpochRecord r = epoch(kTable, i);
+    CHECK_EQ(r.predicted, kTable);
+    CHECK_EQ(r.hot_compared, kTable / 16);
+    CHECK_EQ(r.true_positives, kTable);
+    CHECK_EQ(r.pages_copied, kTable);
+  }
+  const uint64_t target = cp.list().front().seq;
+  cp.rollback(target);
+  CHECK(guest.memory() == saved[target]);
+  // Half the table goes quiet: the sample sees it, and the next checkpoint compares them all again.
+  const EpochRecord half = epoch(kTable / 2, 8);
+  CHECK_EQ(half.hot_compared, kTable / 16);
+  CHECK(half.true_positives < kTable * 3 / 4);
+  const EpochRecord all = epoch(kTable / 2, 9);
+  CHECK_EQ(all.hot_compared, all.predicted);
+  CHECK_EQ(all.true_positives, kTable / 2);
+  CHECK_EQ(all.pages_copied, kTable / 2);
+  for (const EpochRecord& r : reports.epochs()) CHECK_EQ(r.true_positives + r.false_positives, r.predicted);
+  const uint64_t newest = cp.list().back().seq;
+  guest.write(kTable + 1, 0, 1);
+  cp.rollback(newest);
+  CHECK(guest.memory() == saved[newest]);
+}
+
 TEST("prediction: with the store short of room, old checkpoints make way and rollbacks stay exact") {
   // 160 guest pages next to 256 frames: once the shadow holds most of the
   // guest, each epoch's pages fit only by retiring old checkpoints.

@@ -236,6 +236,12 @@ export interface EpochStats {
   truePositives: number;
   falsePositives: number;
   misses: number;
+  /**
+   * Hot pages compared with the newest checkpoint: all of them, or in
+   * stop-and-copy, where nearly all were written, a sample (1 in 16; the
+   * others are copied as they are, and truePositives is estimated from it).
+   */
+  hotCompared: number;
   /** Time the guest lost to faults: measured in cow mode, misses x the configured fault cost otherwise. */
   faultNsEstimate: number;
   /** Write faults taken: copy-on-write faults served (cow), or dirty-log faults (the misses). */

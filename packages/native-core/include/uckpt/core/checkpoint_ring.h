@@ -116,8 +116,13 @@ class CheckpointRing {
   void clear();
   // Sets in `changed` the pages among `candidates` whose content differs
   // from the newest checkpoint: how a hot (unprotected) page is known to
-  // have been written.
-  void find_changed(const Bitmap& candidates, Bitmap& changed);
+  // have been written. With `stride` > 1 only every stride-th candidate
+  // (from `offset`) is compared, and the others are set as changed.
+  struct Compared {
+    uint64_t pages;    // compared
+    uint64_t changed;  // of those
+  };
+  Compared find_changed(const Bitmap& candidates, Bitmap& changed, uint64_t stride = 1, uint64_t offset = 0);
 
   // Copy-on-write. Switching empties the ring.
   void set_copy_on_write(bool on);

@@ -82,7 +82,8 @@ struct EpochRecord {
   uint64_t retired;         // checkpoints retired this epoch (retention or memory bound)
   // Prediction: hot pages were left writable during the epoch and examined now.
   uint64_t predicted;        // hot pages
-  uint64_t true_positives;   // hot pages that were written
+  uint64_t true_positives;   // hot pages that were written (estimated from the sample when hot_compared < predicted)
+  uint64_t hot_compared;     // hot pages compared: all, or a sample where nearly all were written (the rest copied as they are)
   uint64_t false_positives;  // hot pages that were not
   uint64_t misses;           // written pages that were not hot: each took a write-protection fault
   uint64_t fault_ns_estimate;  // time the guest lost to faults: measured for copy-on-write, misses x the fault cost otherwise
@@ -183,7 +184,7 @@ class Checkpointer {
   void open_epoch_cow(const Bitmap& next_hot, const Bitmap& kvm_written, EpochRecord* r);
   void refresh_costs(const EpochRecord& r, uint64_t fault_service_ns);
   void update_page_costs();
-  void find_hot_changed();  // into hot_changed_
+  void find_hot_changed();  // into hot_changed_, hot_compared_ and hot_written_
 
   Backend& backend_;
   EpochSink on_epoch_;
@@ -204,6 +205,12 @@ class Checkpointer {
   PageCosts costs_;
   CostEstimates estimates_{};
   double compare_ns_;  // comparing a hot page at a checkpoint, exponentially weighted
+  // The hot pages at the last checkpoint: compared, and of those written;
+  // written, counted or estimated from the sample.
+  CheckpointRing::Compared hot_compared_{};
+  uint64_t hot_written_ = 0;
+  double hot_precision_ = 0;  // hot_compared_.changed / hot_compared_.pages
+  uint64_t sample_offset_ = 0;  // which share of the hot pages the next sample compares
   Mode mode_ = Mode::StopAndCopy;  // in effect (the loop's view)
   Mode mode_requested_ = Mode::StopAndCopy;
   std::string fallback_reason_;
