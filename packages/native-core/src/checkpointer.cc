@@ -780,7 +780,10 @@ void Checkpointer::find_hot_changed() {
   const uint64_t start = now_ns();
   hot_compared_ = ring_.find_changed(hot_, hot_changed_, sample ? kSampleStride : 1, sample_offset_++);
   const uint64_t compared = hot_compared_.pages;
-  if (compared >= kPagesToTell) compare_ns_ = 0.8 * compare_ns_ + 0.2 * double(now_ns() - start) / double(compared);
+  // A sample's time also holds the walk over every hot page that picks it.
+  if (!sample && compared >= kPagesToTell) {
+    compare_ns_ = 0.8 * compare_ns_ + 0.2 * double(now_ns() - start) / double(compared);
+  }
   hot_precision_ = double(hot_compared_.changed) / double(compared);
   hot_written_ = sample ? static_cast<uint64_t>(double(hot) * hot_precision_ + 0.5) : hot_compared_.changed;
 }
