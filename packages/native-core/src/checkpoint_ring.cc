@@ -364,15 +364,17 @@ TakeResult CheckpointRing::take_open(const Bitmap& hot, const Bitmap& changed, c
 
 CheckpointRing::Compared CheckpointRing::find_changed(const Bitmap& candidates, Bitmap& changed, uint64_t stride,
                                                       uint64_t offset) {
-  std::vector<uint64_t> pages = pages_of(candidates);
-  std::vector<uint64_t> compared;
-  compared.reserve(pages.size() / stride + 1);
-  for (size_t i = 0; i < pages.size(); i++) {
-    if (i % stride == offset % stride) {
-      compared.push_back(pages[i]);
-    } else {
-      changed.set(pages[i]);
+  std::vector<uint64_t> compared = pages_of(candidates);
+  if (stride > 1) {  // keeps the sample in place; the others count as changed
+    size_t kept = 0;
+    for (size_t i = 0; i < compared.size(); i++) {
+      if (i % stride == offset % stride) {
+        compared[kept++] = compared[i];
+      } else {
+        changed.set(compared[i]);
+      }
     }
+    compared.resize(kept);
   }
   std::vector<uint8_t> differs(compared.size());
   static const uint8_t zeros[kPageSize] = {};

@@ -588,7 +588,7 @@ void Checkpointer::epoch_stop_and_copy(EpochRecord& r) {
   const uint64_t written = written_.count();
   r.predicted = hot_.count();
   r.hot_compared = hot_compared_.pages;
-  r.true_positives = hot_written_;
+  r.true_positives = hot_compared_.changed_of(r.predicted);
   r.false_positives = r.predicted - r.true_positives;
   r.misses = written - hot_changed_.count();
   // Staged pages the dirty log shows again were written after their copy ahead.
@@ -686,7 +686,7 @@ void Checkpointer::epoch_cow(EpochRecord& r) {
   }
   r.predicted = hot_.count();
   r.hot_compared = hot_compared_.pages;
-  r.true_positives = hot_written_;
+  r.true_positives = hot_compared_.changed_of(r.predicted);
   r.false_positives = r.predicted - r.true_positives;
   r.misses = faulted_.count();
   r.faults = epoch_faults_;
@@ -769,14 +769,13 @@ void Checkpointer::update_page_costs() {
 void Checkpointer::find_hot_changed() {
   constexpr uint64_t kSampleStride = 16, kSmallestSample = 64;
   constexpr double kSampleAbovePrecision = 0.9;
+  const double precision = hot_compared_.precision();  // at the last checkpoint
   hot_changed_.clear();
   hot_compared_ = {};
-  hot_written_ = 0;
   const uint64_t hot = hot_.count();
   if (hot == 0) return;
   const bool sample = mode_ == Mode::StopAndCopy && hot >= kSampleStride * kSmallestSample &&
-                      hot_precision_ >= kSampleAbovePrecision &&
-                      compare_ns_ > (1 - hot_precision_) * estimates_.copy_ns;
+                      precision >= kSampleAbovePrecision && compare_ns_ > (1 - precision) * estimates_.copy_ns;
   const uint64_t start = now_ns();
   hot_compared_ = ring_.find_changed(hot_, hot_changed_, sample ? kSampleStride : 1, sample_offset_++);
   const uint64_t compared = hot_compared_.pages;
@@ -784,8 +783,6 @@ void Checkpointer::find_hot_changed() {
   if (!sample && compared >= kPagesToTell) {
     compare_ns_ = 0.8 * compare_ns_ + 0.2 * double(now_ns() - start) / double(compared);
   }
-  hot_precision_ = double(hot_compared_.changed) / double(compared);
-  hot_written_ = sample ? static_cast<uint64_t>(double(hot) * hot_precision_ + 0.5) : hot_compared_.changed;
 }
 
 // What a pause leaves for later, done while the guest runs again (on

@@ -402,8 +402,8 @@ describeKvm('copying ahead (stop-and-copy)', () => {
   }
 
   it('cost: pages rewritten epoch after epoch end up hot, not copied ahead and faulted on again', async () => {
-    // A 256 MiB table written all over: once it is built, nearly every page
-    // is written in every epoch. Copying ahead protects what it copies, so
+    // A 256 MiB table written all over: once each page has been touched,
+    // nearly every page is written in every epoch. Copying ahead protects what it copies, so
     // a page becomes hot only when the cost model already keeps written
     // pages hot; with a compare cost misread from a few hot pages it never
     // did, and every write faulted.

@@ -121,6 +121,11 @@ class CheckpointRing {
   struct Compared {
     uint64_t pages;    // compared
     uint64_t changed;  // of those
+    double precision() const { return pages ? double(changed) / double(pages) : 0; }
+    // Of `candidates` pages, how many changed: counted, or estimated from the sample.
+    uint64_t changed_of(uint64_t candidates) const {
+      return pages == candidates ? changed : static_cast<uint64_t>(double(candidates) * precision() + 0.5);
+    }
   };
   Compared find_changed(const Bitmap& candidates, Bitmap& changed, uint64_t stride = 1, uint64_t offset = 0);
 

@@ -184,7 +184,7 @@ class Checkpointer {
   void open_epoch_cow(const Bitmap& next_hot, const Bitmap& kvm_written, EpochRecord* r);
   void refresh_costs(const EpochRecord& r, uint64_t fault_service_ns);
   void update_page_costs();
-  void find_hot_changed();  // into hot_changed_, hot_compared_ and hot_written_
+  void find_hot_changed();  // into hot_changed_ and hot_compared_
 
   Backend& backend_;
   EpochSink on_epoch_;
@@ -205,11 +205,7 @@ class Checkpointer {
   PageCosts costs_;
   CostEstimates estimates_{};
   double compare_ns_;  // comparing a hot page at a checkpoint, exponentially weighted
-  // The hot pages at the last checkpoint: compared, and of those written;
-  // written, counted or estimated from the sample.
-  CheckpointRing::Compared hot_compared_{};
-  uint64_t hot_written_ = 0;
-  double hot_precision_ = 0;  // hot_compared_.changed / hot_compared_.pages
+  CheckpointRing::Compared hot_compared_{};  // the hot pages compared at the last checkpoint
   uint64_t sample_offset_ = 0;  // which share of the hot pages the next sample compares
   Mode mode_ = Mode::StopAndCopy;  // in effect (the loop's view)
   Mode mode_requested_ = Mode::StopAndCopy;
