@@ -566,7 +566,8 @@ void Checkpointer::epoch(bool requested) {
     fail(e.what());
     return;
   }
-  r.pause_ns = now_ns() - r.start_ns;
+  resumed_ns_ = now_ns();
+  r.pause_ns = resumed_ns_ - r.start_ns;
   // The next epoch stores the hot pages that change and about as many
   // written protected pages as this one did.
   frames_next_epoch_ = std::max<uint64_t>(r.pages_copied, hot_.count() + r.misses);
@@ -593,6 +594,8 @@ void Checkpointer::epoch_stop_and_copy(EpochRecord& r) {
   r.misses = written - hot_changed_.count();
   // Staged pages the dirty log shows again were written after their copy ahead.
   const uint64_t faulted_again = dirty_.count() + staged - written;
+  r.faults = r.misses + faulted_again;  // each took a dirty-log write-protection fault
+  r.fault_ns_estimate = static_cast<uint64_t>(double(r.faults) * estimates_.kvm_fault_ns);
   const uint64_t harvested = now_ns();
   // Predicting and re-arming need only the written set, and the copies
   // only that the guest stays paused (the dirty log protects guest
@@ -605,7 +608,7 @@ void Checkpointer::epoch_stop_and_copy(EpochRecord& r) {
       const uint64_t start = now_ns();
       next_hot_.clear();
       if (predictor_) {
-        predictor_->observe(written_);
+        predictor_->observe(written_, guest_progress(r));
         predictor_->predict(next_hot_, costs_);
         // A protected page cannot be made writable ahead of its first
         // write: leaving it out of the re-protection would change nothing.
@@ -629,8 +632,6 @@ void Checkpointer::epoch_stop_and_copy(EpochRecord& r) {
   epoch_precopy_ns_ = 0;
   r.retired = taken.checkpoints_retired;
   r.dirty_pages = r.pages_copied + r.pages_precopied;
-  r.faults = r.misses + faulted_again;  // each took a dirty-log write-protection fault
-  r.fault_ns_estimate = static_cast<uint64_t>(double(r.faults) * estimates_.kvm_fault_ns);
 }
 
 // Stop-and-copy, between checkpoints: the pages written so far this epoch
@@ -697,7 +698,7 @@ void Checkpointer::epoch_cow(EpochRecord& r) {
   const uint64_t harvested = now_ns();
   next_hot_.clear();
   if (predictor_) {
-    predictor_->observe(written_);
+    predictor_->observe(written_, guest_progress(r));
     predictor_->predict(next_hot_, costs_);  // any page: a protected one can be unprotected now
   }
   TakeResult taken = ring_.take_open(hot_, hot_changed_, next_hot_);
@@ -755,6 +756,12 @@ void Checkpointer::update_page_costs() {
   costs_.hot_ns = cow ? estimates_.copy_ns + compare_ns_ : compare_ns_;
   costs_.fault_ns = cow ? estimates_.uffd_fault_ns : estimates_.kvm_fault_ns;
   costs_.can_unprotect = cow;
+}
+
+double Checkpointer::guest_progress(const EpochRecord& r) const {
+  if (resumed_ns_ == 0 || r.start_ns <= resumed_ns_) return 1;  // nothing ran that could be measured
+  const double ran_ns = double(r.start_ns - resumed_ns_) * backend_.vcpu_count();
+  return std::clamp(1 - double(r.fault_ns_estimate) / ran_ns, 0.0, 1.0);
 }
 
 // Which hot pages were written, by comparing them with the newest

@@ -1,6 +1,7 @@
 #include "uckpt/core/predictor.h"
 
 #include <algorithm>
+#include <cmath>
 #include <stdexcept>
 
 namespace uckpt::core {
@@ -44,7 +45,7 @@ class HistoryPredictor : public Predictor {
   HistoryPredictor(uint64_t pages, unsigned m, unsigned n) : history_(pages), m_(m), mask_((1u << n) - 1) {}
   const char* name() const override { return "history"; }
 
-  void observe(const Bitmap& written) override {
+  void observe(const Bitmap& written, double) override {
     history_.observe(written, [&](uint16_t& h, bool w) { h = static_cast<uint16_t>(((h << 1) | w) & mask_); });
   }
   void predict(Bitmap& hot, const PageCosts&) override {
@@ -91,7 +92,7 @@ class FrontierPredictor : public Predictor {
  public:
   explicit FrontierPredictor(uint64_t pages) : last_(pages) {}
   const char* name() const override { return "frontier"; }
-  void observe(const Bitmap& written) override { last_ = written; }
+  void observe(const Bitmap& written, double) override { last_ = written; }
   void predict(Bitmap& hot, const PageCosts&) override { frontier_of(last_, hot, true); }
   // Every written run stays hot.
   void drop_hot_if_written(Bitmap& written, const PageCosts&) const override { written.clear(); }
@@ -105,17 +106,32 @@ class FrontierPredictor : public Predictor {
 // such pages were written in the next epoch (the hazard) is measured on
 // the running guest, whatever the pages' protection; the counts decay, so
 // the estimates follow the guest's phases.
+//
+// The hazard is per epoch of the guest running freely, which is what hot
+// pages give it. An epoch that the guest spent mostly in faults shows only
+// a fraction of its writes: left as measured, a guest slowed by faults
+// writes few pages an epoch, protecting them looks right, and it stays
+// slow (a table rewritten every epoch ran 12x slower so). Such an epoch's
+// hazards are scaled up to a whole epoch of progress instead.
 class CostPredictor : public Predictor {
  public:
   explicit CostPredictor(uint64_t pages) : age_(pages), last_(pages) {}
   const char* name() const override { return "cost"; }
 
-  void observe(const Bitmap& written) override {
-    for (int a = 1; a <= kHorizon; a++) seen_[a] *= kDecay, hits_[a] *= kDecay;
+  void observe(const Bitmap& written, double progress) override {
+    double seen[kHorizon + 1] = {}, hits[kHorizon + 1] = {};
     age_.observe(written, [&](uint8_t& age, bool w) {
-      if (age != 0) seen_[age] += 1, hits_[age] += w;
+      if (age != 0) seen[age] += 1, hits[age] += w;
       age = w ? 1 : age == kHorizon ? 0 : static_cast<uint8_t>(age + 1);
     });
+    // Unwritten in this much progress: unwritten in a whole epoch's with
+    // that chance to the power 1 / progress.
+    const double epochs_of_progress = 1 / std::max(progress, kLeastProgress);
+    for (int a = 1; a <= kHorizon; a++) {
+      const double hazard = seen[a] > 0 ? 1 - std::pow(1 - hits[a] / seen[a], epochs_of_progress) : 0;
+      seen_[a] = kDecay * seen_[a] + seen[a];
+      hits_[a] = kDecay * hits_[a] + seen[a] * hazard;
+    }
     last_ = written;
   }
 
@@ -169,6 +185,7 @@ class CostPredictor : public Predictor {
   static constexpr int kHorizon = 8;
   static constexpr double kDecay = 0.7;
   static constexpr double kPriorWeight = 8;  // pages' worth of belief in the prior
+  static constexpr double kLeastProgress = 0.05;
 
   SparsePages<uint8_t> age_;
   double seen_[kHorizon + 1] = {}, hits_[kHorizon + 1] = {};

@@ -19,6 +19,7 @@ class KvmBackend : public core::Backend {
       : machine_(machine), unavailable_(std::move(no_write_protect)) {}
 
   uint64_t page_count() const override { return machine_.memory_bytes() / core::kPageSize; }
+  unsigned vcpu_count() const override { return machine_.vcpu_count(); }
   GuestState guest_state() const override;
   void pause() override { machine_.suspend("checkpoint"); }
   void resume() override { machine_.unsuspend(); }

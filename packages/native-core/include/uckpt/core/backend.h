@@ -26,6 +26,8 @@ class Backend {
   virtual ~Backend() = default;
 
   virtual uint64_t page_count() const = 0;
+  // The vCPUs that share the time the guest loses to write faults.
+  virtual unsigned vcpu_count() const { return 1; }
   // Timed epochs run only while the guest runs; a checkpoint on request is
   // also taken while its operator has it paused; a guest that has ended
   // (finished, crashed, stopped) gets neither.

@@ -185,6 +185,9 @@ class Checkpointer {
   void refresh_costs(const EpochRecord& r, uint64_t fault_service_ns);
   void update_page_costs();
   void find_hot_changed();  // into hot_changed_ and hot_compared_
+  // The share of the epoch ending in `r` that the guest ran rather than
+  // waited on faults, for the predictor.
+  double guest_progress(const EpochRecord& r) const;
 
   Backend& backend_;
   EpochSink on_epoch_;
@@ -207,6 +210,7 @@ class Checkpointer {
   double compare_ns_;  // comparing a hot page at a checkpoint, exponentially weighted
   CheckpointRing::Compared hot_compared_{};  // the hot pages compared at the last checkpoint
   uint64_t sample_offset_ = 0;  // which share of the hot pages the next sample compares
+  uint64_t resumed_ns_ = 0;     // when the last pause ended
   Mode mode_ = Mode::StopAndCopy;  // in effect (the loop's view)
   Mode mode_requested_ = Mode::StopAndCopy;
   std::string fallback_reason_;

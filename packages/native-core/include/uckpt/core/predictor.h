@@ -31,8 +31,10 @@ class Predictor {
  public:
   virtual ~Predictor() = default;
   virtual const char* name() const = 0;
-  // The pages written in the epoch that just ended (faulted or found changed).
-  virtual void observe(const Bitmap& written) = 0;
+  // The pages written in the epoch that just ended (faulted or found
+  // changed), and the share of that epoch the guest ran rather than waited
+  // on write-protection faults (0 < progress <= 1).
+  virtual void observe(const Bitmap& written, double progress) = 0;
   // The pages to leave writable in the next epoch.
   virtual void predict(Bitmap& hot, const PageCosts& costs) = 0;
   // Removes from `written`, pages written so far in the epoch under way,
