@@ -1,7 +1,7 @@
 // How `uckpt bench` folds raw runs into rows, geometric means and sweep
 // cells, on made-up runs: the no-precopy runs are compared, never mixed in.
 import { describe, expect, it } from 'vitest';
-import { geomeans, modeSummaries, summarise, sweepCells, type BenchRun } from '../src/bench/summary.js';
+import { floorSummary, geomeans, modeSummaries, summarise, sweepCells, type BenchRun } from '../src/bench/summary.js';
 
 const pauseCell = { workingSetMiB: 768, pagesPerUnit: 250 };
 
@@ -17,6 +17,7 @@ function run(fields: Partial<BenchRun> & Pick<BenchRun, 'workload' | 'kind'>): B
     mode: checkpointed ? 'stop-and-copy' : 'off',
     ...(checkpointed && { intervalMs: 50, predictor: 'cost', precopy: true }),
     epochs: checkpointed ? 20 : 0,
+    lateMs: 0,
     pauseUs: { p50: 800, p99: 1700 },
     dirtyPagesPerEpoch: 5000,
     dirtyPagesP99: 6600,
@@ -27,6 +28,7 @@ function run(fields: Partial<BenchRun> & Pick<BenchRun, 'workload' | 'kind'>): B
     storeBytesMax: 0,
     faultsPerEpoch: 5000,
     faultUsPerEpoch: 11000,
+    leastTrackingUsPerEpoch: null,
     fixedPauseUs: 80,
     pagesCopiedPerEpoch: 350,
     pagesPrecopiedPerEpoch: 4650,
@@ -90,5 +92,17 @@ describe('bench summary', () => {
       best: 's&c+cost',
     });
     expect(cell!.overheads.map((o) => o.label)).toEqual(['s&c+cost', 's&c+cost no-precopy']);
+  });
+
+  it('puts the least tracking cost of the s&c+cost runs on top of the floor', () => {
+    const costs = { copyNs: 400, copyNsCalibrated: 400, kvmFaultNs: 2000, kvmFaultNsCalibrated: 2000, uffdFaultNs: 0, uffdFaultNsCalibrated: 0 };
+    const floored = summarise([
+      run({ workload: 'sort', kind: 'off', runtimeMs: 1000 }),
+      run({ workload: 'sort', kind: 'interval', predictor: 'off', costs, dirtyPagesPerEpoch: 4000, fixedPauseUs: 100 }),
+      run({ workload: 'sort', kind: 'interval', costs, dirtyPagesPerEpoch: 5000, fixedPauseUs: 200, leastTrackingUsPerEpoch: 2500 }),
+    ]);
+    // (5,000 pages x 0.4 us + 0.1 ms) / 50 ms, then + 2.5 ms / 50 ms.
+    expect(floored[1]).toMatchObject({ floorPct: expect.closeTo(4.2), trackingFloorPct: expect.closeTo(9.2) });
+    expect(floorSummary(floored, 50)).toEqual({ floorPct: expect.closeTo(4.2), trackingFloorPct: expect.closeTo(9.2), workloads: 1 });
   });
 });

@@ -32,6 +32,7 @@ void deliver_epoch(Napi::Env env, Napi::Function callback, EpochMessage* message
     o.Set("type", "epoch");
     o.Set("seq", num(env, r.seq));
     o.Set("time", num(env, r.wall_ms));
+    o.Set("lateNs", num(env, r.late_ns));
     o.Set("dirtyPages", num(env, r.dirty_pages));
     o.Set("pagesCopied", num(env, r.pages_copied));
     o.Set("pauseNs", num(env, r.pause_ns));
@@ -47,6 +48,7 @@ void deliver_epoch(Napi::Env env, Napi::Function callback, EpochMessage* message
     o.Set("falsePositives", num(env, r.false_positives));
     o.Set("misses", num(env, r.misses));
     o.Set("faultNsEstimate", num(env, r.fault_ns_estimate));
+    o.Set("leastTrackingNs", num(env, r.least_tracking_ns));
     o.Set("faults", num(env, r.faults));
     o.Set("pagesProtected", num(env, r.pages_protected));
     o.Set("pagesPrecopied", num(env, r.pages_precopied));

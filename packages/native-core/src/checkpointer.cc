@@ -3,6 +3,7 @@
 #include <sched.h>
 #include <time.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstring>
 #include <stdexcept>
@@ -60,6 +61,18 @@ double calibrate_copy_ns() {
     best = std::min(best, double(now_ns() - start) / kPages);
   }
   return best;
+}
+
+// A page written again g epochs after its last write was either kept hot
+// since, and compared unwritten at the g - 1 checkpoints between, or
+// protected, and faulted on. A page not written within the gaps followed
+// counts as if written just beyond them, which is never dearer.
+uint64_t least_tracking_ns(std::span<const uint64_t> rewrite_gaps, const PageCosts& costs) {
+  if (rewrite_gaps.empty()) return 0;
+  auto per_page = [&](size_t gap) { return std::min(costs.fault_ns, double(gap - 1) * costs.hot_ns); };
+  double least = double(rewrite_gaps[0]) * per_page(rewrite_gaps.size());
+  for (size_t gap = 1; gap < rewrite_gaps.size(); gap++) least += double(rewrite_gaps[gap]) * per_page(gap);
+  return static_cast<uint64_t>(least);
 }
 
 }  // namespace
@@ -263,9 +276,10 @@ void Checkpointer::loop() {
       }
     }
     if (config.enabled && enabled_in_ring_ && Clock::now() >= next) {
+      const auto late = Clock::now() - next;
       next += std::chrono::milliseconds(config.interval_ms);
       if (next < Clock::now()) next = Clock::now() + std::chrono::milliseconds(config.interval_ms);
-      epoch(false);
+      epoch(false, std::chrono::duration_cast<std::chrono::nanoseconds>(late).count());
       // A pause longer than the interval must not starve the guest: it
       // runs at least half an interval before the next one.
       next = std::max(next, Clock::now() + std::chrono::microseconds(config.interval_ms * 500));
@@ -537,7 +551,7 @@ void Checkpointer::rearm_after(const Bitmap& next_hot) {
   if (&next_hot != &hot_) hot_ = next_hot;
 }
 
-void Checkpointer::epoch(bool requested) {
+void Checkpointer::epoch(bool requested, uint64_t late_ns) {
   const Backend::GuestState state = backend_.guest_state();
   if (state == Backend::GuestState::Ended || (state == Backend::GuestState::Paused && !requested)) {
     std::lock_guard<std::mutex> lock(mu_);
@@ -546,6 +560,7 @@ void Checkpointer::epoch(bool requested) {
   }
   EpochRecord r{};
   r.start_ns = now_ns();
+  r.late_ns = late_ns;
   r.wall_ms = now_ns(CLOCK_REALTIME) / 1000000;
   r.mode = mode_;
   r.fallback_reason = fallback_reason_;
@@ -609,6 +624,7 @@ void Checkpointer::epoch_stop_and_copy(EpochRecord& r) {
       next_hot_.clear();
       if (predictor_) {
         predictor_->observe(written_, guest_progress(r));
+        r.least_tracking_ns = least_tracking_ns(predictor_->rewrite_gaps(), costs_);
         predictor_->predict(next_hot_, costs_);
         // A protected page cannot be made writable ahead of its first
         // write: leaving it out of the re-protection would change nothing.

@@ -120,8 +120,10 @@ class CostPredictor : public Predictor {
 
   void observe(const Bitmap& written, double progress) override {
     double seen[kHorizon + 1] = {}, hits[kHorizon + 1] = {};
+    std::fill(std::begin(gaps_), std::end(gaps_), 0);
     age_.observe(written, [&](uint8_t& age, bool w) {
       if (age != 0) seen[age] += 1, hits[age] += w;
+      if (w) gaps_[age]++;
       age = w ? 1 : age == kHorizon ? 0 : static_cast<uint8_t>(age + 1);
     });
     // Unwritten in this much progress: unwritten in a whole epoch's with
@@ -134,6 +136,8 @@ class CostPredictor : public Predictor {
     }
     last_ = written;
   }
+
+  std::span<const uint64_t> rewrite_gaps() const override { return gaps_; }
 
   // Where a protected page can be made writable again before a write
   // (copy-on-write), each epoch is decided alone: hot when P(written next)
@@ -190,6 +194,7 @@ class CostPredictor : public Predictor {
   SparsePages<uint8_t> age_;
   double seen_[kHorizon + 1] = {}, hits_[kHorizon + 1] = {};
   Bitmap last_;
+  uint64_t gaps_[kHorizon + 1] = {};  // see rewrite_gaps()
 };
 
 }  // namespace

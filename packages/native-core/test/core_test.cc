@@ -493,6 +493,10 @@ TEST("the cost predictor keeps pages rewritten every few epochs hot between writ
     for (uint64_t i = 0; i < 100; i++) written.set((epoch % 3) * 100 + i);
     sweep->observe(written, 1);
   }
+  // Each page written last had last been written three epochs before.
+  const auto gaps = sweep->rewrite_gaps();
+  CHECK_EQ(gaps.size(), size_t{9});
+  for (size_t gap = 0; gap < gaps.size(); gap++) CHECK_EQ(gaps[gap], gap == 3 ? uint64_t{100} : uint64_t{0});
   auto swept_hot = [&] {
     uint64_t n = 0;
     for (uint64_t p = 0; p < 300; p++) n += hot.test(p);
@@ -517,6 +521,8 @@ TEST("the cost predictor keeps pages rewritten every few epochs hot between writ
   }
   fill->predict(ahead, dirty_log);
   CHECK_EQ(ahead.count(), uint64_t{1000});
+  CHECK_EQ(fill->rewrite_gaps()[0], uint64_t{1000});  // none written before
+  CHECK(make_history_predictor(1000, 2, 4)->rewrite_gaps().empty());
   CHECK(ahead.test(30000) && ahead.test(30999));
 }
 

@@ -27,6 +27,8 @@ export interface CheckpointedRunResult extends RunResult {
   intervalMs?: number;
   retention?: number;
   epochs: number;
+  /** How long, over the run, due checkpoints waited past their time (EpochStats.lateNs), in ms. */
+  lateMs: number;
   pauseUs: { p50: number; p99: number };
   dirtyPagesPerEpoch: number;
   /** The 99th percentile of dirty pages per epoch: about what the longest pauses copied. */
@@ -47,6 +49,12 @@ export interface CheckpointedRunResult extends RunResult {
   faultsPerEpoch: number;
   /** Time the guest lost to those faults per epoch, in us (measured in cow mode, estimated otherwise). */
   faultUsPerEpoch: number;
+  /**
+   * The least that tracking the writes could have cost per epoch, in us, in
+   * faults and comparisons, whatever the prediction (see EpochStats.leastTrackingNs);
+   * null unless stop-and-copy ran with the cost predictor.
+   */
+  leastTrackingUsPerEpoch: number | null;
   /** Median pause without its copying and re-arming (stopping, harvesting, resuming), in us. */
   fixedPauseUs: number | null;
   /** Pages copied while the guest was paused, per epoch. */
@@ -112,6 +120,8 @@ export async function runInVm(options: VmRunOptions): Promise<CheckpointedRunRes
   let misses = 0;
   let faults = 0;
   let faultNs = 0;
+  let leastTrackingNs = 0;
+  let lateNs = 0;
   let pagesCopied = 0;
   let pagesPrecopied = 0;
   let rollbackError: Error | undefined;
@@ -178,6 +188,8 @@ export async function runInVm(options: VmRunOptions): Promise<CheckpointedRunRes
       misses += epoch.misses;
       faults += epoch.faults;
       faultNs += epoch.faultNsEstimate;
+      leastTrackingNs += epoch.leastTrackingNs;
+      lateNs += epoch.lateNs;
       pagesCopied += epoch.pagesCopied;
       pagesPrecopied += epoch.pagesPrecopied;
       void maybeRollBack();
@@ -216,6 +228,7 @@ export async function runInVm(options: VmRunOptions): Promise<CheckpointedRunRes
         precopy: stats.precopy,
       }),
       epochs: pauses.length,
+      lateMs: lateNs / 1e6,
       pauseUs: percentiles(pauses),
       dirtyPagesPerEpoch: dirtyCounts.length ? dirtyCounts.reduce((a, b) => a + b, 0) / dirtyCounts.length : 0,
       dirtyPagesP99: dirty.p99,
@@ -226,6 +239,8 @@ export async function runInVm(options: VmRunOptions): Promise<CheckpointedRunRes
       storeBytesMax: Math.max(storeBytesMax, stats?.storeBytes ?? 0),
       faultsPerEpoch: pauses.length ? faults / pauses.length : 0,
       faultUsPerEpoch: pauses.length ? faultNs / 1000 / pauses.length : 0,
+      leastTrackingUsPerEpoch:
+        pauses.length && stats?.mode === 'stop-and-copy' && stats.predictor === 'cost' ? leastTrackingNs / 1000 / pauses.length : null,
       pagesCopiedPerEpoch: pauses.length ? pagesCopied / pauses.length : 0,
       pagesPrecopiedPerEpoch: pauses.length ? pagesPrecopied / pauses.length : 0,
       fixedPauseUs: fixedPauses.length ? percentiles(fixedPauses).p50 : null,

@@ -220,6 +220,12 @@ export interface EpochStats {
   seq: number;
   /** Unix time in ms at the start of the pause. */
   time: number;
+  /**
+   * How long after it was due the pause began: the epoch thread was still
+   * busy (backing fresh store frames while a large working set is first
+   * checkpointed, checksums), or the host was slow to wake it.
+   */
+  lateNs: number;
   dirtyPages: number;
   pagesCopied: number;
   pauseNs: number;
@@ -246,6 +252,14 @@ export interface EpochStats {
   faultNsEstimate: number;
   /** Write faults taken: copy-on-write faults served (cow), or dirty-log faults (the misses). */
   faults: number;
+  /**
+   * The least that tracking this epoch's writes could have cost, in faults
+   * and comparisons of hot pages, whatever the prediction: each page written
+   * again g epochs after its last write either stayed hot and was compared
+   * g - 1 times, or faulted. Known in stop-and-copy with the cost predictor
+   * (which follows the pages' ages up to 8 epochs); 0 otherwise.
+   */
+  leastTrackingNs: number;
   /** Pages write-protected in this pause (cow). */
   pagesProtected: number;
   /** Of dirtyPages, copied ahead while the guest ran and not written again (not copied in the pause). */

@@ -414,7 +414,7 @@ describeKvm('copying ahead (stop-and-copy)', () => {
       const vm = startVm('hashtable', { size: 256, repeat: 0 }, 512);
       try {
         vm.enableCheckpointing({ intervalMs: 50, retention: 4, predictor: 'cost', faultNs });
-        const epochs: { truePositives: number; misses: number }[] = [];
+        const epochs: { truePositives: number; misses: number; leastTrackingNs: number; lateNs: number }[] = [];
         vm.onEpoch((e) => epochs.push(e));
         await epochsPass(vm, 80);
         const last = epochs.slice(-20);
@@ -422,6 +422,13 @@ describeKvm('copying ahead (stop-and-copy)', () => {
         const hot = last.reduce((sum, e) => sum + e.truePositives, 0);
         expect(written / last.length).toBeGreaterThan(10_000);
         expect(hot / written, `recall with faultNs ${faultNs ?? 'calibrated'}`).toBeGreaterThan(0.5);
+        // Each page written again an epoch after its last write: kept hot, it need cost nothing.
+        const leastTrackingNs = last.reduce((sum, e) => sum + e.leastTrackingNs, 0) / last.length;
+        expect(leastTrackingNs).toBeGreaterThanOrEqual(0);
+        expect(leastTrackingNs).toBeLessThan(written / last.length * 10);
+        // The first checkpoints of the whole table wait for 65,536 fresh store
+        // frames to be backed (about 1.4-8 us each here) and checksummed: they begin late, and say so.
+        expect(Math.max(...epochs.map((e) => e.lateNs))).toBeGreaterThan(25e6);
       } finally {
         vm.destroy();
       }

@@ -76,6 +76,8 @@ export interface BenchRow {
   /** Median over repetitions of (runtime / runtime off in the same repetition) - 1, in %. */
   overheadPct: number | null;
   epochs: number | null;
+  /** How long due checkpoints waited past their time over the run, in ms. */
+  lateMs: number | null;
   pauseP50Us: number | null;
   pauseP99Us: number | null;
   dirtyPagesPerEpoch: number | null;
@@ -94,6 +96,12 @@ export interface BenchRow {
    * stop-and-copy runs at the same interval (see floorsByInterval).
    */
   floorPct: number | null;
+  /**
+   * The floor plus the least that tracking the writes could cost under the
+   * dirty log, in faults or comparisons of hot pages, whatever the
+   * prediction (leastTrackingNs), from the workload's s&c+cost runs.
+   */
+  trackingFloorPct: number | null;
   /** With a predictor only: share of predicted pages written, share of written pages predicted (0..1). */
   precision: number | null;
   recall: number | null;
@@ -205,14 +213,21 @@ export function median(values: number[]): number {
   return sorted.length % 2 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
 }
 
+interface Floor {
+  floorPct: number;
+  trackingFloorPct: number | null;
+}
+
 /**
  * The floor of each workload at each interval, in %, from its stop-and-copy
  * runs with the --copy-threads count (with or without a predictor): the
  * most pages any of them stored per epoch (a guest slowed less by faults
  * writes more of its pages within an interval, so at full speed it writes
- * at least as many), at their median copy cost, plus the least fixed pause.
+ * at least as many), at their median copy cost, plus the least fixed pause;
+ * and with tracking, plus the median least tracking cost of those that
+ * measured it.
  */
-function floorsByInterval(runs: BenchRun[]): Map<string, number> {
+function floorsByInterval(runs: BenchRun[]): Map<string, Floor> {
   const byKey = new Map<string, BenchRun[]>();
   for (const run of runs) {
     if (run.kind !== 'interval' && run.kind !== 'predictor') continue;
@@ -221,12 +236,15 @@ function floorsByInterval(runs: BenchRun[]): Map<string, number> {
     const key = `${run.workload}|${run.intervalMs}`;
     byKey.set(key, [...(byKey.get(key) ?? []), run]);
   }
-  const floors = new Map<string, number>();
+  const floors = new Map<string, Floor>();
   for (const [key, group] of byKey) {
     const pages = Math.max(...group.map((r) => r.dirtyPagesPerEpoch));
     const copyNs = median(group.map((r) => r.costs!.copyNs));
     const fixedNs = Math.min(...group.map((r) => r.fixedPauseUs!)) * 1000;
-    floors.set(key, (100 * (pages * copyNs + fixedNs)) / (group[0]!.intervalMs! * 1e6));
+    const intervalNs = group[0]!.intervalMs! * 1e6;
+    const floorPct = (100 * (pages * copyNs + fixedNs)) / intervalNs;
+    const tracking = group.map((r) => r.leastTrackingUsPerEpoch).filter((us): us is number => us !== null && us !== undefined);
+    floors.set(key, { floorPct, trackingFloorPct: tracking.length ? floorPct + (100 * median(tracking) * 1000) / intervalNs : null });
   }
   return floors;
 }
@@ -263,6 +281,7 @@ export function summarise(runs: BenchRun[]): BenchRow[] {
     const measured = group.filter((r) => !r.capped);
     const med = (pick: (r: BenchRun) => number) => (measured.length ? median(measured.map(pick)) : null);
     const rolledBack = first.kind === 'rollback';
+    const floor = checkpointed && !first.sweep && first.intervalMs ? floors.get(`${first.workload}|${first.intervalMs}`) : undefined;
     const predicting = checkpointed && first.predictor !== undefined && first.predictor !== 'off';
     const medOrNull = (pick: (r: BenchRun) => number | null) => {
       const values = measured.map(pick).filter((v): v is number => v !== null);
@@ -282,6 +301,7 @@ export function summarise(runs: BenchRun[]): BenchRow[] {
       runtimeS: median(group.map((r) => r.runtimeMs)) / 1000,
       overheadPct: ratios.length ? (median(ratios) - 1) * 100 : null,
       epochs: checkpointed ? med((r) => r.epochs) : null,
+      lateMs: checkpointed ? med((r) => r.lateMs) : null,
       pauseP50Us: checkpointed ? med((r) => r.pauseUs.p50) : null,
       pauseP99Us: checkpointed ? med((r) => r.pauseUs.p99) : null,
       dirtyPagesPerEpoch: checkpointed ? med((r) => r.dirtyPagesPerEpoch) : null,
@@ -290,10 +310,8 @@ export function summarise(runs: BenchRun[]): BenchRow[] {
       faultsPerEpoch: checkpointed ? med((r) => r.faultsPerEpoch) : null,
       faultUsPerEpoch: checkpointed ? med((r) => r.faultUsPerEpoch) : null,
       pagesCopiedPerEpoch: checkpointed ? med((r) => r.pagesCopiedPerEpoch) : null,
-      floorPct:
-        checkpointed && !first.sweep && first.intervalMs
-          ? (floors.get(`${first.workload}|${first.intervalMs}`) ?? null)
-          : null,
+      floorPct: floor?.floorPct ?? null,
+      trackingFloorPct: floor?.trackingFloorPct ?? null,
       precision: predicting ? medOrNull((r) => r.precision) : null,
       recall: predicting ? medOrNull((r) => r.recall) : null,
       storeMaxMiB: checkpointed && measured.length ? Math.max(...measured.map((r) => r.storeBytesMax)) / 2 ** 20 : null,
@@ -451,14 +469,26 @@ export function modeSummaries(rows: BenchRow[], intervalMs: number): ModeSummary
  * one: what no stop-and-copy mode can go below here, to read the modes'
  * geomeans against.
  */
-export function floorSummary(rows: BenchRow[], intervalMs: number): { floorPct: number; workloads: number } | null {
-  const floors = new Map<string, number>();
+export function floorSummary(rows: BenchRow[], intervalMs: number): FloorSummary | null {
+  const floors = new Map<string, BenchRow>();
   for (const r of rows) {
-    if (r.kind === 'interval' && !r.sweep && r.intervalMs === intervalMs && r.floorPct !== null) floors.set(r.workload, r.floorPct);
+    if (r.kind === 'interval' && !r.sweep && r.intervalMs === intervalMs && r.floorPct !== null) floors.set(r.workload, r);
   }
   if (floors.size === 0) return null;
-  const pcts = [...floors.values()];
-  return { floorPct: (geomean(pcts.map((f) => 1 + f / 100)) - 1) * 100, workloads: pcts.length };
+  const geomeanPct = (pcts: number[]) => (geomean(pcts.map((f) => 1 + f / 100)) - 1) * 100;
+  const tracking = [...floors.values()].map((r) => r.trackingFloorPct);
+  return {
+    floorPct: geomeanPct([...floors.values()].map((r) => r.floorPct!)),
+    trackingFloorPct: tracking.every((pct) => pct !== null) ? geomeanPct(tracking as number[]) : null,
+    workloads: floors.size,
+  };
+}
+
+export interface FloorSummary {
+  floorPct: number;
+  /** Over the same workloads, with tracking; null unless every one has it. */
+  trackingFloorPct: number | null;
+  workloads: number;
 }
 
 /** Overhead per mode and interval, geomean over the workloads: the chart's lines. */

@@ -1,6 +1,6 @@
 // Plain-text rendering of the benchmark rows: two-line headers, numbers
 // right-aligned, blanks where a column does not apply.
-import type { BenchRow, DirtyTrackingComparison, GeomeanRow, ModeSummary, SweepCell } from './summary.js';
+import type { BenchRow, DirtyTrackingComparison, FloorSummary, GeomeanRow, ModeSummary, SweepCell } from './summary.js';
 
 interface Column {
   title: [string, string];
@@ -21,7 +21,9 @@ const columns: Column[] = [
   { title: ['runtime', 's'], align: 'right', cell: (r) => r.runtimeS.toFixed(2) },
   { title: ['overhead', '%'], align: 'right', cell: (r) => (r.capped ? `>${signed(r.overheadPct)}` : signed(r.overheadPct)) },
   { title: ['floor', '%'], align: 'right', cell: (r) => fixed(1)(r.floorPct) },
+  { title: ['+track', '%'], align: 'right', cell: (r) => fixed(1)(r.trackingFloorPct) },
   { title: ['epochs', ''], align: 'right', cell: (r) => fixed(0)(r.epochs) },
+  { title: ['late', 'ms'], align: 'right', cell: (r) => fixed(0)(r.lateMs) },
   { title: ['pause', 'p50 us'], align: 'right', cell: (r) => fixed(0)(r.pauseP50Us) },
   { title: ['pause', 'p99 us'], align: 'right', cell: (r) => fixed(0)(r.pauseP99Us) },
   { title: ['dirty pg', '/epoch'], align: 'right', cell: (r) => pages(r.dirtyPagesPerEpoch) },
@@ -42,6 +44,9 @@ export const TABLE_LEGEND =
   's&c ring = KVM dirty rings; (fell back) = cow asked for, stop-and-copy ran; overhead >X: stopped at the slowdown cap\n' +
   'floor: (pages that must be copied per epoch x measured copy cost + fixed pause cost) / interval, from the s&c runs\n' +
   '(the most pages any of them stored per epoch: a guest slowed less by faults writes more);\n' +
+  '+track: the floor plus the least that tracking the writes could cost under the dirty log, whatever the prediction\n' +
+  '(each page written again g epochs after its last write: a fault, or g - 1 comparisons while hot), from the s&c+cost runs;\n' +
+  'late: how long due checkpoints waited past their time over the run (the epoch thread still busy, e.g. backing store frames);\n' +
   'faults/epoch: write faults (s&c: dirty-log faults on written pages not predicted; cow: copy-on-write faults);\n' +
   'fault us/ep: guest time lost to them (cow: measured; s&c: faults x the configured fault cost); copied/epoch: in the pause;\n' +
   'prec: share of predicted pages written; recall: share of written pages predicted; pages restored: per rollback\n';
@@ -104,7 +109,7 @@ export function formatDirtyTracking(c: DirtyTrackingComparison | null): string {
 }
 
 /** One line per mode: geometric-mean overhead at one interval; then the floors' geomean. */
-export function formatModeSummaries(summaries: ModeSummary[], floor: { floorPct: number; workloads: number } | null): string {
+export function formatModeSummaries(summaries: ModeSummary[], floor: FloorSummary | null): string {
   if (summaries.length === 0) return '';
   const width = Math.max(...summaries.map((s) => s.label.length), 'floor'.length);
   const lines = summaries.map(
@@ -117,6 +122,12 @@ export function formatModeSummaries(summaries: ModeSummary[], floor: { floorPct:
       `  ${'floor'.padEnd(width)}   ${`+${floor.floorPct.toFixed(1)} %`.padStart(9)}` +
         `  (geomean of the floors of ${floor.workloads} workload${floor.workloads === 1 ? '' : 's'}: below any stop-and-copy mode here)`,
     );
+    if (floor.trackingFloorPct !== null) {
+      lines.push(
+        `  ${'+track'.padEnd(width)}   ${`+${floor.trackingFloorPct.toFixed(1)} %`.padStart(9)}` +
+          '  (the same with the least the dirty log must cost in faults or comparisons)',
+      );
+    }
   }
   return `summary at ${summaries[0]!.intervalMs} ms, per mode:\n${lines.join('\n')}\n`;
 }

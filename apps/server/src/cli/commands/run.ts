@@ -114,6 +114,7 @@ function describe(r: RunResult | CheckpointedRunResult): string {
       `${r.faultsPerEpoch.toFixed(0)} faults per epoch (${(r.faultUsPerEpoch / 1000).toFixed(2)} ms lost), ` +
       `pause p50 ${r.pauseUs.p50.toFixed(0)} us / p99 ${r.pauseUs.p99.toFixed(0)} us, ` +
       `${r.dirtyPagesPerEpoch.toFixed(0)} dirty pages per epoch, store max ${(r.storeBytesMax / 2 ** 20).toFixed(1)} MiB\n`;
+    if (r.intervalMs && r.lateMs >= r.intervalMs) text += `  checkpoints waited ${r.lateMs.toFixed(0)} ms in all past their time (the epoch thread was busy)\n`;
     if (r.costs) {
       const c = r.costs;
       text +=

@@ -70,6 +70,7 @@ struct CostEstimates {
 struct EpochRecord {
   uint64_t seq;             // the checkpoint this epoch produced
   uint64_t start_ns;        // CLOCK_MONOTONIC at the pause
+  uint64_t late_ns;         // how long after it was due the pause began (the epoch thread was busy, e.g. backing store frames)
   uint64_t wall_ms;
   uint64_t dirty_pages;
   uint64_t pages_copied;
@@ -87,6 +88,10 @@ struct EpochRecord {
   uint64_t false_positives;  // hot pages that were not
   uint64_t misses;           // written pages that were not hot: each took a write-protection fault
   uint64_t fault_ns_estimate;  // time the guest lost to faults: measured for copy-on-write, misses x the fault cost otherwise
+  // The least that tracking this epoch's writes could have cost under the
+  // dirty log, in faults and comparisons, whatever was predicted: known in
+  // stop-and-copy with the cost predictor, which follows pages' ages; else 0.
+  uint64_t least_tracking_ns;
   Mode mode;                   // the mode in effect
   std::string fallback_reason; // why copy-on-write was asked for and is not in effect; empty otherwise
   uint64_t faults;             // write faults taken: copy-on-write faults served, or dirty-log faults (misses)
@@ -165,8 +170,9 @@ class Checkpointer {
   Reply submit(Request request);
   void loop();
   Reply serve(const Request& request);
-  // One checkpoint; `requested` ones are taken also while the operator has the guest paused.
-  void epoch(bool requested);
+  // One checkpoint; `requested` ones are taken also while the operator has
+  // the guest paused; timed ones began `late_ns` after they were due.
+  void epoch(bool requested, uint64_t late_ns = 0);
   void apply_enabled(bool enabled);
   bool must_revive();  // paused; throws RollbackRefused
   void settle_store();

@@ -11,6 +11,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -41,6 +42,11 @@ class Predictor {
   // those that would be hot after it: copying such a page ahead of the
   // checkpoint protects it again, and a protected page cannot be hot.
   virtual void drop_hot_if_written(Bitmap& written, const PageCosts& costs) const = 0;
+  // Of the pages written in the epoch last observed, how many had last been
+  // written g epochs before it, at [g] for g >= 1, and at [0] how many not
+  // within size() - 1 epochs (or never); empty where the predictor does not
+  // follow the pages' ages.
+  virtual std::span<const uint64_t> rewrite_gaps() const { return {}; }
 };
 
 // Hot when written in at least m of the last n epochs (n <= 16).
