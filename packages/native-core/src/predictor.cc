@@ -115,7 +115,7 @@ class FrontierPredictor : public Predictor {
 // hazards are scaled up to a whole epoch of progress instead.
 class CostPredictor : public Predictor {
  public:
-  explicit CostPredictor(uint64_t pages) : age_(pages), last_(pages) {}
+  explicit CostPredictor(uint64_t pages) : age_(pages), last_(pages), ever_written_(pages) {}
   const char* name() const override { return "cost"; }
 
   void observe(const Bitmap& written, double progress) override {
@@ -134,6 +134,13 @@ class CostPredictor : public Predictor {
       seen_[a] = kDecay * seen_[a] + seen[a];
       hits_[a] = kDecay * hits_[a] + seen[a] * hazard;
     }
+    // Of the pages written with no age, those written before were last
+    // written longer ago than the horizon.
+    uint64_t first = 0;
+    written.for_each([&](uint64_t p) { first += !ever_written_.test(p); });
+    gaps_[kHorizon + 1] = gaps_[0] - first;
+    gaps_[0] = first;
+    ever_written_ |= written;
     last_ = written;
   }
 
@@ -194,7 +201,8 @@ class CostPredictor : public Predictor {
   SparsePages<uint8_t> age_;
   double seen_[kHorizon + 1] = {}, hits_[kHorizon + 1] = {};
   Bitmap last_;
-  uint64_t gaps_[kHorizon + 1] = {};  // see rewrite_gaps()
+  Bitmap ever_written_;                // since the predictor started
+  uint64_t gaps_[kHorizon + 2] = {};  // see rewrite_gaps()
 };
 
 }  // namespace

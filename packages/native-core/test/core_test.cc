@@ -495,7 +495,7 @@ TEST("the cost predictor keeps pages rewritten every few epochs hot between writ
   }
   // Each page written last had last been written three epochs before.
   const auto gaps = sweep->rewrite_gaps();
-  CHECK_EQ(gaps.size(), size_t{9});
+  CHECK_EQ(gaps.size(), size_t{10});
   for (size_t gap = 0; gap < gaps.size(); gap++) CHECK_EQ(gaps[gap], gap == 3 ? uint64_t{100} : uint64_t{0});
   auto swept_hot = [&] {
     uint64_t n = 0;
@@ -522,6 +522,12 @@ TEST("the cost predictor keeps pages rewritten every few epochs hot between writ
   fill->predict(ahead, dirty_log);
   CHECK_EQ(ahead.count(), uint64_t{1000});
   CHECK_EQ(fill->rewrite_gaps()[0], uint64_t{1000});  // none written before
+  // The sweep again, after 20 epochs without writes: longer ago than the gaps followed.
+  Bitmap none(1000);
+  for (int epoch = 0; epoch < 20; epoch++) sweep->observe(none, 1);
+  sweep->observe(written, 1);
+  CHECK_EQ(sweep->rewrite_gaps()[0], uint64_t{0});
+  CHECK_EQ(sweep->rewrite_gaps()[9], uint64_t{100});
   CHECK(make_history_predictor(1000, 2, 4)->rewrite_gaps().empty());
   CHECK(ahead.test(30000) && ahead.test(30999));
 }

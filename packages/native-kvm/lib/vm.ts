@@ -256,8 +256,9 @@ export interface EpochStats {
    * The least that tracking this epoch's writes could have cost, in faults
    * and comparisons of hot pages, whatever the prediction: each page written
    * again g epochs after its last write either stayed hot and was compared
-   * g - 1 times, or faulted. Known in stop-and-copy with the cost predictor
-   * (which follows the pages' ages up to 8 epochs); 0 otherwise.
+   * g - 1 times, or faulted (first writes left out: a page never touched
+   * faults without checkpoints too). Known in stop-and-copy with the cost
+   * predictor (which follows the pages' ages up to 8 epochs); 0 otherwise.
    */
   leastTrackingNs: number;
   /** Pages write-protected in this pause (cow). */

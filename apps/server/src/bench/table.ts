@@ -45,7 +45,8 @@ export const TABLE_LEGEND =
   'floor: (pages that must be copied per epoch x measured copy cost + fixed pause cost) / interval, from the s&c runs\n' +
   '(the most pages any of them stored per epoch: a guest slowed less by faults writes more);\n' +
   '+track: the floor plus the least that tracking the writes could cost under the dirty log, whatever the prediction\n' +
-  '(each page written again g epochs after its last write: a fault, or g - 1 comparisons while hot), from the s&c+cost runs;\n' +
+  '(each page written again g epochs after its last write: a fault, or g - 1 comparisons while hot; first writes free),\n' +
+  'from the s&c+cost runs;\n' +
   'late: how long due checkpoints waited past their time over the run (the epoch thread still busy, e.g. backing store frames);\n' +
   'faults/epoch: write faults (s&c: dirty-log faults on written pages not predicted; cow: copy-on-write faults);\n' +
   'fault us/ep: guest time lost to them (cow: measured; s&c: faults x the configured fault cost); copied/epoch: in the pause;\n' +

@@ -42,10 +42,10 @@ class Predictor {
   // those that would be hot after it: copying such a page ahead of the
   // checkpoint protects it again, and a protected page cannot be hot.
   virtual void drop_hot_if_written(Bitmap& written, const PageCosts& costs) const = 0;
-  // Of the pages written in the epoch last observed, how many had last been
-  // written g epochs before it, at [g] for g >= 1, and at [0] how many not
-  // within size() - 1 epochs (or never); empty where the predictor does not
-  // follow the pages' ages.
+  // Of the pages written in the epoch last observed: at [0] how many for the
+  // first time since the predictor started, at [g] how many had last been
+  // written g epochs before, and at [size() - 1] longer ago than that; empty
+  // where the predictor does not follow the pages' ages.
   virtual std::span<const uint64_t> rewrite_gaps() const { return {}; }
 };
 
