@@ -53,6 +53,7 @@ function epoch(vmId: string, seq: number, fields: Partial<EpochEvent> = {}): Epo
     pauseUs: 200,
     faults: 6,
     faultUs: 12,
+    lateUs: 0,
     predicted: 4,
     truePositives: 3,
     falsePositives: 1,
@@ -107,7 +108,7 @@ describe('TelemetryMetrics', () => {
   it('counts epochs, pages, faults and checkpoints per VM', async () => {
     const metrics = fed([
       epoch('vm-a', 1),
-      epoch('vm-a', 2, { dirtyPages: 30, pagesCopied: 6, pagesPrecopied: 20, faults: 0 }),
+      epoch('vm-a', 2, { dirtyPages: 30, pagesCopied: 6, pagesPrecopied: 20, faults: 0, lateUs: 250_000 }),
       epoch('vm-a', 6, { coalesced: 3 }),
       epoch('vm-b', 1, { dirtyPages: 1 }),
       { type: 'checkpoint', vmId: 'vm-a', time: 1, seq: 7, pages: 3, bytes: 12_288, manual: true },
@@ -121,6 +122,8 @@ describe('TelemetryMetrics', () => {
     expect(value('uckpt_pages_copied_total', { vm: 'vm-a' })).toBe(14);
     expect(value('uckpt_pages_copied_ahead_total', { vm: 'vm-a' })).toBe(20);
     expect(value('uckpt_write_faults_total', { vm: 'vm-a' })).toBe(12);
+    expect(value('uckpt_checkpoint_late_seconds_total', { vm: 'vm-a' })).toBe(0.25);
+    expect(value('uckpt_checkpoint_late_seconds_total', { vm: 'vm-b' })).toBe(0);
     expect(value('uckpt_checkpoints_total', { vm: 'vm-a', kind: 'periodic' })).toBe(6);
     expect(value('uckpt_checkpoints_total', { vm: 'vm-a', kind: 'manual' })).toBe(1);
     expect(value('uckpt_epochs_total', { vm: 'vm-b' })).toBe(1);

@@ -81,6 +81,7 @@ function epoch(vmId: string, seq: number, fields: Partial<EpochEvent> = {}): Epo
     pauseUs: 100,
     faults: 0,
     faultUs: 0,
+    lateUs: 0,
     predicted: 0,
     truePositives: 0,
     falsePositives: 0,

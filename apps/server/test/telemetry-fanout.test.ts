@@ -26,7 +26,7 @@ afterAll(async () => server?.close());
 function epoch(seq: number, vmId: string): EpochEvent {
   return {
     type: 'epoch', vmId, time: Date.now(), seq, mode: 'stop-and-copy', intervalMs: 50, dirtyPages: seq, pagesCopied: seq, pagesPrecopied: 0, pauseUs: 100,
-    faults: 0, faultUs: 0, predicted: 0, truePositives: 0, falsePositives: 0, misses: 0, precision: null, recall: null,
+    faults: 0, faultUs: 0, lateUs: 0, predicted: 0, truePositives: 0, falsePositives: 0, misses: 0, precision: null, recall: null,
     storeBytes: 0, checkpointsRetained: 8, progressRate: 1, overheadPct: null, coalesced: 0,
   };
 }

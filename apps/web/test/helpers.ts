@@ -15,6 +15,7 @@ export function epoch(vmId: string, time: number, over: Partial<EpochEvent> = {}
     pauseUs: 500,
     faults: 10,
     faultUs: 30,
+    lateUs: 0,
     predicted: 0,
     truePositives: 0,
     falsePositives: 0,

@@ -28,6 +28,8 @@ export interface BackendEpoch {
   /** Write faults the guest took, and the time they cost it. */
   faults: number;
   faultNsEstimate: number;
+  /** How long after it was due the checkpoint began (the engine was still busy, e.g. backing store memory). */
+  lateNs: number;
   /** The mode in effect (copy-on-write falls back to stop-and-copy where the kernel cannot do it). */
   mode: CheckpointMode;
   storeBytes: number;

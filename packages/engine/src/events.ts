@@ -21,6 +21,8 @@ export interface EpochEvent {
   /** Write faults the guest took in the epoch, and the time they cost it (estimated). */
   faults: number;
   faultUs: number;
+  /** How long after it was due the checkpoint began: the engine was still busy (e.g. backing store memory for a large first copy). */
+  lateUs: number;
   /** Dirty-page prediction: hot pages, their hits and misses; null when prediction is off or nothing was predicted/written. */
   predicted: number;
   truePositives: number;

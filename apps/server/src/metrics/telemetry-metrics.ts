@@ -67,6 +67,11 @@ export class TelemetryMetrics {
     'Write faults the guest took: copy-on-write faults, or dirty-log faults (stop-and-copy).',
     [],
   );
+  private readonly lateSeconds = this.counter(
+    'uckpt_checkpoint_late_seconds_total',
+    'Time due checkpoints waited past their interval: the engine was still busy (e.g. backing store memory for a large working set).',
+    [],
+  );
   private readonly checkpoints = this.counter('uckpt_checkpoints_total', 'Checkpoints taken, by the epoch timer (periodic) or on request (manual).', ['kind']);
   private readonly rollbacks = this.counter('uckpt_rollbacks_total', 'Rollbacks attempted, by cause and result.', ['cause', 'result']);
   private readonly alerts = this.counter('uckpt_alerts_total', 'Error-detector alerts raised.', ['detector']);
@@ -167,6 +172,7 @@ export class TelemetryMetrics {
     this.pagesCopied.inc(this.series.note(this.pagesCopied, vm), event.pagesCopied);
     this.pagesPrecopied.inc(this.series.note(this.pagesPrecopied, vm), event.pagesPrecopied);
     this.writeFaults.inc(this.series.note(this.writeFaults, vm), event.faults);
+    this.lateSeconds.inc(this.series.note(this.lateSeconds, vm), event.lateUs / 1e6);
     this.pauseDuration.observe(this.series.note(this.pauseDuration, vm), event.pauseUs / 1e6);
     this.storeBytes.set(this.series.note(this.storeBytes, vm), event.storeBytes);
     this.checkpointsRetained.set(this.series.note(this.checkpointsRetained, vm), event.checkpointsRetained);
@@ -192,7 +198,7 @@ export class TelemetryMetrics {
 
   private startCounters(vmId: string): void {
     const vm = { vm: vmId };
-    for (const counter of [this.epochs, this.epochsCoalesced, this.dirtyPages, this.pagesCopied, this.pagesPrecopied, this.writeFaults]) {
+    for (const counter of [this.epochs, this.epochsCoalesced, this.dirtyPages, this.pagesCopied, this.pagesPrecopied, this.writeFaults, this.lateSeconds]) {
       counter.inc(this.series.note(counter, vm), 0);
     }
     for (const kind of ['periodic', 'manual']) this.checkpoints.inc(this.series.note(this.checkpoints, { ...vm, kind }), 0);

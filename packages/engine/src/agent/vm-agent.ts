@@ -428,6 +428,7 @@ export class VmAgent extends EventEmitter<VmAgentEvents> {
       pauseUs: epoch.pauseNs / 1000,
       faults: epoch.faults,
       faultUs: epoch.faultNsEstimate / 1000,
+      lateUs: epoch.lateNs / 1000,
       predicted: epoch.predicted,
       truePositives: epoch.truePositives,
       falsePositives: epoch.falsePositives,

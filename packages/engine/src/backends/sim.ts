@@ -251,6 +251,7 @@ class SimVm extends EventEmitter<BackendVmEvents> implements BackendVm {
       misses: dirtyPages,
       faults: dirtyPages,
       faultNsEstimate: dirtyPages * 3000,
+      lateNs: 0,
       mode: this.#settings?.mode ?? 'stop-and-copy',
       storeBytes: this.#checkpoints.reduce((sum, c) => sum + c.bytes, 0),
       retained: this.#checkpoints.length,
