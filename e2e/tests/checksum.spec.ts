@@ -28,6 +28,8 @@ test('rollback during a run: the workload ends with the host checksum', async ({
     await openVm(page, 'e2e-dp');
     await expect(page.getByTestId('vm-state')).toHaveText('running', { timeout: 60_000 });
     // Wait for a few checkpoints, then roll back to the oldest one shown.
+    // The list is fetched while it is on screen, as for a user who scrolls to it.
+    await page.getByRole('region', { name: 'Checkpoints' }).scrollIntoViewIfNeeded();
     const rows = page.getByTestId('checkpoint-table').locator('tbody tr');
     await expect.poll(() => rows.count(), { timeout: 30_000 }).toBeGreaterThan(5);
     const seq = Number(await rows.last().getAttribute('data-seq'));

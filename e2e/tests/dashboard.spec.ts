@@ -63,7 +63,19 @@ test('the charts move and the epoch rate follows a changed interval', async ({ p
   await expect.poll(() => numberIn(page, 'epoch-rate'), { timeout: 20_000, intervals: [1000] }).toBeLessThan(6.5);
   expect(await numberIn(page, 'epoch-rate')).toBeGreaterThan(3.5);
   await page.screenshot({ path: shot('detail'), fullPage: true });
-  expect((await api<{ settings: { intervalMs: number } }>('GET', `/api/vms/${await page.getByTestId('vm-detail').getAttribute('data-vm-id')}`)).settings.intervalMs).toBe(200);
+  const vmPath = `/api/vms/${await page.getByTestId('vm-detail').getAttribute('data-vm-id')}`;
+  expect((await api<{ settings: { intervalMs: number } }>('GET', vmPath)).settings.intervalMs).toBe(200);
+
+  // Copying ahead, off and on again.
+  const copyAhead = controls.getByLabel(/Copy ahead while the guest runs/);
+  await expect(copyAhead).toBeChecked();
+  await copyAhead.uncheck();
+  await controls.getByRole('button', { name: 'Apply' }).click();
+  await expect(page.getByTestId('controls-result')).toHaveText('Applied: precopy = false.');
+  expect((await api<{ settings: { precopy: boolean } }>('GET', vmPath)).settings.precopy).toBe(false);
+  await copyAhead.check();
+  await controls.getByRole('button', { name: 'Apply' }).click();
+  await expect(page.getByTestId('controls-result')).toHaveText('Applied: precopy = true.');
 });
 
 test('take a checkpoint, roll back to it, and the VM keeps running', async ({ page }) => {

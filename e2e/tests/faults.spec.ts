@@ -26,6 +26,8 @@ test('inject a fault and see the alert appear, and the recovery rollback', async
     await signIn(page, tokens.operator);
     await openVm(page, 'e2e-faults');
     await expect(page.getByTestId('vm-state')).toHaveText('running', { timeout: 60_000 });
+    // The list is fetched while it is on screen, as for a user who scrolls to it.
+    await page.getByRole('region', { name: 'Checkpoints' }).scrollIntoViewIfNeeded();
     const rows = page.getByTestId('checkpoint-table').locator('tbody tr');
     await expect.poll(() => rows.count(), { timeout: 30_000 }).toBeGreaterThan(20);
 

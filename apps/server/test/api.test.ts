@@ -135,6 +135,7 @@ describe('input validation', () => {
     ['an unknown mode', { mode: 'remus' }],
     ['an unknown predictor', { predictor: 'oracle' }],
     ['enabled as a string', { enabled: 'yes' }],
+    ['precopy as a string, beside a good interval', { precopy: 'no', intervalMs: 60 }],
     ['autoTune as a string', { autoTune: 'on' }],
     ['autoTune as a number', { autoTune: 1 }],
     ['a zero overhead budget', { autoTune: true, overheadBudgetPct: 0 }],
@@ -147,9 +148,19 @@ describe('input validation', () => {
       const answer = await server.app.inject({ method: 'PATCH', url: `/api/vms/${vmId}/config`, headers: asOperator, payload: payload as object });
       expect(answer.statusCode, answer.body).toBe(400);
       const vm = await server.app.inject({ method: 'GET', url: `/api/vms/${vmId}`, headers: asOperator });
-      expect(vm.json().settings).toMatchObject({ intervalMs: 100, retention: defaultSettings.retention, enabled: true, autoTune: false, overheadBudgetPct: 3 });
+      expect(vm.json().settings).toMatchObject({ intervalMs: 100, retention: defaultSettings.retention, enabled: true, precopy: true, autoTune: false, overheadBudgetPct: 3 });
     });
   }
+
+  it('PATCH config turns copying ahead off and on again', async () => {
+    for (const precopy of [false, true]) {
+      const answer = await server.app.inject({ method: 'PATCH', url: `/api/vms/${vmId}/config`, headers: asOperator, payload: { precopy } });
+      expect(answer.statusCode, answer.body).toBe(200);
+      expect(answer.json().settings.precopy).toBe(precopy);
+      const vm = await server.app.inject({ method: 'GET', url: `/api/vms/${vmId}`, headers: asOperator });
+      expect(vm.json().settings.precopy).toBe(precopy);
+    }
+  });
 
   it('PATCH config switches auto-tune on with a budget, answers with it, and off again', async () => {
     const on = await server.app.inject({ method: 'PATCH', url: `/api/vms/${vmId}/config`, headers: asOperator, payload: { autoTune: true, overheadBudgetPct: 1.5 } });

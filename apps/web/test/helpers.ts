@@ -41,7 +41,7 @@ export function vmView(id: string, over: Partial<VmView> = {}): VmView {
     reason: null,
     createdAt: 1,
     spec: { name: id, backend: 'kvm', workload: 'graph', memoryMiB: 256, vcpus: 1, seed: 1, size: 0, param: 0, repeat: 0 },
-    settings: { enabled: true, intervalMs: 50, retention: 8, mode: 'stop-and-copy', predictor: 'history', autoRecover: true, hangTimeoutMs: 2000, selfCheckLatencyMs: 1000, crashLatencyMs: 0, recurrenceWindowMs: 5000, autoTune: false, overheadBudgetPct: 3, errorRatePerHour: 0.01 },
+    settings: { enabled: true, intervalMs: 50, retention: 8, mode: 'stop-and-copy', predictor: 'history', precopy: true, autoRecover: true, hangTimeoutMs: 2000, selfCheckLatencyMs: 1000, crashLatencyMs: 0, recurrenceWindowMs: 5000, autoTune: false, overheadBudgetPct: 3, errorRatePerHour: 0.01 },
     progress: { units: 0, runsDone: 0, lastChecksum: null, rate: 0 },
     calibratedRate: null,
     overheadPct: null,

@@ -61,6 +61,13 @@ export interface CheckpointSettings {
   retention: number;
   mode: CheckpointMode;
   predictor: PredictorName;
+  /**
+   * Stop-and-copy: copy pages written early in an epoch while the guest runs,
+   * so that the pause copies only the rest (shorter pauses, at the price of
+   * the engine's CPU for about as long as those copies). KVM with the dirty
+   * bitmap; elsewhere it has no effect.
+   */
+  precopy: boolean;
   /** On an alert, roll back and watch for a recurrence; off: alert only. */
   autoRecover: boolean;
   /** Heartbeat: no guest progress for this long is a hang. */
@@ -93,6 +100,7 @@ export const defaultSettings: CheckpointSettings = {
   mode: 'stop-and-copy',
   // Measured best on this platform (README: checkpoint modes and prediction).
   predictor: 'cost',
+  precopy: true,
   autoRecover: true,
   hangTimeoutMs: 500,
   selfCheckLatencyMs: 1000,

@@ -151,7 +151,7 @@ void CheckpointingJs::enable(Napi::Env env, const Napi::Object& o, const Checkpo
   auto retention = optional_field(o, "retention", op, UINT32_MAX);
   auto predictor = predictor_field(o, op);
   if (checkpointer_) {
-    std::vector<std::string> fixed{"storeMiB", "copyThreads", "faultNs", "precopy"};
+    std::vector<std::string> fixed{"storeMiB", "copyThreads", "faultNs"};
     fixed.insert(fixed.end(), fixed_options.begin(), fixed_options.end());
     for (const std::string& key : fixed) {
       if (!o.Has(key)) continue;
@@ -160,7 +160,12 @@ void CheckpointingJs::enable(Napi::Env env, const Napi::Object& o, const Checkpo
       throw Napi::Error::New(env, std::string(op) + ": " + names + " are fixed once checkpointing exists");
     }
     guarded(env, [&] {
-      checkpointer_->configure(interval, retention, true, predictor, mode);
+      checkpointer_->configure({.interval_ms = interval,
+                                .retention = retention,
+                                .enabled = true,
+                                .predictor = predictor,
+                                .mode = mode,
+                                .precopy = optional_bool_field(o, "precopy", op)});
       return env.Undefined();
     });
     return;
@@ -209,18 +214,17 @@ void CheckpointingJs::enable(Napi::Env env, const Napi::Object& o, const Checkpo
 void CheckpointingJs::configure(Napi::Env env, const Napi::Value& value, const char* op) {
   if (!value.IsObject()) throw Napi::TypeError::New(env, std::string(op) + ": expected an object");
   Napi::Object o = value.As<Napi::Object>();
-  auto interval = optional_field(o, "intervalMs", op, UINT32_MAX);
-  auto retention = optional_field(o, "retention", op, UINT32_MAX);
-  auto predictor = predictor_field(o, op);
-  auto mode = mode_field(o, op);
-  std::optional<bool> enabled;
-  if (o.Has("enabled") && !o.Get("enabled").IsUndefined()) {
-    if (!o.Get("enabled").IsBoolean()) throw Napi::TypeError::New(env, std::string(op) + ": enabled must be a boolean");
-    enabled = o.Get("enabled").As<Napi::Boolean>().Value();
-  }
+  const core::Checkpointer::Change change{
+      .interval_ms = optional_field(o, "intervalMs", op, UINT32_MAX),
+      .retention = optional_field(o, "retention", op, UINT32_MAX),
+      .enabled = optional_bool_field(o, "enabled", op),
+      .predictor = predictor_field(o, op),
+      .mode = mode_field(o, op),
+      .precopy = optional_bool_field(o, "precopy", op),
+  };
   core::Checkpointer& cp = checkpointer(env, op);
   guarded(env, [&] {
-    cp.configure(interval, retention, enabled, predictor, mode);
+    cp.configure(change);
     return env.Undefined();
   });
 }

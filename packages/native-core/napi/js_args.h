@@ -5,6 +5,7 @@
 
 #include <cstdint>
 #include <cstring>
+#include <optional>
 #include <string>
 
 #include "uckpt/core/checkpoint_ring.h"
@@ -96,11 +97,15 @@ inline uint64_t uint_field(const Napi::Object& o, const char* key, uint64_t fall
   throw Napi::TypeError::New(o.Env(), std::string(operation) + ": " + key + " must be a non-negative integer");
 }
 
-inline bool bool_field(const Napi::Object& o, const char* key, bool fallback, const char* operation) {
-  if (!o.Has(key) || o.Get(key).IsUndefined()) return fallback;
+inline std::optional<bool> optional_bool_field(const Napi::Object& o, const char* key, const char* operation) {
+  if (!o.Has(key) || o.Get(key).IsUndefined()) return std::nullopt;
   Napi::Value v = o.Get(key);
   if (!v.IsBoolean()) throw Napi::TypeError::New(o.Env(), std::string(operation) + ": " + key + " must be a boolean");
   return v.As<Napi::Boolean>().Value();
+}
+
+inline bool bool_field(const Napi::Object& o, const char* key, bool fallback, const char* operation) {
+  return optional_bool_field(o, key, operation).value_or(fallback);
 }
 
 }  // namespace uckpt::addon

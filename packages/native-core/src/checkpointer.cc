@@ -162,16 +162,15 @@ void Checkpointer::stop() {
   requests_.clear();
 }
 
-void Checkpointer::configure(std::optional<uint32_t> interval_ms, std::optional<uint32_t> retention,
-                             std::optional<bool> enabled, std::optional<std::string> predictor,
-                             std::optional<Mode> mode) {
+void Checkpointer::configure(const Change& change) {
   std::lock_guard<std::mutex> lock(mu_);
   CheckpointConfig next = config_;
-  if (mode) next.mode = *mode;
-  if (interval_ms) next.interval_ms = *interval_ms;
-  if (retention) next.retention = *retention;
-  if (enabled) next.enabled = *enabled;
-  if (predictor) next.predictor = *predictor;
+  next.mode = change.mode.value_or(next.mode);
+  next.interval_ms = change.interval_ms.value_or(next.interval_ms);
+  next.retention = change.retention.value_or(next.retention);
+  next.enabled = change.enabled.value_or(next.enabled);
+  next.predictor = change.predictor.value_or(next.predictor);
+  next.precopy = change.precopy.value_or(next.precopy);
   validate(next);
   if (next.predictor != "off" && !backend_.can_leave_writable()) {
     throw std::invalid_argument("prediction needs dirty tracking that can leave pages writable "

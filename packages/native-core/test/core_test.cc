@@ -369,13 +369,13 @@ TEST("checkpointer: epochs on a timer, checkpoint now, rollback, reconfiguration
   CHECK(seq >= cp.list().front().seq);
   RollbackOutcome r = cp.rollback(std::nullopt);
   CHECK(r.result.seq >= seq);
-  CHECK_THROWS(std::invalid_argument, cp.configure(0, std::nullopt, std::nullopt), "intervalMs must be from 1 to 10000");
-  CHECK_THROWS(std::invalid_argument, cp.configure(std::nullopt, 0, std::nullopt), "retention must be from 1 to 1024");
-  cp.configure(std::nullopt, std::nullopt, false);
+  CHECK_THROWS(std::invalid_argument, cp.configure({.interval_ms = 0}), "intervalMs must be from 1 to 10000");
+  CHECK_THROWS(std::invalid_argument, cp.configure({.retention = 0}), "retention must be from 1 to 1024");
+  cp.configure({.enabled = false});
   std::this_thread::sleep_for(std::chrono::milliseconds(20));
   CHECK_THROWS(std::runtime_error, cp.rollback(std::nullopt), "checkpointing is disabled");
   CHECK(cp.list().empty());
-  cp.configure(std::nullopt, 2, true);
+  cp.configure({.retention = 2, .enabled = true});
   std::this_thread::sleep_for(std::chrono::milliseconds(50));
   CHECK(!cp.list().empty());
   CHECK(cp.list().size() <= 2);
@@ -952,7 +952,7 @@ TEST("copy-on-write: a store too small for the pre-images stops checkpointing, a
   CHECK(reports.errors()[0].find("copy-on-write could not save a pre-image") != std::string::npos);
   CHECK(cp.list().empty());
   for (uint64_t p = 0; p < 2 * kPages; p++) CHECK(!guest.is_protected(p));
-  cp.configure(std::nullopt, std::nullopt, true);  // starts again: the store is empty again
+  cp.configure({.enabled = true});  // starts again: the store is empty again
   std::this_thread::sleep_for(std::chrono::milliseconds(20));
   guest.write(5, 0, 9);
   CHECK(cp.checkpoint_now() > 0);
@@ -996,7 +996,7 @@ TEST("switching modes while running starts over and stays exact") {
   Checkpointer cp(guest, config, reports.epochs_sink(), reports.errors_sink());
   std::mt19937_64 rng(3);
   for (Mode mode : {Mode::CopyOnWrite, Mode::StopAndCopy, Mode::CopyOnWrite}) {
-    cp.configure(std::nullopt, std::nullopt, std::nullopt, std::nullopt, mode);
+    cp.configure({.mode = mode});
     std::this_thread::sleep_for(std::chrono::milliseconds(20));
     CHECK(cp.totals().mode == mode);
     scribble(guest, rng, 50);

@@ -176,8 +176,9 @@ export interface CheckpointConfig {
   /**
    * Stop-and-copy: copy the pages written early in an epoch while the guest
    * runs (at 1/2, 3/4, 7/8 and 15/16 of the interval), protecting them again
-   * first, so that the pause copies only what was written since. Default
-   * true; needs the dirty bitmap (fixed once enabled).
+   * first, so that the pause copies only what was written since. It takes
+   * the epoch thread's CPU for about as long as those copies. Default true;
+   * needs the dirty bitmap (with dirty rings it stays off).
    */
   precopy?: boolean;
   /**
@@ -211,6 +212,8 @@ export interface CheckpointPatch {
   predictor?: PredictorName | boolean;
   /** A change of mode drops every checkpoint and starts over. */
   mode?: CheckpointMode;
+  /** Copying ahead, from the next round on. */
+  precopy?: boolean;
 }
 
 export type PredictorName = 'off' | 'history' | 'frontier' | 'cost';

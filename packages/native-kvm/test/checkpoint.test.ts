@@ -456,6 +456,34 @@ describeKvm('copying ahead (stop-and-copy)', () => {
       }
     }
   });
+
+  it('turns off and on again while running; a bad value changes nothing', async () => {
+    const vm = Vm.create({ memoryMiB: 128 });
+    try {
+      vm.loadImage(guestImagePath, { workload: findWorkload('dirtier').index, size: scattered.size, param: scattered.param, repeat: 0 });
+      vm.start();
+      vm.enableCheckpointing({ intervalMs: 20 });
+      const ahead: number[] = [];
+      vm.onEpoch((e) => ahead.push(e.pagesPrecopied));
+      const copiedAheadOver = async (epochs: number) => {
+        await epochsPass(vm, 1); // the epoch under way began before the change
+        const from = ahead.length;
+        await epochsPass(vm, epochs);
+        return ahead.slice(from).reduce((sum, pages) => sum + pages, 0);
+      };
+      expect(await copiedAheadOver(5)).toBeGreaterThan(0);
+      vm.configureCheckpointing({ precopy: false });
+      expect(vm.stats().precopy).toBe(false);
+      expect(await copiedAheadOver(5)).toBe(0);
+      expect(() => vm.configureCheckpointing({ precopy: 1 as unknown as boolean, intervalMs: 30 })).toThrow('configureCheckpointing: precopy must be a boolean');
+      expect(vm.stats().intervalMs).toBe(20);
+      vm.configureCheckpointing({ precopy: true });
+      expect(vm.stats().precopy).toBe(true);
+      expect(await copiedAheadOver(5)).toBeGreaterThan(0);
+    } finally {
+      vm.destroy();
+    }
+  });
 });
 
 describeKvm('copy-on-write', () => {

@@ -111,7 +111,7 @@ describeKvm('bad input is refused clearly', () => {
     expect(() => v.enableCheckpointing({ intervalMs: 1.5 })).toThrow('intervalMs must be a non-negative integer');
     v.start();
     v.enableCheckpointing({ intervalMs: 10 });
-    expect(() => v.enableCheckpointing({ storeMiB: 10 })).toThrow(/storeMiB, copyThreads, faultNs, precopy and testNoWriteProtect are fixed/);
+    expect(() => v.enableCheckpointing({ storeMiB: 10 })).toThrow(/storeMiB, copyThreads, faultNs and testNoWriteProtect are fixed/);
     expect(() => v.rollback('oldest' as 'latest')).toThrow('rollback: the target must be a checkpoint seq or "latest"');
     expect(() => v.rollback(-1)).toThrow('rollback: seq must be a non-negative integer');
     await expect(v.rollback(999999)).rejects.toThrow(/rollback: checkpoint 999999 is not retained \(retained: \d+\.\.\d+\)/);

@@ -21,6 +21,7 @@ const settingsProperties = {
   retention: integer(limits.retention, 'Checkpoints kept in memory'),
   mode: Mode,
   predictor: Predictor,
+  precopy: Type.Boolean({ description: 'Stop-and-copy: copy pages written early in an epoch while the guest runs, so that the pause copies only the rest' }),
   autoRecover: Type.Boolean({ description: 'On an alert, roll back automatically (true) or only alert (false)' }),
   hangTimeoutMs: integer(limits.hangTimeoutMs, 'Heartbeat: no guest progress for this long is a hang, ms'),
   selfCheckLatencyMs: integer(limits.latencyBoundMs, "Latency bound of the guest's self-checks, ms"),

@@ -20,6 +20,7 @@ interface Draft extends Record<DetectionKey, string> {
   retention: string;
   mode: CheckpointMode;
   predictor: PredictorName;
+  precopy: boolean;
   enabled: boolean;
   autoRecover: boolean;
 }
@@ -29,6 +30,7 @@ const toDraft = (s: CheckpointSettings): Draft => ({
   retention: String(s.retention),
   mode: s.mode,
   predictor: s.predictor,
+  precopy: s.precopy,
   enabled: s.enabled,
   autoRecover: s.autoRecover,
   hangTimeoutMs: String(s.hangTimeoutMs),
@@ -71,6 +73,7 @@ export const ControlsPanel = memo(function ControlsPanel({ vmId, settings, stale
     if (!retentionErr && Number(draft.retention) !== settings.retention) changes.retention = Number(draft.retention);
     if (draft.mode !== settings.mode) changes.mode = draft.mode;
     if (draft.predictor !== settings.predictor) changes.predictor = draft.predictor;
+    if (draft.precopy !== settings.precopy) changes.precopy = draft.precopy;
     if (draft.enabled !== settings.enabled) changes.enabled = draft.enabled;
     if (draft.autoRecover !== settings.autoRecover) changes.autoRecover = draft.autoRecover;
     for (const { key } of detectionFields) if (!detectionErrs[key] && Number(draft[key]) !== settings[key]) changes[key] = Number(draft[key]);
@@ -99,9 +102,17 @@ export const ControlsPanel = memo(function ControlsPanel({ vmId, settings, stale
     <section aria-labelledby={`${id}-h`} className={`card controls ${stale ? 'stale' : ''}`} data-testid="controls">
       <h2 id={`${id}-h`}>Checkpoint settings</h2>
       <form onSubmit={submit} noValidate>
-        <div className="field-check">
-          <input id={`${id}-en`} type="checkbox" checked={shown.enabled} onChange={(e) => edit({ enabled: e.target.checked })} />
-          <label htmlFor={`${id}-en`}>Checkpointing enabled</label>
+        <div className="check-row">
+          <div className="field-check">
+            <input id={`${id}-en`} type="checkbox" checked={shown.enabled} onChange={(e) => edit({ enabled: e.target.checked })} />
+            <label htmlFor={`${id}-en`}>Checkpointing enabled</label>
+          </div>
+          <div className="field-check">
+            <input id={`${id}-pc`} type="checkbox" checked={shown.precopy} onChange={(e) => edit({ precopy: e.target.checked })} />
+            <label htmlFor={`${id}-pc`} title="Stop-and-copy: pages written early in an epoch are copied while the guest runs, so pauses are shorter">
+              Copy ahead while the guest runs
+            </label>
+          </div>
         </div>
         <div className="field-grid">
           <div className="field">
@@ -216,6 +227,8 @@ export function SettingsSummary({ vm }: { vm: VmView }) {
         <dd>{s.mode}</dd>
         <dt>Predictor</dt>
         <dd>{s.predictor}</dd>
+        <dt>Copying ahead</dt>
+        <dd>{s.precopy ? 'on' : 'off'}</dd>
         <dt>Automatic recovery</dt>
         <dd>{s.autoRecover ? 'on' : 'off (alert only)'}</dd>
         <dt>Hang threshold</dt>

@@ -16,7 +16,7 @@ export function applyCheckpointSettings(vm: Checkpointable, next: CheckpointSett
     if (wasOn) vm.disableCheckpointing();
     return;
   }
-  const { intervalMs, retention, mode, predictor } = next;
-  if (wasOn) vm.configureCheckpointing({ intervalMs, retention, mode, predictor });
-  else vm.enableCheckpointing({ intervalMs, retention, mode, predictor });
+  const { intervalMs, retention, mode, predictor, precopy } = next;
+  if (wasOn) vm.configureCheckpointing({ intervalMs, retention, mode, predictor, precopy });
+  else vm.enableCheckpointing({ intervalMs, retention, mode, predictor, precopy });
 }

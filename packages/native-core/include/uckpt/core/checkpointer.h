@@ -50,7 +50,7 @@ struct CheckpointConfig {
   // Stop-and-copy: copy pages written early in an epoch while the guest
   // runs (at 1/2, 3/4, 7/8 and 15/16 of the interval), protecting them
   // again first, so that the pause copies only what was written since.
-  // Where the backend can harvest a running guest.
+  // Where the backend can harvest a running guest; may change while running.
   bool precopy = true;
   double fault_ns = 3000;    // cost of one dirty-log write-protection fault (stop-and-copy), for the cost model
   double fault_ns_calibrated = 0;  // what the backend measured it as on this host (0: not measured)
@@ -133,13 +133,20 @@ class Checkpointer {
   void stop();
   Checkpointer& operator=(const Checkpointer&) = delete;
 
-  // Fields left empty stay as they are. Enabling takes a first checkpoint;
-  // disabling drops them all.
-  // A change of mode starts over: every checkpoint is dropped and a first
-  // one taken in the new mode.
-  void configure(std::optional<uint32_t> interval_ms, std::optional<uint32_t> retention,
-                 std::optional<bool> enabled, std::optional<std::string> predictor = std::nullopt,
-                 std::optional<Mode> mode = std::nullopt);
+  // What configure() may change while checkpointing runs; what is empty
+  // stays as it is.
+  struct Change {
+    std::optional<uint32_t> interval_ms = {};
+    std::optional<uint32_t> retention = {};
+    std::optional<bool> enabled = {};
+    std::optional<std::string> predictor = {};
+    std::optional<Mode> mode = {};
+    std::optional<bool> precopy = {};
+  };
+  // Enabling takes a first checkpoint; disabling drops them all. A change of
+  // mode starts over: every checkpoint is dropped and a first one taken in
+  // the new mode.
+  void configure(const Change& change);
   CheckpointConfig config() const;
 
   // Block the caller (never the loop) until the loop has done it.
