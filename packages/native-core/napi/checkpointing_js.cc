@@ -150,6 +150,7 @@ void CheckpointingJs::enable(Napi::Env env, const Napi::Object& o, const Checkpo
   auto interval = optional_field(o, "intervalMs", op, UINT32_MAX);
   auto retention = optional_field(o, "retention", op, UINT32_MAX);
   auto predictor = predictor_field(o, op);
+  auto precopy = optional_bool_field(o, "precopy", op);
   if (checkpointer_) {
     std::vector<std::string> fixed{"storeMiB", "copyThreads", "faultNs"};
     fixed.insert(fixed.end(), fixed_options.begin(), fixed_options.end());
@@ -165,7 +166,7 @@ void CheckpointingJs::enable(Napi::Env env, const Napi::Object& o, const Checkpo
                                 .enabled = true,
                                 .predictor = predictor,
                                 .mode = mode,
-                                .precopy = optional_bool_field(o, "precopy", op)});
+                                .precopy = precopy});
       return env.Undefined();
     });
     return;
@@ -175,7 +176,7 @@ void CheckpointingJs::enable(Napi::Env env, const Napi::Object& o, const Checkpo
   config.retention = retention.value_or(config.retention);
   config.store_bytes = uint_field(o, "storeMiB", defaults.store_bytes >> 20, op) << 20;
   config.copy_threads = static_cast<unsigned>(uint_field(o, "copyThreads", config.copy_threads, op));
-  config.precopy = bool_field(o, "precopy", config.precopy, op);
+  config.precopy = precopy.value_or(config.precopy);
   config.predictor = predictor.value_or(defaults.predictor);
   // faultNs as given, else as measured on this host, else the engine's default.
   config.fault_ns_calibrated = defaults.fault_ns_calibrated;

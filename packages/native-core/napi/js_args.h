@@ -104,8 +104,4 @@ inline std::optional<bool> optional_bool_field(const Napi::Object& o, const char
   return v.As<Napi::Boolean>().Value();
 }
 
-inline bool bool_field(const Napi::Object& o, const char* key, bool fallback, const char* operation) {
-  return optional_bool_field(o, key, operation).value_or(fallback);
-}
-
 }  // namespace uckpt::addon
