@@ -119,20 +119,21 @@ class CostPredictor : public Predictor {
   const char* name() const override { return "cost"; }
 
   void observe(const Bitmap& written, double progress) override {
-    double seen[kHorizon + 1] = {}, hits[kHorizon + 1] = {};
+    // This epoch's pages of each age, and (gaps_) those of them written.
+    uint64_t seen[kHorizon + 1] = {};
     std::fill(std::begin(gaps_), std::end(gaps_), 0);
     age_.observe(written, [&](uint8_t& age, bool w) {
-      if (age != 0) seen[age] += 1, hits[age] += w;
-      if (w) gaps_[age]++;
+      seen[age]++;
+      gaps_[age] += w;
       age = w ? 1 : age == kHorizon ? 0 : static_cast<uint8_t>(age + 1);
     });
     // Unwritten in this much progress: unwritten in a whole epoch's with
     // that chance to the power 1 / progress.
     const double epochs_of_progress = 1 / std::max(progress, kLeastProgress);
     for (int a = 1; a <= kHorizon; a++) {
-      const double hazard = seen[a] > 0 ? 1 - std::pow(1 - hits[a] / seen[a], epochs_of_progress) : 0;
-      seen_[a] = kDecay * seen_[a] + seen[a];
-      hits_[a] = kDecay * hits_[a] + seen[a] * hazard;
+      const double hazard = seen[a] > 0 ? 1 - std::pow(1 - double(gaps_[a]) / double(seen[a]), epochs_of_progress) : 0;
+      seen_[a] = kDecay * seen_[a] + double(seen[a]);
+      hits_[a] = kDecay * hits_[a] + double(seen[a]) * hazard;
     }
     // Of the pages written with no age, those written before were last
     // written longer ago than the horizon.

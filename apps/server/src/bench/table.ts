@@ -113,21 +113,16 @@ export function formatDirtyTracking(c: DirtyTrackingComparison | null): string {
 export function formatModeSummaries(summaries: ModeSummary[], floor: FloorSummary | null): string {
   if (summaries.length === 0) return '';
   const width = Math.max(...summaries.map((s) => s.label.length), 'floor'.length);
-  const lines = summaries.map(
-    (s) =>
-      `  ${s.label.padEnd(width)}  ${s.lowerBound ? '>' : ' '}${`${s.overheadPct >= 0 ? '+' : ''}${s.overheadPct.toFixed(1)} %`.padStart(9)}` +
-      `  (geomean over ${s.workloads} workload${s.workloads === 1 ? '' : 's'}${s.lowerBound ? '; some runs hit the slowdown cap' : ''})`,
+  const line = (label: string, lowerBound: boolean, pct: number, note: string) =>
+    `  ${label.padEnd(width)}  ${lowerBound ? '>' : ' '}${`${pct >= 0 ? '+' : ''}${pct.toFixed(1)} %`.padStart(9)}  (${note})`;
+  const plural = (n: number) => `${n} workload${n === 1 ? '' : 's'}`;
+  const lines = summaries.map((s) =>
+    line(s.label, s.lowerBound, s.overheadPct, `geomean over ${plural(s.workloads)}${s.lowerBound ? '; some runs hit the slowdown cap' : ''}`),
   );
   if (floor) {
-    lines.push(
-      `  ${'floor'.padEnd(width)}   ${`+${floor.floorPct.toFixed(1)} %`.padStart(9)}` +
-        `  (geomean of the floors of ${floor.workloads} workload${floor.workloads === 1 ? '' : 's'}: below any stop-and-copy mode here)`,
-    );
+    lines.push(line('floor', false, floor.floorPct, `geomean of the floors of ${plural(floor.workloads)}: below any stop-and-copy mode here`));
     if (floor.trackingFloorPct !== null) {
-      lines.push(
-        `  ${'+track'.padEnd(width)}   ${`+${floor.trackingFloorPct.toFixed(1)} %`.padStart(9)}` +
-          '  (the same with the least the dirty log must cost in faults or comparisons)',
-      );
+      lines.push(line('+track', false, floor.trackingFloorPct, 'the same with the least the dirty log must cost in faults or comparisons'));
     }
   }
   return `summary at ${summaries[0]!.intervalMs} ms, per mode:\n${lines.join('\n')}\n`;
