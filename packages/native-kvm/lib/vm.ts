@@ -261,7 +261,7 @@ export interface EpochStats {
    * again g epochs after its last write either stayed hot and was compared
    * g - 1 times, or faulted (first writes left out: a page never touched
    * faults without checkpoints too). Known in stop-and-copy with the cost
-   * predictor (which follows the pages' ages up to 8 epochs); 0 otherwise.
+   * predictor (which follows the pages' ages up to 16 epochs); 0 otherwise.
    */
   leastTrackingNs: number;
   /** Pages write-protected in this pause (cow). */
