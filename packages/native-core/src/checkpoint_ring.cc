@@ -378,7 +378,7 @@ CheckpointRing::Compared CheckpointRing::find_changed(const Bitmap& candidates, 
   }
   std::vector<uint8_t> differs(compared.size());
   static const uint8_t zeros[kPageSize] = {};
-  copiers_.parallel_for(compared.size(), [&](size_t begin, size_t end) {
+  const uint64_t cpu_ns = copiers_.parallel_for(compared.size(), [&](size_t begin, size_t end) {
     for (size_t i = begin; i < end; i++) {
       FrameId f = cow_ ? open_[compared[i]] : shadow_[compared[i]];
       if (f == kUnsetFrame) {  // copy-on-write: no copy was kept, count it written
@@ -392,7 +392,7 @@ CheckpointRing::Compared CheckpointRing::find_changed(const Bitmap& candidates, 
   for (size_t i = 0; i < compared.size(); i++) {
     if (differs[i]) changed.set(compared[i]), differing++;
   }
-  return {compared.size(), differing};
+  return {compared.size(), differing, cpu_ns};
 }
 
 void CheckpointRing::clear() {

@@ -583,6 +583,7 @@ void Checkpointer::epoch(bool requested, uint64_t late_ns) {
     return;
   }
   resumed_ns_ = now_ns();
+  guest_cpu_at_resume_ = backend_.guest_cpu_ns();
   r.pause_ns = resumed_ns_ - r.start_ns;
   // The next epoch stores the hot pages that change and about as many
   // written protected pages as this one did.
@@ -775,9 +776,15 @@ void Checkpointer::update_page_costs() {
   costs_.can_unprotect = cow;
 }
 
+// The share of the time the guest ran since the last pause that it did not
+// spend in write faults: of its vCPUs' CPU time where the backend knows it,
+// else of the wall-clock time of one vCPU.
 double Checkpointer::guest_progress(const EpochRecord& r) const {
   if (resumed_ns_ == 0 || r.start_ns <= resumed_ns_) return 1;  // nothing ran that could be measured
-  const double ran_ns = double(r.start_ns - resumed_ns_) * backend_.vcpu_count();
+  const std::optional<uint64_t> cpu_ns = backend_.guest_cpu_ns();
+  double ran_ns = double(r.start_ns - resumed_ns_);
+  if (cpu_ns && guest_cpu_at_resume_ && *cpu_ns >= *guest_cpu_at_resume_) ran_ns = double(*cpu_ns - *guest_cpu_at_resume_);
+  if (ran_ns <= 0) return 1;
   return std::clamp(1 - double(r.fault_ns_estimate) / ran_ns, 0.0, 1.0);
 }
 
@@ -800,12 +807,15 @@ void Checkpointer::find_hot_changed() {
   if (hot == 0) return;
   const bool sample = mode_ == Mode::StopAndCopy && hot >= kSampleStride * kSmallestSample &&
                       precision >= kSampleAbovePrecision && compare_ns_ > (1 - precision) * estimates_.copy_ns;
-  const uint64_t start = now_ns();
   hot_compared_ = ring_.find_changed(hot_, hot_changed_, sample ? kSampleStride : 1, sample_offset_++);
   const uint64_t compared = hot_compared_.pages;
-  // A sample's time also holds the walk over every hot page that picks it.
+  // Read from the comparing threads' CPU time, shared between them, not
+  // from the clock: where other work competes for the CPUs, the clock
+  // stretches a pause as it stretches the guest's faults, and only the
+  // pause's reading would show it (the fault cost is measured alone).
   if (!sample && compared >= kPagesToTell) {
-    compare_ns_ = 0.8 * compare_ns_ + 0.2 * double(now_ns() - start) / double(compared);
+    const double per_page = double(hot_compared_.cpu_ns) / copiers_.threads() / double(compared);
+    compare_ns_ = 0.8 * compare_ns_ + 0.2 * per_page;
   }
 }
 

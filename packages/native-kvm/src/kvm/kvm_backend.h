@@ -3,6 +3,7 @@
 
 #include <algorithm>
 #include <memory>
+#include <optional>
 #include <string>
 
 #include "machine.h"
@@ -19,7 +20,7 @@ class KvmBackend : public core::Backend {
       : machine_(machine), unavailable_(std::move(no_write_protect)) {}
 
   uint64_t page_count() const override { return machine_.memory_bytes() / core::kPageSize; }
-  unsigned vcpu_count() const override { return machine_.vcpu_count(); }
+  std::optional<uint64_t> guest_cpu_ns() const override { return machine_.vcpu_cpu_ns(); }
   GuestState guest_state() const override;
   void pause() override { machine_.suspend("checkpoint"); }
   void resume() override { machine_.unsuspend(); }

@@ -365,6 +365,12 @@ uint64_t Machine::tsc_khz() const {
   return static_cast<uint64_t>(khz);
 }
 
+uint64_t Machine::vcpu_cpu_ns() const {
+  uint64_t total = 0;
+  for (const auto& vcpu : vcpus_) total += vcpu->cpu_ns();
+  return total;
+}
+
 // Guest RAM never touched is still unbacked anonymous memory: zeros.
 void Machine::populated_pages(core::Bitmap& out) const {
   std::vector<unsigned char> resident(memory_->size() / 4096);

@@ -131,6 +131,8 @@ class Machine {
   ExitInfo exit_info() const;
   uint64_t memory_bytes() const { return memory_->size(); }
   unsigned vcpu_count() const { return static_cast<unsigned>(vcpus_.size()); }
+  // CPU time all vCPUs have run, up to their last pause (exact while suspended).
+  uint64_t vcpu_cpu_ns() const;
   const Capabilities& capabilities() const { return system_->capabilities(); }
 
  private:

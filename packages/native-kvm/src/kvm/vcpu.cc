@@ -3,6 +3,7 @@
 #include <signal.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
+#include <time.h>
 
 #include <string>
 
@@ -63,9 +64,17 @@ void Vcpu::thread_main() {
   sigaddset(&set, kick_signal());
   pthread_sigmask(SIG_UNBLOCK, &set, nullptr);
 
+  // Earlier threads of this vCPU (before a restart) ran what cpu_ns_ holds.
+  const uint64_t ran_before = cpu_ns_.load(std::memory_order_relaxed);
+  auto count_cpu_time = [&] {
+    timespec now{};
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &now);
+    cpu_ns_.store(ran_before + uint64_t(now.tv_sec) * 1000000000 + uint64_t(now.tv_nsec), std::memory_order_release);
+  };
   std::unique_lock<std::mutex> lock(mu_);
   for (;;) {
     while (!stop_requested_ && (pause_requested_ || halted_)) {
+      count_cpu_time();  // before the acknowledgement, which publishes it
       asleep_ = true;
       parked_.notify_all();
       wake_.wait(lock);
@@ -94,6 +103,7 @@ void Vcpu::thread_main() {
     lock.lock();
     if (!keep_running) halted_ = true;
   }
+  count_cpu_time();
   asleep_ = true;
   parked_.notify_all();
 }

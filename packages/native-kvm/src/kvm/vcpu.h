@@ -51,6 +51,9 @@ class Vcpu {
   // handlers enters the guest again, at once or (`paused`) at the next resume().
   void restart(bool paused);
   bool halted() const;
+  // CPU time this vCPU's threads have run (in the guest, and handling its
+  // exits and faults), up to the thread's last pause: exact while paused.
+  uint64_t cpu_ns() const { return cpu_ns_.load(std::memory_order_acquire); }
 
  private:
   void thread_main();
@@ -71,6 +74,7 @@ class Vcpu {
   bool halted_ = false;
   std::atomic<bool> asleep_{true};  // written under mu_; read without it by a spinning waiter
   bool thread_started_ = false;
+  std::atomic<uint64_t> cpu_ns_{0};  // written by the vCPU thread as it parks
   pthread_t native_thread_{};
   std::thread thread_;
 };

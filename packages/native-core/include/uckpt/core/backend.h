@@ -26,8 +26,11 @@ class Backend {
   virtual ~Backend() = default;
 
   virtual uint64_t page_count() const = 0;
-  // The vCPUs that share the time the guest loses to write faults.
-  virtual unsigned vcpu_count() const { return 1; }
+  // CPU time the guest's vCPUs have run, summed, up to the last pause
+  // (exact while paused); empty where unknown. What share of it the guest
+  // lost to write faults tells how fast it could have gone, also when it
+  // shares its CPUs with others (the wall clock would hide that).
+  virtual std::optional<uint64_t> guest_cpu_ns() const { return std::nullopt; }
   // Timed epochs run only while the guest runs; a checkpoint on request is
   // also taken while its operator has it paused; a guest that has ended
   // (finished, crashed, stopped) gets neither.

@@ -121,6 +121,7 @@ class CheckpointRing {
   struct Compared {
     uint64_t pages;    // compared
     uint64_t changed;  // of those
+    uint64_t cpu_ns;   // the comparing threads' CPU time, summed
     double precision() const { return pages ? double(changed) / double(pages) : 0; }
     // Of `candidates` pages, how many changed: counted, or estimated from the sample.
     uint64_t changed_of(uint64_t candidates) const {

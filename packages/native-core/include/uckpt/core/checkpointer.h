@@ -224,6 +224,7 @@ class Checkpointer {
   CheckpointRing::Compared hot_compared_{};  // the hot pages compared at the last checkpoint
   uint64_t sample_offset_ = 0;  // which share of the hot pages the next sample compares
   uint64_t resumed_ns_ = 0;     // when the last pause ended
+  std::optional<uint64_t> guest_cpu_at_resume_;  // the backend's guest_cpu_ns() then
   Mode mode_ = Mode::StopAndCopy;  // in effect (the loop's view)
   Mode mode_requested_ = Mode::StopAndCopy;
   std::string fallback_reason_;

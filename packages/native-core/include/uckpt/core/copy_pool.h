@@ -11,6 +11,7 @@
 #include <atomic>
 #include <condition_variable>
 #include <cstddef>
+#include <cstdint>
 #include <functional>
 #include <mutex>
 #include <thread>
@@ -29,13 +30,16 @@ class CopyPool {
   // Runs fn(begin, end) over [0, n) in chunks that the threads take in
   // turn, and returns when all are done. The caller first runs `beside`,
   // if given (work that must not wait for the copies, nor they for it),
-  // then takes chunks too: whoever is free copies.
-  void parallel_for(size_t n, const std::function<void(size_t, size_t)>& fn,
-                    const std::function<void()>& beside = nullptr);
+  // then takes chunks too: whoever is free copies. Returns the CPU time the
+  // threads spent in fn, summed: what the work cost, whatever else competed
+  // for the CPUs meanwhile.
+  uint64_t parallel_for(size_t n, const std::function<void(size_t, size_t)>& fn,
+                        const std::function<void()>& beside = nullptr);
 
  private:
   void worker();
-  void take_chunks(const std::function<void(size_t, size_t)>& fn, size_t n);
+  // Returns the CPU time this thread spent in fn.
+  uint64_t take_chunks(const std::function<void(size_t, size_t)>& fn, size_t n);
   void keep_off_caller_cpu();
 
   std::vector<std::thread> workers_;
@@ -46,6 +50,7 @@ class CopyPool {
   std::atomic<size_t> next_{0};  // the first index no thread has taken yet
   uint64_t generation_ = 0;
   unsigned pending_ = 0;
+  uint64_t workers_cpu_ns_ = 0;  // the workers' take_chunks() of the job
   bool stopping_ = false;
   cpu_set_t allowed_;     // the CPUs this process may run on
   int caller_cpu_ = -1;  // the copiers are kept off this one
