@@ -1,20 +1,13 @@
 #include "checkpointing_js.h"
 
-#include <time.h>
-
 #include "js_args.h"
+#include "uckpt/core/clock.h"
 
 namespace uckpt::addon {
 namespace {
 
 constexpr size_t kEpochQueue = 64;  // records waiting for JavaScript; more are coalesced
 constexpr size_t kErrorQueue = 16;
-
-uint64_t monotonic_ns() {
-  timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return uint64_t(ts.tv_sec) * 1000000000 + uint64_t(ts.tv_nsec);
-}
 
 Napi::Number num(Napi::Env env, uint64_t v) { return Napi::Number::New(env, static_cast<double>(v)); }
 
@@ -271,7 +264,7 @@ Napi::Promise CheckpointingJs::rollback(Napi::Env env, const Napi::Value& target
 
 Napi::Value CheckpointingJs::list(Napi::Env env) {
   std::vector<core::CheckpointInfo> list = checkpointer(env, "listCheckpoints").list();
-  uint64_t now = monotonic_ns();
+  uint64_t now = core::now_ns();
   Napi::Array out = Napi::Array::New(env, list.size());
   for (size_t i = 0; i < list.size(); i++) {
     const core::CheckpointInfo& c = list[i];

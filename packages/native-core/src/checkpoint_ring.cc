@@ -1,21 +1,15 @@
 #include "uckpt/core/checkpoint_ring.h"
 
-#include <time.h>
-
 #include <algorithm>
 #include <cstring>
+
+#include "uckpt/core/clock.h"
 
 namespace uckpt::core {
 namespace {
 
 constexpr FrameId kUnset = kNoFrame - 1;  // rollback scratch: no source chosen yet
 constexpr uint32_t kFromShadow = UINT32_MAX;
-
-uint64_t clock_ns(clockid_t clock) {
-  timespec ts;
-  clock_gettime(clock, &ts);
-  return uint64_t(ts.tv_sec) * 1000000000 + uint64_t(ts.tv_nsec);
-}
 
 template <typename Ring>
 std::string range_of(const Ring& ring) {
@@ -46,8 +40,8 @@ void CheckpointRing::set_retention(unsigned retention) {
 CheckpointRing::Checkpoint CheckpointRing::new_checkpoint() {
   Checkpoint c;
   c.seq = next_seq_++;
-  c.monotonic_ns = clock_ns(CLOCK_MONOTONIC);
-  c.wall_ms = clock_ns(CLOCK_REALTIME) / 1000000;
+  c.monotonic_ns = now_ns(CLOCK_MONOTONIC);
+  c.wall_ms = now_ns(CLOCK_REALTIME) / 1000000;
   c.vcpus = backend_.capture_vcpus();
   return c;
 }

@@ -1,23 +1,18 @@
 #include "uckpt/core/checkpointer.h"
 
 #include <sched.h>
-#include <time.h>
 
 #include <algorithm>
 #include <chrono>
 #include <cstring>
 #include <stdexcept>
 
+#include "uckpt/core/clock.h"
+
 namespace uckpt::core {
 namespace {
 
 using Clock = std::chrono::steady_clock;
-
-uint64_t now_ns(clockid_t clock = CLOCK_MONOTONIC) {
-  timespec ts;
-  clock_gettime(clock, &ts);
-  return uint64_t(ts.tv_sec) * 1000000000 + uint64_t(ts.tv_nsec);
-}
 
 // Undoes one backend pause on every way out of a scope.
 class PauseGuard {

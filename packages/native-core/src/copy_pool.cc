@@ -1,21 +1,13 @@
 #include "uckpt/core/copy_pool.h"
 
 #include <pthread.h>
-#include <time.h>
 
 #include <algorithm>
 #include <exception>
 
+#include "uckpt/core/clock.h"
+
 namespace uckpt::core {
-namespace {
-
-uint64_t thread_cpu_ns() {
-  timespec now{};
-  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &now);
-  return uint64_t(now.tv_sec) * 1000000000 + uint64_t(now.tv_nsec);
-}
-
-}  // namespace
 
 CopyPool::CopyPool(unsigned threads) {
   if (sched_getaffinity(0, sizeof allowed_, &allowed_) != 0) CPU_ZERO(&allowed_);
@@ -63,12 +55,12 @@ uint64_t CopyPool::parallel_for(size_t n, const std::function<void(size_t, size_
 }
 
 uint64_t CopyPool::take_chunks(const std::function<void(size_t, size_t)>& fn, size_t n) {
-  const uint64_t start = thread_cpu_ns();
+  const uint64_t start = now_ns(CLOCK_THREAD_CPUTIME_ID);
   bool took = false;
   for (size_t begin; (begin = next_.fetch_add(kChunk, std::memory_order_relaxed)) < n; took = true) {
     fn(begin, std::min(begin + kChunk, n));
   }
-  return took ? thread_cpu_ns() - start : 0;
+  return took ? now_ns(CLOCK_THREAD_CPUTIME_ID) - start : 0;
 }
 
 void CopyPool::keep_off_caller_cpu() {

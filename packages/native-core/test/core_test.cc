@@ -1,6 +1,5 @@
 // The checkpoint core without any hypervisor, over the memory test double.
 #include <sys/mman.h>
-#include <time.h>
 
 #include <atomic>
 #include <cstdio>
@@ -13,6 +12,7 @@
 #include "check.h"
 #include "memory_backend.h"
 #include "uckpt/core/checkpointer.h"
+#include "uckpt/core/clock.h"
 #include "uckpt/core/crc32c.h"
 
 using namespace uckpt::core;
@@ -187,11 +187,6 @@ TEST("copy pool: every index once, the caller's side task beside, its failure re
 }
 
 TEST("copy pool: returns the CPU time its threads spent in the work, summed, not the time that passed") {
-  auto thread_cpu_ns = [] {
-    timespec now{};
-    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &now);
-    return uint64_t(now.tv_sec) * 1000000000 + uint64_t(now.tv_nsec);
-  };
   for (unsigned threads : {1u, 2u}) {
     CopyPool pool(threads);
     // 64 chunks of 32: each spins for 200 us of its thread's CPU time, and
@@ -199,8 +194,8 @@ TEST("copy pool: returns the CPU time its threads spent in the work, summed, not
     std::atomic<bool> slept{false};
     const uint64_t cpu_ns = pool.parallel_for(64 * 32, [&](size_t, size_t) {
       if (!slept.exchange(true)) std::this_thread::sleep_for(std::chrono::milliseconds(20));
-      const uint64_t start = thread_cpu_ns();
-      while (thread_cpu_ns() - start < 200000) {
+      const uint64_t start = now_ns(CLOCK_THREAD_CPUTIME_ID);
+      while (now_ns(CLOCK_THREAD_CPUTIME_ID) - start < 200000) {
       }
     });
     CHECK(cpu_ns >= uint64_t{64 * 200000});

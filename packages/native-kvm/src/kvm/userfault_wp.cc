@@ -7,7 +7,6 @@
 #include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/syscall.h>
-#include <time.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -17,6 +16,7 @@
 #include <vector>
 
 #include "system_error.h"
+#include "uckpt/core/clock.h"
 
 // Newer than the build host's kernel headers may be (Linux 6.4).
 #ifndef UFFD_FEATURE_WP_UNPOPULATED
@@ -27,12 +27,6 @@ namespace uckpt::kvm {
 namespace {
 
 constexpr uint64_t kPage = 4096;
-
-uint64_t now_ns() {
-  timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return uint64_t(ts.tv_sec) * 1000000000 + uint64_t(ts.tv_nsec);
-}
 
 // The syscall, or /dev/userfaultfd where the sysctl
 // vm.unprivileged_userfaultfd forbids the syscall for faults in the kernel
@@ -193,9 +187,9 @@ UserfaultCost UserfaultWriteProtect::measure() {
     std::thread writer([&] {
       uint64_t total = 0;
       for (uint64_t i = 0; i < kPages; i++) {
-        const uint64_t start = now_ns();
+        const uint64_t start = core::now_ns();
         reinterpret_cast<volatile uint8_t*>(pages)[i * kPage + 8] = 2;
-        total += now_ns() - start;
+        total += core::now_ns() - start;
       }
       writer_ns = total;
     });
@@ -203,9 +197,9 @@ UserfaultCost UserfaultWriteProtect::measure() {
     for (uint64_t served = 0; served < kPages;) {
       std::optional<uint64_t> fault = wp.next_fault();
       if (!fault) break;
-      const uint64_t start = now_ns();
+      const uint64_t start = core::now_ns();
       wp.unprotect_range(*fault, 1);
-      handler_total += now_ns() - start;
+      handler_total += core::now_ns() - start;
       served++;
     }
     writer.join();

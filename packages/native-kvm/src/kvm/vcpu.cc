@@ -3,11 +3,11 @@
 #include <signal.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
-#include <time.h>
 
 #include <string>
 
 #include "system_error.h"
+#include "uckpt/core/clock.h"
 
 namespace uckpt::kvm {
 namespace {
@@ -67,9 +67,7 @@ void Vcpu::thread_main() {
   // Earlier threads of this vCPU (before a restart) ran what cpu_ns_ holds.
   const uint64_t ran_before = cpu_ns_.load(std::memory_order_relaxed);
   auto count_cpu_time = [&] {
-    timespec now{};
-    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &now);
-    cpu_ns_.store(ran_before + uint64_t(now.tv_sec) * 1000000000 + uint64_t(now.tv_nsec), std::memory_order_release);
+    cpu_ns_.store(ran_before + core::now_ns(CLOCK_THREAD_CPUTIME_ID), std::memory_order_release);
   };
   std::unique_lock<std::mutex> lock(mu_);
   for (;;) {
