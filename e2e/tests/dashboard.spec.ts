@@ -47,6 +47,12 @@ test('the charts move and the epoch rate follows a changed interval', async ({ p
   const box = (await page.getByTestId('chart-pause').locator('.recharts-surface').boundingBox())!;
   await page.mouse.move(box.x + box.width - 30, box.y + box.height / 2);
   await expect(page.getByTestId('chart-pause').locator('.chart-tip')).toContainText(/p50: [\d.]+ ms/);
+  // How late the checkpoints began, in ms per bucket.
+  const late = page.getByTestId('chart-late');
+  await late.scrollIntoViewIfNeeded();
+  const lateBox = (await late.locator('.recharts-surface').boundingBox())!;
+  await page.mouse.move(lateBox.x + lateBox.width - 30, lateBox.y + lateBox.height / 2);
+  await expect(late.locator('.chart-tip')).toContainText(/late: [\d,]+ ms/);
   await page.mouse.move(0, 0);
   // The demo VM checkpoints every 50 ms: ~20 epochs/s.
   await expect.poll(() => numberIn(page, 'epoch-rate'), { timeout: 15_000 }).toBeGreaterThan(14);

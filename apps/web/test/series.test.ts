@@ -22,7 +22,18 @@ describe('BucketSeries', () => {
     expect(b.recall).toBe(100); // nulls are left out of the mean
     expect(b.overhead).toBe(4);
     expect(b.storeMiB).toBe(1);
+    expect(b.lateMs).toBe(0);
     expect(pts[1]!.epochs).toBe(1);
+  });
+
+  it('sums how late the checkpoints of a bucket began', () => {
+    const s = new BucketSeries(1000, 4);
+    s.add(epoch('vm', 0, { lateUs: 250_000 }));
+    s.add(epoch('vm', 500, { lateUs: 1_500 }));
+    s.add(epoch('vm', 1000));
+    const [first, second] = s.points(0);
+    expect(first!.lateMs).toBe(251.5);
+    expect(second!.lateMs).toBe(0);
   });
 
   it('reports null where no epoch had a value', () => {

@@ -32,6 +32,14 @@ export const chartSpecs: ChartSpec[] = [
   },
   { id: 'store', title: 'Store memory', unit: 'MiB', note: 'checkpoint store size at the end of each bucket', lines: [{ key: 'storeMiB', name: 'store', color: 2 }], format: num(1) },
   { id: 'progress', title: 'Guest progress', unit: 'units/s', note: 'workload units per second, mean per epoch', lines: [{ key: 'progressRate', name: 'rate', color: 0 }], format: num(1) },
+  {
+    id: 'late',
+    title: 'Checkpoints late',
+    unit: 'ms',
+    note: 'how long due checkpoints waited past their time, summed over each bucket (e.g. while fresh store memory is backed)',
+    lines: [{ key: 'lateMs', name: 'late', color: 3 }],
+    format: num(0),
+  },
   { id: 'epochs', title: 'Epoch rate', unit: 'epochs/s', note: 'checkpoint epochs completed per second', lines: [{ key: 'epochRate', name: 'epochs', color: 1 }], format: num(1) },
 ];
 

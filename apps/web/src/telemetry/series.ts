@@ -1,6 +1,7 @@
 // Per-VM chart series: epoch records folded into fixed-width time buckets, one
 // RingTable per resolution. A bucket holds the per-epoch mean of each series,
-// the pause p50/p99 over its epochs, and the epoch rate. The open bucket is
+// the pause p50/p99 over its epochs, how late its checkpoints began in all,
+// and the epoch rate. The open bucket is
 // written back lazily, when a snapshot asks for it, so ingest costs a few
 // additions per epoch whatever the rate.
 import type { EpochEvent } from '../api/types.ts';
@@ -19,10 +20,11 @@ export const bucketColumns = [
   'recall',
   'storeMiB',
   'progressRate',
+  'lateMs',
 ] as const;
 export type BucketColumn = (typeof bucketColumns)[number];
 
-/** One chart point (pause percentiles in ms, store in MiB, prediction in %): plain numbers (null where there is no value), as Recharts wants them. */
+/** One chart point (pause percentiles and lateness in ms, store in MiB, prediction in %): plain numbers (null where there is no value), as Recharts wants them. */
 export type ChartPoint = { [K in BucketColumn]: number | null } & { pauseBand: [number, number] | null };
 
 const PAUSE_SAMPLES = 4096;
@@ -39,6 +41,7 @@ class OpenBucket {
   recallSum = 0;
   recallN = 0;
   progressSum = 0;
+  lateUs = 0;
   storeBytes = Number.NaN;
   pauses = new Float64Array(PAUSE_SAMPLES);
   pauseN = 0; // samples held (<= PAUSE_SAMPLES)
@@ -47,7 +50,7 @@ class OpenBucket {
     this.start = start;
     this.n = this.dirty = this.faults = 0;
     this.overheadSum = this.overheadN = this.precisionSum = this.precisionN = this.recallSum = this.recallN = 0;
-    this.progressSum = 0;
+    this.progressSum = this.lateUs = 0;
     this.storeBytes = Number.NaN;
     this.pauseN = 0;
   }
@@ -69,6 +72,7 @@ class OpenBucket {
       this.recallN += 1;
     }
     this.progressSum += e.progressRate;
+    this.lateUs += e.lateUs;
     this.storeBytes = e.storeBytes;
     // Reservoir sampling keeps the percentiles honest past PAUSE_SAMPLES epochs.
     if (this.pauseN < PAUSE_SAMPLES) this.pauses[this.pauseN++] = e.pauseUs;
@@ -95,6 +99,7 @@ class OpenBucket {
       recall: mean(this.recallSum * 100, this.recallN),
       storeMiB: this.storeBytes / 1048576,
       progressRate: mean(this.progressSum, n),
+      lateMs: this.lateUs / 1000,
     };
   }
 }
