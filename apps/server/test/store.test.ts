@@ -472,6 +472,7 @@ describe('epoch summaries', () => {
           pagesPrecopied: 2,
           faults: 2,
           faultUs: 3,
+          lateUs: n % 10 === 0 ? 1500 : 0,
           overheadPct: n < 50 ? null : i % 2 === 0 ? 4 : 6,
           coalesced: n === 10 ? 3 : 0,
           storeBytes: 1000 + n,
@@ -508,6 +509,7 @@ describe('epoch summaries', () => {
       pauseUsMax: 100,
       faults: 200,
       faultUs: 300,
+      lateUs: 15_000,
       overheadPctMean: expect.any(Number),
     });
     // The calibrated half: i runs over (n*37)%100 for n = 50..99, i.e. 50 values

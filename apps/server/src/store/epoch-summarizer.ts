@@ -33,6 +33,8 @@ export interface CheckpointSummaryEvent {
   pauseUsMax: number;
   faults: number;
   faultUs: number;
+  /** How long the window's checkpoints began past their due time, summed. */
+  lateUs: number;
   /** Mean over the calibrated epochs; null when none was. */
   overheadPctMean: number | null;
 }
@@ -71,6 +73,7 @@ class Window {
   pagesPrecopied = 0;
   faults = 0;
   faultUs = 0;
+  lateUs = 0;
   overheadSum = 0;
   overheadCount = 0;
   pauseMax = 0;
@@ -96,6 +99,7 @@ class Window {
     this.pagesPrecopied += event.pagesPrecopied;
     this.faults += event.faults;
     this.faultUs += event.faultUs;
+    this.lateUs += event.lateUs;
     if (event.overheadPct !== null) {
       this.overheadSum += event.overheadPct;
       this.overheadCount += 1;
@@ -135,6 +139,7 @@ class Window {
       pauseUsMax: this.pauseMax,
       faults: this.faults,
       faultUs: this.faultUs,
+      lateUs: this.lateUs,
       overheadPctMean: this.overheadCount > 0 ? this.overheadSum / this.overheadCount : null,
     };
   }
