@@ -372,7 +372,8 @@ CheckpointRing::Compared CheckpointRing::find_changed(const Bitmap& candidates, 
   }
   std::vector<uint8_t> differs(compared.size());
   static const uint8_t zeros[kPageSize] = {};
-  const uint64_t cpu_ns = copiers_.parallel_for(compared.size(), [&](size_t begin, size_t end) {
+  uint64_t cpu_ns = 0;
+  copiers_.parallel_for(compared.size(), [&](size_t begin, size_t end) {
     for (size_t i = begin; i < end; i++) {
       FrameId f = cow_ ? open_[compared[i]] : shadow_[compared[i]];
       if (f == kUnsetFrame) {  // copy-on-write: no copy was kept, count it written
@@ -381,7 +382,7 @@ CheckpointRing::Compared CheckpointRing::find_changed(const Bitmap& candidates, 
       }
       differs[i] = std::memcmp(backend_.page(compared[i]), f == kNoFrame ? zeros : store_.data(f), kPageSize) != 0;
     }
-  });
+  }, nullptr, &cpu_ns);
   uint64_t differing = 0;
   for (size_t i = 0; i < compared.size(); i++) {
     if (differs[i]) changed.set(compared[i]), differing++;

@@ -26,14 +26,15 @@ CopyPool::~CopyPool() {
 // 32 pages: about 10-30 us of copying, against the ~50 ns of taking a chunk.
 constexpr size_t kChunk = 32;
 
-uint64_t CopyPool::parallel_for(size_t n, const std::function<void(size_t, size_t)>& fn,
-                                const std::function<void()>& beside) {
+void CopyPool::parallel_for(size_t n, const std::function<void(size_t, size_t)>& fn,
+                            const std::function<void()>& beside, uint64_t* cpu_ns) {
   const bool wake = threads() > 1 && n >= 2 * kChunk;  // else not worth waking anyone
   if (wake) keep_off_caller_cpu();
   {
     std::lock_guard<std::mutex> lock(mu_);
     job_ = &fn;
     job_size_ = n;
+    job_timed_ = cpu_ns != nullptr;
     next_.store(0, std::memory_order_relaxed);
     pending_ = wake ? threads() - 1 : 0;
     workers_cpu_ns_ = 0;
@@ -46,21 +47,21 @@ uint64_t CopyPool::parallel_for(size_t n, const std::function<void(size_t, size_
   } catch (...) {
     failed = std::current_exception();
   }
-  const uint64_t cpu_ns = take_chunks(fn, n);
+  const uint64_t own_cpu_ns = take_chunks(fn, n, cpu_ns != nullptr);
   std::unique_lock<std::mutex> lock(mu_);
   done_.wait(lock, [this] { return pending_ == 0; });
   job_ = nullptr;
   if (failed) std::rethrow_exception(failed);
-  return cpu_ns + workers_cpu_ns_;
+  if (cpu_ns) *cpu_ns = own_cpu_ns + workers_cpu_ns_;
 }
 
-uint64_t CopyPool::take_chunks(const std::function<void(size_t, size_t)>& fn, size_t n) {
-  const uint64_t start = now_ns(CLOCK_THREAD_CPUTIME_ID);
+uint64_t CopyPool::take_chunks(const std::function<void(size_t, size_t)>& fn, size_t n, bool timed) {
+  const uint64_t start = timed ? now_ns(CLOCK_THREAD_CPUTIME_ID) : 0;
   bool took = false;
   for (size_t begin; (begin = next_.fetch_add(kChunk, std::memory_order_relaxed)) < n; took = true) {
     fn(begin, std::min(begin + kChunk, n));
   }
-  return took ? now_ns(CLOCK_THREAD_CPUTIME_ID) - start : 0;
+  return timed && took ? now_ns(CLOCK_THREAD_CPUTIME_ID) - start : 0;
 }
 
 void CopyPool::keep_off_caller_cpu() {
@@ -83,8 +84,9 @@ void CopyPool::worker() {
     seen = generation_;
     const auto* job = job_;
     const size_t n = job_size_;
+    const bool timed = job_timed_;
     lock.unlock();
-    const uint64_t cpu_ns = take_chunks(*job, n);
+    const uint64_t cpu_ns = take_chunks(*job, n, timed);
     lock.lock();
     workers_cpu_ns_ += cpu_ns;
     if (--pending_ == 0) done_.notify_one();

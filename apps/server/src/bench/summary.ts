@@ -213,8 +213,9 @@ export function median(values: number[]): number {
   return sorted.length % 2 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
 }
 
-interface Floor {
+export interface Floor {
   floorPct: number;
+  /** With tracking; null where it was not measured (in a summary: unless every workload has it). */
   trackingFloorPct: number | null;
 }
 
@@ -470,24 +471,24 @@ export function modeSummaries(rows: BenchRow[], intervalMs: number): ModeSummary
  * geomeans against.
  */
 export function floorSummary(rows: BenchRow[], intervalMs: number): FloorSummary | null {
-  const floors = new Map<string, BenchRow>();
+  const byWorkload = new Map<string, Floor>();
   for (const r of rows) {
-    if (r.kind === 'interval' && !r.sweep && r.intervalMs === intervalMs && r.floorPct !== null) floors.set(r.workload, r);
+    if (r.kind === 'interval' && !r.sweep && r.intervalMs === intervalMs && r.floorPct !== null) {
+      byWorkload.set(r.workload, { floorPct: r.floorPct, trackingFloorPct: r.trackingFloorPct });
+    }
   }
-  if (floors.size === 0) return null;
+  const floors = [...byWorkload.values()];
+  if (floors.length === 0) return null;
   const geomeanPct = (pcts: number[]) => (geomean(pcts.map((f) => 1 + f / 100)) - 1) * 100;
-  const tracking = [...floors.values()].map((r) => r.trackingFloorPct);
+  const tracking = floors.map((f) => f.trackingFloorPct).filter((pct) => pct !== null);
   return {
-    floorPct: geomeanPct([...floors.values()].map((r) => r.floorPct!)),
-    trackingFloorPct: tracking.every((pct) => pct !== null) ? geomeanPct(tracking as number[]) : null,
-    workloads: floors.size,
+    floorPct: geomeanPct(floors.map((f) => f.floorPct)),
+    trackingFloorPct: tracking.length === floors.length ? geomeanPct(tracking) : null,
+    workloads: floors.length,
   };
 }
 
-export interface FloorSummary {
-  floorPct: number;
-  /** Over the same workloads, with tracking; null unless every one has it. */
-  trackingFloorPct: number | null;
+export interface FloorSummary extends Floor {
   workloads: number;
 }
 
