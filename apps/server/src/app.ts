@@ -1,22 +1,26 @@
-// The uckpt HTTP application as one Fastify plugin tree: schemas, auth,
-// audit, the REST routes, the telemetry WebSocket, /metrics, the OpenAPI
-// document with its docs page, and the dashboard's static files.
+// The uckpt HTTP application as one Fastify plugin tree: schemas, the
+// security checks every request passes (plugins/security.ts), the audit
+// log, the REST routes and the telemetry WebSocket as encapsulated plugins
+// that inherit those checks, /metrics, the OpenAPI document with its docs
+// page, and the dashboard's static files.
+import { randomUUID } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import fastifyRateLimit from '@fastify/rate-limit';
 import fastifyStatic from '@fastify/static';
 import fastifySwagger from '@fastify/swagger';
 import fastifySwaggerUi from '@fastify/swagger-ui';
 import fastifyWebsocket from '@fastify/websocket';
-import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify';
+import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
+import { markRoutesPublic, type Access } from './plugins/access.js';
 import { auditing } from './plugins/audit.js';
-import { authentication } from './plugins/auth.js';
 import { errorHandling } from './plugins/errors.js';
+import { loopbackHosts } from './plugins/host-allowlist.js';
+import { defaultRateLimits, security, type RateLimits } from './plugins/security.js';
 import { strictValidation } from './plugins/validation.js';
 import { checkpointRoutes } from './routes/checkpoints.js';
-import { faultRoutes } from './routes/faults.js';
 import type { AppContext } from './routes/context.js';
+import { faultRoutes } from './routes/faults.js';
 import { healthRoutes } from './routes/health.js';
 import { historyRoutes } from './routes/history.js';
 import { modelRoutes } from './routes/model.js';
@@ -35,49 +39,71 @@ export interface AppOptions {
   version?: string;
   /** Where the built dashboard is; not served when absent. */
   webRoot?: string;
-  /** Mutations allowed per client per minute. */
-  mutationsPerMinute?: number;
+  /** Host names the server answers to (plugins/host-allowlist.ts); default the loopback names. */
+  allowedHosts?: readonly string[];
+  rateLimits?: Partial<RateLimits>;
+  /** Whether POST /api/vms/:id/faults may inject faults; off unless the server was started to allow it. */
+  faultInjection?: boolean;
   timeouts?: Partial<AppContext['timeouts']>;
-  fastify?: FastifyServerOptions;
+  /** Where the server logs (pino); none when absent. */
+  logger?: FastifyBaseLogger;
+}
+
+/** A route the app serves; access is read late, as plugins may mark routes after they are declared. */
+export interface RouteEntry {
+  method: string;
+  url: string;
+  access: () => Access | undefined;
+}
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    /** Every route the app serves, as declared: what the route tests walk. */
+    routeTable: readonly RouteEntry[];
+  }
 }
 
 export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   const { service } = options;
   const app = Fastify({
     bodyLimit: 64 * 1024,
-    // Tokens travel in headers; never log them.
-    logger: false,
-    ...options.fastify,
+    ...(options.logger ? { loggerInstance: options.logger } : { logger: false }),
+    // Requests are logged by the audit log and the error handler, not one line each.
+    logController: new LogController({ disableRequestLogging: true }),
+    // The id an error answer carries, to find its log line; a client's own x-request-id is not trusted.
+    requestIdHeader: false,
+    genReqId: () => randomUUID(),
+  });
+  const routeTable: RouteEntry[] = [];
+  app.decorate('routeTable', routeTable);
+  app.addHook('onRoute', (route) => {
+    for (const method of [route.method].flat()) routeTable.push({ method, url: route.url, access: () => route.config?.access });
   });
   for (const schema of [ErrorBody, Settings, Spec, VmView, Checkpoint, Injection]) app.addSchema(schema);
   strictValidation(app);
   const webRoot = options.webRoot ?? defaultWebRoot;
-  const serveWeb = existsSync(path.join(webRoot, 'index.html'));
-  errorHandling(app, { appShell: serveWeb });
+  const appShell = path.join(webRoot, 'index.html');
+  const serveWeb = existsSync(appShell);
+  errorHandling(app, { appShell: serveWeb ? appShell : null });
 
+  // First: its hook marks upgrade requests, so that one refused below still has its socket closed.
+  await app.register(fastifyWebsocket, {
+    options: { maxPayload: 64 * 1024, handleProtocols: (protocols) => selectProtocol(protocols) },
+  });
+  await app.register(security, {
+    tokens: service.tokens,
+    allowedHosts: options.allowedHosts ?? loopbackHosts,
+    rateLimits: { ...defaultRateLimits, ...options.rateLimits },
+  });
+  await app.register(auditing, { store: service.store });
   await app.register(fastifySwagger, {
     openapi: {
+      openapi: '3.1.0',
       info: { title: 'μCheckpoint API', version: options.version ?? '0.0.0', description: 'Checkpoints and rollback of protected VMs' },
       components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer' } } },
       security: [{ bearer: [] }],
     },
   });
-  await app.register(fastifySwaggerUi, { routePrefix: '/docs' });
-  // Mutations are limited per token; reads and the telemetry stream are not.
-  await app.register(fastifyRateLimit, {
-    global: true,
-    hook: 'preHandler',
-    max: options.mutationsPerMinute ?? 120,
-    timeWindow: 60_000,
-    allowList: (request) => request.method === 'GET' || request.method === 'HEAD',
-    keyGenerator: (request) => request.identity?.label ?? request.ip,
-  });
-  await app.register(fastifyWebsocket, {
-    options: { maxPayload: 64 * 1024, handleProtocols: (protocols) => selectProtocol(protocols) },
-  });
-
-  authentication(app, service.tokens);
-  auditing(app, service.store);
 
   const context: AppContext = {
     supervisor: service.supervisor,
@@ -85,19 +111,20 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     hub: service.hub,
     metrics: service.metrics,
     version: options.version ?? '0.0.0',
+    faultInjection: options.faultInjection ?? false,
+    vmsChanged: (deletedId) => service.vmsChanged(deletedId),
     timeouts: { createMs: 30_000, rollbackMs: 10_000, requestMs: 10_000, ...options.timeouts },
   };
-  for (const routes of [healthRoutes, vmRoutes, checkpointRoutes, faultRoutes, historyRoutes, telemetryRoutes, modelRoutes]) routes(app, context);
-  app.get('/api/openapi.json', { schema: { hide: true } }, async () => app.swagger());
+  for (const routes of [healthRoutes, vmRoutes, checkpointRoutes, faultRoutes, historyRoutes, telemetryRoutes, modelRoutes]) {
+    await app.register(routes, context);
+  }
 
-  // VM creation and deletion change what /metrics lists.
-  app.addHook('onResponse', async (request, reply) => {
-    const action = request.routeOptions.config.action;
-    if (reply.statusCode < 400 && (action === 'vm.create' || action === 'vm.delete')) {
-      service.vmsChanged(action === 'vm.delete' ? (request.params as { id: string }).id : undefined);
-    }
+  // What anyone may fetch: the API's description, its docs page and the dashboard's files.
+  await app.register(async (open) => {
+    markRoutesPublic(open);
+    open.get('/api/openapi.json', { schema: { hide: true } }, async () => app.swagger());
+    await open.register(fastifySwaggerUi, { routePrefix: '/docs' });
+    if (serveWeb) await open.register(fastifyStatic, { root: webRoot, wildcard: false });
   });
-
-  if (serveWeb) await app.register(fastifyStatic, { root: webRoot, wildcard: false });
   return app;
 }

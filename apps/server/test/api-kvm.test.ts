@@ -22,7 +22,7 @@ describe.runIf(hasKvm)('a KVM VM through the API', () => {
     expect(created.statusCode, created.body).toBe(201);
     expect(created.json()).toMatchObject({ backend: 'kvm', simulated: false });
     vmId = created.json().id;
-    const socket = await server.app.injectWS('/ws/telemetry', { headers: { 'sec-websocket-protocol': `uckpt.v1, bearer.${viewerToken}` } });
+    const socket = await server.app.injectWS('/ws/telemetry', { headers: { host: 'localhost', 'sec-websocket-protocol': `uckpt.v1, bearer.${viewerToken}` } });
     socket.on('message', (data) => events.push(JSON.parse(String(data)) as TelemetryEvent));
     socket.send(JSON.stringify({ type: 'subscribe', vms: [vmId] }));
     closeSocket = () => socket.terminate();

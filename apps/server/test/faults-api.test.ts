@@ -14,7 +14,7 @@ import { asOperator, asViewer, operatorToken, startServer, until, type TestServe
 let server: TestServer;
 
 beforeAll(async () => {
-  server = await startServer({ mutationsPerMinute: 10_000 });
+  server = await startServer({ rateLimits: { mutationsPerMinute: 10_000 } });
 });
 afterAll(async () => server?.close());
 

@@ -18,7 +18,7 @@ describe.runIf(hasKvm)('faults, detection and recovery on KVM', () => {
   let hostChecksum: string;
 
   beforeAll(async () => {
-    server = await startServer({ mutationsPerMinute: 10_000 });
+    server = await startServer({ rateLimits: { mutationsPerMinute: 10_000 } });
     hostChecksum = (await runOnHost({ workload: workload.workload, seed: workload.seed })).checksum;
   });
   afterAll(async () => server?.close());

@@ -45,7 +45,8 @@ export async function startServer(options: Partial<AppOptions> & { stateDir?: st
     calibrationMs: options.calibrationMs ?? 300,
     processMetrics: false,
   });
-  const app = await buildApp({ service, webRoot: path.join(stateDir, 'no-web'), ...options });
+  // Tests inject faults: the one kind of server that allows it, beside the demo and the campaign.
+  const app = await buildApp({ service, webRoot: path.join(stateDir, 'no-web'), faultInjection: true, ...options });
   return {
     app,
     service,

@@ -8,7 +8,7 @@ import { asOperator, asViewer, startServer, until, type TestServer } from './hel
 let server: TestServer;
 
 beforeAll(async () => {
-  server = await startServer({ mutationsPerMinute: 10_000 });
+  server = await startServer({ rateLimits: { mutationsPerMinute: 10_000 } });
 });
 
 afterAll(async () => server?.close());

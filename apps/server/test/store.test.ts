@@ -185,7 +185,7 @@ describe('schema version 2', () => {
     migrate(db, migrations.slice(0, 1));
     db.prepare("INSERT INTO audit (time, role, token_label, action, target, parameters, result, client) VALUES (1, 'operator', 'env', 'vm.create', 'vm-1', NULL, 'ok', '127.0.0.1')").run();
     expect(() => db.prepare("INSERT INTO audit (time, role, token_label, action, result) VALUES (2, 'system', 'x', 'y', 'ok')").run()).toThrow(/CHECK/);
-    expect(migrate(db)).toBe(2);
+    expect(migrate(db, migrations.slice(0, 2))).toBe(2);
     db.prepare("INSERT INTO audit (time, role, token_label, action, result) VALUES (2, 'system', 'automatic recovery', 'recovery.alert', 'ok')").run();
     expect(db.prepare('SELECT id, role, action FROM audit ORDER BY id').all()).toEqual([
       { id: 1, role: 'operator', action: 'vm.create' },
@@ -214,28 +214,27 @@ describe('schema version 2', () => {
 describe('VM definitions', () => {
   it('round-trip through insert, update, list and delete', () => {
     const store = open();
-    const vm = store.insertVm({ spec, settings: defaultSettings, createdAt: 1234 });
+    const vm = store.insertVm({ spec, settings: defaultSettings, createdAt: 1234, agentSocket: '/run/uckpt/vm.sock' });
     expect(vm.id).toMatch(/^vm-[0-9a-f]{12}$/);
     expect(vm).toEqual({
       id: vm.id,
       spec,
       settings: defaultSettings,
       createdAt: 1234,
-      agentPid: null,
-      agentSocket: null,
+      agent: null,
+      agentSocket: '/run/uckpt/vm.sock',
       state: 'starting',
       reason: null,
     });
 
     const settings = { ...defaultSettings, intervalMs: 20, mode: 'cow' as const };
     store.updateSettings(vm.id, settings);
-    store.updateAgent(vm.id, 4242, '/run/uckpt/vm.sock');
+    store.updateAgent(vm.id, { pid: 4242, startTime: 987654 });
     store.markState(vm.id, 'failed', 'agent exited with signal SIGKILL');
     expect(store.getVm(vm.id)).toEqual({
       ...vm,
       settings,
-      agentPid: 4242,
-      agentSocket: '/run/uckpt/vm.sock',
+      agent: { pid: 4242, startTime: 987654 },
       state: 'failed',
       reason: 'agent exited with signal SIGKILL',
     });
@@ -253,7 +252,7 @@ describe('VM definitions', () => {
     const store = open();
     for (const act of [
       () => store.updateSettings('vm-nope', defaultSettings),
-      () => store.updateAgent('vm-nope', 1, '/x'),
+      () => store.updateAgent('vm-nope', { pid: 1, startTime: 1 }),
       () => store.markState('vm-nope', 'failed', 'x'),
       () => store.deleteVm('vm-nope'),
     ]) {
@@ -280,13 +279,13 @@ describe('persistence across restarts', () => {
   it('keeps VMs, audit rows and events when the database is reopened', () => {
     const first = open();
     const vm = first.insertVm({ spec, settings: defaultSettings });
-    first.updateAgent(vm.id, 99, '/tmp/a.sock');
+    first.updateAgent(vm.id, { pid: 99, startTime: 5 });
     first.appendAudit(audit({ target: vm.id }));
     first.recordEvent(alert(vm.id, Date.now()));
     first.close();
 
     const second = open();
-    expect(second.getVm(vm.id)).toEqual({ ...vm, agentPid: 99, agentSocket: '/tmp/a.sock' });
+    expect(second.getVm(vm.id)).toEqual({ ...vm, agent: { pid: 99, startTime: 5 } });
     expect(second.queryAudit({ vmId: vm.id })).toHaveLength(1);
     expect(second.queryEvents({ vmId: vm.id }).map((e) => e.type)).toEqual(['alert']);
   });
@@ -326,7 +325,7 @@ describe('audit log', () => {
 
   it('bounds the page size at 1000', () => {
     const store = open();
-    for (let i = 0; i < 1005; i++) store.appendAudit(audit({ time: i }));
+    for (let i = 0; i < 1005; i++) store.appendAudit(audit({ time: Date.now() + i }));
     expect(store.queryAudit({ limit: 5000 })).toHaveLength(1000);
     expect(store.queryAudit({ limit: 0 })).toHaveLength(1);
     expect(store.queryAudit()).toHaveLength(100);
@@ -340,7 +339,10 @@ describe('audit log', () => {
       expect(() => db.prepare("UPDATE audit SET result = 'ok', role = 'viewer'").run()).toThrow(
         'the audit log is append-only: rows cannot be updated',
       );
-      expect(() => db.prepare('DELETE FROM audit').run()).toThrow('the audit log is append-only: rows cannot be deleted');
+      expect(() => db.prepare('DELETE FROM audit').run()).toThrow('the audit log is append-only: only archived rows can be deleted');
+      // The archived range only moves forward, and only the store moves it (after writing the archive file).
+      expect(() => db.prepare('UPDATE audit_archived SET through_id = -1').run()).toThrow('the archived part of the audit log only grows');
+      expect(() => db.prepare('DELETE FROM audit_archived').run()).toThrow('audit_archived has exactly one row');
     } finally {
       db.close();
     }

@@ -40,7 +40,7 @@ export class AgentClient extends EventEmitter<AgentClientEvents> {
     const decoder = new FrameDecoder();
     socket.on('data', (chunk) => {
       try {
-        for (const message of decoder.push(chunk)) this.#receive(message as AgentMessage);
+        for (const message of decoder.push(chunk)) this.#receive(message);
       } catch (error) {
         socket.destroy(error as Error);
       }
@@ -49,8 +49,11 @@ export class AgentClient extends EventEmitter<AgentClientEvents> {
     socket.on('close', () => this.#close(undefined));
   }
 
-  /** Connects and says hello; resolves with the agent's status. */
-  static async connect(socketPath: string, timeoutMs = 2000): Promise<{ client: AgentClient; status: AgentStatus }> {
+  /**
+   * Connects and says hello; resolves with the agent's status. With `vmId`,
+   * refuses (and closes) a connection to an agent that runs another VM.
+   */
+  static async connect(socketPath: string, timeoutMs = 2000, vmId?: string): Promise<{ client: AgentClient; status: AgentStatus }> {
     const socket = await new Promise<Socket>((resolve, reject) => {
       const socket = connect(socketPath);
       const timer = setTimeout(() => {
@@ -68,7 +71,10 @@ export class AgentClient extends EventEmitter<AgentClientEvents> {
     });
     const client = new AgentClient(socket);
     try {
-      const status = await client.request('hello', { protocol: protocolVersion }, timeoutMs);
+      const status = await client.request('hello', { protocol: protocolVersion, ...(vmId ? { vmId } : {}) }, timeoutMs);
+      if (vmId !== undefined && status?.vmId !== vmId) {
+        throw new EngineError('agent-unavailable', `the agent on ${socketPath} runs VM ${String(status?.vmId).slice(0, 64)}, not ${vmId}`);
+      }
       return { client, status };
     } catch (error) {
       client.close();
@@ -97,7 +103,9 @@ export class AgentClient extends EventEmitter<AgentClientEvents> {
     this.#socket.destroy();
   }
 
-  #receive(message: AgentMessage): void {
+  /** What the agent sends is checked like any peer's input: a frame of the wrong shape ends the connection. */
+  #receive(message: unknown): void {
+    if (!isAgentMessage(message)) throw new Error('the agent sent a frame that is neither an answer nor an event');
     if ('event' in message) {
       this.emit('telemetry', message.event);
       return;
@@ -110,6 +118,7 @@ export class AgentClient extends EventEmitter<AgentClientEvents> {
     else pending.resolve(message.result);
   }
 
+
   #close(error: Error | undefined): void {
     if (this.#closed) return;
     this.#closed = true;
@@ -120,4 +129,19 @@ export class AgentClient extends EventEmitter<AgentClientEvents> {
     this.#pending.clear();
     this.emit('close', error);
   }
+}
+
+function isAgentMessage(message: unknown): message is AgentMessage {
+  if (typeof message !== 'object' || message === null) return false;
+  const fields = message as Record<string, unknown>;
+  if ('event' in fields) {
+    const event = fields.event as Record<string, unknown> | null;
+    return typeof event === 'object' && event !== null && typeof event.type === 'string' && typeof event.vmId === 'string';
+  }
+  if (!Number.isSafeInteger(fields.id)) return false;
+  if ('error' in fields) {
+    const error = fields.error as Record<string, unknown> | null;
+    return typeof error === 'object' && error !== null && typeof error.code === 'string' && typeof error.message === 'string';
+  }
+  return 'result' in fields;
 }

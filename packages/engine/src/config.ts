@@ -1,6 +1,8 @@
 // What defines a protected VM (its spec, fixed at creation) and how it is
 // checkpointed (its settings, changeable while it runs). The limits live
 // here once; the server's schemas and the agent's checks both use them.
+import { EngineError } from './errors.js';
+
 export type BackendName = 'kvm' | 'xen' | 'sim';
 export type CheckpointMode = 'stop-and-copy' | 'cow';
 export type PredictorName = 'off' | 'history' | 'frontier' | 'cost';
@@ -111,6 +113,42 @@ export const defaultSettings: CheckpointSettings = {
   // The availability model's default: a reasonably reliable host.
   errorRatePerHour: 0.01,
 };
+
+const settingKinds: Record<keyof CheckpointSettings, 'boolean' | 'integer' | 'number' | readonly string[]> = {
+  enabled: 'boolean',
+  intervalMs: 'integer',
+  retention: 'integer',
+  mode: ['stop-and-copy', 'cow'],
+  predictor: ['off', 'history', 'frontier', 'cost'],
+  precopy: 'boolean',
+  autoRecover: 'boolean',
+  hangTimeoutMs: 'integer',
+  selfCheckLatencyMs: 'integer',
+  crashLatencyMs: 'integer',
+  recurrenceWindowMs: 'integer',
+  autoTune: 'boolean',
+  overheadBudgetPct: 'number',
+  errorRatePerHour: 'number',
+};
+
+/**
+ * Refuses a settings change that names an unknown setting or gives one a
+ * value of the wrong kind; ranges are checked on the settings it yields.
+ */
+export function checkSettingsPatch(patch: Record<string, unknown>): asserts patch is Partial<CheckpointSettings> {
+  for (const [name, value] of Object.entries(patch)) {
+    if (!Object.hasOwn(settingKinds, name)) throw new EngineError('invalid-argument', `unknown setting ${name.slice(0, 64)}`);
+    const kind = settingKinds[name as keyof CheckpointSettings];
+    const fits = Array.isArray(kind)
+      ? kind.includes(value as string)
+      : kind === 'boolean'
+        ? typeof value === 'boolean'
+        : kind === 'integer'
+          ? Number.isSafeInteger(value)
+          : typeof value === 'number' && Number.isFinite(value);
+    if (!fits) throw new EngineError('invalid-argument', `${name} must be ${Array.isArray(kind) ? `one of ${kind.join(', ')}` : `a${kind === 'integer' ? 'n' : ''} ${kind}`}`);
+  }
+}
 
 /** Settings stored before a field existed take its default. */
 export function withDefaultSettings(stored: Partial<CheckpointSettings>): CheckpointSettings {

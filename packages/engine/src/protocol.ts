@@ -34,6 +34,8 @@ export interface VmLiveStatus {
 export interface AgentStatus extends VmLiveStatus {
   vmId: string;
   pid: number;
+  /** With pid, names the agent process (field 22 of /proc/PID/stat). */
+  startTime: number;
   protocol: number;
   spec: VmSpec;
   startedAt: number;
@@ -52,7 +54,8 @@ export type RollbackTarget = number | 'latest' | 'safe';
 
 /** Request methods, their params and their results. */
 export interface AgentMethods {
-  hello: { params: { protocol: number }; result: AgentStatus };
+  /** vmId: the VM the caller expects; an agent running another refuses. */
+  hello: { params: { protocol: number; vmId?: string }; result: AgentStatus };
   status: { params: Record<string, never>; result: AgentStatus };
   configure: { params: Partial<CheckpointSettings>; result: CheckpointSettings };
   checkpoint: { params: Record<string, never>; result: BackendCheckpoint };

@@ -3,10 +3,11 @@ import { errors, VmIdParams } from '../schemas/common.js';
 import { CheckpointList, RollbackAnswer, RollbackBody } from '../schemas/checkpoints.js';
 import { typed, type Routes } from './context.js';
 
-export const checkpointRoutes: Routes = (app, { supervisor, timeouts }) => {
+export const checkpointRoutes: Routes = async (app, { supervisor, timeouts }) => {
   const api = typed(app);
 
   api.get('/api/vms/:id/checkpoints', {
+    config: { access: 'viewer' },
     schema: {
       tags: ['checkpoints'],
       summary: 'The retained checkpoints, oldest first',

@@ -1,4 +1,4 @@
-import type { FastifyInstance } from 'fastify';
+import type { FastifyInstance, FastifyPluginAsync } from 'fastify';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { TelemetryMetrics } from '../metrics/index.js';
 import type { Supervisor } from '../service/supervisor.js';
@@ -12,11 +12,16 @@ export interface AppContext {
   hub: TelemetryHub;
   metrics: TelemetryMetrics;
   version: string;
+  /** Whether fault injection is allowed (a server flag; off by default). */
+  faultInjection: boolean;
+  /** Called after a VM is created or deleted (the metrics list VMs). */
+  vmsChanged: (deletedId?: string) => void;
   /** Long operations give up after this long, with a clear error. */
   timeouts: { createMs: number; rollbackMs: number; requestMs: number };
 }
 
-export type Routes = (app: FastifyInstance, context: AppContext) => void;
+/** A group of routes: an encapsulated plugin that inherits the app's security hooks. */
+export type Routes = FastifyPluginAsync<AppContext>;
 
 export function typed(app: FastifyInstance) {
   return app.withTypeProvider<TypeBoxTypeProvider>();

@@ -4,10 +4,11 @@ import { errors, VmIdParams } from '../schemas/common.js';
 import { AuditList, AuditQuery, ConsoleAnswer, ConsoleQuery, EventList, EventsQuery } from '../schemas/history.js';
 import { typed, type Routes } from './context.js';
 
-export const historyRoutes: Routes = (app, { supervisor, store, timeouts }) => {
+export const historyRoutes: Routes = async (app, { supervisor, store, timeouts }) => {
   const api = typed(app);
 
   api.get('/api/vms/:id/events', {
+    config: { access: 'viewer' },
     schema: {
       tags: ['history'],
       summary: 'Alerts, rollbacks, state changes, manual checkpoints and per-minute epoch summaries, newest first',
@@ -24,6 +25,7 @@ export const historyRoutes: Routes = (app, { supervisor, store, timeouts }) => {
   });
 
   api.get('/api/vms/:id/console', {
+    config: { access: 'viewer' },
     schema: {
       tags: ['history'],
       summary: "The guest console's last lines",
@@ -36,6 +38,7 @@ export const historyRoutes: Routes = (app, { supervisor, store, timeouts }) => {
   }));
 
   api.get('/api/audit', {
+    config: { access: 'viewer' },
     schema: {
       tags: ['history'],
       summary: 'The audit log of mutations, newest first',

@@ -32,10 +32,11 @@ function detectorBoundsMs(settings: { hangTimeoutMs: number; selfCheckLatencyMs:
   return { heartbeat: settings.hangTimeoutMs + 2 * progressSampleMs, 'self-check': settings.selfCheckLatencyMs, crash: settings.crashLatencyMs };
 }
 
-export const modelRoutes: Routes = (app, { supervisor, store }) => {
+export const modelRoutes: Routes = async (app, { supervisor, store }) => {
   const api = typed(app);
 
   api.get('/api/model/availability', {
+    config: { access: 'viewer' },
     schema: {
       tags: ['model'],
       summary: 'Availability of a protected VM from the Markov model: now, unprotected, over intervals, and the recommended interval',

@@ -1,6 +1,6 @@
 import { Type } from 'typebox';
 import { errors } from '../schemas/common.js';
-import { telemetryProtocol } from '../plugins/auth.js';
+import { telemetryProtocol } from '../plugins/access.js';
 import { typed, type Routes } from './context.js';
 
 const maxMessageBytes = 64 * 1024;
@@ -8,10 +8,11 @@ const maxMessageBytes = 64 * 1024;
 /** Client -> server: which VMs to hear about ('*': all, the default). */
 type Subscription = { type: 'subscribe' | 'unsubscribe'; vms: string[] | '*' };
 
-export const telemetryRoutes: Routes = (app, { hub, metrics }) => {
+export const telemetryRoutes: Routes = async (app, { hub, metrics }) => {
   const api = typed(app);
 
   api.get('/ws/telemetry', {
+    config: { access: 'viewer' },
     websocket: true,
     schema: {
       tags: ['telemetry'],
@@ -32,6 +33,7 @@ export const telemetryRoutes: Routes = (app, { hub, metrics }) => {
   });
 
   api.get('/metrics', {
+    config: { access: 'viewer' },
     schema: { tags: ['service'], summary: 'Prometheus metrics (text format)', response: { 200: Type.String(), ...errors(401) } },
   }, async (_request, reply) => reply.type(metrics.contentType).send(await metrics.render()));
 };

@@ -5,10 +5,18 @@ import { errors, VmIdParams } from '../schemas/common.js';
 import { CreateVmBody, SettingsAnswer, SettingsPatch, VmList } from '../schemas/vms.js';
 import { typed, type Routes } from './context.js';
 
-export const vmRoutes: Routes = (app, { supervisor, timeouts }) => {
+export const vmRoutes: Routes = async (app, { supervisor, timeouts, vmsChanged }) => {
   const api = typed(app);
+  // Creating and deleting VMs changes what /metrics lists.
+  app.addHook('onResponse', async (request, reply) => {
+    const { action } = request.routeOptions.config;
+    if (reply.statusCode < 400 && (action === 'vm.create' || action === 'vm.delete')) {
+      vmsChanged(action === 'vm.delete' ? (request.params as { id: string }).id : undefined);
+    }
+  });
 
   api.get('/api/vms', {
+    config: { access: 'viewer' },
     schema: { tags: ['vms'], summary: 'Every protected VM with its live status', response: { 200: VmList, ...errors(401) } },
   }, async () => ({ vms: await supervisor.list() }));
 
@@ -17,8 +25,9 @@ export const vmRoutes: Routes = (app, { supervisor, timeouts }) => {
     schema: {
       tags: ['vms'],
       summary: 'Create a KVM VM running a guest workload, or attach a running Xen domain, protected by checkpoints',
+      description: 'Refused with 409 when the VM would pass the VM limit or the memory budget (the message says by how much), with 503 when this host cannot run the backend.',
       body: CreateVmBody,
-      response: { 201: Type.Ref('VmView'), ...errors(400, 401, 403, 429, 503, 504) },
+      response: { 201: Type.Ref('VmView'), ...errors(400, 401, 403, 409, 429, 503, 504) },
     },
   }, async (request, reply) => {
     const { settings: patch, ...fields } = request.body;
@@ -45,6 +54,7 @@ export const vmRoutes: Routes = (app, { supervisor, timeouts }) => {
   });
 
   api.get('/api/vms/:id', {
+    config: { access: 'viewer' },
     schema: { tags: ['vms'], summary: 'One VM', params: VmIdParams, response: { 200: Type.Ref('VmView'), ...errors(400, 401, 404) } },
   }, async (request) => supervisor.view(request.params.id));
 

@@ -1,14 +1,15 @@
 // The long-lived parts of a running server, built once: the store, the
 // tokens, the agents' supervisor, and the telemetry pipeline that feeds the
 // event history, the metrics and the WebSocket clients from every agent.
-import { mkdirSync } from 'node:fs';
-import type { TelemetryEvent } from '@uckpt/engine';
+import type { InstanceLock, TelemetryEvent } from '@uckpt/engine';
 import { TelemetryMetrics } from '../metrics/index.js';
-import { EpochSummarizer, Store } from '../store/index.js';
+import { EpochSummarizer, Store, type AuditRetention } from '../store/index.js';
+import type { CapacityLimits } from './capacity.js';
 import { recoveryAuditEntry } from './recovery-audit.js';
 import { Supervisor } from './supervisor.js';
 import { tuningAuditEntry } from './tuning-audit.js';
 import { TelemetryHub } from './telemetry-hub.js';
+import { lockStateDir, prepareStateDir } from './state-dir.js';
 import { loadTokens, type TokenRing, type TokenSource } from './tokens.js';
 
 export interface ServiceOptions {
@@ -20,7 +21,12 @@ export interface ServiceOptions {
   startTimeoutMs?: number;
   /** Collect Node process metrics (on in production; one collector per process). */
   processMetrics?: boolean;
+  capacity?: Partial<CapacityLimits>;
+  auditRetention?: Partial<AuditRetention>;
 }
+
+/** How often old audit rows are moved to the archive, beside every thousand new ones. */
+const archiveEveryMs = 3_600_000;
 
 export class Service {
   readonly store: Store;
@@ -31,11 +37,13 @@ export class Service {
   readonly supervisor: Supervisor;
   readonly #summarizer: EpochSummarizer;
   readonly #log: (message: string) => void;
+  readonly #lock: InstanceLock;
+  #archiver: NodeJS.Timeout | undefined;
 
-  private constructor(options: ServiceOptions) {
-    mkdirSync(options.stateDir, { recursive: true, mode: 0o700 });
+  private constructor(options: ServiceOptions, lock: InstanceLock) {
+    this.#lock = lock;
     this.#log = options.log;
-    this.store = new Store(options.stateDir);
+    this.store = new Store(options.stateDir, options.auditRetention ? { auditRetention: options.auditRetention } : {});
     const { ring, sources } = loadTokens(options.stateDir, options.env);
     this.tokens = ring;
     this.tokenSources = sources;
@@ -48,15 +56,29 @@ export class Service {
       log: options.log,
       ...(options.calibrationMs !== undefined ? { calibrationMs: options.calibrationMs } : {}),
       ...(options.startTimeoutMs !== undefined ? { startTimeoutMs: options.startTimeoutMs } : {}),
+      ...(options.capacity ? { capacity: options.capacity } : {}),
     });
   }
 
-  /** Opens the state directory and re-attaches to the agents of every stored VM. */
+  /**
+   * Opens the state directory (refused unless private, and unless no other
+   * server holds it) and re-attaches to the agents of every stored VM.
+   */
   static async open(options: ServiceOptions): Promise<Service> {
-    const service = new Service(options);
+    prepareStateDir(options.stateDir);
+    const lock = lockStateDir(options.stateDir);
+    let service: Service;
+    try {
+      service = new Service(options, lock);
+    } catch (error) {
+      lock.release();
+      throw error;
+    }
     await service.supervisor.attachAll();
     service.#publishVms();
     service.#summarizer.start();
+    service.#archiveAudit();
+    service.#archiver = setInterval(() => service.#archiveAudit(), archiveEveryMs).unref();
     return service;
   }
 
@@ -65,8 +87,19 @@ export class Service {
     if (stopAgents) await this.supervisor.stopAll();
     else this.supervisor.detachAll();
     this.#summarizer.stop();
+    clearInterval(this.#archiver);
     this.hub.close();
     this.store.close();
+    this.#lock.release();
+  }
+
+  #archiveAudit(): void {
+    try {
+      const moved = this.store.archiveAudit();
+      if (moved > 0) this.#log(`moved ${moved} old audit rows to the audit archive`);
+    } catch (error) {
+      this.#log(`audit rows not archived: ${(error as Error).message}`);
+    }
   }
 
   /** Called after a VM is created or deleted. */

@@ -3,13 +3,23 @@
 // server re-attaches to the ones alive and re-creates, from their stored
 // definitions, the VMs whose agents are gone. An agent that dies while
 // attached marks its VM failed with the reason; the server carries on.
-import { spawn, type ChildProcess } from 'node:child_process';
-import { closeSync, existsSync, mkdirSync, openSync, readFileSync } from 'node:fs';
+//
+// Exactly one agent per VM: an agent holds its VM's lock for its life, and
+// the server starts no agent for a VM whose lock is held. An agent that
+// holds the lock but does not answer (a busy host) is waited for, never
+// doubled; the server signals only processes confirmed to be that VM's
+// agent (service/agent-process.ts).
+import type { ChildProcess } from 'node:child_process';
+import { mkdirSync, readFileSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import {
   AgentClient,
-  agentProgramPath,
+  agentLockPath,
+  agentSocketPath,
+  backendUnavailable,
   EngineError,
+  InstanceLock,
+  lockHeldExitCode,
   type AgentMethod,
   type AgentMethods,
   type AgentStatus,
@@ -18,7 +28,9 @@ import {
   type VmSpec,
   type VmState,
 } from '@uckpt/engine';
-import { newVmId, type Store, type VmRecord } from '../store/index.js';
+import { newVmId, type AgentIdentity, type Store, type VmRecord } from '../store/index.js';
+import { describeExit, exitsWithin, isAgentOf, spawnAgent, waitForAgentExit } from './agent-process.js';
+import { checkCapacity, defaultCapacity, hostMemory, type CapacityLimits, type HostMemory } from './capacity.js';
 import { viewOf, type VmView } from './vm-view.js';
 
 export interface SupervisorOptions {
@@ -30,6 +42,9 @@ export interface SupervisorOptions {
   startTimeoutMs?: number;
   /** Passed to agents: how long they calibrate before protecting (tests shorten it). */
   calibrationMs?: number;
+  capacity?: Partial<CapacityLimits>;
+  /** The host's memory now (tests pretend). */
+  hostMemory?: () => HostMemory;
 }
 
 interface ManagedVm {
@@ -39,19 +54,25 @@ interface ManagedVm {
   child: ChildProcess | null;
   /** Set while we close the connection on purpose. */
   detaching: boolean;
+  /** Set while the server waits for an agent that holds the VM's lock but does not answer. */
+  reconnect: NodeJS.Timeout | null;
 }
 
 const unixSocketPathMax = 107;
 const terminal = new Set<VmState>(['finished', 'crashed', 'failed', 'stopped']);
+/** How often the server tries again to reach an agent that holds its VM's lock but did not answer. */
+const reconnectEveryMs = 2000;
 
 export class Supervisor {
   readonly #options: SupervisorOptions;
   readonly #agentsDir: string;
+  readonly #capacity: CapacityLimits;
   readonly #vms = new Map<string, ManagedVm>();
 
   constructor(options: SupervisorOptions) {
     this.#options = options;
     this.#agentsDir = path.join(options.stateDir, 'agents');
+    this.#capacity = { ...defaultCapacity, ...options.capacity };
     mkdirSync(this.#agentsDir, { recursive: true, mode: 0o700 });
   }
 
@@ -62,8 +83,17 @@ export class Supervisor {
   }
 
   async create(spec: VmSpec, settings: CheckpointSettings): Promise<VmView> {
-    const record = this.#options.store.insertVm({ id: newVmId(), spec, settings });
-    const managed: ManagedVm = { record, client: null, child: null, detaching: false };
+    const unavailable = backendUnavailable(spec.backend);
+    if (unavailable) throw new EngineError('backend-unavailable', unavailable);
+    const live = [...this.#vms.values()].filter((managed) => !terminal.has(managed.record.state)).map((managed) => managed.record.spec);
+    checkCapacity(live, spec, this.#capacity, (this.#options.hostMemory ?? hostMemory)());
+    const id = newVmId();
+    const socketPath = agentSocketPath(this.#agentsDir, id);
+    if (socketPath.length > unixSocketPathMax) {
+      throw new EngineError('invalid-argument', `the state directory path is too long for a Unix socket (${socketPath})`);
+    }
+    const record = this.#options.store.insertVm({ id, spec, settings, agentSocket: socketPath });
+    const managed: ManagedVm = { record, client: null, child: null, detaching: false, reconnect: null };
     this.#vms.set(record.id, managed);
     try {
       const status = await this.#start(managed);
@@ -72,8 +102,7 @@ export class Supervisor {
     } catch (error) {
       // Creation failed: leave nothing behind.
       await this.#stopAgent(managed).catch(() => undefined);
-      this.#vms.delete(record.id);
-      this.#options.store.deleteVm(record.id);
+      this.#forget(managed);
       throw error;
     }
   }
@@ -95,7 +124,7 @@ export class Supervisor {
   async request<M extends AgentMethod>(id: string, method: M, params: AgentMethods[M]['params'], timeoutMs?: number): Promise<AgentMethods[M]['result']> {
     const managed = this.#require(id);
     if (!managed.client || managed.client.closed) {
-      const why = managed.record.reason ? `: ${managed.record.reason}` : '';
+      const why = managed.reconnect ? ': its agent is alive but does not answer yet' : managed.record.reason ? `: ${managed.record.reason}` : '';
       throw new EngineError('conflict', `VM ${id} is ${managed.record.state}${why}`);
     }
     return managed.client.request(method, params, timeoutMs);
@@ -112,8 +141,7 @@ export class Supervisor {
   async remove(id: string): Promise<void> {
     const managed = this.#require(id);
     await this.#stopAgent(managed);
-    this.#vms.delete(id);
-    this.#options.store.deleteVm(id);
+    this.#forget(managed);
   }
 
   /** Deliberate shutdown: every agent stops its VM and exits. */
@@ -125,22 +153,20 @@ export class Supervisor {
   detachAll(): void {
     for (const managed of this.#vms.values()) {
       managed.detaching = true;
+      this.#stopReconnecting(managed);
       managed.client?.close();
     }
   }
 
   async #attachOrRecreate(record: VmRecord): Promise<void> {
-    const managed: ManagedVm = { record, client: null, child: null, detaching: false };
+    const managed: ManagedVm = { record, client: null, child: null, detaching: false, reconnect: null };
     this.#vms.set(record.id, managed);
-    if (record.agentSocket && existsSync(record.agentSocket)) {
-      try {
-        const { client, status } = await AgentClient.connect(record.agentSocket, 2000);
-        this.#adopt(managed, client);
-        this.#options.log(`re-attached to VM ${record.id} (agent pid ${status.pid}, ${status.state})`);
-        return;
-      } catch (error) {
-        this.#options.log(`VM ${record.id}: its agent does not answer (${(error as Error).message})`);
-      }
+    const socketPath = record.agentSocket ?? agentSocketPath(this.#agentsDir, record.id);
+    if (await this.#tryAttach(managed, socketPath)) return;
+    if (InstanceLock.isHeld(agentLockPath(socketPath))) {
+      this.#options.log(`VM ${record.id}: its agent holds the VM but does not answer; trying again every ${reconnectEveryMs / 1000} s`);
+      this.#keepReconnecting(managed, socketPath);
+      return;
     }
     if (terminal.has(record.state)) return;
     this.#options.log(`VM ${record.id}: agent gone, re-creating the VM from its definition`);
@@ -152,51 +178,87 @@ export class Supervisor {
     }
   }
 
+  async #tryAttach(managed: ManagedVm, socketPath: string): Promise<boolean> {
+    try {
+      const { client, status } = await AgentClient.connect(socketPath, 2000, managed.record.id);
+      this.#adopt(managed, client, status);
+      this.#options.log(`re-attached to VM ${managed.record.id} (agent pid ${status.pid}, ${status.state})`);
+      return true;
+    } catch (error) {
+      this.#options.log(`VM ${managed.record.id}: its agent does not answer (${(error as Error).message})`);
+      return false;
+    }
+  }
+
+  /** Keeps trying to reach an agent that holds the VM's lock; if it lets go, the VM is re-created or marked failed. */
+  #keepReconnecting(managed: ManagedVm, socketPath: string): void {
+    managed.reconnect = setTimeout(async () => {
+      managed.reconnect = null;
+      if (!this.#vms.has(managed.record.id) || managed.detaching) return;
+      if (await this.#tryAttach(managed, socketPath)) return;
+      if (InstanceLock.isHeld(agentLockPath(socketPath))) this.#keepReconnecting(managed, socketPath);
+      else if (!terminal.has(managed.record.state)) await this.#attachOrRecreate(managed.record);
+    }, reconnectEveryMs);
+    managed.reconnect.unref();
+  }
+
+  #stopReconnecting(managed: ManagedVm): void {
+    if (managed.reconnect) clearTimeout(managed.reconnect);
+    managed.reconnect = null;
+  }
+
   async #start(managed: ManagedVm): Promise<AgentStatus> {
     const { id, spec, settings } = managed.record;
-    const socketPath = path.join(this.#agentsDir, `${id}.sock`);
-    if (socketPath.length > unixSocketPathMax) {
-      throw new EngineError('invalid-argument', `the state directory path is too long for a Unix socket (${socketPath})`);
+    const socketPath = managed.record.agentSocket ?? agentSocketPath(this.#agentsDir, id);
+    const startTimeoutMs = this.#options.startTimeoutMs ?? 30_000;
+    if (InstanceLock.isHeld(agentLockPath(socketPath))) {
+      throw new EngineError('conflict', `an agent already runs VM ${id} (its lock is held); it is not started twice`);
     }
     const logPath = path.join(this.#agentsDir, `${id}.log`);
-    const logFd = openSync(logPath, 'a', 0o600);
-    const args = [agentProgramPath, '--vm-id', id, '--socket', socketPath, '--spec', JSON.stringify(spec), '--settings', JSON.stringify(settings)];
-    if (this.#options.calibrationMs !== undefined) args.push('--calibration-ms', String(this.#options.calibrationMs));
-    // Detached in its own session: the agent must survive the server's death.
-    const child = spawn(process.execPath, args, { detached: true, stdio: ['ignore', logFd, logFd] });
-    closeSync(logFd);
-    child.unref();
+    const child = spawnAgent({
+      vmId: id, socketPath, logPath, spec, settings,
+      ...(this.#options.calibrationMs !== undefined ? { calibrationMs: this.#options.calibrationMs } : {}),
+    });
     managed.child = child;
     const exited = new Promise<never>((_, reject) =>
-      child.once('exit', (code, signal) =>
-        reject(new EngineError('backend-unavailable', `the agent exited at start (${describeExit(code, signal)}): ${lastLine(logPath)}`)),
-      ),
+      child.once('exit', (code, signal) => {
+        const why = code === lockHeldExitCode ? 'another agent holds the VM' : `${describeExit(code, signal)}: ${lastLine(logPath)}`;
+        reject(new EngineError('backend-unavailable', `the agent exited at start (${why})`));
+      }),
     );
     exited.catch(() => undefined);
-    const deadline = Date.now() + (this.#options.startTimeoutMs ?? 30_000);
+    const deadline = Date.now() + startTimeoutMs;
     for (;;) {
       try {
-        const { client, status } = await Promise.race([AgentClient.connect(socketPath, 2000), exited]);
-        this.#options.store.updateAgent(id, child.pid ?? null, socketPath);
-        managed.record = { ...managed.record, agentPid: child.pid ?? null, agentSocket: socketPath };
-        this.#adopt(managed, client);
+        const { client, status } = await Promise.race([AgentClient.connect(socketPath, 2000, id), exited]);
+        this.#adopt(managed, client, status);
         return status;
       } catch (error) {
-        const engineError = error as EngineError;
-        if (engineError.code === 'backend-unavailable') throw error;
+        if ((error as EngineError).code === 'backend-unavailable') throw error;
         if (Date.now() > deadline) {
-          child.kill('SIGKILL');
-          throw new EngineError('timeout', `the agent did not come up within ${this.#options.startTimeoutMs ?? 30_000} ms`);
+          // Still our own child, not yet reaped: its pid cannot name another process.
+          if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+          throw new EngineError('timeout', `the agent did not come up within ${startTimeoutMs} ms`);
         }
         await new Promise((resolve) => setTimeout(resolve, 50));
       }
     }
   }
 
-  #adopt(managed: ManagedVm, client: AgentClient): void {
+  #adopt(managed: ManagedVm, client: AgentClient, status: AgentStatus): void {
+    const { id } = managed.record;
+    const identity: AgentIdentity = { pid: status.pid, startTime: status.startTime };
+    // The agent says who it is; /proc must agree before the server ever signals that pid.
+    const confirmed = isAgentOf(identity, id) ? identity : null;
+    if (!confirmed) this.#options.log(`VM ${id}: agent pid ${status.pid} could not be confirmed in /proc; it will never be signalled`);
+    this.#stopReconnecting(managed);
     managed.client = client;
     managed.detaching = false;
+    managed.record = { ...managed.record, agent: confirmed };
+    this.#options.store.updateAgent(id, confirmed);
     client.on('telemetry', (event) => {
+      // An agent speaks for its own VM only.
+      if (event.vmId !== id) return;
       if (event.type === 'vm-state') this.#recordState(managed, event.state, event.reason ?? null);
       if (event.type === 'interval-tuned') this.#recordTunedInterval(managed, event.to);
       this.#options.onEvent(event);
@@ -215,8 +277,7 @@ export class Supervisor {
   }
 
   async #deathReason(managed: ManagedVm): Promise<string> {
-    const pid = managed.record.agentPid;
-    const child = managed.child;
+    const { child, record } = managed;
     if (child) {
       // The socket closes a moment before the exit status arrives.
       const status = child.exitCode !== null || child.signalCode !== null
@@ -230,8 +291,8 @@ export class Supervisor {
           });
       if (status) return `the agent process (pid ${child.pid}) died: ${describeExit(status.code, status.signal)}`;
     }
-    if (pid && (await exitsWithin(pid, 1000))) return `the agent process (pid ${pid}) died`;
-    return `the connection to the agent${pid ? ` (pid ${pid})` : ''} was lost`;
+    if (record.agent && (await exitsWithin(record.agent, 1000))) return `the agent process (pid ${record.agent.pid}) died`;
+    return `the connection to the agent${record.agent ? ` (pid ${record.agent.pid})` : ''} was lost`;
   }
 
   #markFailed(managed: ManagedVm, reason: string): void {
@@ -256,12 +317,23 @@ export class Supervisor {
 
   async #stopAgent(managed: ManagedVm): Promise<void> {
     managed.detaching = true;
-    const pid = managed.record.agentPid ?? managed.child?.pid;
+    this.#stopReconnecting(managed);
     if (managed.client && !managed.client.closed) {
       await managed.client.request('stop', {}, 5000).catch(() => undefined);
       managed.client.close();
     }
-    if (pid) await waitForExit(pid, 5000);
+    const { agent } = managed.record;
+    if (agent) await waitForAgentExit(agent, managed.record.id, 5000);
+    else if (managed.child && managed.child.exitCode === null && managed.child.signalCode === null) managed.child.kill('SIGKILL');
+  }
+
+  /** Forgets a VM whose agent has stopped: its row and the agent's files go. */
+  #forget(managed: ManagedVm): void {
+    const { id, agentSocket } = managed.record;
+    this.#vms.delete(id);
+    this.#options.store.deleteVm(id);
+    const socketPath = agentSocket ?? agentSocketPath(this.#agentsDir, id);
+    for (const file of [socketPath, agentLockPath(socketPath), path.join(this.#agentsDir, `${id}.log`)]) rmSync(file, { force: true });
   }
 
   async #statusOrNull(managed: ManagedVm): Promise<AgentStatus | null> {
@@ -278,48 +350,6 @@ export class Supervisor {
     if (!managed) throw new EngineError('not-found', `no VM with id ${id}`);
     return managed;
   }
-}
-
-/** True while the process exists and is not a zombie waiting to be reaped. */
-function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-  } catch {
-    return false;
-  }
-  try {
-    // /proc/PID/stat: "pid (comm) S ..."; comm may hold spaces, the state follows the last ')'.
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) !== 'Z';
-  } catch {
-    return false;
-  }
-}
-
-async function exitsWithin(pid: number, ms: number): Promise<boolean> {
-  const deadline = Date.now() + ms;
-  while (isAlive(pid)) {
-    if (Date.now() > deadline) return false;
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
-  return true;
-}
-
-/** Waits for a process to exit; after `graceMs` it is sent SIGKILL. */
-async function waitForExit(pid: number, graceMs: number): Promise<void> {
-  const deadline = Date.now() + graceMs;
-  while (isAlive(pid)) {
-    if (Date.now() > deadline) {
-      process.kill(pid, 'SIGKILL');
-      await new Promise((resolve) => setTimeout(resolve, 50));
-      return;
-    }
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
-}
-
-function describeExit(code: number | null, signal: NodeJS.Signals | null): string {
-  return signal ? `killed by ${signal}` : `exit code ${code}`;
 }
 
 function lastLine(logPath: string): string {

@@ -7,14 +7,14 @@ import { clampLimit, QueryCache } from './query.js';
 
 /** Who may hold a token. */
 export type Role = 'operator' | 'viewer';
-/** Who acted: a token's holder, or the service itself (automatic recovery). */
-export type Actor = Role | 'system';
+/** Who acted: a token's holder, the service itself (automatic recovery), or a caller without a valid token. */
+export type Actor = Role | 'system' | 'anonymous';
 
 export interface AuditEntry {
   /** Unix time in ms; defaults to now. */
   time?: number;
   role: Actor;
-  /** The token's label (e.g. 'env:UCKPT_OPERATOR_TOKEN'), never the token. */
+  /** The token's label (e.g. 'operator:env'), never the token; for 'anonymous', what it presented ('no token', 'invalid token'). */
   tokenLabel: string;
   /** What was attempted, e.g. 'vm.create', 'vm.config', 'vm.rollback'. */
   action: string;

@@ -1,6 +1,7 @@
 // Persistence for the server: VM definitions, the audit log, the event history.
 export { Store, databaseFileName, type StoreOptions } from './store.js';
-export { newVmId, type NewVm, type VmRecord } from './vms.js';
+export { newVmId, type AgentIdentity, type NewVm, type VmRecord } from './vms.js';
+export { AuditArchive, auditArchiveDir, defaultAuditRetention, type AuditRetention } from './audit-archive.js';
 export { auditResult, type Actor, type AuditEntry, type AuditQuery, type AuditRecord, type Role } from './audit.js';
 export {
   isHistoryEvent,

@@ -87,6 +87,50 @@ export const migrations: readonly Migration[] = [
         BEGIN SELECT RAISE(ABORT, 'the audit log is append-only: rows cannot be deleted'); END;
     `,
   },
+  {
+    // Version 3, for the hardening of the service:
+    // - the audit log also records requests without a valid token ('anonymous');
+    // - old audit rows move to compressed archive files (store/audit-archive.ts).
+    //   A row may be deleted only once archived: audit_archived holds the id up
+    //   to which rows are in archive files, and it can only grow;
+    // - the agent's start time, which with its pid identifies the process (pids are reused).
+    version: 3,
+    up: `
+      ALTER TABLE vms ADD COLUMN agent_start_time INTEGER;
+
+      CREATE TABLE audit_v3 (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        time INTEGER NOT NULL,
+        role TEXT NOT NULL CHECK (role IN ('operator', 'viewer', 'system', 'anonymous')),
+        token_label TEXT NOT NULL,
+        action TEXT NOT NULL,
+        target TEXT,
+        parameters TEXT CHECK (parameters IS NULL OR json_valid(parameters)),
+        result TEXT NOT NULL,
+        client TEXT
+      ) STRICT;
+      INSERT INTO audit_v3 SELECT * FROM audit;
+      DROP TABLE audit;
+      ALTER TABLE audit_v3 RENAME TO audit;
+      CREATE INDEX audit_by_target ON audit (target, id);
+      CREATE INDEX audit_by_action ON audit (action, id);
+      CREATE INDEX audit_by_time ON audit (time);
+
+      CREATE TABLE audit_archived (through_id INTEGER NOT NULL) STRICT;
+      INSERT INTO audit_archived (through_id) VALUES (0);
+      CREATE TRIGGER audit_archived_one_row_insert BEFORE INSERT ON audit_archived
+        BEGIN SELECT RAISE(ABORT, 'audit_archived has exactly one row'); END;
+      CREATE TRIGGER audit_archived_one_row_delete BEFORE DELETE ON audit_archived
+        BEGIN SELECT RAISE(ABORT, 'audit_archived has exactly one row'); END;
+      CREATE TRIGGER audit_archived_forward BEFORE UPDATE ON audit_archived WHEN NEW.through_id < OLD.through_id
+        BEGIN SELECT RAISE(ABORT, 'the archived part of the audit log only grows'); END;
+
+      CREATE TRIGGER audit_no_update BEFORE UPDATE ON audit
+        BEGIN SELECT RAISE(ABORT, 'the audit log is append-only: rows cannot be updated'); END;
+      CREATE TRIGGER audit_no_delete BEFORE DELETE ON audit WHEN OLD.id > (SELECT through_id FROM audit_archived)
+        BEGIN SELECT RAISE(ABORT, 'the audit log is append-only: only archived rows can be deleted'); END;
+    `,
+  },
 ];
 
 export const latestSchemaVersion = migrations.at(-1)?.version ?? 0;

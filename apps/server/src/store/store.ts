@@ -7,14 +7,20 @@ import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import type { CheckpointSettings, TelemetryEvent, VmState } from '@uckpt/engine';
 import { AuditLog, type AuditEntry, type AuditQuery, type AuditRecord } from './audit.js';
+import { AuditArchive, type AuditRetention } from './audit-archive.js';
 import type { CheckpointSummaryEvent } from './epoch-summarizer.js';
 import { EventHistory, type EventQuery, type HistoryRecord, type RetentionOptions } from './event-history.js';
 import { migrate } from './migrations.js';
-import { VmTable, type NewVm, type VmRecord } from './vms.js';
+import { VmTable, type AgentIdentity, type NewVm, type VmRecord } from './vms.js';
 
 export const databaseFileName = 'uckpt.db';
 
-export type StoreOptions = RetentionOptions;
+export interface StoreOptions extends RetentionOptions {
+  auditRetention?: Partial<AuditRetention>;
+}
+
+/** Audit inserts between two archivals (the service also archives at start and hourly). */
+const archiveEvery = 1000;
 
 export class Store {
   readonly path: string;
@@ -23,6 +29,8 @@ export class Store {
   private readonly vms: VmTable;
   private readonly audit: AuditLog;
   private readonly events: EventHistory;
+  private readonly archive: AuditArchive;
+  private auditInserts = 0;
 
   constructor(stateDir: string, options: StoreOptions = {}) {
     mkdirSync(stateDir, { recursive: true, mode: 0o700 });
@@ -39,6 +47,7 @@ export class Store {
       this.vms = new VmTable(this.db);
       this.audit = new AuditLog(this.db);
       this.events = new EventHistory(this.db, options);
+      this.archive = new AuditArchive(this.db, stateDir, options.auditRetention);
     } catch (error) {
       this.db.close();
       throw error;
@@ -54,9 +63,9 @@ export class Store {
     this.vms.updateSettings(id, settings);
   }
 
-  /** Where the VM's agent runs; null for both once it is gone. */
-  updateAgent(id: string, pid: number | null, socketPath: string | null): void {
-    this.vms.updateAgent(id, pid, socketPath);
+  /** Which process is the VM's agent; null once it is gone. */
+  updateAgent(id: string, agent: AgentIdentity | null): void {
+    this.vms.updateAgent(id, agent);
   }
 
   markState(id: string, state: VmState, reason: string | null = null): void {
@@ -78,7 +87,14 @@ export class Store {
 
   /** Returns the new row's id. */
   appendAudit(entry: AuditEntry): number {
-    return this.audit.appendAudit(entry);
+    const id = this.audit.appendAudit(entry);
+    if (++this.auditInserts % archiveEvery === 0) this.archiveAudit();
+    return id;
+  }
+
+  /** Moves audit rows past the retention bounds into archive files; returns how many moved. */
+  archiveAudit(now?: number): number {
+    return this.archive.archive(now);
   }
 
   queryAudit(query: AuditQuery = {}): AuditRecord[] {

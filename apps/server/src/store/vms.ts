@@ -12,8 +12,9 @@ export interface VmRecord {
   settings: CheckpointSettings;
   /** Unix time in ms. */
   createdAt: number;
-  /** The VM's agent process and its Unix socket, as last reported; null before it started. */
-  agentPid: number | null;
+  /** The VM's agent process as last confirmed (pid and start time: pids are reused); null while it has none. */
+  agent: AgentIdentity | null;
+  /** Where the VM's agent listens; fixed when the VM is created. */
   agentSocket: string | null;
   /** Last state recorded with markState ('starting' at creation). */
   state: VmState;
@@ -21,9 +22,16 @@ export interface VmRecord {
   reason: string | null;
 }
 
+/** A process, told apart from later ones with the same pid by its start time (clock ticks since boot, /proc/PID/stat). */
+export interface AgentIdentity {
+  pid: number;
+  startTime: number;
+}
+
 export interface NewVm {
   /** Defaults to a fresh newVmId(). */
   id?: string;
+  agentSocket?: string;
   spec: VmSpec;
   settings: CheckpointSettings;
   /** Defaults to now. */
@@ -41,6 +49,7 @@ interface VmRow {
   settings: string;
   created_at: number;
   agent_pid: number | null;
+  agent_start_time: number | null;
   agent_socket: string | null;
   state: string;
   reason: string | null;
@@ -49,7 +58,7 @@ interface VmRow {
 export class VmTable {
   private readonly insert: Statement<[VmRow]>;
   private readonly setSettings: Statement<[string, string]>;
-  private readonly setAgent: Statement<[number | null, string | null, string]>;
+  private readonly setAgent: Statement<[number | null, number | null, string]>;
   private readonly setState: Statement<[string, string | null, string]>;
   private readonly remove: Statement<[string]>;
   private readonly selectOne: Statement<[string], VmRow>;
@@ -57,11 +66,11 @@ export class VmTable {
 
   constructor(db: Database) {
     this.insert = db.prepare(
-      `INSERT INTO vms (id, spec, settings, created_at, agent_pid, agent_socket, state, reason)
-       VALUES (@id, @spec, @settings, @created_at, @agent_pid, @agent_socket, @state, @reason)`,
+      `INSERT INTO vms (id, spec, settings, created_at, agent_pid, agent_start_time, agent_socket, state, reason)
+       VALUES (@id, @spec, @settings, @created_at, @agent_pid, @agent_start_time, @agent_socket, @state, @reason)`,
     );
     this.setSettings = db.prepare('UPDATE vms SET settings = ? WHERE id = ?');
-    this.setAgent = db.prepare('UPDATE vms SET agent_pid = ?, agent_socket = ? WHERE id = ?');
+    this.setAgent = db.prepare('UPDATE vms SET agent_pid = ?, agent_start_time = ? WHERE id = ?');
     this.setState = db.prepare('UPDATE vms SET state = ?, reason = ? WHERE id = ?');
     this.remove = db.prepare('DELETE FROM vms WHERE id = ?');
     this.selectOne = db.prepare('SELECT * FROM vms WHERE id = ?');
@@ -75,7 +84,8 @@ export class VmTable {
       settings: toJson(vm.settings, 'the checkpoint settings'),
       created_at: vm.createdAt ?? Date.now(),
       agent_pid: null,
-      agent_socket: null,
+      agent_start_time: null,
+      agent_socket: vm.agentSocket ?? null,
       state: 'starting',
       reason: null,
     };
@@ -94,8 +104,8 @@ export class VmTable {
     mustChange(this.setSettings.run(toJson(settings, 'the checkpoint settings'), id).changes, id);
   }
 
-  updateAgent(id: string, pid: number | null, socketPath: string | null): void {
-    mustChange(this.setAgent.run(pid, socketPath, id).changes, id);
+  updateAgent(id: string, agent: AgentIdentity | null): void {
+    mustChange(this.setAgent.run(agent?.pid ?? null, agent?.startTime ?? null, id).changes, id);
   }
 
   markState(id: string, state: VmState, reason: string | null = null): void {
@@ -128,7 +138,7 @@ function toRecord(row: VmRow): VmRecord {
     spec: fromJson<VmSpec>(row.spec, `the spec of VM ${row.id}`),
     settings: withDefaultSettings(fromJson<Partial<CheckpointSettings>>(row.settings, `the settings of VM ${row.id}`)),
     createdAt: row.created_at,
-    agentPid: row.agent_pid,
+    agent: row.agent_pid !== null && row.agent_start_time !== null ? { pid: row.agent_pid, startTime: row.agent_start_time } : null,
     agentSocket: row.agent_socket,
     state: row.state as VmState,
     reason: row.reason,

@@ -1,37 +1,48 @@
 // The agent's side of the socket: accepts the server's connections, answers
 // requests by calling the VmAgent, and pushes its telemetry to every
-// connection that said hello. A connection that stops reading loses epoch
-// events (counted, never buffered without bound); other events always go.
-import { createServer, type Server, type Socket } from 'node:net';
+// connection that said hello. Nothing a peer sends can stop the agent: every
+// frame is checked before use (agent/requests.ts), a broken frame closes
+// only that connection, and what the agent sends is bounded per connection:
+// past a soft limit of unread bytes the frequent events (epochs, console
+// lines) are dropped and counted, past a hard limit the peer is not reading
+// at all and is disconnected.
 import { rmSync } from 'node:fs';
+import { createServer, type Server, type Socket } from 'node:net';
 import { EngineError } from '../errors.js';
 import type { TelemetryEvent } from '../events.js';
-import { encodeFrame, FrameDecoder, protocolVersion, type AgentMethods, type RequestMessage } from '../protocol.js';
+import { encodeFrame, FrameDecoder, protocolVersion } from '../protocol.js';
+import { parseRequest, type AgentCall } from './requests.js';
 import type { VmAgent } from './vm-agent.js';
 
-const maxBufferedBytes = 4 << 20;
+/** Unread bytes past which epochs and console lines are dropped for a connection. */
+export const softLimitBytes = 1 << 20;
+/** Unread bytes past which a connection is closed: its peer is not reading. */
+export const hardLimitBytes = 16 << 20;
 
 interface Connection {
   socket: Socket;
   greeted: boolean;
   droppedEpochs: number;
+  droppedConsoleLines: number;
 }
 
 export class AgentEndpoint {
   readonly #agent: VmAgent;
   readonly #server: Server;
   readonly #connections = new Set<Connection>();
+  readonly #log: (message: string) => void;
   /** Called when a client asks the agent to stop, after the answer is sent. */
   onStop: () => void = () => undefined;
 
-  constructor(agent: VmAgent) {
+  constructor(agent: VmAgent, log: (message: string) => void = () => undefined) {
     this.#agent = agent;
+    this.#log = log;
     this.#server = createServer((socket) => this.#accept(socket));
     agent.on('telemetry', (event) => this.#broadcast(event));
   }
 
+  /** Listens on `socketPath`; the caller holds the VM's lock, so a file left there is a dead agent's. */
   listen(socketPath: string): Promise<void> {
-    // Only one agent owns a VM's socket path: a leftover file is from a dead agent.
     rmSync(socketPath, { force: true });
     return new Promise((resolve, reject) => {
       this.#server.once('error', reject);
@@ -48,93 +59,128 @@ export class AgentEndpoint {
   }
 
   #accept(socket: Socket): void {
-    const connection: Connection = { socket, greeted: false, droppedEpochs: 0 };
+    const connection: Connection = { socket, greeted: false, droppedEpochs: 0, droppedConsoleLines: 0 };
     const decoder = new FrameDecoder();
     this.#connections.add(connection);
     socket.on('data', (chunk) => {
-      let messages: unknown[];
+      let frames: unknown[];
       try {
-        messages = decoder.push(chunk);
+        frames = decoder.push(chunk);
       } catch (error) {
-        socket.destroy(error as Error);
+        this.#log(`closing a connection that sent a broken frame: ${(error as Error).message}`);
+        socket.destroy();
         return;
       }
-      for (const message of messages) void this.#handle(connection, message as RequestMessage);
+      for (const frame of frames) this.#handle(connection, frame);
     });
     socket.on('error', () => undefined);
     socket.on('close', () => this.#connections.delete(connection));
   }
 
-  async #handle(connection: Connection, request: RequestMessage): Promise<void> {
-    const { id, method, params } = request;
-    if (!connection.greeted && method !== 'hello') {
+  #handle(connection: Connection, frame: unknown): void {
+    const request = parseRequest(frame);
+    if (!request) return;
+    if ('error' in request) {
+      this.#reply(connection, request.id, request.error);
+      return;
+    }
+    const { id, call } = request;
+    if (!connection.greeted && call.method !== 'hello') {
       this.#reply(connection, id, new EngineError('invalid-argument', 'the first request must be hello'));
       return;
     }
-    try {
-      const result = await this.#dispatch(connection, method, params as never);
-      this.#reply(connection, id, undefined, result);
-      if (method === 'stop') this.onStop();
-    } catch (error) {
-      this.#reply(connection, id, EngineError.from(error));
-    }
+    // Every path of a call ends in a reply; nothing a call throws escapes.
+    Promise.resolve()
+      .then(() => this.#dispatch(connection, call))
+      .then(
+        (result) => {
+          this.#reply(connection, id, undefined, result);
+          if (call.method === 'stop') this.onStop();
+        },
+        (error: unknown) => this.#reply(connection, id, EngineError.from(error)),
+      );
   }
 
-  #dispatch(connection: Connection, method: keyof AgentMethods, params: Record<string, unknown>): unknown {
+  #dispatch(connection: Connection, call: AgentCall): unknown {
     const agent = this.#agent;
-    switch (method) {
-      case 'hello': {
-        if (params.protocol !== protocolVersion) {
-          throw new EngineError('invalid-argument', `agent speaks protocol ${protocolVersion}, not ${String(params.protocol)}`);
+    switch (call.method) {
+      case 'hello':
+        if (call.protocol !== protocolVersion) {
+          throw new EngineError('invalid-argument', `agent speaks protocol ${protocolVersion}, not ${call.protocol}`);
+        }
+        if (call.vmId !== undefined && call.vmId !== agent.vmId) {
+          throw new EngineError('invalid-argument', `this agent runs VM ${agent.vmId}, not ${call.vmId.slice(0, 64)}`);
         }
         connection.greeted = true;
         return agent.status();
-      }
       case 'status':
         return agent.status();
       case 'configure':
-        return agent.configure(params);
+        return agent.configure(call.patch);
       case 'checkpoint':
         return agent.checkpointNow();
       case 'rollback':
-        return agent.rollback(params.to as AgentMethods['rollback']['params']['to']);
+        return agent.rollback(call.to);
       case 'checkpoints':
         return agent.checkpoints();
       case 'inject':
-        return agent.inject(params as unknown as AgentMethods['inject']['params']);
+        return agent.inject(call.fault);
       case 'faults':
         return agent.injections();
       case 'console':
-        return agent.consoleTail(typeof params.lines === 'number' ? params.lines : undefined);
+        return agent.consoleTail(call.lines);
       case 'stop':
         agent.stop();
         return { stopped: true };
-      default:
-        throw new EngineError('invalid-argument', `unknown method ${String(method)}`);
     }
   }
 
   #reply(connection: Connection, id: number, error: EngineError | undefined, result?: unknown): void {
     const message = error ? { id, error: { code: error.code, message: error.message } } : { id, result: result ?? null };
-    if (!connection.socket.destroyed) connection.socket.write(encodeFrame(message));
+    this.#send(connection, encodeFrame(message));
   }
 
   #broadcast(event: TelemetryEvent): void {
     let frame: Buffer | undefined;
     for (const connection of this.#connections) {
       if (!connection.greeted || connection.socket.destroyed) continue;
-      if (event.type === 'epoch' && connection.socket.writableLength > maxBufferedBytes) {
-        connection.droppedEpochs++;
-        continue;
+      if (connection.socket.writableLength > softLimitBytes) {
+        if (event.type === 'epoch') {
+          connection.droppedEpochs++;
+          continue;
+        }
+        if (event.type === 'console') {
+          connection.droppedConsoleLines++;
+          continue;
+        }
       }
-      if (event.type === 'epoch' && connection.droppedEpochs > 0) {
-        const caughtUp = { ...event, coalesced: event.coalesced + connection.droppedEpochs };
-        connection.droppedEpochs = 0;
-        connection.socket.write(encodeFrame({ event: caughtUp }));
+      const owed = event.type === 'epoch' ? connection.droppedEpochs : event.type === 'console' ? connection.droppedConsoleLines : 0;
+      if (owed > 0) {
+        this.#send(connection, encodeFrame({ event: withDropped(event, owed) }));
+        if (event.type === 'epoch') connection.droppedEpochs = 0;
+        else connection.droppedConsoleLines = 0;
         continue;
       }
       frame ??= encodeFrame({ event });
-      connection.socket.write(frame);
+      this.#send(connection, frame);
     }
   }
+
+  #send(connection: Connection, frame: Buffer): void {
+    const { socket } = connection;
+    if (socket.destroyed) return;
+    if (socket.writableLength > hardLimitBytes) {
+      this.#log(`closing a connection that left ${socket.writableLength} bytes unread`);
+      socket.destroy();
+      return;
+    }
+    socket.write(frame);
+  }
+}
+
+/** The event with what was dropped before it folded in: epochs count as coalesced, console lines are noted in the line. */
+function withDropped(event: TelemetryEvent, dropped: number): TelemetryEvent {
+  if (event.type === 'epoch') return { ...event, coalesced: event.coalesced + dropped };
+  if (event.type === 'console') return { ...event, line: `[${dropped} console lines not sent: the reader fell behind] ${event.line}` };
+  return event;
 }

@@ -1,7 +1,9 @@
 #!/usr/bin/env node
 // An agent process: owns one protected VM and serves it on a Unix socket.
 // It is started detached by the server and outlives it, so VMs and their
-// checkpoints survive a server crash or restart.
+// checkpoints survive a server crash or restart. It holds the VM's lock
+// (next to the socket) for its whole life: a second agent for the same VM
+// exits at once instead of running the VM twice.
 //
 //   node agent/main.js --vm-id ID --socket PATH --spec JSON --settings JSON
 import { parseArgs } from 'node:util';
@@ -10,7 +12,12 @@ import { SimBackend } from '../backends/sim.js';
 import { XenBackend } from '../backends/xen.js';
 import { withDefaultSettings, type CheckpointSettings, type VmSpec } from '../config.js';
 import { AgentEndpoint } from './agent-endpoint.js';
+import { agentLockPath, lockHeldExitCode } from './paths.js';
+import { InstanceLock } from './instance-lock.js';
 import { VmAgent } from './vm-agent.js';
+
+// Files the agent creates (its socket) are its user's alone.
+process.umask(0o077);
 
 const { values } = parseArgs({
   options: {
@@ -31,12 +38,22 @@ function required(name: keyof typeof values): string {
   return value;
 }
 
-const spec = JSON.parse(required('spec')) as VmSpec;
-const settings = withDefaultSettings(JSON.parse(required('settings')) as Partial<CheckpointSettings>);
 const vmId = required('vm-id');
 const socketPath = required('socket');
 const log = (message: string) => process.stderr.write(`${new Date().toISOString()} agent ${vmId}: ${message}\n`);
 
+// A fault in one request's handling must not take the VM and its checkpoints down.
+process.on('unhandledRejection', (reason) => log(`unhandled rejection (the agent carries on): ${describe(reason)}`));
+process.on('uncaughtException', (error) => log(`uncaught exception (the agent carries on): ${describe(error)}`));
+
+const lock = InstanceLock.tryAcquire(agentLockPath(socketPath));
+if (!lock) {
+  log(`another agent already runs VM ${vmId} (its lock ${agentLockPath(socketPath)} is held); exiting`);
+  process.exit(lockHeldExitCode);
+}
+
+const spec = JSON.parse(required('spec')) as VmSpec;
+const settings = withDefaultSettings(JSON.parse(required('settings')) as Partial<CheckpointSettings>);
 const backends = { kvm: KvmBackend, xen: XenBackend, sim: SimBackend };
 const backend = new backends[spec.backend]();
 const agent = new VmAgent({
@@ -46,7 +63,7 @@ const agent = new VmAgent({
   backend,
   ...(values['calibration-ms'] ? { calibrationMs: Number(values['calibration-ms']) } : {}),
 });
-const endpoint = new AgentEndpoint(agent);
+const endpoint = new AgentEndpoint(agent, log);
 
 let stopping = false;
 async function shutdown(why: string): Promise<void> {
@@ -55,6 +72,7 @@ async function shutdown(why: string): Promise<void> {
   log(`stopping: ${why}`);
   agent.stop();
   await endpoint.close();
+  lock!.release();
   process.exit(0);
 }
 
@@ -77,4 +95,8 @@ try {
   log(`could not start: ${(error as Error).message}`);
   // Tell a server that is waiting for us why we died; it reads our log.
   process.exit(1);
+}
+
+function describe(value: unknown): string {
+  return value instanceof Error ? (value.stack ?? value.message) : String(value);
 }

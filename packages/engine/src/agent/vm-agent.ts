@@ -11,7 +11,9 @@ import type { AlertEvent, EpochEvent, RecoveryEvent, RollbackCause, TelemetryEve
 import { checkFaultRequest, type FaultRequest, type Injection, type RecoveryOutcome } from '../faults.js';
 import { protocolVersion, type AgentStatus, type RollbackTarget } from '../protocol.js';
 import { defaultDetectors, type Detection, type Detector } from './detectors/index.js';
+import { processIdentity } from '../process-identity.js';
 import { AutoTuner } from './auto-tune.js';
+import { ConsoleGate } from './console-gate.js';
 import { FaultTracker } from './fault-tracker.js';
 import { ProgressMeter } from './progress-meter.js';
 import { chooseRecoveryTarget, explainNoTarget, type RecoveryEpisode, type RecoveryTarget, type TargetConstraints } from './recovery.js';
@@ -65,6 +67,8 @@ export class VmAgent extends EventEmitter<VmAgentEvents> {
   readonly #faults: FaultTracker;
   #episode: (RecoveryEpisode & { alertIds: string[] }) | null = null;
   readonly #tuner = new AutoTuner();
+  readonly #consoleGate = new ConsoleGate();
+  readonly #identity = processIdentity();
 
   constructor(options: VmAgentOptions) {
     super();
@@ -115,6 +119,7 @@ export class VmAgent extends EventEmitter<VmAgentEvents> {
     return {
       vmId: this.vmId,
       pid: process.pid,
+      startTime: this.#identity?.startTime ?? 0,
       protocol: protocolVersion,
       spec: this.spec,
       settings: { ...this.#settings },
@@ -444,7 +449,9 @@ export class VmAgent extends EventEmitter<VmAgentEvents> {
     this.#emit(event);
   }
 
-  #onConsole(line: string): void {
+  #onConsole(raw: string): void {
+    const line = this.#consoleGate.admit(raw);
+    if (line === null) return;
     this.#console.push(line);
     if (this.#console.length > consoleLines) this.#console.splice(0, this.#console.length - consoleLines);
     this.#emit({ type: 'console', vmId: this.vmId, time: Date.now(), line });

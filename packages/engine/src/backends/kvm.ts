@@ -1,7 +1,6 @@
 // The KVM backend: each VM is a native-kvm Vm running one of the project's
 // guest workload images, checkpointed by the native epoch loop.
 import { EventEmitter } from 'node:events';
-import { existsSync } from 'node:fs';
 import { randomInt } from 'node:crypto';
 import {
   corruptRegister,
@@ -20,6 +19,7 @@ import {
 import type { CheckpointSettings, VmSpec } from '../config.js';
 import { EngineError } from '../errors.js';
 import { applyCheckpointSettings } from './apply-settings.js';
+import { backendUnavailable } from './availability.js';
 import type { FaultEffect, FaultRequest } from '../faults.js';
 import type { Backend, BackendExit, BackendRollback, BackendVm, BackendVmEvents, GuestProgress } from '../backend.js';
 
@@ -28,12 +28,8 @@ export class KvmBackend implements Backend {
   readonly simulated = false;
 
   createVm(spec: VmSpec): BackendVm {
-    if (!existsSync('/dev/kvm')) {
-      throw new EngineError('backend-unavailable', 'this host has no /dev/kvm: load kvm-intel or kvm-amd, or enable nested virtualization');
-    }
-    if (!existsSync(guestImagePath)) {
-      throw new EngineError('backend-unavailable', `${guestImagePath} is missing: build it with \`bash scripts/setup.sh\``);
-    }
+    const unavailable = backendUnavailable('kvm');
+    if (unavailable) throw new EngineError('backend-unavailable', unavailable);
     return new KvmVm(spec);
   }
 }

@@ -5,12 +5,17 @@
 // SIGINT/SIGTERM stop the service and its VMs cleanly. SIGHUP stops only the
 // server and leaves the VMs running (for an upgrade); the next start
 // re-attaches to them, as it does after a crash.
+import { isIP } from 'node:net';
 import { homedir } from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { defaultSettings, defaultSpec } from '@uckpt/engine';
 import { buildApp } from '../../app.js';
+import { allowedHostsFor } from '../../plugins/host-allowlist.js';
+import { defaultCapacity } from '../../service/capacity.js';
 import { Service } from '../../service/service.js';
+import { UnsafeStateError } from '../../service/state-dir.js';
+import { serverLogger } from '../logging.js';
 import { integerOption } from '../options.js';
 import { UsageError } from '../usage-error.js';
 
@@ -31,54 +36,90 @@ export async function serveCommand(args: string[]): Promise<number> {
       'state-dir': { type: 'string' },
       demo: { type: 'boolean' },
       'calibration-ms': { type: 'string' },
+      'allow-host': { type: 'string', multiple: true },
+      'allow-fault-injection': { type: 'boolean' },
+      'max-vms': { type: 'string' },
+      'memory-budget-mib': { type: 'string' },
     },
   });
   const host = values.host ?? '127.0.0.1';
   if (!/^[0-9a-fA-F.:]+$|^localhost$/.test(host)) throw new UsageError(`--host must be an IP address or localhost (got "${host}")`);
   const port = integerOption('port', values.port, { min: 0, max: 65535, fallback: 8080 });
   const calibrationMs = integerOption('calibration-ms', values['calibration-ms'], { min: 0, max: 60_000, fallback: 2000 });
+  const maxVms = integerOption('max-vms', values['max-vms'], { min: 1, max: 1024, fallback: defaultCapacity.maxVms });
+  const memoryBudgetMiB = values['memory-budget-mib'] === undefined ? null : integerOption('memory-budget-mib', values['memory-budget-mib'], { min: 64, max: 1 << 24, fallback: 0 });
+  const extraHosts = values['allow-host'] ?? [];
+  for (const name of extraHosts) {
+    if (!/^[A-Za-z0-9.-]+$/.test(name) && isIP(name.replace(/^\[(.*)\]$/, '$1')) !== 6) {
+      throw new UsageError(`--allow-host must be a host name or address, without a port (got "${name}")`);
+    }
+  }
+  const faultInjection = Boolean(values['allow-fault-injection'] || values.demo);
   const stateDir = path.resolve(values['state-dir'] ?? defaultStateDir());
-  const log = (message: string) => process.stderr.write(`${new Date().toISOString()} uckpt: ${message}\n`);
 
-  const service = await Service.open({ stateDir, log, calibrationMs });
+  // Everything the server creates (database, tokens, sockets, logs) is its user's alone.
+  process.umask(0o077);
+  let service: Service;
+  const logger = serverLogger(stateDir);
+  const log = (message: string) => logger.info(message);
+  try {
+    service = await Service.open({ stateDir, log, calibrationMs, capacity: { maxVms, memoryBudgetMiB } });
+  } catch (error) {
+    if (error instanceof UnsafeStateError) throw new UsageError(error.message);
+    throw error;
+  }
   for (const source of service.tokenSources) {
     log(`${source.role} token ${source.created ? 'created in' : 'from'} ${source.origin}`);
   }
-  const app = await buildApp({ service, version: process.env.npm_package_version ?? '0.0.0' });
+  const app = await buildApp({
+    service,
+    version: process.env.npm_package_version ?? '0.0.0',
+    allowedHosts: allowedHostsFor(host, extraHosts),
+    faultInjection,
+    logger,
+  });
 
   let closing = false;
+  let stopped: (code: number) => void = () => undefined;
+  const done = new Promise<number>((resolve) => (stopped = resolve));
   const close = async (stopAgents: boolean, why: string) => {
     if (closing) return;
     closing = true;
     log(`${why}: shutting down${stopAgents ? ' and stopping every VM' : '; the VMs keep running'}`);
     await app.close();
     await service.close({ stopAgents });
-    process.exit(0);
+    stopped(0);
   };
-  process.on('SIGINT', () => void close(true, 'SIGINT'));
-  process.on('SIGTERM', () => void close(true, 'SIGTERM'));
-  process.on('SIGHUP', () => void close(false, 'SIGHUP'));
+  const onSignal = (signal: NodeJS.Signals, stopAgents: boolean) => process.on(signal, () => void close(stopAgents, signal));
+  onSignal('SIGINT', true);
+  onSignal('SIGTERM', true);
+  onSignal('SIGHUP', false);
 
   const address = await app.listen({ host, port });
   log(`listening on ${address} (dashboard ${address}/, API ${address}/api, docs ${address}/docs); state in ${stateDir}`);
   if (host !== '127.0.0.1' && host !== '::1' && host !== 'localhost') {
     log(`warning: listening on ${host}, not loopback: put TLS in front of it, tokens travel in the clear`);
   }
+  log(faultInjection ? `fault injection is on${values.demo && !values['allow-fault-injection'] ? ' (--demo)' : ''}: operators may inject faults into VMs` : 'fault injection is off (--allow-fault-injection turns it on, for testing)');
 
   if (values.demo) {
     const existing = (await service.supervisor.list()).find((vm) => vm.name === demoVmName);
     if (existing) {
       log(`demo VM ${existing.id} is ${existing.state}`);
     } else {
-      const vm = await service.supervisor.create(
-        { ...defaultSpec, name: demoVmName, workload: 'graph', memoryMiB: 512, repeat: 0 },
-        { ...defaultSettings },
-      );
-      service.vmsChanged();
-      log(`demo VM ${vm.id} created: the graph workload looping forever, checkpointed every ${vm.settings.intervalMs} ms`);
+      try {
+        const vm = await service.supervisor.create(
+          { ...defaultSpec, name: demoVmName, workload: 'graph', memoryMiB: 512, repeat: 0 },
+          { ...defaultSettings },
+        );
+        service.vmsChanged();
+        log(`demo VM ${vm.id} created: the graph workload looping forever, checkpointed every ${vm.settings.intervalMs} ms`);
+      } catch (error) {
+        logger.warn(`the demo VM could not start: ${(error as Error).message}`);
+      }
     }
     const operator = service.tokenSources.find((source) => source.role === 'operator');
     log(`sign in at ${address}/ with the operator token${operator?.origin.startsWith('$') ? ` in ${operator.origin}` : `: cat ${operator?.origin}`}`);
   }
-  return new Promise<number>(() => undefined);
+  return done;
 }
