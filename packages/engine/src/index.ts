@@ -6,7 +6,7 @@ export type * from './backend.js';
 export * from './protocol.js';
 export { AgentClient, defaultRequestTimeoutMs } from './agent-client.js';
 export { VmAgent, checkSettings } from './agent/vm-agent.js';
-export { AgentEndpoint, hardLimitBytes, softLimitBytes } from './agent/agent-endpoint.js';
+export { AgentEndpoint, defaultEndpointLimits, type EndpointLimits } from './agent/agent-endpoint.js';
 export { agentLockPath, agentSocketPath, lockHeldExitCode } from './agent/paths.js';
 export { InstanceLock } from './agent/instance-lock.js';
 export { parseRequest, isPlainObject, type AgentCall, type ParsedRequest } from './agent/requests.js';

@@ -4,8 +4,9 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { AgentClient, AgentEndpoint, encodeFrame, FrameDecoder, maxFrameBytes, protocolVersion, SimBackend, VmAgent } from '../src/index.js';
-import { connect } from 'node:net';
+import fc from 'fast-check';
+import { AgentClient, AgentEndpoint, encodeFrame, FrameDecoder, maxFrameBytes, protocolVersion, SimBackend, VmAgent, type EndpointLimits } from '../src/index.js';
+import { connect, type Socket } from 'node:net';
 
 describe('framing', () => {
   it('reassembles frames split and joined at any byte', () => {
@@ -37,7 +38,7 @@ describe('agent endpoint', () => {
     rmSync(dir, { recursive: true, force: true });
   });
 
-  async function serve(): Promise<string> {
+  async function serve(limits?: EndpointLimits): Promise<string> {
     dir = mkdtempSync(path.join(tmpdir(), 'uckpt-p-'));
     const socketPath = path.join(dir, 'a.sock');
     agent = new VmAgent({
@@ -47,7 +48,7 @@ describe('agent endpoint', () => {
       backend: new SimBackend(),
       calibrationMs: 50,
     });
-    endpoint = new AgentEndpoint(agent);
+    endpoint = new AgentEndpoint(agent, () => undefined, limits);
     await endpoint.listen(socketPath);
     agent.start();
     return socketPath;
@@ -90,5 +91,140 @@ describe('agent endpoint', () => {
     const silent = createServer(() => undefined).listen(socketPath);
     await expect(AgentClient.connect(socketPath, 200)).rejects.toThrow(/did not answer hello within 200 ms/);
     silent.close();
+  });
+});
+
+/** Frames sent on one connection, and the answers that came back before it closed or went quiet. */
+async function exchange(socketPath: string, frames: Buffer[], settleMs = 150): Promise<{ answers: unknown[]; closed: boolean }> {
+  const socket = connect(socketPath);
+  const decoder = new FrameDecoder();
+  const answers: unknown[] = [];
+  let closed = false;
+  socket.on('data', (chunk) => answers.push(...decoder.push(chunk)));
+  socket.on('close', () => (closed = true));
+  socket.on('error', () => undefined);
+  for (const frame of frames) socket.write(frame);
+  await new Promise((resolve) => setTimeout(resolve, settleMs));
+  socket.destroy();
+  return { answers, closed };
+}
+
+function rawFrame(body: string): Buffer {
+  const bytes = Buffer.from(body, 'utf8');
+  const header = Buffer.alloc(4);
+  header.writeUInt32BE(bytes.length);
+  return Buffer.concat([header, bytes]);
+}
+
+describe('an agent its peer cannot kill', () => {
+  let dir: string;
+  let agent: VmAgent;
+  let endpoint: AgentEndpoint;
+
+  afterEach(async () => {
+    agent?.stop();
+    await endpoint?.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  async function serve(limits?: EndpointLimits): Promise<string> {
+    dir = mkdtempSync(path.join(tmpdir(), 'uckpt-p-'));
+    const socketPath = path.join(dir, 'a.sock');
+    agent = new VmAgent({
+      vmId: 'vm-1',
+      spec: { name: 'sim', backend: 'sim', workload: 'graph', memoryMiB: 64, vcpus: 1, seed: 1, size: 0, param: 0, repeat: 0 },
+      settings: { enabled: true, intervalMs: 20, retention: 4, mode: 'stop-and-copy', predictor: 'off' } as never,
+      backend: new SimBackend(),
+      calibrationMs: 50,
+    });
+    endpoint = new AgentEndpoint(agent, () => undefined, limits);
+    await endpoint.listen(socketPath);
+    agent.start();
+    return socketPath;
+  }
+
+  async function stillServes(socketPath: string): Promise<void> {
+    const { client, status } = await AgentClient.connect(socketPath, 2000, 'vm-1');
+    expect(status.vmId).toBe('vm-1');
+    expect((await client.request('status', {})).state).not.toBe('failed');
+    client.close();
+  }
+
+  it('answers malformed requests with errors, ignores frames without an id, and carries on', async () => {
+    const socketPath = await serve();
+    const hello = encodeFrame({ id: 1, method: 'hello', params: { protocol: protocolVersion } });
+    const hostile = ['null', '[]', '"hello"', '42', 'true', '{}', '{"id":"1","method":"status"}', '{"id":-1,"method":"status"}', '{"id":1.5,"method":"status"}']
+      .map(rawFrame);
+    const answered = [
+      { id: 10, method: 7 },
+      { id: 11, method: 'status', params: [] },
+      { id: 12, method: 'status', params: null },
+      { id: 13, method: 'configure', params: { intervalMs: '5' } },
+      { id: 14, method: 'configure', params: { bogus: 1 } },
+      { id: 15, method: 'configure', params: { mode: 'fast' } },
+      { id: 16, method: 'rollback', params: { to: -1 } },
+      { id: 17, method: 'rollback', params: {} },
+      { id: 18, method: 'inject', params: { kind: 'meteor' } },
+      { id: 19, method: 'inject', params: {} },
+      { id: 20, method: 'console', params: { lines: 1e9 } },
+      { id: 21, method: '__proto__', params: {} },
+      { id: 22, method: 'hello', params: { protocol: protocolVersion, vmId: 'vm-other' } },
+    ].map((frame) => encodeFrame(frame));
+    const { answers, closed } = await exchange(socketPath, [hello, ...hostile, ...answered]);
+    expect(closed).toBe(false);
+    const errors = answers.filter((answer): answer is { id: number; error: { code: string } } => 'error' in (answer as object));
+    expect(errors.map((answer) => answer.id).sort((a, b) => a - b)).toEqual([10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20, 21, 22]);
+    expect(errors.every((answer) => answer.error.code === 'invalid-argument')).toBe(true);
+    expect((agent.status().settings as { intervalMs: number }).intervalMs).toBe(20);
+    await stillServes(socketPath);
+  });
+
+  it('closes a connection whose framing breaks (too long, not JSON), and only that one', async () => {
+    const socketPath = await serve();
+    const tooLong = Buffer.alloc(4);
+    tooLong.writeUInt32BE(maxFrameBytes + 1);
+    expect((await exchange(socketPath, [tooLong])).closed).toBe(true);
+    expect((await exchange(socketPath, [rawFrame('{"id":1,')])).closed).toBe(true);
+    await stillServes(socketPath);
+  });
+
+  it('survives any JSON at all as a frame, before and after hello', async () => {
+    const socketPath = await serve();
+    const hello = encodeFrame({ id: 1, method: 'hello', params: { protocol: protocolVersion } });
+    await fc.assert(
+      fc.asyncProperty(fc.array(fc.oneof(fc.jsonValue(), fc.record({ id: fc.integer(), method: fc.constantFrom('hello', 'status', 'configure', 'rollback', 'inject', 'console', 'checkpoint', 'stop-not'), params: fc.jsonValue() })), { maxLength: 20 }), fc.boolean(), async (frames, greet) => {
+        await exchange(socketPath, [...(greet ? [hello] : []), ...frames.map((frame) => encodeFrame(frame))], 10);
+      }),
+      { numRuns: 60 },
+    );
+    await stillServes(socketPath);
+    expect(agent.state).not.toBe('stopped');
+  });
+
+  it('disconnects a peer that stops reading, past the hard limit, and keeps serving the others', async () => {
+    const socketPath = await serve({ softBytes: 16 << 10, hardBytes: 256 << 10 });
+    const reader = await AgentClient.connect(socketPath, 2000, 'vm-1');
+    const stalled: Socket = connect(socketPath);
+    let closed = false;
+    stalled.on('close', () => (closed = true));
+    stalled.on('error', () => undefined);
+    stalled.pause();
+    stalled.write(encodeFrame({ id: 1, method: 'hello', params: { protocol: protocolVersion } }));
+    // Each status answer is about a kilobyte; the peer asks and never reads.
+    for (let i = 2; i < 8000 && !closed; i++) {
+      stalled.write(encodeFrame({ id: i, method: 'status', params: {} }));
+      if (i % 200 === 0) await new Promise((resolve) => setTimeout(resolve, 5));
+    }
+    const deadline = Date.now() + 5000;
+    while (!closed && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 20));
+    expect(closed).toBe(true);
+    const epoch = await new Promise((resolve) => reader.client.on('telemetry', (event) => event.type === 'epoch' && resolve(event)));
+    expect(epoch).toMatchObject({ vmId: 'vm-1' });
+    reader.client.close();
+  });
+
+  it('the client refuses an agent that runs another VM', async () => {
+    const socketPath = await serve();
+    await expect(AgentClient.connect(socketPath, 2000, 'vm-2')).rejects.toThrow(/runs VM vm-1, not vm-2/);
   });
 });

@@ -1,6 +1,7 @@
 // Without a usable /dev/kvm the error says what is wrong and what to do.
 // Run in a child process whose view of /dev is changed: a private mount
-// namespace with an empty /dev, or an unprivileged user.
+// namespace with an empty /dev, or one whose /dev/kvm is a root-only device
+// node opened by an unprivileged user. Neither needs the host to have KVM.
 import { execFile } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
@@ -34,8 +35,11 @@ describe('without a usable /dev/kvm', () => {
   });
 
   it.skipIf(!isRoot)('no permission is EACCES with a hint', async () => {
-    const result = await run('setpriv', ['--reuid=65534', '--regid=65534', '--clear-groups', process.execPath, '-e', probe]);
-    if (!result) return console.warn('*** setpriv is not available: the no-permission case is SKIPPED ***');
+    const node = process.execPath;
+    const result = await run('unshare', ['--mount', '--propagation', 'private', 'sh', '-c',
+      'mount -t tmpfs tmpfs /dev && mknod -m 600 /dev/kvm c 10 232 && ' +
+      `exec setpriv --reuid=65534 --regid=65534 --clear-groups ${node} -e '${probe}'`]);
+    if (!result) return console.warn('*** unshare or setpriv is not available: the no-permission case is SKIPPED ***');
     expect(result.code).toBe('EACCES');
     expect(result.message).toMatch(/Permission denied.*run as root or add this user to the kvm group/);
   });

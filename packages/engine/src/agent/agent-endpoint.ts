@@ -14,10 +14,14 @@ import { encodeFrame, FrameDecoder, protocolVersion } from '../protocol.js';
 import { parseRequest, type AgentCall } from './requests.js';
 import type { VmAgent } from './vm-agent.js';
 
-/** Unread bytes past which epochs and console lines are dropped for a connection. */
-export const softLimitBytes = 1 << 20;
-/** Unread bytes past which a connection is closed: its peer is not reading. */
-export const hardLimitBytes = 16 << 20;
+export interface EndpointLimits {
+  /** Unread bytes past which epochs and console lines are dropped for a connection. */
+  softBytes: number;
+  /** Unread bytes past which a connection is closed: its peer is not reading. */
+  hardBytes: number;
+}
+
+export const defaultEndpointLimits: EndpointLimits = { softBytes: 1 << 20, hardBytes: 16 << 20 };
 
 interface Connection {
   socket: Socket;
@@ -31,12 +35,14 @@ export class AgentEndpoint {
   readonly #server: Server;
   readonly #connections = new Set<Connection>();
   readonly #log: (message: string) => void;
+  readonly #limits: EndpointLimits;
   /** Called when a client asks the agent to stop, after the answer is sent. */
   onStop: () => void = () => undefined;
 
-  constructor(agent: VmAgent, log: (message: string) => void = () => undefined) {
+  constructor(agent: VmAgent, log: (message: string) => void = () => undefined, limits: EndpointLimits = defaultEndpointLimits) {
     this.#agent = agent;
     this.#log = log;
+    this.#limits = limits;
     this.#server = createServer((socket) => this.#accept(socket));
     agent.on('telemetry', (event) => this.#broadcast(event));
   }
@@ -144,7 +150,7 @@ export class AgentEndpoint {
     let frame: Buffer | undefined;
     for (const connection of this.#connections) {
       if (!connection.greeted || connection.socket.destroyed) continue;
-      if (connection.socket.writableLength > softLimitBytes) {
+      if (connection.socket.writableLength > this.#limits.softBytes) {
         if (event.type === 'epoch') {
           connection.droppedEpochs++;
           continue;
@@ -169,7 +175,7 @@ export class AgentEndpoint {
   #send(connection: Connection, frame: Buffer): void {
     const { socket } = connection;
     if (socket.destroyed) return;
-    if (socket.writableLength > hardLimitBytes) {
+    if (socket.writableLength > this.#limits.hardBytes) {
       this.#log(`closing a connection that left ${socket.writableLength} bytes unread`);
       socket.destroy();
       return;
