@@ -5,6 +5,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import { buildApp, type AppOptions } from '../src/app.js';
+import type { CapacityLimits } from '../src/service/capacity.js';
 import { Service } from '../src/service/service.js';
 
 export const operatorToken = 'test-operator-token-0123456789';
@@ -35,7 +36,7 @@ export function makeStateDir(): string {
   return mkdtempSync(path.join(tmpdir(), 'uckpt-t-'));
 }
 
-export async function startServer(options: Partial<AppOptions> & { stateDir?: string; calibrationMs?: number } = {}): Promise<TestServer> {
+export async function startServer(options: Partial<AppOptions> & { stateDir?: string; calibrationMs?: number; capacity?: Partial<CapacityLimits> } = {}): Promise<TestServer> {
   const stateDir = options.stateDir ?? makeStateDir();
   const logs: string[] = [];
   const service = await Service.open({
@@ -44,6 +45,7 @@ export async function startServer(options: Partial<AppOptions> & { stateDir?: st
     log: (message) => logs.push(message),
     calibrationMs: options.calibrationMs ?? 300,
     processMetrics: false,
+    ...(options.capacity ? { capacity: options.capacity } : {}),
   });
   // Tests inject faults: the one kind of server that allows it, beside the demo and the campaign.
   const app = await buildApp({ service, webRoot: path.join(stateDir, 'no-web'), faultInjection: true, ...options });

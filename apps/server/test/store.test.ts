@@ -1,9 +1,10 @@
 // The server's SQLite store: VM definitions that survive a restart, an audit
 // log nothing can rewrite, and an event history that stays bounded and never
 // holds per-epoch rows.
-import { mkdirSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { copyFileSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { gunzipSync } from 'node:zlib';
 import Database from 'better-sqlite3';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import {
@@ -354,6 +355,84 @@ describe('audit log', () => {
     expect(() => store.appendAudit(audit({ parameters: { big: 1n } }))).toThrow(
       expect.objectContaining({ code: 'invalid-argument', message: expect.stringMatching(/^the audit parameters cannot be stored as JSON/) }),
     );
+  });
+});
+
+describe('audit retention', () => {
+  const day = 86_400_000;
+  const now = 1_800_000_000_000;
+  const archiveDir = () => join(stateDir, 'audit-archive');
+  const archivedRows = (file: string) =>
+    gunzipSync(readFileSync(join(archiveDir(), file))).toString('utf8').trim().split('\n').map((line) => JSON.parse(line) as { id: number; action: string });
+
+  it('moves rows past the row bound, oldest first, into a read-only compressed file', () => {
+    const store = open({ auditRetention: { maxRows: 10 } });
+    for (let i = 1; i <= 25; i++) store.appendAudit(audit({ time: now - 1000 + i, action: `vm.action-${i}` }));
+    expect(store.archiveAudit(now)).toBe(15);
+    expect(store.queryAudit({ limit: 1000 }).map((row) => row.id)).toEqual([25, 24, 23, 22, 21, 20, 19, 18, 17, 16]);
+    expect(readdirSync(archiveDir())).toEqual(['audit-00000001-00000015.jsonl.gz']);
+    expect(statSync(join(archiveDir(), 'audit-00000001-00000015.jsonl.gz')).mode & 0o777).toBe(0o400);
+    const rows = archivedRows('audit-00000001-00000015.jsonl.gz');
+    expect(rows.map((row) => row.id)).toEqual(Array.from({ length: 15 }, (_, i) => i + 1));
+    expect(rows[4]).toMatchObject({ action: 'vm.action-5', role: 'operator', time: now - 995 });
+    expect(store.archiveAudit(now)).toBe(0);
+  });
+
+  it('moves rows older than the age bound, and never rewrites an archive file', () => {
+    const store = open({ auditRetention: { maxAgeDays: 30 } });
+    for (let i = 1; i <= 4; i++) store.appendAudit(audit({ time: now - 40 * day + i }));
+    for (let i = 1; i <= 3; i++) store.appendAudit(audit({ time: now - day + i }));
+    expect(store.archiveAudit(now)).toBe(4);
+    const first = readFileSync(join(archiveDir(), 'audit-00000001-00000004.jsonl.gz'));
+    expect(store.queryAudit({ limit: 1000 })).toHaveLength(3);
+
+    expect(store.archiveAudit(now + 30 * day)).toBe(3);
+    expect(readdirSync(archiveDir()).sort()).toEqual(['audit-00000001-00000004.jsonl.gz', 'audit-00000005-00000007.jsonl.gz']);
+    expect(readFileSync(join(archiveDir(), 'audit-00000001-00000004.jsonl.gz'))).toEqual(first);
+    expect(store.queryAudit()).toEqual([]);
+  });
+
+  it('a move interrupted after its file was written is finished, not repeated, by the next one', () => {
+    // State B is state A just before A's move released its rows: same database, file already written.
+    const store = open({ auditRetention: { maxRows: 2 } });
+    for (let i = 1; i <= 6; i++) store.appendAudit(audit({ time: now + i }));
+    store.close();
+    opened.splice(opened.indexOf(store), 1);
+    const crashed = join(dir, 'crashed');
+    mkdirSync(join(crashed, 'audit-archive'), { recursive: true, mode: 0o700 });
+    copyFileSync(join(stateDir, 'uckpt.db'), join(crashed, 'uckpt.db'));
+
+    const finished = open({ auditRetention: { maxRows: 2 } });
+    expect(finished.archiveAudit(now)).toBe(4);
+    copyFileSync(join(archiveDir(), 'audit-00000001-00000004.jsonl.gz'), join(crashed, 'audit-archive', 'audit-00000001-00000004.jsonl.gz'));
+
+    const resumed = new Store(crashed, { auditRetention: { maxRows: 2 } });
+    opened.push(resumed);
+    expect(resumed.queryAudit({ limit: 1000 })).toHaveLength(6);
+    resumed.archiveAudit(now);
+    expect(resumed.queryAudit({ limit: 1000 }).map((row) => row.id)).toEqual([6, 5]);
+    expect(readdirSync(join(crashed, 'audit-archive'))).toEqual(['audit-00000001-00000004.jsonl.gz']);
+  });
+
+  it('the database itself refuses to drop a row that no archive file holds', () => {
+    const store = open({ auditRetention: { maxRows: 2 } });
+    for (let i = 1; i <= 5; i++) store.appendAudit(audit({ time: now + i }));
+    store.archiveAudit(now);
+    const db = rawDb();
+    try {
+      expect(() => db.prepare('DELETE FROM audit WHERE id = 5').run()).toThrow(/only archived rows can be deleted/);
+      expect(() => db.prepare('UPDATE audit_archived SET through_id = 1').run()).toThrow(/only grows/);
+    } finally {
+      db.close();
+    }
+    expect(store.queryAudit({ limit: 1000 }).map((row) => row.id)).toEqual([5, 4]);
+  });
+
+  it('archives on its own every 1000 appends', () => {
+    const store = open({ auditRetention: { maxRows: 100 } });
+    for (let i = 0; i < 1000; i++) store.appendAudit(audit({ time: now + i }));
+    expect(store.queryAudit({ limit: 1000 })).toHaveLength(100);
+    expect(readdirSync(archiveDir())).toEqual(['audit-00000001-00000900.jsonl.gz']);
   });
 });
 

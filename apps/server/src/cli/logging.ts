@@ -17,14 +17,15 @@ export const redactedPaths = [
   'headers["sec-websocket-protocol"]',
 ];
 
-export function serverLogger(stateDir: string): Logger {
+/** `terminal` gets the human lines; stderr unless told otherwise. */
+export function serverLogger(stateDir: string, terminal: NodeJS.WritableStream = process.stderr): Logger {
   const file = path.join(stateDir, 'server.log');
   rotate(file);
   return pino(
     { base: null, redact: { paths: redactedPaths, censor: '[redacted]' } },
     pino.multistream([
       { level: 'info', stream: createWriteStream(file, { flags: 'a', mode: 0o600 }) },
-      { level: 'info', stream: humanLines(process.stderr) },
+      { level: 'info', stream: humanLines(terminal) },
     ]),
   );
 }
