@@ -4,7 +4,7 @@
 # images, the TypeScript and the dashboard. Each step checks first and is
 # skipped when its result is already in place, so a second run takes a few
 # seconds. With --tests it also installs what the test suite needs beyond
-# that (Chromium for the browser tests).
+# that (Chromium for the browser tests, a nested Xen, Prometheus's promtool).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -66,6 +66,22 @@ install_dependencies() {
   echo "$digest" >"$stamp"
 }
 
+# promtool checks the /metrics exposition in the tests. It comes from Debian's
+# prometheus package, unpacked into .cache/ rather than installed: installing
+# it would also set up (and start) a Prometheus server.
+unpack_promtool() {
+  local into=.cache/prometheus
+  [ -x "$into/usr/bin/promtool" ] && return
+  command -v promtool >/dev/null 2>&1 && return
+  say "unpacking promtool from Debian's prometheus package"
+  local download
+  download=$(mktemp -d)
+  (cd "$download" && apt-get download -qq prometheus 2>/dev/null) || die "could not download Debian's prometheus package (for promtool)"
+  mkdir -p "$into"
+  dpkg-deb -x "$download"/prometheus_*.deb "$into"
+  rm -rf "$download"
+}
+
 # The dashboard is rebuilt only when its sources or manifest changed.
 build_web() {
   local stamp=apps/web/dist/.uckpt-build-stamp digest
@@ -80,6 +96,7 @@ node_major=$(node -p 'process.versions.node.split(".")[0]')
 [ "$node_major" -ge 20 ] || die "Node.js 20 or newer is needed (found $(node --version))"
 
 install_debian_packages
+if [ "${1:-}" = "--tests" ]; then unpack_promtool; fi
 install_pnpm
 install_dependencies
 say "building native addons and guest images"

@@ -1,5 +1,8 @@
 // GET /metrics as a scraper reads it: known telemetry in, the Prometheus
 // text format out, parsed back and checked value by value.
+import { spawnSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import type { AlertEvent, CheckpointEvent, EpochEvent, RollbackEvent, TelemetryEvent } from '@uckpt/engine';
 import { TelemetryMetrics, vmStates, type VmInfo } from '../src/metrics/index.js';
@@ -269,10 +272,28 @@ describe('TelemetryMetrics', () => {
     for (const { name, type } of types) {
       expect(name).toMatch(/^uckpt_/);
       if (type === 'counter') expect(name).toMatch(/_total$/);
+      else expect(name).not.toMatch(/_total$/);
       expect(name).not.toMatch(/_(ms|us|milliseconds|microseconds|kib|mib)(_|$)/);
     }
     // Process metrics are there, under their own prefix.
     expect(types.some(({ name }) => name === 'uckpt_process_resident_memory_bytes')).toBe(true);
     expect(metrics.contentType).toMatch(/^text\/plain; version=0\.0\.4/);
   });
+
+  it('passes `promtool check metrics`, process metrics and every VM series included', async () => {
+    const metrics = new TelemetryMetrics();
+    metrics.setVms([vmA]);
+    metrics.observe(epoch('vm-a', 1));
+    const promtool = promtoolPath();
+    const result = spawnSync(promtool, ['check', 'metrics'], { input: await metrics.render(), encoding: 'utf8' });
+    expect(result.error, `${promtool}: run scripts/setup.sh --tests to install it`).toBeUndefined();
+    expect(`${result.stdout}${result.stderr}`).toBe('');
+    expect(result.status).toBe(0);
+  });
 });
+
+/** Prometheus's own checker: scripts/setup.sh --tests unpacks it from Debian's package into .cache/. */
+function promtoolPath(): string {
+  const unpacked = fileURLToPath(new URL('../../../.cache/prometheus/usr/bin/promtool', import.meta.url));
+  return existsSync(unpacked) ? unpacked : 'promtool';
+}

@@ -43,6 +43,8 @@ export interface TelemetryMetricsOptions {
   processMetrics?: boolean;
 }
 
+const nodeGaugesNamedLikeCounters = ['active_handles_total', 'active_requests_total', 'active_resources_total'];
+
 export class TelemetryMetrics {
   readonly registry = new Registry();
   readonly contentType: string = this.registry.contentType;
@@ -104,7 +106,12 @@ export class TelemetryMetrics {
   private readonly state = this.gauge('uckpt_vm_state', '1 for the state the VM is in, 0 for the others.', ['state']);
 
   constructor(options: TelemetryMetricsOptions = {}) {
-    if (options.processMetrics ?? true) collectDefaultMetrics({ register: this.registry, prefix: 'uckpt_' });
+    if (options.processMetrics ?? true) {
+      collectDefaultMetrics({ register: this.registry, prefix: 'uckpt_' });
+      // prom-client names three gauges like counters (a _total suffix, which
+      // promtool refuses); each is the sum of a per-type gauge kept beside it.
+      for (const name of nodeGaugesNamedLikeCounters) this.registry.removeSingleMetric(`uckpt_nodejs_${name}`);
+    }
   }
 
   observe(event: TelemetryEvent): void {
