@@ -60,6 +60,16 @@ function SignedIn({ creds, signOut }: { creds: Credentials; signOut: (why?: stri
     [creds.token, signOut],
   );
   const store = useMemo(() => new TelemetryStore(), []);
+  const [faultInjection, setFaultInjection] = useState(false);
+
+  useEffect(() => {
+    api.session().then(
+      (session) => setFaultInjection(session.faultInjection),
+      () => {
+        /* a 401 signs out; otherwise the panel stays hidden */
+      },
+    );
+  }, [api]);
 
   const refreshVms = useCallback(async () => {
     const { vms } = await api.vms();
@@ -102,8 +112,8 @@ function SignedIn({ creds, signOut }: { creds: Credentials; signOut: (why?: stri
   }, [api, store, creds.token, refreshVms]);
 
   const session: Session = useMemo(
-    () => ({ api, store, role: creds.role, refreshVms, signOut: () => signOut() }),
-    [api, store, creds.role, refreshVms, signOut],
+    () => ({ api, store, role: creds.role, faultInjection, refreshVms, signOut: () => signOut() }),
+    [api, store, creds.role, faultInjection, refreshVms, signOut],
   );
 
   return (

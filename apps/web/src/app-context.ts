@@ -7,6 +7,8 @@ export interface Session {
   api: ApiClient;
   store: TelemetryStore;
   role: Role;
+  /** Whether this server accepts fault injections (started with --allow-fault-injection). */
+  faultInjection: boolean;
   /** Refetches the VM list into the store. */
   refreshVms: () => Promise<void>;
   signOut: () => void;

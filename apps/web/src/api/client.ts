@@ -87,7 +87,7 @@ export class ApiClient {
   }
 
   session() {
-    return this.request<{ role: Role }>('GET', '/api/session');
+    return this.request<{ role: Role; faultInjection: boolean }>('GET', '/api/session');
   }
   workloads() {
     return this.request<{ workloads: Workload[] }>('GET', '/api/workloads');

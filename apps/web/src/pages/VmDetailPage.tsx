@@ -17,7 +17,7 @@ import { href, navigate } from '../route.ts';
 import { useStoreVersion } from '../telemetry/hooks.ts';
 
 export function VmDetailPage({ id }: { id: string }) {
-  const { api, store, role } = useSession();
+  const { api, store, role, faultInjection } = useSession();
   useStoreVersion(store);
   const [missing, setMissing] = useState<string | null>(null);
   const [confirmDelete, setConfirmDelete] = useState(false);
@@ -58,7 +58,8 @@ export function VmDetailPage({ id }: { id: string }) {
     { id: 'audit', label: 'Audit', render: () => <AuditPanel vmId={id} /> },
     { id: 'availability', label: 'Availability', render: () => <AvailabilityPanel vmId={id} settings={vm.settings} /> },
   ];
-  if (mutate) tabs.push({ id: 'faults', label: 'Fault injection (testing)', render: () => <FaultPanel vmId={id} /> });
+  // Only a server started for testing accepts injections; elsewhere the panel would only ever be refused.
+  if (mutate && faultInjection) tabs.push({ id: 'faults', label: 'Fault injection (testing)', render: () => <FaultPanel vmId={id} /> });
 
   async function remove() {
     try {
