@@ -5,25 +5,65 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import fc from 'fast-check';
-import { AgentClient, AgentEndpoint, encodeFrame, FrameDecoder, maxFrameBytes, protocolVersion, SimBackend, VmAgent, type EndpointLimits } from '../src/index.js';
+import { AgentClient, AgentEndpoint, encodeFrame, parseRequest, FrameDecoder, maxFrameBytes, protocolVersion, SimBackend, VmAgent, type EndpointLimits } from '../src/index.js';
 import { connect, type Socket } from 'node:net';
 
 describe('framing', () => {
   it('reassembles frames split and joined at any byte', () => {
-    const messages = [{ a: 1 }, { text: 'é'.repeat(1000) }, { list: [1, 2, 3] }];
-    const bytes = Buffer.concat(messages.map(encodeFrame));
-    for (const chunkSize of [1, 3, 7, 64, bytes.length]) {
-      const decoder = new FrameDecoder();
-      const out: unknown[] = [];
-      for (let at = 0; at < bytes.length; at += chunkSize) out.push(...decoder.push(bytes.subarray(at, at + chunkSize)));
-      expect(out).toEqual(messages);
-    }
+    fc.assert(
+      fc.property(fc.array(fc.jsonValue(), { minLength: 1, maxLength: 8 }), fc.array(fc.nat(), { maxLength: 12 }), (values, cuts) => {
+        // JSON has no undefined or -0: what goes through a frame is what JSON keeps.
+        const messages = values.map((value) => JSON.parse(JSON.stringify(value)) as unknown);
+        const bytes = Buffer.concat(messages.map(encodeFrame));
+        const points = [...new Set(cuts.map((cut) => cut % (bytes.length + 1)))].sort((a, b) => a - b);
+        const decoder = new FrameDecoder();
+        const out: unknown[] = [];
+        let from = 0;
+        for (const to of [...points, bytes.length]) {
+          out.push(...decoder.push(bytes.subarray(from, to)));
+          from = to;
+        }
+        expect(out).toEqual(messages);
+      }),
+    );
   });
 
   it('refuses a frame longer than the limit before buffering it', () => {
     const header = Buffer.alloc(4);
     header.writeUInt32BE(maxFrameBytes + 1);
     expect(() => new FrameDecoder().push(header)).toThrow(/limit/);
+  });
+});
+
+describe('request validation', () => {
+  it('turns any frame into a call, an error answer or nothing, never an exception', () => {
+    fc.assert(
+      fc.property(fc.oneof(fc.jsonValue(), fc.record({ id: fc.oneof(fc.integer(), fc.jsonValue()), method: fc.oneof(fc.string(), fc.jsonValue()), params: fc.jsonValue() }, { requiredKeys: [] })), (frame) => {
+        const parsed = parseRequest(frame);
+        if (parsed === null) return;
+        expect(Number.isSafeInteger(parsed.id) && parsed.id >= 0).toBe(true);
+        expect('call' in parsed !== 'error' in parsed).toBe(true);
+      }),
+    );
+  });
+
+  it('accepts exactly the well-formed calls', () => {
+    expect(parseRequest({ id: 1, method: 'hello', params: { protocol: 2, vmId: 'vm-1' } })).toEqual({ id: 1, call: { method: 'hello', protocol: 2, vmId: 'vm-1' } });
+    expect(parseRequest({ id: 2, method: 'console', params: { lines: 5 } })).toEqual({ id: 2, call: { method: 'console', lines: 5 } });
+    expect(parseRequest({ id: 3, method: 'status' })).toEqual({ id: 3, call: { method: 'status' } });
+    for (const [frame, message] of [
+      [{ id: 4, method: 7 }, /method must be a string/],
+      [{ id: 5, method: 'status', params: [] }, /params must be an object/],
+      [{ id: 6, method: 'hello', params: { protocol: '2' } }, /integer protocol/],
+      [{ id: 7, method: 'console', params: { lines: 1e9 } }, /lines must be an integer/],
+      [{ id: 8, method: 'reboot-host' }, /unknown method/],
+    ] as const) {
+      const parsed = parseRequest(frame);
+      expect(parsed && 'error' in parsed ? parsed.error.message : 'accepted').toMatch(message);
+    }
+    for (const frame of [null, [], 'status', { method: 'status' }, { id: -1, method: 'status' }, { id: 1.5, method: 'status' }, { id: '1', method: 'status' }]) {
+      expect(parseRequest(frame)).toBeNull();
+    }
   });
 });
 
