@@ -1,5 +1,4 @@
 import { defineConfig } from 'vitest/config';
-import { engineAliases as webEngineAliases } from './apps/web/vite.config.ts';
 
 // One configuration, one project per package. Tests that drive real VMs
 // take seconds each and share two cores, hence the generous timeouts and
@@ -15,6 +14,14 @@ export default defineConfig({
         test: {
           name: 'native-core',
           root: 'packages/native-core',
+          include: ['test/**/*.test.ts'],
+        },
+      },
+      {
+        extends: true,
+        test: {
+          name: 'guest',
+          root: 'packages/guest',
           include: ['test/**/*.test.ts'],
         },
       },
@@ -52,7 +59,6 @@ export default defineConfig({
       },
       {
         extends: true,
-        resolve: { alias: webEngineAliases },
         test: {
           name: 'web',
           root: 'apps/web',

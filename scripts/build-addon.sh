@@ -11,4 +11,11 @@ gyp=(node-gyp --nodedir="$nodedir" --loglevel=warn)  # on PATH under pnpm run
 if [ ! -f build/Makefile ] || [ binding.gyp -nt build/Makefile ]; then
   "${gyp[@]}" configure
 fi
+# The addon links the core's static libraries (packages/native-core), which
+# gyp does not count as inputs: relink when one is newer than the addon.
+for addon in build/Release/*.node; do
+  for lib in ../../native-core/build/*.a; do
+    if [ -f "$addon" ] && [ "$lib" -nt "$addon" ]; then rm -f "$addon"; fi
+  done
+done
 "${gyp[@]}" build --jobs=2

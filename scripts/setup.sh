@@ -85,7 +85,7 @@ unpack_promtool() {
 # The dashboard is rebuilt only when its sources or manifest changed.
 build_web() {
   local stamp=apps/web/dist/.uckpt-build-stamp digest
-  digest=$(find apps/web/src apps/web/index.html apps/web/package.json apps/web/vite.config.* apps/web/tsconfig*.json packages/engine/src -type f 2>/dev/null | sort | xargs cat | sha256sum | cut -d' ' -f1)
+  digest=$(find apps/web/src apps/web/index.html apps/web/package.json apps/web/vite.config.* apps/web/tsconfig*.json packages/engine/src packages/native-core/lib -type f 2>/dev/null | sort | xargs cat | sha256sum | cut -d' ' -f1)
   if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$digest" ]; then return; fi
   say "building the dashboard"
   pnpm --silent run build:web

@@ -72,7 +72,7 @@ done
 
 mailbox_src=$here/xen-mailbox.c
 probe_src=$here/memaccess-probe.c
-abi=$repo/packages/native-kvm/include/uckpt_guest_abi.h
+abi=$repo/packages/guest/include/uckpt_guest_abi.h
 
 # Digest of every input.
 digest=$( {
@@ -104,9 +104,9 @@ install -m 755 "$here/init.sh" "$root/init"
 
 zcat "$xen_gz" >"$tmp/xen.elf"
 cp "$vmlinuz" "$tmp/vmlinuz"
-cc -O2 -Wall -Wextra -I"$repo/packages/native-kvm/include" -o "$tmp/xen-mailbox" "$mailbox_src" \
+cc -O2 -Wall -Wextra -I"$repo/packages/guest/include" -o "$tmp/xen-mailbox" "$mailbox_src" \
     -lxenforeignmemory -lxenctrl
-cc -O2 -Wall -Wextra -I"$repo/packages/native-kvm/include" -o "$tmp/memaccess-probe" "$probe_src" \
+cc -O2 -Wall -Wextra -I"$repo/packages/guest/include" -o "$tmp/memaccess-probe" "$probe_src" \
     -lxenforeignmemory -lxenevtchn -lxenctrl
 
 mv "$tmp/initramfs.cpio.gz" "$tmp/xen.elf" "$tmp/vmlinuz" "$tmp/xen-mailbox" "$tmp/memaccess-probe" "$cache/"

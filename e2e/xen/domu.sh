@@ -13,7 +13,7 @@ set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
 repo=$(cd "$here/../.." && pwd)
-mem=64 name=uckpt-$$ elf=$repo/packages/native-kvm/guest/build/uckpt-guest.elf wait="" keep=0
+mem=64 name=uckpt-$$ elf=$repo/packages/guest/build/uckpt-guest.elf wait="" keep=0
 cache=${UCKPT_XEN_CACHE:-$here/.cache}
 while (($#)); do
     case $1 in
@@ -28,7 +28,7 @@ while (($#)); do
 done
 [[ -r /proc/xen/capabilities ]] && grep -q control_d /proc/xen/capabilities \
     || { echo "domu.sh: not in a Xen dom0 (run it through e2e/xen/rig.sh)" >&2; exit 2; }
-[[ -f $elf ]] || { echo "domu.sh: no image $elf (make -C packages/native-kvm/guest)" >&2; exit 2; }
+[[ -f $elf ]] || { echo "domu.sh: no image $elf (make -C packages/guest)" >&2; exit 2; }
 
 cfg=${TMPDIR:-/tmp}/$name.cfg
 cat >"$cfg" <<CFG

@@ -5,7 +5,7 @@
 //
 //   node e2e/xen/probe-sc.mjs DOMID [SECONDS (5)] [INTERVAL_MS (50)]
 import { XenDomain } from '../../packages/native-xen/dist/index.js';
-import { percentiles } from '../../packages/native-kvm/dist/index.js';
+import { percentiles } from '../../packages/native-core/dist/index.js';
 
 const [domid, seconds = 5, intervalMs = 50] = process.argv.slice(2).map(Number);
 if (!Number.isInteger(domid)) {

@@ -11,7 +11,7 @@ params=("$@"); ((${#params[@]})) || params=(workload=dp seed=1 size=20)
 # The oracle takes --workload NAME --seed S --size X --param Y.
 oracle_args=()
 for p in "${params[@]}"; do oracle_args+=("--${p%%=*}" "${p#*=}"); done
-want=$("$repo/packages/native-kvm/guest/build/uckpt-workload-host" "${oracle_args[@]}" \
+want=$("$repo/packages/guest/build/uckpt-workload-host" "${oracle_args[@]}" \
        | sed -n 's/.*"checksum":"\([0-9a-f]*\)".*/\1/p')
 echo "smoke: host checksum $want"
 

@@ -1,7 +1,7 @@
 /*
  * Reads the mailbox page (guest-physical 0x1000) of a running uckpt workload domU through
  * libxenforeignmemory, polling until its status is final, and prints one JSON line like
- * packages/native-kvm/guest/pvh-smoke.sh:
+ * packages/guest/pvh-smoke.sh:
  *   {"status":"done","checksum":"<16 hex>","error":"","console":[...],"ms":N,"domid":D}
  * Exits 0 only for status "done". Runs inside dom0 (built by build-initramfs.sh).
  *

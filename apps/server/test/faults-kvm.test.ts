@@ -6,7 +6,7 @@
 // a corrupted stored page refused and skipped; alert only when recovery is
 // off. Faults come from @uckpt/native-kvm's injection primitives.
 import { defaultSettings } from '@uckpt/engine';
-import { runOnHost } from '@uckpt/native-kvm';
+import { runOnHost } from '@uckpt/guest';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { asOperator, hasKvm, startServer, until, type TestServer } from './helper.js';
 

@@ -8,7 +8,7 @@ import { rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
-import { runOnHost } from '@uckpt/native-kvm';
+import { runOnHost } from '@uckpt/guest';
 import { hasKvm, makeStateDir, operatorToken, processGone, tokenEnv, until } from './helper.js';
 
 const cli = fileURLToPath(new URL('../dist/cli/main.js', import.meta.url));

@@ -23,7 +23,6 @@ import {
   latestSchemaVersion,
   migrate,
   migrations,
-  nearestRank,
   schemaVersion,
   Store,
   type AuditEntry,
@@ -529,15 +528,6 @@ describe('epoch summaries', () => {
     const written: CheckpointSummaryEvent[] = [];
     return { sink: { recordEvent: (e) => written.push(e) }, written };
   }
-
-  it('nearestRank picks the value at ceil(p% of n)', () => {
-    const values = Float64Array.from({ length: 100 }, (_, i) => i + 1);
-    expect(nearestRank(values, 50)).toBe(50);
-    expect(nearestRank(values, 99)).toBe(99);
-    expect(nearestRank(values, 100)).toBe(100);
-    expect(nearestRank([7], 99)).toBe(7);
-    expect(nearestRank([], 50)).toBe(0);
-  });
 
   it('summarizes each VM’s epochs from known inputs', () => {
     const { sink, written } = collect();

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { quantile, RingTable } from '../src/telemetry/ring.ts';
+import { percentileOf, RingTable } from '../src/telemetry/ring.ts';
 
 describe('RingTable', () => {
   it('keeps rows in age order and overwrites the oldest when full', () => {
@@ -48,13 +48,12 @@ describe('RingTable', () => {
   });
 });
 
-describe('quantile', () => {
-  it('interpolates between sorted values', () => {
+describe('percentileOf', () => {
+  it('is the shared nearest-rank percentile over the first n values', () => {
     const a = new Float64Array([5, 1, 4, 2, 3, 99]);
-    expect(quantile(a, 5, 0.5)).toBe(3);
-    expect(quantile(a, 5, 0)).toBe(1);
-    expect(quantile(a, 5, 1)).toBe(5);
-    expect(quantile(new Float64Array([10, 20]), 2, 0.99)).toBeCloseTo(19.9);
-    expect(Number.isNaN(quantile(a, 0, 0.5))).toBe(true);
+    expect(percentileOf(a, 5, 50)).toBe(3);
+    expect(percentileOf(a, 5, 100)).toBe(5);
+    expect(percentileOf(new Float64Array([10, 20]), 2, 99)).toBe(20);
+    expect(Number.isNaN(percentileOf(a, 0, 50))).toBe(true);
   });
 });

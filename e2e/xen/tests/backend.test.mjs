@@ -8,7 +8,8 @@ import { writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { XenDomain } from '../../../packages/native-xen/dist/index.js';
-import { formatChecksum, guestImagePath, percentiles, runOnHost, seededRandom } from '../../../packages/native-kvm/dist/index.js';
+import { formatChecksum, guestImagePath, runOnHost } from '../../../packages/guest/dist/index.js';
+import { percentiles, seededRandom } from '../../../packages/native-core/dist/index.js';
 
 const statusDone = 2;
 const finalStatuses = new Set([2, 3, 4, 5]);

@@ -10,7 +10,7 @@ import { createServer } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { guestImagePath } from '../../../packages/native-kvm/dist/index.js';
+import { guestImagePath } from '../../../packages/guest/dist/index.js';
 
 const repo = fileURLToPath(new URL('../../../', import.meta.url));
 const WebSocket = createRequire(path.join(repo, 'apps/server/package.json'))('ws');

@@ -2,6 +2,7 @@
 // checkpoint, roll back and stop. KVM implements it over the native VMM;
 // `sim` is a labelled test double. Xen arrives in its own package.
 import type { EventEmitter } from 'node:events';
+import type { EpochRecord } from '@uckpt/native-core';
 import type { BackendName, CheckpointMode, CheckpointSettings, VmSpec } from './config.js';
 import type { FaultEffect, FaultRequest } from './faults.js';
 
@@ -11,30 +12,6 @@ export interface GuestProgress {
   runsDone: number;
   /** Checksum of the last finished run, 16 hex digits, or null. */
   lastChecksum: string | null;
-}
-
-export interface BackendEpoch {
-  seq: number;
-  time: number;
-  dirtyPages: number;
-  /** Of dirtyPages, copied in the pause, and copied ahead while the guest ran (stop-and-copy). */
-  pagesCopied: number;
-  pagesPrecopied: number;
-  pauseNs: number;
-  predicted: number;
-  truePositives: number;
-  falsePositives: number;
-  misses: number;
-  /** Write faults the guest took, and the time they cost it. */
-  faults: number;
-  faultNsEstimate: number;
-  /** How long after it was due the checkpoint began (the engine was still busy, e.g. backing store memory). */
-  lateNs: number;
-  /** The mode in effect (copy-on-write falls back to stop-and-copy where the kernel cannot do it). */
-  mode: CheckpointMode;
-  storeBytes: number;
-  retained: number;
-  coalesced: number;
 }
 
 export interface BackendCheckpoint {
@@ -67,7 +44,7 @@ export interface BackendExit {
 }
 
 export interface BackendVmEvents {
-  epoch: [epoch: BackendEpoch];
+  epoch: [epoch: EpochRecord];
   console: [line: string];
   exit: [exit: BackendExit];
   /** Checkpointing hit an error it could not recover from (it is off now). */

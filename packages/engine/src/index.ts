@@ -24,3 +24,6 @@ import { fileURLToPath } from 'node:url';
 /** The agent program the server starts, one process per VM. */
 export const agentProgramPath = fileURLToPath(new URL('./agent/main.js', import.meta.url));
 export * from './model/index.js';
+
+// What guests the backends run: the workload catalog, for the service's routes.
+export { findWorkload, listWorkloads, type WorkloadDescriptor } from '@uckpt/guest';

@@ -48,7 +48,8 @@ void deliver_epoch(Napi::Env env, Napi::Function callback, EpochMessage* message
     o.Set("precopyNs", num(env, r.precopy_ns));
     const uint64_t written = r.true_positives + r.misses;
     o.Set("precision", r.predicted ? Napi::Number::New(env, double(r.true_positives) / double(r.predicted)) : env.Null());
-    o.Set("recall", written ? Napi::Number::New(env, double(r.true_positives) / double(written)) : env.Null());
+    // Recall of a predictor that predicted nothing is no measure of it.
+    o.Set("recall", r.predicted && written ? Napi::Number::New(env, double(r.true_positives) / double(written)) : env.Null());
     o.Set("mode", core::to_string(r.mode));
     o.Set("fallbackReason", r.fallback_reason.empty() ? env.Null() : Napi::String::New(env, r.fallback_reason));
     o.Set("coalesced", num(env, message->coalesced));

@@ -17,21 +17,44 @@
         "../src/kvm/userfault_wp.cc",
         "../src/kvm/vcpu.cc",
         "../src/kvm/vcpu_state.cc",
-        "../src/kvm/x86_boot.cc",
-        "../../native-core/napi/checkpointing_js.cc",
-        "../../native-core/src/checkpoint_ring.cc",
-        "../../native-core/src/checkpointer.cc",
-        "../../native-core/src/copy_pool.cc",
-        "../../native-core/src/crc32c.cc",
-        "../../native-core/src/page_store.cc",
-        "../../native-core/src/predictor.cc"
+        "../src/kvm/x86_boot.cc"
       ],
-      "include_dirs": ["../node_modules/node-addon-api", "../include", "../src", "../src/kvm", "../../native-core/include", "../../native-core/napi"],
-      "defines": ["NAPI_VERSION=8", "NAPI_CPP_EXCEPTIONS", "_GNU_SOURCE"],
-      "cflags!": ["-fno-exceptions"],
-      "cflags_cc!": ["-fno-exceptions", "-std=gnu++17"],
-      "cflags_cc": ["-std=c++20", "-fexceptions", "-Wall", "-Wextra", "-Werror", "-Wno-missing-field-initializers"],
-      "ldflags": ["-pthread"]
+      "include_dirs": [
+        "../node_modules/node-addon-api",
+        "../src",
+        "../src/kvm",
+        "../../guest/include",
+        "../../guest/napi",
+        "../../native-core/include",
+        "../../native-core/napi"
+      ],
+      "defines": [
+        "NAPI_VERSION=8",
+        "NAPI_CPP_EXCEPTIONS",
+        "_GNU_SOURCE"
+      ],
+      "cflags!": [
+        "-fno-exceptions"
+      ],
+      "cflags_cc!": [
+        "-fno-exceptions",
+        "-std=gnu++17"
+      ],
+      "cflags_cc": [
+        "-std=c++20",
+        "-fexceptions",
+        "-Wall",
+        "-Wextra",
+        "-Werror",
+        "-Wno-missing-field-initializers"
+      ],
+      "ldflags": [
+        "-pthread"
+      ],
+      "libraries": [
+        "<(module_root_dir)/../../native-core/build/libuckpt_core_napi.a",
+        "<(module_root_dir)/../../native-core/build/libuckpt_core.a"
+      ]
     }
   ]
 }

@@ -5,11 +5,11 @@
 //
 // Every random choice comes from the `random` passed in (a seededRandom),
 // so that a campaign repeats exactly from its seed.
+import type { Random } from '@uckpt/native-core';
 import type { GuestRange, Vm, VcpuState } from './vm.js';
 
 const PAGE = 4096;
 
-export type Random = () => number;
 
 /** Where a bit flip lands: the workload's data (its arena), the image's code, or the stack in use. */
 export type MemoryRegion = 'data' | 'code' | 'stack';

@@ -1,9 +1,8 @@
 // Runs a workload to completion in a fresh KVM VM, optionally checkpointed
 // and rolled back at seeded random moments, and sums up what happened.
-import { percentiles } from './percentiles.js';
-import { seededRandom } from './seeded-random.js';
-import { Vm, type CheckpointConfig, type CheckpointCosts, type CheckpointMode, type ExitInfo } from './vm.js';
-import { findWorkload, formatChecksum, guestImagePath, type RunResult, type WorkloadRun } from './workloads.js';
+import { percentiles, seededRandom, type CheckpointConfig, type CheckpointCosts, type CheckpointMode } from '@uckpt/native-core';
+import { findWorkload, formatChecksum, guestImagePath, type RunResult, type WorkloadRun } from '@uckpt/guest';
+import { Vm, type ExitInfo } from './vm.js';
 import { existsSync } from 'node:fs';
 
 export interface VmRunOptions extends WorkloadRun {

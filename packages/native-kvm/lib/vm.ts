@@ -3,6 +3,16 @@
 // through events, so the JavaScript thread never waits on the guest.
 import { EventEmitter } from 'node:events';
 import { readFileSync } from 'node:fs';
+import type { Mailbox } from '@uckpt/guest';
+import type {
+  Checkpointable,
+  CheckpointConfig,
+  CheckpointInfo,
+  CheckpointPatch,
+  CheckpointStats,
+  EpochRecord,
+  RollbackResult,
+} from '@uckpt/native-core';
 import { loadAddon, type NativeEvent, type NativeExit, type NativeVm } from './loader.js';
 
 export type VmState =
@@ -60,20 +70,6 @@ export interface GuestParams {
   param?: number | bigint;
   /** Runs of the workload; 0 repeats forever. */
   repeat?: number;
-}
-
-export interface Mailbox {
-  status: number;
-  progress: number;
-  progressTotal: number;
-  runsDone: number;
-  result: bigint;
-  error: string;
-  /** The workload's periodic consistency checks passed so far. */
-  selfChecks: number;
-  /** Where the workload's data (its arena) lives; 0 until the guest has set it up. */
-  arenaBase: number;
-  arenaBytes: number;
 }
 
 /** Guest-physical addresses, [start, end). */
@@ -156,166 +152,13 @@ export interface KvmInfo {
   };
 }
 
-export interface CheckpointConfig {
-  /** 1..10000, default 50. */
-  intervalMs?: number;
-  /** Checkpoints kept, 1..1024, default 8. */
-  retention?: number;
-  /**
-   * 'stop-and-copy' (default) copies every written page while the guest is
-   * paused; 'cow' pauses only to harvest and write-protect, and saves each
-   * page's pre-image at its first write (userfaultfd). Where the host cannot
-   * write-protect, 'cow' falls back to 'stop-and-copy': stats() and every
-   * epoch record say so (fallbackReason) and a 'checkpoint-warning' event is emitted.
-   */
-  mode?: CheckpointMode;
-  /** Memory bound of the page store; default 1.5 x guest RAM (fixed once enabled). */
-  storeMiB?: number;
-  /** Threads copying while the guest is paused, 1..16, default defaultCopyThreads() (fixed once enabled). */
-  copyThreads?: number;
-  /**
-   * Stop-and-copy: copy the pages written early in an epoch while the guest
-   * runs (at 1/2, 3/4, 7/8 and 15/16 of the interval), protecting them again
-   * first, so that the pause copies only what was written since. It takes
-   * the epoch thread's CPU for about as long as those copies. Default true;
-   * needs the dirty bitmap (with dirty rings it stays off).
-   */
-  precopy?: boolean;
-  /**
-   * Dirty-page prediction: pages predicted to be written are left writable
-   * (no fault) and examined at every checkpoint. true means 'cost'. Default:
-   * 'cost' with the dirty bitmap (it measured best), 'off' with dirty rings.
-   */
-  predictor?: PredictorName | boolean;
-  /**
-   * The cost of one dirty-log write-protection fault, for the cost model.
-   * Default: as measured on this host when checkpointing is first enabled
-   * (costs.kvmFaultNsCalibrated), 3000 ns where that cannot be measured.
-   */
-  faultNs?: number;
-  /** For tests of the fallback: behave as if the host had no userfaultfd write protection. */
-  testNoWriteProtect?: boolean;
-}
-
 /** copyThreads when not given: 2 where this process may run on two CPUs or more (the paused vCPU's thread sleeps), else 1. */
 export function defaultCopyThreads(): number {
   return loadAddon().defaultCopyThreads;
 }
 
-export type CheckpointMode = 'stop-and-copy' | 'cow';
-
-/** What may change while checkpointing runs; what is absent stays. */
-export interface CheckpointPatch {
-  intervalMs?: number;
-  retention?: number;
-  enabled?: boolean;
-  predictor?: PredictorName | boolean;
-  /** A change of mode drops every checkpoint and starts over. */
-  mode?: CheckpointMode;
-  /** Copying ahead, from the next round on. */
-  precopy?: boolean;
-}
-
-export type PredictorName = 'off' | 'history' | 'frontier' | 'cost';
-
-/** One record per epoch, from the native epoch loop. */
-export interface EpochStats {
-  seq: number;
-  /** Unix time in ms at the start of the pause. */
-  time: number;
-  /**
-   * How long after it was due the pause began: the epoch thread was still
-   * busy (backing fresh store frames while a large working set is first
-   * checkpointed, checksums), or the host was slow to wake it.
-   */
-  lateNs: number;
-  dirtyPages: number;
-  pagesCopied: number;
-  pauseNs: number;
-  /** Reading the dirty log, comparing hot pages. */
-  harvestNs: number;
-  copyNs: number;
-  /** Re-protecting written pages; in stop-and-copy also predicting, while the other threads copy (within copyNs). */
-  rearmNs: number;
-  storeBytes: number;
-  retained: number;
-  retired: number;
-  /** Prediction: hot pages, of which written (true positives) or not; written cold pages (misses, each a fault). */
-  predicted: number;
-  truePositives: number;
-  falsePositives: number;
-  misses: number;
-  /**
-   * Hot pages compared with the newest checkpoint: all of them, or in
-   * stop-and-copy, where nearly all were written, a sample (1 in 16; the
-   * others are copied as they are, and truePositives is estimated from it).
-   */
-  hotCompared: number;
-  /** Time the guest lost to faults: measured in cow mode, misses x the configured fault cost otherwise. */
-  faultNsEstimate: number;
-  /** Write faults taken: copy-on-write faults served (cow), or dirty-log faults (the misses). */
-  faults: number;
-  /**
-   * The least that tracking this epoch's writes could have cost, in faults
-   * and comparisons of hot pages, whatever the prediction: each page written
-   * again g epochs after its last write either stayed hot and was compared
-   * g - 1 times, or faulted (first writes left out: a page never touched
-   * faults without checkpoints too). Known in stop-and-copy with the cost
-   * predictor (which follows the pages' ages up to 16 epochs); 0 otherwise.
-   */
-  leastTrackingNs: number;
-  /** Pages write-protected in this pause (cow). */
-  pagesProtected: number;
-  /** Of dirtyPages, copied ahead while the guest ran and not written again (not copied in the pause). */
-  pagesPrecopied: number;
-  /** Time spent copying ahead, on the epoch thread while the guest ran. */
-  precopyNs: number;
-  /** truePositives / predicted, or null without prediction. */
-  precision: number | null;
-  /** truePositives / pages written, or null when nothing was written. */
-  recall: number | null;
-  /** The mode in effect. */
-  mode: CheckpointMode;
-  /** Why 'cow' was asked for and is not in effect; null otherwise. */
-  fallbackReason: string | null;
-  /** Records dropped before this one because JavaScript was behind. */
-  coalesced: number;
-}
-
-/** What a page costs on this host, in ns: calibrated at start, refreshed from every epoch. */
-export interface CheckpointCosts {
-  copyNs: number;
-  copyNsCalibrated: number;
-  /** A dirty-log write-protection fault, as the cost model takes it: faultNs, or else the calibrated cost. */
-  kvmFaultNs: number;
-  /**
-   * Measured once per process by a probe guest in a scratch VM (the guest
-   * pays the fault inside KVM_RUN, where the VMM cannot time it, so it is not
-   * refreshed while running); 0 where the probe could not run.
-   */
-  kvmFaultNsCalibrated: number;
-  /** A copy-on-write fault: the kernel's round trip (measured at start) plus the handler (measured per epoch). */
-  uffdFaultNs: number;
-  /** Measured at start on a scratch mapping (0 when copy-on-write was not started). */
-  uffdFaultNsCalibrated: number;
-}
-
-export interface CheckpointInfo {
-  seq: number;
-  /** Unix time in ms when it was taken. */
-  time: number;
-  ageMs: number;
-  pages: number;
-  bytes: number;
-  /** False once a stored page of it failed its checksum. */
-  verified: boolean;
-}
-
-export interface RollbackResult {
-  seq: number;
-  pagesRestored: number;
-  checkpointsDropped: number;
-  durationNs: number;
+/** A rollback; `revived` says how the run ended when it brought a crashed or failed VM back to life. */
+export interface KvmRollbackResult extends RollbackResult {
   /**
    * When the VM had crashed or failed and the rollback brought it back to
    * life: how that run ended. Null for a rollback of a running or paused VM.
@@ -323,31 +166,9 @@ export interface RollbackResult {
   revived: ExitInfo | null;
 }
 
-export interface CheckpointStats {
-  enabled: boolean;
-  /** The mode in effect. */
-  mode: CheckpointMode;
-  requestedMode: CheckpointMode;
-  /** Why the requested 'cow' is not in effect; null otherwise. */
-  fallbackReason: string | null;
-  intervalMs: number;
-  retention: number;
-  copyThreads: number;
-  /** Copying ahead is in effect (asked for, stop-and-copy's dirty bitmap). */
-  precopy: boolean;
-  predictor: PredictorName;
+/** The KVM VMM's dirty tracking: the dirty bitmap (re-protected manually, or read and cleared at once) or dirty rings. */
+export interface KvmCheckpointStats extends CheckpointStats {
   dirtyTracking: 'manual-protect' | 'get-and-clear' | 'ring';
-  epochs: number;
-  skippedEpochs: number;
-  rollbacks: number;
-  storeBytes: number;
-  storeBoundBytes: number;
-  shadowPages: number;
-  coalescedEpochs: number;
-  lastError: string | null;
-  /** Copy-on-write faults served, all epochs. */
-  faults: number;
-  costs: CheckpointCosts;
 }
 
 const terminal = new Set<VmState>(['finished', 'crashed', 'failed', 'stopped']);
@@ -355,7 +176,7 @@ const terminal = new Set<VmState>(['finished', 'crashed', 'failed', 'stopped']);
 export interface VmEvents {
   console: [line: string];
   state: [state: VmState, exit: ExitInfo | undefined];
-  epoch: [epoch: EpochStats];
+  epoch: [epoch: EpochRecord];
   'checkpoint-error': [message: string];
   /** Something works other than asked, e.g. copy-on-write fell back to stop-and-copy. */
   'checkpoint-warning': [message: string];
@@ -373,7 +194,7 @@ function runExit(): RunExit {
   return { promise, resolve };
 }
 
-export class Vm extends EventEmitter<VmEvents> {
+export class Vm extends EventEmitter<VmEvents> implements Checkpointable {
   readonly #native: NativeVm;
   #destroyed = false;
   #warnedFallback: string | null = null;
@@ -526,9 +347,9 @@ export class Vm extends EventEmitter<VmEvents> {
    * skipped epochs while the guest was down, checkpoints it again. A VM that
    * finished, was stopped or destroyed is not revived.
    */
-  rollback(target: number | 'latest'): Promise<RollbackResult> {
+  rollback(target: number | 'latest'): Promise<KvmRollbackResult> {
     // Not async: bad arguments and a VM in the wrong state throw at once.
-    const pending = this.#native.rollback(target) as Promise<RollbackResult & { run?: number }>;
+    const pending = this.#native.rollback(target) as Promise<KvmRollbackResult & { run?: number }>;
     return pending.then(({ run, ...rollback }) => {
       if (rollback.revived && run !== undefined) {
         this.#lastCrash = rollback.revived;
@@ -543,12 +364,12 @@ export class Vm extends EventEmitter<VmEvents> {
     return this.#native.listCheckpoints() as CheckpointInfo[];
   }
 
-  stats(): CheckpointStats {
-    return this.#native.checkpointStats() as CheckpointStats;
+  stats(): KvmCheckpointStats {
+    return this.#native.checkpointStats() as KvmCheckpointStats;
   }
 
   /** Calls `listener` with every epoch record; returns the unsubscribe. */
-  onEpoch(listener: (epoch: EpochStats) => void): () => void {
+  onEpoch(listener: (epoch: EpochRecord) => void): () => void {
     this.on('epoch', listener);
     return () => this.off('epoch', listener);
   }
@@ -604,8 +425,8 @@ export class Vm extends EventEmitter<VmEvents> {
     }
     if (event.type === 'epoch') {
       const { type: _, ...epoch } = event;
-      this.#warnFallback((epoch as unknown as EpochStats).fallbackReason);
-      this.emit('epoch', epoch as unknown as EpochStats);
+      this.#warnFallback((epoch as unknown as EpochRecord).fallbackReason);
+      this.emit('epoch', epoch as unknown as EpochRecord);
       return;
     }
     if (event.type === 'checkpoint-error') {

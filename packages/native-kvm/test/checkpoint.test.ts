@@ -3,7 +3,9 @@
 import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { expect, it } from 'vitest';
-import { Vm, findWorkload, guestImagePath, runInVm, runOnHost, type CheckpointMode, type PredictorName } from '../lib/index.js';
+import { findWorkload, guestImagePath, runOnHost } from '@uckpt/guest';
+import type { CheckpointMode, PredictorName } from '@uckpt/native-core';
+import { Vm, runInVm } from '../lib/index.js';
 import { describeKvm, sleep, until } from './kvm.js';
 
 // Sizes that run for about a second in the VM: enough epochs for 50

@@ -1,7 +1,8 @@
 // The oracle every rollback test relies on: each workload computes the same
 // checksum in a KVM VM as it does as an ordinary host program.
 import { expect, it } from 'vitest';
-import { listWorkloads, runInVm, runOnHost } from '../lib/index.js';
+import { listWorkloads, runOnHost } from '@uckpt/guest';
+import { runInVm } from '../lib/index.js';
 import { describeKvm } from './kvm.js';
 
 describeKvm('guest checksums equal host checksums', () => {

@@ -2,7 +2,8 @@
 // the problem; nothing crashes, and the process stays usable.
 import { readFileSync } from 'node:fs';
 import { afterEach, expect, it } from 'vitest';
-import { Vm, findWorkload, guestImagePath, runInVm, runOnHost } from '../lib/index.js';
+import { findWorkload, guestImagePath, runOnHost } from '@uckpt/guest';
+import { Vm, runInVm } from '../lib/index.js';
 import { describeKvm } from './kvm.js';
 
 const dp = () => findWorkload('dp').index;

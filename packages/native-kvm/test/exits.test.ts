@@ -2,7 +2,8 @@
 // of the process. Each case plants a few instructions in guest RAM and
 // points the boot vCPU at them before it starts.
 import { expect, it } from 'vitest';
-import { Vm, findWorkload, guestImagePath, type ExitInfo, type VmState } from '../lib/index.js';
+import { findWorkload, guestImagePath } from '@uckpt/guest';
+import { Vm, type ExitInfo, type VmState } from '../lib/index.js';
 import { describeKvm } from './kvm.js';
 
 const CODE_GPA = 0x400000;

@@ -3,20 +3,9 @@
 // checkpoint taken before the fault and still ends with the checksum of an
 // unprotected run on the host (the oracle).
 import { afterEach, expect, it } from 'vitest';
-import {
-  Vm,
-  corruptRegister,
-  findWorkload,
-  flipBits,
-  formatChecksum,
-  generalRegisters,
-  guestImagePath,
-  makeCrash,
-  makeHang,
-  runOnHost,
-  type CheckpointMode,
-  type ExitInfo,
-} from '../lib/index.js';
+import { findWorkload, formatChecksum, guestImagePath, runOnHost } from '@uckpt/guest';
+import type { CheckpointMode } from '@uckpt/native-core';
+import { Vm, corruptRegister, flipBits, generalRegisters, makeCrash, makeHang, type ExitInfo } from '../lib/index.js';
 import { describeKvm, seededRandom, sleep, until } from './kvm.js';
 
 const vms: Vm[] = [];

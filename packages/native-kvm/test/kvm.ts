@@ -22,7 +22,7 @@ if (!hasKvm) {
 
 export const describeKvm = describe.skipIf(!hasKvm);
 
-export { seededRandom } from '../lib/index.js';
+export { seededRandom } from '@uckpt/native-core';
 
 export const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 

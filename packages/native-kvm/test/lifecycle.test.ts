@@ -2,7 +2,8 @@
 // fd, thread and mapping.
 import { readdirSync, readFileSync } from 'node:fs';
 import { expect, it } from 'vitest';
-import { runInVm, runOnHost } from '../lib/index.js';
+import { runOnHost } from '@uckpt/guest';
+import { runInVm } from '../lib/index.js';
 import { describeKvm } from './kvm.js';
 
 const openFds = () => readdirSync('/proc/self/fd').length;

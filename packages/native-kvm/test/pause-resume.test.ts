@@ -1,7 +1,8 @@
 // Pausing must stop the guest dead and resuming must continue it exactly:
 // 50 pauses at random moments leave the checksum unchanged.
 import { expect, it } from 'vitest';
-import { runInVm, runOnHost, type Vm } from '../lib/index.js';
+import { runOnHost } from '@uckpt/guest';
+import { runInVm, type Vm } from '../lib/index.js';
 import { describeKvm, seededRandom, sleep } from './kvm.js';
 
 describeKvm('pause and resume', () => {

@@ -3,7 +3,8 @@
 // tracking and foreign mappings; this object sends it requests, hears back
 // through events, and watches the domain's state as Xen reports it.
 import { EventEmitter } from 'node:events';
-import type { CheckpointConfig, CheckpointInfo, CheckpointPatch, CheckpointStats, EpochStats, Mailbox } from '@uckpt/native-kvm';
+import type { Mailbox } from '@uckpt/guest';
+import type { Checkpointable, CheckpointConfig, CheckpointInfo, CheckpointPatch, CheckpointStats, EpochRecord, RollbackResult } from '@uckpt/native-core';
 import { loadAddon, type NativeDomain, type NativeEvent } from './loader.js';
 
 /** As Xen reports it (`paused`: by its operator or toolstack, not by this object); `detached` once this object let go. */
@@ -27,28 +28,21 @@ export interface DomainInfo {
 /** What Xen checkpointing accepts: no predictor (a CLEAN re-arms every page), stop-and-copy only for now. */
 export type XenCheckpointConfig = Omit<CheckpointConfig, 'faultNs' | 'testNoWriteProtect'>;
 
-export interface XenCheckpointStats extends Omit<CheckpointStats, 'dirtyTracking'> {
+export interface XenCheckpointStats extends CheckpointStats {
   dirtyTracking: 'xen-log-dirty';
-}
-
-export interface XenRollbackResult {
-  seq: number;
-  pagesRestored: number;
-  checkpointsDropped: number;
-  durationNs: number;
 }
 
 export interface XenDomainEvents {
   /** The domain's state changed (checked every `watchMs`). */
   state: [state: DomainState, info: DomainInfo | null];
-  epoch: [epoch: EpochStats];
+  epoch: [epoch: EpochRecord];
   'checkpoint-error': [message: string];
 }
 
 const watchMs = 100;
 const ended = new Set<DomainState>(['shutdown', 'crashed', 'dying', 'gone', 'detached']);
 
-export class XenDomain extends EventEmitter<XenDomainEvents> {
+export class XenDomain extends EventEmitter<XenDomainEvents> implements Checkpointable {
   readonly domid: number;
   #native: NativeDomain | null;
   #state: DomainState;
@@ -115,8 +109,8 @@ export class XenDomain extends EventEmitter<XenDomainEvents> {
   }
 
   /** Rolls the domain back in place: memory and vCPU context as they were at the checkpoint. */
-  rollback(target: number | 'latest'): Promise<XenRollbackResult> {
-    return this.#domain('rollback').rollback(target) as Promise<XenRollbackResult>;
+  rollback(target: number | 'latest'): Promise<RollbackResult> {
+    return this.#domain('rollback').rollback(target) as Promise<RollbackResult>;
   }
 
   listCheckpoints(): CheckpointInfo[] {
@@ -171,7 +165,7 @@ export class XenDomain extends EventEmitter<XenDomainEvents> {
     if (!this.#native) return;
     if (event.type === 'epoch') {
       const { type: _, ...epoch } = event;
-      this.emit('epoch', epoch as unknown as EpochStats);
+      this.emit('epoch', epoch as unknown as EpochRecord);
     } else {
       this.emit('checkpoint-error', event.message);
     }

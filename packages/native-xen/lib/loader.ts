@@ -1,5 +1,5 @@
 // Loads the compiled addon, or says exactly how to get one.
-import { requireAddon } from '@uckpt/native-kvm';
+import { requireAddon } from '@uckpt/native-core';
 import { fileURLToPath } from 'node:url';
 import path from 'node:path';
 

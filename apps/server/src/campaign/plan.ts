@@ -2,7 +2,7 @@
 // injection a workload, a fault and the moment to inject it, all drawn
 // from the campaign's seed. Each injection draws from its own generator
 // (seed and index), so the plan's first N items are the same whatever N.
-import { seededRandom } from '@uckpt/native-kvm';
+import { seededRandom } from '@uckpt/native-core';
 import type { FaultRequest } from '@uckpt/engine';
 
 /** The fault kinds a campaign draws from; a bit flip names its region. */

@@ -1,7 +1,7 @@
 // What a campaign measured, per retention: the classes, coverage with its
 // 95 % confidence interval, detection latency, recovery time, and how many
 // recovery rollbacks went past the newest checkpoint and why.
-import { percentiles } from '@uckpt/native-kvm';
+import { percentiles } from '@uckpt/native-core';
 import type { BeyondNewestReason, InjectionRecord, OutcomeClass } from './outcome.js';
 import { campaignFaultKinds, type CampaignFaultKind } from './plan.js';
 

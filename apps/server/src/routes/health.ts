@@ -1,5 +1,5 @@
 import { Type } from 'typebox';
-import { listWorkloads } from '@uckpt/native-kvm';
+import { listWorkloads } from '@uckpt/engine';
 import { errors } from '../schemas/common.js';
 import { typed, type Routes } from './context.js';
 

@@ -1,5 +1,5 @@
 import { defaultSettings, defaultSpec, EngineError, type CheckpointSettings, type VmSpec } from '@uckpt/engine';
-import { findWorkload } from '@uckpt/native-kvm';
+import { findWorkload } from '@uckpt/engine';
 import { Type } from 'typebox';
 import { errors, VmIdParams } from '../schemas/common.js';
 import { CreateVmBody, SettingsAnswer, SettingsPatch, VmList } from '../schemas/vms.js';

@@ -2,6 +2,7 @@
 // row per VM per window (a minute by default) instead. The live stream and
 // /metrics carry the full rate; this is what is left to look back on.
 import type { CheckpointMode, EpochEvent, TelemetryEvent } from '@uckpt/engine';
+import { nearestRank } from '@uckpt/native-core/percentiles';
 
 export interface CheckpointSummaryEvent {
   type: 'checkpoint-summary';
@@ -51,13 +52,6 @@ export interface SummarizerOptions {
   now?: () => number;
   /** A failed write in a timer-driven flush lands here rather than crashing the service. */
   onError?: (error: unknown) => void;
-}
-
-/** The p-th percentile (0 < p <= 100) of sorted values, by nearest rank. */
-export function nearestRank(sorted: ArrayLike<number>, p: number): number {
-  if (sorted.length === 0) return 0;
-  const rank = Math.max(1, Math.ceil((p / 100) * sorted.length));
-  return sorted[Math.min(rank, sorted.length) - 1] as number;
 }
 
 /** One VM's epochs in the current window. */

@@ -13,7 +13,6 @@ export {
 } from './event-history.js';
 export {
   EpochSummarizer,
-  nearestRank,
   type CheckpointSummaryEvent,
   type SummarizerOptions,
   type SummarySink,

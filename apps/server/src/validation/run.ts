@@ -19,7 +19,7 @@
 // checkpoint, and a rollback can erase a fault injected after the checkpoint
 // it returns to: costs of the engine's recurrence rule at error gaps near the
 // window, which the model does not describe.
-import { seededRandom } from '@uckpt/native-kvm';
+import { seededRandom } from '@uckpt/native-core';
 import { KvmBackend, VmAgent, type CheckpointSettings, type FaultRequest, type TelemetryEvent } from '@uckpt/engine';
 import type { EpochSample, InjectionOutcome, RunRecord } from './fit.js';
 

@@ -1,6 +1,7 @@
 // Fixed-capacity column store over typed arrays: one Float64Array per column,
 // a shared head, nothing allocated per row. The newest row overwrites the
 // oldest once full. Missing values are NaN.
+import { nearestRank } from '@uckpt/native-core/percentiles';
 
 export class RingTable<K extends string> {
   readonly capacity: number;
@@ -73,13 +74,8 @@ export class RingTable<K extends string> {
   }
 }
 
-/** Linear-interpolated quantile of the first n values of a scratch array (sorted in place). */
-export function quantile(values: Float64Array, n: number, q: number): number {
+/** The p-th percentile of the first n values of a scratch array (sorted in place), by the project's one definition; NaN for none. */
+export function percentileOf(values: Float64Array, n: number, p: number): number {
   if (n <= 0) return Number.NaN;
-  const view = values.subarray(0, n);
-  view.sort();
-  const pos = (n - 1) * q;
-  const lo = Math.floor(pos);
-  const hi = Math.min(lo + 1, n - 1);
-  return view[lo]! + (view[hi]! - view[lo]!) * (pos - lo);
+  return nearestRank(values.subarray(0, n).sort(), p);
 }

@@ -5,7 +5,7 @@
 // written back lazily, when a snapshot asks for it, so ingest costs a few
 // additions per epoch whatever the rate.
 import type { EpochEvent } from '../api/types.ts';
-import { quantile, RingTable } from './ring.ts';
+import { percentileOf, RingTable } from './ring.ts';
 
 export const bucketColumns = [
   't',
@@ -91,8 +91,8 @@ class OpenBucket {
       epochs: n,
       epochRate: n / (Math.max(1, Math.min(widthMs, elapsedMs)) / 1000),
       dirty: mean(this.dirty, n),
-      pauseP50: quantile(this.pauses, this.pauseN, 0.5) / 1000,
-      pauseP99: quantile(this.pauses, this.pauseN, 0.99) / 1000,
+      pauseP50: percentileOf(this.pauses, this.pauseN, 50) / 1000,
+      pauseP99: percentileOf(this.pauses, this.pauseN, 99) / 1000,
       overhead: mean(this.overheadSum, this.overheadN),
       faults: mean(this.faults, n),
       precision: mean(this.precisionSum * 100, this.precisionN),

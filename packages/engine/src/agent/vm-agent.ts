@@ -4,7 +4,8 @@
 // records into typed telemetry events.
 import { randomBytes } from 'node:crypto';
 import { EventEmitter } from 'node:events';
-import type { Backend, BackendCheckpoint, BackendEpoch, BackendExit, BackendRollback, BackendVm } from '../backend.js';
+import type { EpochRecord } from '@uckpt/native-core';
+import type { Backend, BackendCheckpoint, BackendExit, BackendRollback, BackendVm } from '../backend.js';
 import { limits, type CheckpointSettings, type VmSpec, type VmState } from '../config.js';
 import { EngineError } from '../errors.js';
 import type { AlertEvent, EpochEvent, RecoveryEvent, RollbackCause, TelemetryEvent } from '../events.js';
@@ -57,7 +58,7 @@ export class VmAgent extends EventEmitter<VmAgentEvents> {
   #calibratedRate: number | null = null;
   #overheadPct: number | null = null;
   #epochs = 0;
-  #lastEpoch: BackendEpoch | null = null;
+  #lastEpoch: EpochRecord | null = null;
   #lastCheckpointTime: number | null = null;
   #console: string[] = [];
   #sampler: NodeJS.Timeout | undefined;
@@ -407,7 +408,7 @@ export class VmAgent extends EventEmitter<VmAgentEvents> {
     });
   }
 
-  #onEpoch(epoch: BackendEpoch): void {
+  #onEpoch(epoch: EpochRecord): void {
     this.#epochs++;
     this.#lastEpoch = epoch;
     this.#lastCheckpointTime = epoch.time;
@@ -417,7 +418,6 @@ export class VmAgent extends EventEmitter<VmAgentEvents> {
     if (this.#calibratedRate && sustainedRate > 0 && this.#overheadMeter.spanMs >= 1000) {
       this.#overheadPct = (this.#calibratedRate / sustainedRate - 1) * 100;
     }
-    const written = epoch.truePositives + epoch.misses;
     const intervalMs = this.#applied?.intervalMs ?? this.#settings.intervalMs;
     this.#tuner.observeEpoch({ time: epoch.time, intervalMs, dirtyPages: epoch.dirtyPages, pauseUs: epoch.pauseNs / 1000, faultUs: epoch.faultNsEstimate / 1000 });
     const event: EpochEvent = {
@@ -438,8 +438,8 @@ export class VmAgent extends EventEmitter<VmAgentEvents> {
       truePositives: epoch.truePositives,
       falsePositives: epoch.falsePositives,
       misses: epoch.misses,
-      precision: epoch.predicted > 0 ? epoch.truePositives / epoch.predicted : null,
-      recall: written > 0 && epoch.predicted > 0 ? epoch.truePositives / written : null,
+      precision: epoch.precision,
+      recall: epoch.recall,
       storeBytes: epoch.storeBytes,
       checkpointsRetained: epoch.retained,
       progressRate: rate,

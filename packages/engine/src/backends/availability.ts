@@ -2,7 +2,7 @@
 // started for it, so that a request for a hypervisor the host lacks is
 // refused at once with what to do about it.
 import { accessSync, constants, existsSync } from 'node:fs';
-import { guestImagePath } from '@uckpt/native-kvm';
+import { guestImagePath } from '@uckpt/guest';
 import type { BackendName } from '../config.js';
 
 const xenPrivcmd = ['/dev/xen/privcmd', '/proc/xen/privcmd'];

@@ -2,20 +2,9 @@
 // guest workload images, checkpointed by the native epoch loop.
 import { EventEmitter } from 'node:events';
 import { randomInt } from 'node:crypto';
-import {
-  corruptRegister,
-  corruptStoredPage,
-  findWorkload,
-  flipBits,
-  formatChecksum,
-  guestImagePath,
-  makeCrash,
-  makeHang,
-  seededRandom,
-  Vm,
-  type ExitInfo,
-  type Fault,
-} from '@uckpt/native-kvm';
+import { findWorkload, formatChecksum, guestImagePath } from '@uckpt/guest';
+import { seededRandom } from '@uckpt/native-core';
+import { corruptRegister, corruptStoredPage, flipBits, makeCrash, makeHang, Vm, type ExitInfo, type Fault } from '@uckpt/native-kvm';
 import type { CheckpointSettings, VmSpec } from '../config.js';
 import { EngineError } from '../errors.js';
 import { applyCheckpointSettings } from './apply-settings.js';

@@ -5,7 +5,7 @@
 // running. Its progress comes from the uckpt workload image's mailbox,
 // which is what the detectors watch.
 import { EventEmitter } from 'node:events';
-import { formatChecksum, type Mailbox } from '@uckpt/native-kvm';
+import { formatChecksum, type Mailbox } from '@uckpt/guest';
 import { XenDomain, type DomainInfo, type DomainState } from '@uckpt/native-xen';
 import type { CheckpointSettings, VmSpec } from '../config.js';
 import { EngineError } from '../errors.js';

@@ -11,7 +11,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { randomBytes } from 'node:crypto';
-import { percentiles } from '@uckpt/native-kvm';
+import { percentiles } from '@uckpt/native-core';
 import WebSocket from 'ws';
 import { choiceOption, integerOption } from '../options.js';
 

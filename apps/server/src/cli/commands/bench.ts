@@ -15,7 +15,8 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
-import { defaultCopyThreads, GuestRunError, listWorkloads, runInVm, type CheckpointedRunResult, type Vm } from '@uckpt/native-kvm';
+import { listWorkloads } from '@uckpt/guest';
+import { defaultCopyThreads, GuestRunError, runInVm, type CheckpointedRunResult, type Vm } from '@uckpt/native-kvm';
 import { overheadChart } from '../../bench/chart.js';
 import {
   BENCH_MODES,

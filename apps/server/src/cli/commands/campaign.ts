@@ -9,7 +9,7 @@ import { accessSync, constants, mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { limits } from '@uckpt/engine';
-import { listWorkloads, runOnHost } from '@uckpt/native-kvm';
+import { listWorkloads, runOnHost } from '@uckpt/guest';
 import { outcomeChart } from '../../campaign/chart.js';
 import {
   campaignDefaults,

@@ -1,7 +1,8 @@
 // `uckpt run`: one workload to completion, in a KVM VM or as the host
 // program, with its checksum, runtime and progress rate.
 import { parseArgs } from 'node:util';
-import { defaultCopyThreads, findWorkload, runInVm, runOnHost, type CheckpointedRunResult, type RunResult, type Vm } from '@uckpt/native-kvm';
+import { findWorkload, runOnHost, type RunResult } from '@uckpt/guest';
+import { defaultCopyThreads, runInVm, type CheckpointedRunResult, type Vm } from '@uckpt/native-kvm';
 import { choiceOption, integerOption } from '../options.js';
 import { UsageError } from '../usage-error.js';
 

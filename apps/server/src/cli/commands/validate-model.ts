@@ -7,7 +7,7 @@ import { accessSync, constants, mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { limits } from '@uckpt/engine';
-import { listWorkloads } from '@uckpt/native-kvm';
+import { listWorkloads } from '@uckpt/guest';
 import { campaignMemoryMiB, campaignSettings, campaignSizes, campaignWorkloadSeed, coveringRetention } from '../../campaign/config.js';
 import { compare, injectionsByKind } from '../../validation/fit.js';
 import { runValidation, validationFaultKinds, type ValidationFaultKind, type ValidationSetup } from '../../validation/run.js';

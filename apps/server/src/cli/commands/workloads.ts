@@ -1,6 +1,6 @@
 // `uckpt workloads`: what the guest image can run.
 import { parseArgs } from 'node:util';
-import { listWorkloads } from '@uckpt/native-kvm';
+import { listWorkloads } from '@uckpt/guest';
 
 export function workloadsCommand(args: string[]): number {
   const { values } = parseArgs({ args, options: { json: { type: 'boolean' } }, strict: true });

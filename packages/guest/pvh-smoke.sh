@@ -15,7 +15,7 @@ tmp=$(mktemp -d)
 mb=$tmp/mailbox.bin
 
 # Field offsets of struct uckpt_mailbox, from the header itself.
-cc -x c -I"$here/../include" -o "$tmp/offsets" - <<'EOF'
+cc -x c -I"$here/include" -o "$tmp/offsets" - <<'EOF'
 #include <stddef.h>
 #include <stdio.h>
 #include "uckpt_guest_abi.h"

@@ -6,7 +6,7 @@ import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
 import { runOnHost } from '../lib/index.js';
 
-const smoke = fileURLToPath(new URL('../guest/pvh-smoke.sh', import.meta.url));
+const smoke = fileURLToPath(new URL('../pvh-smoke.sh', import.meta.url));
 const hasQemu = (() => {
   try {
     execFileSync('qemu-system-x86_64', ['--version']);

@@ -1,13 +1,14 @@
 // The guest workloads: where their image and host program are, what they
-// are, and how to run one to completion in a VM or on the host.
+// are, and how to run one on the host (the checksum oracle).
 import { execFile, execFileSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
-import { packageRoot } from './loader.js';
 
-export const guestImagePath = path.join(packageRoot, 'guest', 'build', 'uckpt-guest.elf');
-export const hostProgramPath = path.join(packageRoot, 'guest', 'build', 'uckpt-workload-host');
+const buildDir = fileURLToPath(new URL('../build/', import.meta.url));
+export const guestImagePath = path.join(buildDir, 'uckpt-guest.elf');
+export const hostProgramPath = path.join(buildDir, 'uckpt-workload-host');
 
 export interface WorkloadDescriptor {
   name: string;

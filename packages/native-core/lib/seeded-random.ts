@@ -1,5 +1,8 @@
+/** A source of numbers in [0, 1), like Math.random. */
+export type Random = () => number;
+
 /** mulberry32: a small seeded PRNG, so that "random" moments repeat. */
-export function seededRandom(seed: number): () => number {
+export function seededRandom(seed: number): Random {
   let state = seed >>> 0;
   return () => {
     state = (state + 0x6d2b79f5) >>> 0;
