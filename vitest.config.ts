@@ -60,6 +60,22 @@ export default defineConfig({
       {
         extends: true,
         test: {
+          name: 'lab',
+          root: 'apps/lab',
+          include: ['test/**/*.test.ts'],
+        },
+      },
+      {
+        extends: true,
+        test: {
+          name: 'cli',
+          root: 'apps/cli',
+          include: ['test/**/*.test.ts'],
+        },
+      },
+      {
+        extends: true,
+        test: {
           name: 'web',
           root: 'apps/web',
           include: ['test/**/*.test.ts'],

@@ -7,7 +7,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 export const repoRoot = fileURLToPath(new URL('../..', import.meta.url));
-export const cliPath = path.join(repoRoot, 'apps/server/dist/cli/main.js');
+export const cliPath = path.join(repoRoot, 'apps/cli/dist/main.js');
 export const artifactsDir = fileURLToPath(new URL('../artifacts', import.meta.url));
 const stateFile = path.join(artifactsDir, 'server.json');
 

@@ -6,10 +6,9 @@
 import { execFile } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { asOperator, asViewer, operatorToken, startServer, until, type TestServer } from './helper.js';
+import { cliPath, asOperator, asViewer, operatorToken, startServer, until, type TestServer } from './helper.js';
 
 let server: TestServer;
 
@@ -175,7 +174,7 @@ describe('detection and recovery through the API', () => {
 });
 
 describe('uckpt inject', () => {
-  const cli = fileURLToPath(new URL('../dist/cli/main.js', import.meta.url));
+  const cli = cliPath;
   let url: string;
   let id: string;
   beforeAll(async () => {

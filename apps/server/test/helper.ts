@@ -3,10 +3,14 @@
 import { accessSync, constants, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import type { FastifyInstance } from 'fastify';
 import { buildApp, type AppOptions } from '../src/app.js';
 import type { CapacityLimits } from '../src/service/capacity.js';
 import { Service } from '../src/service/service.js';
+
+/** The `uckpt` command line (apps/cli), as the tests run it. */
+export const cliPath = fileURLToPath(new URL('../../cli/dist/main.js', import.meta.url));
 
 export const operatorToken = 'test-operator-token-0123456789';
 export const viewerToken = 'test-viewer-token-0123456789';

@@ -5,12 +5,11 @@ import { execFile } from 'node:child_process';
 import { chmodSync, chownSync, existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { Service } from '../src/service/service.js';
 import { UnsafeStateError } from '../src/service/state-dir.js';
-import { tokenEnv } from './helper.js';
+import { cliPath, tokenEnv } from './helper.js';
 
 let dir: string;
 let stateDir: string;
@@ -75,7 +74,7 @@ describe('an unsafe state directory is refused, saying what to fix, and nothing 
 
   it('`uckpt serve` exits with the message, not a stack trace', async () => {
     mkdirSync(stateDir, { mode: 0o750 });
-    const main = fileURLToPath(new URL('../dist/cli/main.js', import.meta.url));
+    const main = cliPath;
     const failure = await promisify(execFile)(process.execPath, [main, 'serve', '--state-dir', stateDir, '--port', '0'], { env: { PATH: process.env.PATH } }).then(
       () => null,
       (error: { code: number; stderr: string }) => error,

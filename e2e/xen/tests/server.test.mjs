@@ -63,7 +63,7 @@ async function startServer() {
   const port = await freePort();
   const stateDir = mkdtempSync(path.join(os.tmpdir(), 'uckpt-xen-state-'));
   const log = [];
-  const child = spawn(process.execPath, [path.join(repo, 'apps/server/dist/cli/main.js'), 'serve', '--port', String(port), '--state-dir', stateDir], {
+  const child = spawn(process.execPath, [path.join(repo, 'apps/cli/dist/main.js'), 'serve', '--port', String(port), '--state-dir', stateDir], {
     env: { ...process.env, UCKPT_OPERATOR_TOKEN: operator, UCKPT_VIEWER_TOKEN: viewer },
     stdio: ['ignore', 'pipe', 'pipe'],
   });

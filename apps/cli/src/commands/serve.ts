@@ -10,12 +10,7 @@ import { homedir } from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { defaultSettings, defaultSpec } from '@uckpt/engine';
-import { buildApp } from '../../app.js';
-import { allowedHostsFor } from '../../plugins/host-allowlist.js';
-import { defaultCapacity } from '../../service/capacity.js';
-import { Service } from '../../service/service.js';
-import { UnsafeStateError } from '../../service/state-dir.js';
-import { serverLogger } from '../logging.js';
+import { allowedHostsFor, buildApp, defaultCapacity, serverLogger, Service, UnsafeStateError } from '@uckpt/server';
 import { integerOption } from '../options.js';
 import { UsageError } from '../usage-error.js';
 

@@ -5,12 +5,11 @@ import { execFile } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { afterAll, describe, expect, it } from 'vitest';
-import { hasKvm } from './helper.js';
+import { cliPath, hasKvm } from './helper.js';
 
-const cli = fileURLToPath(new URL('../dist/cli/main.js', import.meta.url));
+const cli = cliPath;
 const scratch = mkdtempSync(path.join(tmpdir(), 'uckpt-validate-'));
 afterAll(() => rmSync(scratch, { recursive: true, force: true }));
 

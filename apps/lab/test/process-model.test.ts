@@ -6,12 +6,11 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { rmSync } from 'node:fs';
 import { createServer } from 'node:net';
-import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
 import { runOnHost } from '@uckpt/guest';
-import { hasKvm, makeStateDir, operatorToken, processGone, tokenEnv, until } from './helper.js';
+import { cliPath, hasKvm, makeStateDir, operatorToken, processGone, tokenEnv, until } from './helper.js';
 
-const cli = fileURLToPath(new URL('../dist/cli/main.js', import.meta.url));
+const cli = cliPath;
 
 async function freePort(): Promise<number> {
   return new Promise((resolve) => {

@@ -1,12 +1,11 @@
 // The command line as a user meets it: the built `uckpt` program, its
 // output, and its refusals of bad flags.
 import { execFile } from 'node:child_process';
-import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
-import { hasKvm } from './helper.js';
+import { cliPath, hasKvm } from './helper.js';
 
-const cli = fileURLToPath(new URL('../dist/cli/main.js', import.meta.url));
+const cli = cliPath;
 async function uckpt(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
   try {
     const { stdout, stderr } = await promisify(execFile)(process.execPath, [cli, ...args], { encoding: 'utf8' });

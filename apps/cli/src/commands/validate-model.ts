@@ -8,10 +8,10 @@ import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { limits } from '@uckpt/engine';
 import { listWorkloads } from '@uckpt/guest';
-import { campaignMemoryMiB, campaignSettings, campaignSizes, campaignWorkloadSeed, coveringRetention } from '../../campaign/config.js';
-import { compare, injectionsByKind } from '../../validation/fit.js';
-import { runValidation, validationFaultKinds, type ValidationFaultKind, type ValidationSetup } from '../../validation/run.js';
-import { formatValidation } from '../../validation/text.js';
+import { campaignMemoryMiB, campaignSettings, campaignSizes, campaignWorkloadSeed, coveringRetention } from '@uckpt/lab/campaign/config';
+import { compare, injectionsByKind } from '@uckpt/lab/validation/fit';
+import { runValidation, validationFaultKinds, type ValidationFaultKind, type ValidationSetup } from '@uckpt/lab/validation/run';
+import { formatValidation } from '@uckpt/lab/validation/text';
 import { integerOption } from '../options.js';
 import { UsageError } from '../usage-error.js';
 

@@ -10,7 +10,7 @@ import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { limits } from '@uckpt/engine';
 import { listWorkloads, runOnHost } from '@uckpt/guest';
-import { outcomeChart } from '../../campaign/chart.js';
+import { outcomeChart } from '@uckpt/lab/campaign/chart';
 import {
   campaignDefaults,
   campaignMemoryMiB,
@@ -19,14 +19,14 @@ import {
   campaignWorkloadSeed,
   coveringRetention,
   type CampaignConfig,
-} from '../../campaign/config.js';
-import { Journal, recordKey } from '../../campaign/journal.js';
-import type { InjectionRecord } from '../../campaign/outcome.js';
-import { campaignFaultKinds, makePlan, type CampaignFaultKind } from '../../campaign/plan.js';
-import { CampaignProgress } from '../../campaign/progress.js';
-import { summarise } from '../../campaign/report.js';
-import { runInjection, type Oracle } from '../../campaign/run-injection.js';
-import { formatCampaign } from '../../campaign/text.js';
+} from '@uckpt/lab/campaign/config';
+import { Journal, recordKey } from '@uckpt/lab/campaign/journal';
+import type { InjectionRecord } from '@uckpt/lab/campaign/outcome';
+import { campaignFaultKinds, makePlan, type CampaignFaultKind } from '@uckpt/lab/campaign/plan';
+import { CampaignProgress } from '@uckpt/lab/campaign/progress';
+import { summarise } from '@uckpt/lab/campaign/report';
+import { runInjection, type Oracle } from '@uckpt/lab/campaign/run-injection';
+import { formatCampaign } from '@uckpt/lab/campaign/text';
 import { integerOption } from '../options.js';
 import { UsageError } from '../usage-error.js';
 

@@ -7,16 +7,15 @@ import { execFile, spawn } from 'node:child_process';
 import { appendFileSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { afterAll, describe, expect, it } from 'vitest';
 import { Journal } from '../src/campaign/journal.js';
 import { classify, type InjectionRecord } from '../src/campaign/outcome.js';
 import { makePlan } from '../src/campaign/plan.js';
 import { wilson } from '../src/campaign/report.js';
-import { hasKvm, until } from './helper.js';
+import { cliPath, hasKvm, until } from './helper.js';
 
-const cli = fileURLToPath(new URL('../dist/cli/main.js', import.meta.url));
+const cli = cliPath;
 const scratch = mkdtempSync(path.join(tmpdir(), 'uckpt-campaign-'));
 afterAll(() => rmSync(scratch, { recursive: true, force: true }));
 

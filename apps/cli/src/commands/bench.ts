@@ -17,7 +17,7 @@ import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { listWorkloads } from '@uckpt/guest';
 import { defaultCopyThreads, GuestRunError, runInVm, type CheckpointedRunResult, type Vm } from '@uckpt/native-kvm';
-import { overheadChart } from '../../bench/chart.js';
+import { overheadChart } from '@uckpt/lab/bench/chart';
 import {
   BENCH_MODES,
   BENCH_PREDICTORS,
@@ -37,7 +37,7 @@ import {
   type BenchPredictor,
   type BenchRun,
   type BenchSpec,
-} from '../../bench/summary.js';
+} from '@uckpt/lab/bench/summary';
 import {
   formatDirtyTracking,
   formatGeomeans,
@@ -45,7 +45,7 @@ import {
   formatSweep,
   formatTable,
   TABLE_LEGEND,
-} from '../../bench/table.js';
+} from '@uckpt/lab/bench/table';
 import { integerOption } from '../options.js';
 import { UsageError } from '../usage-error.js';
 
