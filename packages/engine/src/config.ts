@@ -164,3 +164,45 @@ export const defaultSpec: Omit<VmSpec, 'name' | 'workload'> = {
   param: 0,
   repeat: 0,
 };
+
+/** How often an agent samples its guest's progress: the hang detector's resolution. */
+export const progressSampleMs = 250;
+
+/** Refuses settings outside their ranges, naming the first one that is. */
+export function checkSettings(settings: CheckpointSettings): void {
+  const { intervalMs, retention } = settings;
+  if (!Number.isInteger(intervalMs) || intervalMs < limits.intervalMs.min || intervalMs > limits.intervalMs.max) {
+    throw new EngineError('invalid-argument', `intervalMs must be an integer from ${limits.intervalMs.min} to ${limits.intervalMs.max}`);
+  }
+  if (!Number.isInteger(retention) || retention < limits.retention.min || retention > limits.retention.max) {
+    throw new EngineError('invalid-argument', `retention must be an integer from ${limits.retention.min} to ${limits.retention.max}`);
+  }
+  const inRange = (name: keyof CheckpointSettings, range: { min: number; max: number }) => {
+    const value = settings[name];
+    if (typeof value !== 'number' || !Number.isInteger(value) || value < range.min || value > range.max) {
+      throw new EngineError('invalid-argument', `${name} must be an integer from ${range.min} to ${range.max}`);
+    }
+  };
+  inRange('hangTimeoutMs', limits.hangTimeoutMs);
+  inRange('selfCheckLatencyMs', limits.latencyBoundMs);
+  inRange('crashLatencyMs', limits.latencyBoundMs);
+  inRange('recurrenceWindowMs', limits.recurrenceWindowMs);
+  if (typeof settings.autoRecover !== 'boolean') throw new EngineError('invalid-argument', 'autoRecover must be true or false');
+  if (typeof settings.autoTune !== 'boolean') throw new EngineError('invalid-argument', 'autoTune must be true or false');
+  const inReals = (name: 'overheadBudgetPct' | 'errorRatePerHour', range: { min: number; max: number }) => {
+    const value = settings[name];
+    if (typeof value !== 'number' || !Number.isFinite(value) || value < range.min || value > range.max) {
+      throw new EngineError('invalid-argument', `${name} must be a number from ${range.min} to ${range.max}`);
+    }
+  };
+  inReals('overheadBudgetPct', limits.overheadBudgetPct);
+  inReals('errorRatePerHour', limits.errorRatePerHour);
+  // A recurrence shows up as a new alert; the window must be long enough to see one.
+  const slowest = Math.max(settings.hangTimeoutMs + 2 * progressSampleMs, settings.selfCheckLatencyMs);
+  if (settings.recurrenceWindowMs <= slowest) {
+    throw new EngineError(
+      'invalid-argument',
+      `recurrenceWindowMs (${settings.recurrenceWindowMs}) must exceed the detectors' latency (hangTimeoutMs + 2 x ${progressSampleMs} ms sampling = ${settings.hangTimeoutMs + 2 * progressSampleMs}, selfCheckLatencyMs = ${settings.selfCheckLatencyMs}), or a recurrence would go unseen`,
+    );
+  }
+}

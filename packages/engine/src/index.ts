@@ -5,7 +5,7 @@ export type * from './events.js';
 export type * from './backend.js';
 export * from './protocol.js';
 export { AgentClient, defaultRequestTimeoutMs } from './agent-client.js';
-export { VmAgent, checkSettings } from './agent/vm-agent.js';
+export { VmAgent } from './agent/vm-agent.js';
 export { AgentEndpoint, defaultEndpointLimits, type EndpointLimits } from './agent/agent-endpoint.js';
 export { agentLockPath, agentSocketPath, lockHeldExitCode } from './agent/paths.js';
 export { InstanceLock } from './agent/instance-lock.js';

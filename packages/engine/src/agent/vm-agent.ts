@@ -6,10 +6,10 @@ import { randomBytes } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import type { EpochRecord } from '@uckpt/native-core';
 import type { Backend, BackendCheckpoint, BackendExit, BackendRollback, BackendVm } from '../backend.js';
-import { limits, type CheckpointSettings, type VmSpec, type VmState } from '../config.js';
+import { checkSettings, progressSampleMs, type CheckpointSettings, type VmSpec, type VmState } from '../config.js';
 import { EngineError } from '../errors.js';
-import type { AlertEvent, EpochEvent, RecoveryEvent, RollbackCause, TelemetryEvent } from '../events.js';
-import { checkFaultRequest, type FaultRequest, type Injection, type RecoveryOutcome } from '../faults.js';
+import type { AlertEvent, EpochEvent, RollbackCause, TelemetryEvent } from '../events.js';
+import { checkFaultRequest, type FaultRequest, type Injection } from '../faults.js';
 import { protocolVersion, type AgentStatus, type RollbackTarget } from '../protocol.js';
 import { defaultDetectors, type Detection, type Detector } from './detectors/index.js';
 import { processIdentity } from '../process-identity.js';
@@ -17,7 +17,7 @@ import { AutoTuner } from './auto-tune.js';
 import { ConsoleGate } from './console-gate.js';
 import { FaultTracker } from './fault-tracker.js';
 import { ProgressMeter } from './progress-meter.js';
-import { chooseRecoveryTarget, explainNoTarget, type RecoveryEpisode, type RecoveryTarget, type TargetConstraints } from './recovery.js';
+import { chooseRecoveryTarget, explainNoTarget, RecoveryEpisodes, type TargetConstraints } from './recovery.js';
 
 export interface VmAgentOptions {
   vmId: string;
@@ -35,7 +35,6 @@ interface VmAgentEvents {
 }
 
 const consoleLines = 1000;
-const progressSampleMs = 250;
 const overheadWindowMs = 5000;
 const terminalStates = new Set<VmState>(['finished', 'crashed', 'failed', 'stopped']);
 /** A crashed guest can still be rolled back (revived); these cannot. */
@@ -66,7 +65,7 @@ export class VmAgent extends EventEmitter<VmAgentEvents> {
   #busy: Promise<unknown> = Promise.resolve();
   readonly #detectors: Detector[];
   readonly #faults: FaultTracker;
-  #episode: (RecoveryEpisode & { alertIds: string[] }) | null = null;
+  readonly #recovery: RecoveryEpisodes;
   readonly #tuner = new AutoTuner();
   readonly #consoleGate = new ConsoleGate();
   readonly #identity = processIdentity();
@@ -80,6 +79,21 @@ export class VmAgent extends EventEmitter<VmAgentEvents> {
     this.#calibrationMs = options.calibrationMs ?? 2000;
     this.#detectors = options.detectors ?? defaultDetectors(progressSampleMs);
     this.#faults = new FaultTracker(this.vmId, (injection) => this.#emit({ type: 'fault', vmId: this.vmId, time: Date.now(), injection }));
+    this.#recovery = new RecoveryEpisodes({
+      vmId: this.vmId,
+      unrecoverable: () => (!this.#vm || beyondRollback.has(this.#state) ? `the VM is ${this.#state}: nothing to recover` : null),
+      checkpoints: () => this.#vm?.checkpoints() ?? [],
+      recurrenceWindowMs: () => this.#settings.recurrenceWindowMs,
+      rollback: (seq) => (this.#vm ? this.#rollbackInPlace(this.#vm, seq, 'recovery') : Promise.reject(new EngineError('conflict', 'the VM is gone'))),
+      reportCorruptCheckpoints: () => {
+        const corrupt = this.#observe().filter((d) => d.detector === 'checkpoint-integrity');
+        for (const detection of corrupt) this.#onDetection(detection);
+        return corrupt.length > 0;
+      },
+      emit: (event) => this.#emit(event),
+      settle: (alertId, outcome, rollbacks, seq, message) => this.#faults.settle(alertId, outcome, rollbacks, seq, message),
+      fail: (reason) => this.#setState('failed', reason),
+    });
   }
 
   get state(): VmState {
@@ -210,7 +224,7 @@ export class VmAgent extends EventEmitter<VmAgentEvents> {
   stop(): void {
     this.#stopSampler();
     clearTimeout(this.#calibration);
-    clearTimeout(this.#episode?.timer);
+    this.#recovery.dispose();
     const vm = this.#vm;
     this.#vm = null;
     if (vm) {
@@ -251,7 +265,7 @@ export class VmAgent extends EventEmitter<VmAgentEvents> {
    */
   #safeTarget(vm: BackendVm): number {
     const slowest = Math.max(0, ...this.#detectors.map((d) => d.latencyBoundMs(this.#settings)));
-    const constraints: TargetConstraints = { notAfter: Date.now() - slowest, ...(this.#episode?.lastSeq ? { olderThan: this.#episode.lastSeq } : {}) };
+    const constraints: TargetConstraints = { notAfter: Date.now() - slowest, ...(this.#recovery.lastSeq ? { olderThan: this.#recovery.lastSeq } : {}) };
     const target = chooseRecoveryTarget(vm.checkpoints(), constraints);
     if (!target) throw new EngineError('rollback-refused', `no safe checkpoint: ${explainNoTarget(vm.checkpoints(), constraints)}`);
     return target.checkpoint.seq;
@@ -286,7 +300,7 @@ export class VmAgent extends EventEmitter<VmAgentEvents> {
   #onExit(exit: BackendExit): void {
     this.#setState(exit.state, exit.reason);
     if (exit.cause === 'done' || exit.cause === 'stopped') {
-      this.#endEpisode('recovered', exit.cause === 'done' ? 'the workload finished' : 'the VM stopped');
+      this.#recovery.end('recovered', exit.cause === 'done' ? 'the workload finished' : 'the VM stopped');
       this.#faults.closePending();
       return;
     }
@@ -326,86 +340,7 @@ export class VmAgent extends EventEmitter<VmAgentEvents> {
       this.#faults.settle(id, 'alert-only', 0, undefined, 'automatic recovery is off');
       return;
     }
-    void this.#exclusive(() => this.#recover(alert, detection));
-  }
-
-  /**
-   * Rolls back to the newest verified checkpoint taken before the detection
-   * time minus the detector's latency bound; an alert while the previous
-   * recovery's window is open is a recurrence: the next older one is tried.
-   */
-  async #recover(alert: Omit<AlertEvent, 'action'>, detection: Detection): Promise<void> {
-    const vm = this.#vm;
-    if (!vm || beyondRollback.has(this.#state)) {
-      this.#emit({ ...alert, action: 'none', actionReason: `the VM is ${this.#state}: nothing to recover` });
-      return;
-    }
-    let episode = this.#episode;
-    let olderThan: number | undefined;
-    if (episode) {
-      clearTimeout(episode.timer);
-      episode.alertIds.push(alert.alertId);
-      olderThan = episode.lastSeq ?? undefined;
-      this.#emitRecovery(episode, 'recurred', `${detection.detector} alert ${alert.alertId} came within ${this.#settings.recurrenceWindowMs} ms of the rollback to checkpoint ${episode.lastSeq}: it held the error too; trying an older one`);
-    } else {
-      episode = { alertId: alert.alertId, alertIds: [alert.alertId], detector: detection.detector, notAfter: detection.time - detection.latencyBoundMs, rollbacks: 0, lastSeq: null, timer: undefined };
-      this.#episode = episode;
-    }
-    let alerted = false;
-    for (;;) {
-      const constraints: TargetConstraints = { notAfter: episode.notAfter, ...(olderThan !== undefined ? { olderThan } : {}) };
-      const choice = chooseRecoveryTarget(vm.checkpoints(), constraints);
-      if (!choice) {
-        const why = explainNoTarget(vm.checkpoints(), constraints);
-        if (!alerted) this.#emit({ ...alert, action: 'failed', actionReason: why });
-        this.#endEpisode('failed', why);
-        return;
-      }
-      const target = choice.checkpoint;
-      if (!alerted) {
-        this.#emit({ ...alert, action: 'rollback', actionReason: describeChoice(choice, episode.notAfter, detection.latencyBoundMs, olderThan) });
-        alerted = true;
-      }
-      try {
-        await this.#rollbackInPlace(vm, target.seq, 'recovery');
-      } catch (error) {
-        // The epoch loop retired the target between the choice and the rollback (a running guest keeps being checkpointed): choose again.
-        if (!vm.checkpoints().some((c) => c.seq === target.seq)) continue;
-        // A checksum mismatch marks a checkpoint corrupt: report it and go further back.
-        const corrupt = this.#observe().filter((d) => d.detector === 'checkpoint-integrity');
-        for (const detection of corrupt) this.#onDetection(detection);
-        if (corrupt.length === 0) {
-          this.#endEpisode('failed', `the rollback to checkpoint ${target.seq} was refused: ${(error as Error).message}`);
-          return;
-        }
-        olderThan = target.seq;
-        continue;
-      }
-      episode.rollbacks++;
-      episode.lastSeq = target.seq;
-      const closing = episode;
-      episode.timer = setTimeout(() => {
-        if (this.#episode === closing) this.#endEpisode('recovered', `no recurrence within ${this.#settings.recurrenceWindowMs} ms of the rollback to checkpoint ${closing.lastSeq}`);
-      }, this.#settings.recurrenceWindowMs);
-      return;
-    }
-  }
-
-  #endEpisode(outcome: Exclude<RecoveryOutcome, 'alert-only'>, message: string): void {
-    const episode = this.#episode;
-    if (!episode) return;
-    clearTimeout(episode.timer);
-    this.#episode = null;
-    this.#emitRecovery(episode, outcome, message);
-    for (const alertId of episode.alertIds) this.#faults.settle(alertId, outcome, episode.rollbacks, episode.lastSeq ?? undefined, message);
-    if (outcome === 'failed') this.#setState('failed', `recovery failed after ${episode.detector} alert ${episode.alertId}: ${message}`);
-  }
-
-  #emitRecovery(episode: RecoveryEpisode, outcome: RecoveryEvent['outcome'], message: string): void {
-    this.#emit({
-      type: 'recovery', vmId: this.vmId, time: Date.now(), alertId: episode.alertId, detector: episode.detector, outcome,
-      rollbacks: episode.rollbacks, ...(episode.lastSeq !== null ? { seq: episode.lastSeq } : {}), message,
-    });
+    void this.#exclusive(() => this.#recovery.recover(alert, detection));
   }
 
   #onEpoch(epoch: EpochRecord): void {
@@ -470,7 +405,7 @@ export class VmAgent extends EventEmitter<VmAgentEvents> {
   /** Applies what the tuner decides, as a settings change with an event saying why. */
   #autoTune(): void {
     const applied = this.#applied;
-    if (!this.#settings.autoTune || !applied?.enabled || this.#state !== 'running' || this.#episode) return;
+    if (!this.#settings.autoTune || !applied?.enabled || this.#state !== 'running' || this.#recovery.active) return;
     const now = Date.now();
     const change = this.#tuner.decide(now, applied.intervalMs, this.#settings, this.#overheadPct);
     if (!change) return;
@@ -541,51 +476,6 @@ export class VmAgent extends EventEmitter<VmAgentEvents> {
   }
 }
 
-function describeChoice(choice: RecoveryTarget, notAfter: number, boundMs: number, olderThan: number | undefined): string {
-  const older = olderThan !== undefined ? `, older than ${olderThan}` : '';
-  const seq = choice.checkpoint.seq;
-  if (choice.beforeBound) return `rolling back to checkpoint ${seq}, the newest verified one taken before ${new Date(notAfter).toISOString()} (detection - ${boundMs} ms)${older}`;
-  return `rolling back to checkpoint ${seq}, the oldest verified one retained${older}: none was taken before ${new Date(notAfter).toISOString()} (detection - ${boundMs} ms), so it may hold the error; retain more checkpoints to cover the latency bound`;
-}
-
 function newAlertId(): string {
   return `alert-${randomBytes(5).toString('hex')}`;
-}
-
-export function checkSettings(settings: CheckpointSettings): void {
-  const { intervalMs, retention } = settings;
-  if (!Number.isInteger(intervalMs) || intervalMs < limits.intervalMs.min || intervalMs > limits.intervalMs.max) {
-    throw new EngineError('invalid-argument', `intervalMs must be an integer from ${limits.intervalMs.min} to ${limits.intervalMs.max}`);
-  }
-  if (!Number.isInteger(retention) || retention < limits.retention.min || retention > limits.retention.max) {
-    throw new EngineError('invalid-argument', `retention must be an integer from ${limits.retention.min} to ${limits.retention.max}`);
-  }
-  const inRange = (name: keyof CheckpointSettings, range: { min: number; max: number }) => {
-    const value = settings[name];
-    if (typeof value !== 'number' || !Number.isInteger(value) || value < range.min || value > range.max) {
-      throw new EngineError('invalid-argument', `${name} must be an integer from ${range.min} to ${range.max}`);
-    }
-  };
-  inRange('hangTimeoutMs', limits.hangTimeoutMs);
-  inRange('selfCheckLatencyMs', limits.latencyBoundMs);
-  inRange('crashLatencyMs', limits.latencyBoundMs);
-  inRange('recurrenceWindowMs', limits.recurrenceWindowMs);
-  if (typeof settings.autoRecover !== 'boolean') throw new EngineError('invalid-argument', 'autoRecover must be true or false');
-  if (typeof settings.autoTune !== 'boolean') throw new EngineError('invalid-argument', 'autoTune must be true or false');
-  const inReals = (name: 'overheadBudgetPct' | 'errorRatePerHour', range: { min: number; max: number }) => {
-    const value = settings[name];
-    if (typeof value !== 'number' || !Number.isFinite(value) || value < range.min || value > range.max) {
-      throw new EngineError('invalid-argument', `${name} must be a number from ${range.min} to ${range.max}`);
-    }
-  };
-  inReals('overheadBudgetPct', limits.overheadBudgetPct);
-  inReals('errorRatePerHour', limits.errorRatePerHour);
-  // A recurrence shows up as a new alert; the window must be long enough to see one.
-  const slowest = Math.max(settings.hangTimeoutMs + 2 * progressSampleMs, settings.selfCheckLatencyMs);
-  if (settings.recurrenceWindowMs <= slowest) {
-    throw new EngineError(
-      'invalid-argument',
-      `recurrenceWindowMs (${settings.recurrenceWindowMs}) must exceed the detectors' latency (hangTimeoutMs + 2 x ${progressSampleMs} ms sampling = ${settings.hangTimeoutMs + 2 * progressSampleMs}, selfCheckLatencyMs = ${settings.selfCheckLatencyMs}), or a recurrence would go unseen`,
-    );
-  }
 }
