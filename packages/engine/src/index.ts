@@ -27,3 +27,4 @@ export * from './model/index.js';
 
 // What guests the backends run: the workload catalog, for the service's routes.
 export { findWorkload, listWorkloads, type WorkloadDescriptor } from '@uckpt/guest';
+export { msToSeconds, nsToUs, usToMs, usToSeconds } from '@uckpt/native-core';

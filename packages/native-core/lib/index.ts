@@ -13,3 +13,4 @@ export type {
 export { requireAddon } from './loader.js';
 export { nearestRank, percentiles } from './percentiles.js';
 export { seededRandom, type Random } from './seeded-random.js';
+export { msToSeconds, nsToUs, usToMs, usToSeconds } from './units.js';

@@ -1,6 +1,6 @@
 // Runs a workload to completion in a fresh KVM VM, optionally checkpointed
 // and rolled back at seeded random moments, and sums up what happened.
-import { percentiles, seededRandom, type CheckpointConfig, type CheckpointCosts, type CheckpointMode } from '@uckpt/native-core';
+import { nsToUs, percentiles, seededRandom, type CheckpointConfig, type CheckpointCosts, type CheckpointMode } from '@uckpt/native-core';
 import { findWorkload, formatChecksum, guestImagePath, type RunResult, type WorkloadRun } from '@uckpt/guest';
 import { Vm, type ExitInfo } from './vm.js';
 import { existsSync } from 'node:fs';
@@ -151,7 +151,7 @@ export async function runInVm(options: VmRunOptions): Promise<CheckpointedRunRes
         if (!target) return false;
         try {
           const result = await vm.rollback(target.seq);
-          rollbackDurations.push(result.durationNs / 1000);
+          rollbackDurations.push(nsToUs(result.durationNs));
           pagesRestored += result.pagesRestored;
           points.shift();
           return true;
@@ -176,9 +176,9 @@ export async function runInVm(options: VmRunOptions): Promise<CheckpointedRunRes
       }
     };
     vm.onEpoch((epoch) => {
-      pauses.push(epoch.pauseNs / 1000);
+      pauses.push(nsToUs(epoch.pauseNs));
       const rearmAlone = epoch.mode === 'cow' ? epoch.rearmNs : 0;
-      fixedPauses.push((epoch.pauseNs - epoch.copyNs - rearmAlone) / 1000);
+      fixedPauses.push(nsToUs(epoch.pauseNs - epoch.copyNs - rearmAlone));
       dirtyCounts.push(epoch.dirtyPages);
       storeBytesMax = Math.max(storeBytesMax, epoch.storeBytes);
       coalesced += epoch.coalesced;
@@ -237,9 +237,9 @@ export async function runInVm(options: VmRunOptions): Promise<CheckpointedRunRes
       pagesRestoredPerRollback: rollbackDurations.length ? pagesRestored / rollbackDurations.length : 0,
       storeBytesMax: Math.max(storeBytesMax, stats?.storeBytes ?? 0),
       faultsPerEpoch: pauses.length ? faults / pauses.length : 0,
-      faultUsPerEpoch: pauses.length ? faultNs / 1000 / pauses.length : 0,
+      faultUsPerEpoch: pauses.length ? nsToUs(faultNs) / pauses.length : 0,
       leastTrackingUsPerEpoch:
-        pauses.length && stats?.mode === 'stop-and-copy' && stats.predictor === 'cost' ? leastTrackingNs / 1000 / pauses.length : null,
+        pauses.length && stats?.mode === 'stop-and-copy' && stats.predictor === 'cost' ? nsToUs(leastTrackingNs) / pauses.length : null,
       pagesCopiedPerEpoch: pauses.length ? pagesCopied / pauses.length : 0,
       pagesPrecopiedPerEpoch: pauses.length ? pagesPrecopied / pauses.length : 0,
       fixedPauseUs: fixedPauses.length ? percentiles(fixedPauses).p50 : null,

@@ -3,7 +3,7 @@
 // counters); the VM id is a label, checkpoint seqs never are, since each new
 // seq would be a new series and the scraper's memory would grow without end.
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
-import type { BackendName, EpochEvent, RollbackEvent, TelemetryEvent, VmState } from '@uckpt/engine';
+import { msToSeconds, usToSeconds, type BackendName, type EpochEvent, type RollbackEvent, type TelemetryEvent, type VmState } from '@uckpt/engine';
 import { VmSeries } from './vm-series.js';
 
 /** Every VmState, so that uckpt_vm_state can publish 0 for the states a VM is not in. */
@@ -179,11 +179,11 @@ export class TelemetryMetrics {
     this.pagesCopied.inc(this.series.note(this.pagesCopied, vm), event.pagesCopied);
     this.pagesPrecopied.inc(this.series.note(this.pagesPrecopied, vm), event.pagesPrecopied);
     this.writeFaults.inc(this.series.note(this.writeFaults, vm), event.faults);
-    this.lateSeconds.inc(this.series.note(this.lateSeconds, vm), event.lateUs / 1e6);
-    this.pauseDuration.observe(this.series.note(this.pauseDuration, vm), event.pauseUs / 1e6);
+    this.lateSeconds.inc(this.series.note(this.lateSeconds, vm), usToSeconds(event.lateUs));
+    this.pauseDuration.observe(this.series.note(this.pauseDuration, vm), usToSeconds(event.pauseUs));
     this.storeBytes.set(this.series.note(this.storeBytes, vm), event.storeBytes);
     this.checkpointsRetained.set(this.series.note(this.checkpointsRetained, vm), event.checkpointsRetained);
-    this.intervalSeconds.set(this.series.note(this.intervalSeconds, vm), event.intervalMs / 1000);
+    this.intervalSeconds.set(this.series.note(this.intervalSeconds, vm), msToSeconds(event.intervalMs));
     this.progressRate.set(this.series.note(this.progressRate, vm), event.progressRate);
     if (event.overheadPct === null) this.series.drop(this.overheadRatio, vm);
     else this.overheadRatio.set(this.series.note(this.overheadRatio, vm), event.overheadPct / 100);
@@ -193,7 +193,7 @@ export class TelemetryMetrics {
     const labels = { vm: event.vmId, cause: event.cause, result: event.ok ? 'ok' : 'error' };
     this.rollbacks.inc(this.series.note(this.rollbacks, labels));
     if (event.durationUs !== undefined) {
-      this.rollbackDuration.observe(this.series.note(this.rollbackDuration, { vm: event.vmId }), event.durationUs / 1e6);
+      this.rollbackDuration.observe(this.series.note(this.rollbackDuration, { vm: event.vmId }), usToSeconds(event.durationUs));
     }
   }
 

@@ -5,6 +5,7 @@
 // written back lazily, when a snapshot asks for it, so ingest costs a few
 // additions per epoch whatever the rate.
 import type { EpochEvent } from '../api/types.ts';
+import { usToMs } from '@uckpt/native-core/units';
 import { percentileOf, RingTable } from './ring.ts';
 
 export const bucketColumns = [
@@ -91,15 +92,15 @@ class OpenBucket {
       epochs: n,
       epochRate: n / (Math.max(1, Math.min(widthMs, elapsedMs)) / 1000),
       dirty: mean(this.dirty, n),
-      pauseP50: percentileOf(this.pauses, this.pauseN, 50) / 1000,
-      pauseP99: percentileOf(this.pauses, this.pauseN, 99) / 1000,
+      pauseP50: usToMs(percentileOf(this.pauses, this.pauseN, 50)),
+      pauseP99: usToMs(percentileOf(this.pauses, this.pauseN, 99)),
       overhead: mean(this.overheadSum, this.overheadN),
       faults: mean(this.faults, n),
       precision: mean(this.precisionSum * 100, this.precisionN),
       recall: mean(this.recallSum * 100, this.recallN),
       storeMiB: this.storeBytes / 1048576,
       progressRate: mean(this.progressSum, n),
-      lateMs: this.lateUs / 1000,
+      lateMs: usToMs(this.lateUs),
     };
   }
 }

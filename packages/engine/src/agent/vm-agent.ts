@@ -4,7 +4,7 @@
 // records into typed telemetry events.
 import { randomBytes } from 'node:crypto';
 import { EventEmitter } from 'node:events';
-import type { EpochRecord } from '@uckpt/native-core';
+import { nsToUs, type EpochRecord } from '@uckpt/native-core';
 import type { Backend, BackendCheckpoint, BackendExit, BackendRollback, BackendVm } from '../backend.js';
 import { checkSettings, progressSampleMs, type CheckpointSettings, type VmSpec, type VmState } from '../config.js';
 import { EngineError } from '../errors.js';
@@ -285,10 +285,10 @@ export class VmAgent extends EventEmitter<VmAgentEvents> {
     this.#meter.reset();
     this.#overheadMeter.reset();
     for (const detector of this.#detectors) detector.reset(Date.now());
-    this.#tuner.observeRollback(result.durationNs / 1000);
+    this.#tuner.observeRollback(nsToUs(result.durationNs));
     this.#emit({
       type: 'rollback', vmId: this.vmId, time, target: asked, cause, ok: true, seq: result.seq,
-      pagesRestored: result.pagesRestored, checkpointsDropped: result.checkpointsDropped, durationUs: result.durationNs / 1000,
+      pagesRestored: result.pagesRestored, checkpointsDropped: result.checkpointsDropped, durationUs: nsToUs(result.durationNs),
     });
     if (this.#state === 'crashed') {
       this.#setState('running', null);
@@ -354,7 +354,7 @@ export class VmAgent extends EventEmitter<VmAgentEvents> {
       this.#overheadPct = (this.#calibratedRate / sustainedRate - 1) * 100;
     }
     const intervalMs = this.#applied?.intervalMs ?? this.#settings.intervalMs;
-    this.#tuner.observeEpoch({ time: epoch.time, intervalMs, dirtyPages: epoch.dirtyPages, pauseUs: epoch.pauseNs / 1000, faultUs: epoch.faultNsEstimate / 1000 });
+    this.#tuner.observeEpoch({ time: epoch.time, intervalMs, dirtyPages: epoch.dirtyPages, pauseUs: nsToUs(epoch.pauseNs), faultUs: nsToUs(epoch.faultNsEstimate) });
     const event: EpochEvent = {
       type: 'epoch',
       vmId: this.vmId,
@@ -365,10 +365,10 @@ export class VmAgent extends EventEmitter<VmAgentEvents> {
       dirtyPages: epoch.dirtyPages,
       pagesCopied: epoch.pagesCopied,
       pagesPrecopied: epoch.pagesPrecopied,
-      pauseUs: epoch.pauseNs / 1000,
+      pauseUs: nsToUs(epoch.pauseNs),
       faults: epoch.faults,
-      faultUs: epoch.faultNsEstimate / 1000,
-      lateUs: epoch.lateNs / 1000,
+      faultUs: nsToUs(epoch.faultNsEstimate),
+      lateUs: nsToUs(epoch.lateNs),
       predicted: epoch.predicted,
       truePositives: epoch.truePositives,
       falsePositives: epoch.falsePositives,
