@@ -1,6 +1,7 @@
 // The server's SQLite store: VM definitions that survive a restart, an audit
 // log nothing can rewrite, and an event history that stays bounded and never
-// holds per-epoch rows.
+// holds per-epoch rows. Long: one file for the one database, its migrations
+// and each of its tables, so that their interplay is tested in one place.
 import { copyFileSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';

@@ -1,6 +1,7 @@
 // The availability model: its linear solver against systems with known
 // answers, the model against closed forms and first-order theory in the
-// limits where they hold, its monotonicity, and the paper's result.
+// limits where they hold, its monotonicity, and the paper's result. Long:
+// each property of the model is checked against its own reference here.
 import { describe, expect, it } from 'vitest';
 import {
   analyseAvailability,

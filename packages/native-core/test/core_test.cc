@@ -1,4 +1,6 @@
 // The checkpoint core without any hypervisor, over the memory test double.
+// One file, one binary: it is built and run by `make test` with no test
+// framework, and each case below is independent of the others.
 #include <sys/mman.h>
 
 #include <atomic>

@@ -1,5 +1,6 @@
 // Checkpoints and in-place rollback on a real KVM guest, proven exact by
-// the guest's own checksums.
+// the guest's own checksums. Long: every mode, predictor and tracking
+// variant against the same oracle, sharing its guests and helpers.
 import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { expect, it } from 'vitest';

@@ -1,6 +1,9 @@
 // What `uckpt bench` runs, and how its raw results become the printed rows:
 // overheads are ratios to the unprotected run of the same repetition, so
 // that a noisy shared machine slows both sides of each ratio alike.
+// Longer than most files: every summary here (rows, geomeans, modes, the
+// floor, the sweep) is a reduction of the same rows under the same keys, and
+// reads best next to the others; the tables that print them are in table.ts.
 import type { CheckpointedRunResult } from '@uckpt/native-kvm';
 
 /** One planned run. */

@@ -20,14 +20,8 @@ export type {
 
 export type Role = 'operator' | 'viewer';
 
-export interface CheckpointInfo {
-  seq: number;
-  time: number;
-  ageMs: number;
-  pages: number;
-  bytes: number;
-  verified: boolean;
-}
+/** A retained checkpoint as the API lists it: the core's own record. */
+export type { CheckpointInfo } from '@uckpt/native-core';
 
 export interface TakenCheckpoint {
   seq: number;
