@@ -12,6 +12,7 @@ import { parseArgs } from 'node:util';
 import { defaultSettings, defaultSpec } from '@uckpt/engine';
 import { buildApp } from '../../app.js';
 import { allowedHostsFor } from '../../plugins/host-allowlist.js';
+import { defaultRateLimits } from '../../plugins/security.js';
 import { defaultCapacity } from '../../service/capacity.js';
 import { Service } from '../../service/service.js';
 import { UnsafeStateError } from '../../service/state-dir.js';
@@ -40,6 +41,8 @@ export async function serveCommand(args: string[]): Promise<number> {
       'allow-fault-injection': { type: 'boolean' },
       'max-vms': { type: 'string' },
       'memory-budget-mib': { type: 'string' },
+      'rate-limit-mutations-per-minute': { type: 'string' },
+      'rate-limit-reads-per-minute': { type: 'string' },
     },
   });
   const host = values.host ?? '127.0.0.1';
@@ -48,6 +51,14 @@ export async function serveCommand(args: string[]): Promise<number> {
   const calibrationMs = integerOption('calibration-ms', values['calibration-ms'], { min: 0, max: 60_000, fallback: 2000 });
   const maxVms = integerOption('max-vms', values['max-vms'], { min: 1, max: 1024, fallback: defaultCapacity.maxVms });
   const memoryBudgetMiB = values['memory-budget-mib'] === undefined ? null : integerOption('memory-budget-mib', values['memory-budget-mib'], { min: 64, max: 1 << 24, fallback: 0 });
+  const rateLimits = {
+    mutationsPerMinute: integerOption('rate-limit-mutations-per-minute', values['rate-limit-mutations-per-minute'], {
+      min: 1, max: 10_000_000, fallback: defaultRateLimits.mutationsPerMinute,
+    }),
+    readsPerMinute: integerOption('rate-limit-reads-per-minute', values['rate-limit-reads-per-minute'], {
+      min: 1, max: 10_000_000, fallback: defaultRateLimits.readsPerMinute,
+    }),
+  };
   const extraHosts = values['allow-host'] ?? [];
   for (const name of extraHosts) {
     if (!/^[A-Za-z0-9.-]+$/.test(name) && isIP(name.replace(/^\[(.*)\]$/, '$1')) !== 6) {
@@ -76,6 +87,7 @@ export async function serveCommand(args: string[]): Promise<number> {
     version: process.env.npm_package_version ?? '0.0.0',
     allowedHosts: allowedHostsFor(host, extraHosts),
     faultInjection,
+    rateLimits,
     logger,
   });
 
