@@ -18,6 +18,7 @@ commands:
       [--vms 8] [--clients 50] [--interval-ms 50] [--seconds 20] [--backend kvm|sim] [--out DIR]
   serve                       the service: REST API, telemetry, dashboard, one agent per protected VM
       [--host H] [--port P] [--state-dir DIR] [--demo]
+      [--rate-limit-mutations-per-minute 120] [--rate-limit-reads-per-minute 1200]  (per token, or per address without one)
   inject --vm ID --kind K      inject a fault into a VM through the server (for testing detectors and recovery)
       K: bit-flip [--region data|code|stack] [--page N] [--bits N] | register [--register R] [--bits N]
          | hang | crash | checkpoint-page [--seq N] [--page N];  [--seed S] [--json]

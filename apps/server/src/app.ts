@@ -16,6 +16,7 @@ import { markRoutesPublic, type Access } from './plugins/access.js';
 import { auditing } from './plugins/audit.js';
 import { errorHandling } from './plugins/errors.js';
 import { loopbackHosts } from './plugins/host-allowlist.js';
+import { routableUrl } from './plugins/routable-url.js';
 import { defaultRateLimits, security, type RateLimits } from './plugins/security.js';
 import { strictValidation } from './plugins/validation.js';
 import { checkpointRoutes } from './routes/checkpoints.js';
@@ -73,6 +74,12 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     // The id an error answer carries, to find its log line; a client's own x-request-id is not trusted.
     requestIdHeader: false,
     genReqId: () => randomUUID(),
+    // Fastify answers a URL its router cannot decode, or a parameter longer than
+    // maxParamLength, itself, before any hook: no access check, rate limit,
+    // audit or security headers. Such a URL is re-spelled to reach the app
+    // (plugins/routable-url.ts), and a parameter may be as long as a request line.
+    rewriteUrl: (request) => routableUrl(request.url ?? '/'),
+    routerOptions: { maxParamLength: 16 * 1024 },
   });
   const routeTable: RouteEntry[] = [];
   app.decorate('routeTable', routeTable);
@@ -89,6 +96,15 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   // First: its hook marks upgrade requests, so that one refused below still has its socket closed.
   await app.register(fastifyWebsocket, {
     options: { maxPayload: 64 * 1024, handleProtocols: (protocols) => selectProtocol(protocols) },
+    errorHandler: (error, socket, request) => {
+      // A client that breaks the WebSocket protocol (ws has closed it with the
+      // code that says why) or drops its connection is no server error: one
+      // short line, not an error entry with a stack for each bad frame.
+      const code = (error as NodeJS.ErrnoException).code ?? '';
+      if (code.startsWith('WS_ERR_') || code === 'ECONNRESET' || code === 'EPIPE') request.log.info(`telemetry client dropped: ${error.message} (${code})`);
+      else request.log.error({ err: error }, 'telemetry connection failed');
+      socket.terminate();
+    },
   });
   await app.register(security, {
     tokens: service.tokens,

@@ -142,6 +142,9 @@ describe('detection latency', () => {
     }
     expect(latencySurvival(50, 100, 1)).toBeCloseTo(Math.exp(-0.5), 14);
     expect(latencySurvival(1, 0, 4)).toBe(0);
+    // A mean so small that shape / mean overflows (found by the HTTP fuzz: a 500 for detectionLatencyMs=3e-323) is no latency, not NaN.
+    expect(latencySurvival(1, 3e-323, 4)).toBe(0);
+    expect(analyseAvailability({ ...defaultAvailabilityParameters, detectionLatencyMs: 3e-323 }, 3).availability).toBeGreaterThan(0.9);
   });
 
   it('corrupts no checkpoint without latency, and the closed-form share with exponential latency and no bound', () => {

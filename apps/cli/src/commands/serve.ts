@@ -10,7 +10,7 @@ import { homedir } from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { defaultSettings, defaultSpec } from '@uckpt/engine';
-import { allowedHostsFor, buildApp, defaultCapacity, serverLogger, Service, UnsafeStateError } from '@uckpt/server';
+import { allowedHostsFor, buildApp, defaultCapacity, defaultRateLimits, serverLogger, Service, UnsafeStateError } from '@uckpt/server';
 import { integerOption } from '../options.js';
 import { UsageError } from '../usage-error.js';
 
@@ -35,6 +35,8 @@ export async function serveCommand(args: string[]): Promise<number> {
       'allow-fault-injection': { type: 'boolean' },
       'max-vms': { type: 'string' },
       'memory-budget-mib': { type: 'string' },
+      'rate-limit-mutations-per-minute': { type: 'string' },
+      'rate-limit-reads-per-minute': { type: 'string' },
     },
   });
   const host = values.host ?? '127.0.0.1';
@@ -43,6 +45,14 @@ export async function serveCommand(args: string[]): Promise<number> {
   const calibrationMs = integerOption('calibration-ms', values['calibration-ms'], { min: 0, max: 60_000, fallback: 2000 });
   const maxVms = integerOption('max-vms', values['max-vms'], { min: 1, max: 1024, fallback: defaultCapacity.maxVms });
   const memoryBudgetMiB = values['memory-budget-mib'] === undefined ? null : integerOption('memory-budget-mib', values['memory-budget-mib'], { min: 64, max: 1 << 24, fallback: 0 });
+  const rateLimits = {
+    mutationsPerMinute: integerOption('rate-limit-mutations-per-minute', values['rate-limit-mutations-per-minute'], {
+      min: 1, max: 10_000_000, fallback: defaultRateLimits.mutationsPerMinute,
+    }),
+    readsPerMinute: integerOption('rate-limit-reads-per-minute', values['rate-limit-reads-per-minute'], {
+      min: 1, max: 10_000_000, fallback: defaultRateLimits.readsPerMinute,
+    }),
+  };
   const extraHosts = values['allow-host'] ?? [];
   for (const name of extraHosts) {
     if (!/^[A-Za-z0-9.-]+$/.test(name) && isIP(name.replace(/^\[(.*)\]$/, '$1')) !== 6) {
@@ -71,6 +81,7 @@ export async function serveCommand(args: string[]): Promise<number> {
     version: process.env.npm_package_version ?? '0.0.0',
     allowedHosts: allowedHostsFor(host, extraHosts),
     faultInjection,
+    rateLimits,
     logger,
   });
 

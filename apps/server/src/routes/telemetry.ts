@@ -1,6 +1,7 @@
 import { Type } from 'typebox';
 import { errors } from '../schemas/common.js';
 import { telemetryProtocol } from '../plugins/access.js';
+import { maxSubscribedVms } from '../service/telemetry-hub.js';
 import { typed, type Routes } from './context.js';
 
 const maxMessageBytes = 64 * 1024;
@@ -27,7 +28,10 @@ export const telemetryRoutes: Routes = async (app, { hub, metrics }) => {
         socket.send(JSON.stringify({ type: 'error', error: { code: 'invalid-argument', message: 'expected {"type":"subscribe"|"unsubscribe","vms":["vm-..."]|"*"}' } }));
         return;
       }
-      client[subscription.type](subscription.vms);
+      if (subscription.type === 'unsubscribe') client.unsubscribe(subscription.vms);
+      else if (!client.subscribe(subscription.vms)) {
+        socket.send(JSON.stringify({ type: 'error', error: { code: 'invalid-argument', message: `a connection follows at most ${maxSubscribedVms} VMs by name: unsubscribe some, or subscribe to "*"` } }));
+      }
     });
     socket.on('close', () => client.remove());
   });

@@ -127,7 +127,15 @@ export class Supervisor {
       const why = managed.reconnect ? ': its agent is alive but does not answer yet' : managed.record.reason ? `: ${managed.record.reason}` : '';
       throw new EngineError('conflict', `VM ${id} is ${managed.record.state}${why}`);
     }
-    return managed.client.request(method, params, timeoutMs);
+    try {
+      return await managed.client.request(method, params, timeoutMs);
+    } catch (error) {
+      // The connection closed under the request because the VM is being deleted (or the server stops): a conflict, not a failed agent.
+      if (managed.detaching && error instanceof EngineError && error.code === 'agent-unavailable') {
+        throw new EngineError('conflict', `VM ${id} was being deleted before its agent answered ${method}`);
+      }
+      throw error;
+    }
   }
 
   async configure(id: string, patch: Partial<CheckpointSettings>): Promise<CheckpointSettings> {
@@ -318,9 +326,11 @@ export class Supervisor {
   async #stopAgent(managed: ManagedVm): Promise<void> {
     managed.detaching = true;
     this.#stopReconnecting(managed);
-    if (managed.client && !managed.client.closed) {
-      await managed.client.request('stop', {}, 5000).catch(() => undefined);
-      managed.client.close();
+    // The close handler clears managed.client, and the agent closes as it stops: keep hold of this one.
+    const { client } = managed;
+    if (client && !client.closed) {
+      await client.request('stop', {}, 5000).catch(() => undefined);
+      client.close();
     }
     const { agent } = managed.record;
     if (agent) await waitForAgentExit(agent, managed.record.id, 5000);

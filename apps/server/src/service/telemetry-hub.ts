@@ -27,6 +27,8 @@ interface Client {
 }
 
 const open = 1;
+/** VMs a client may follow by name at once (each name is held for it); past that, '*' follows every VM. */
+export const maxSubscribedVms = 1024;
 
 export interface TelemetryHubOptions {
   /** Bytes queued on a socket above which a client counts as slow. */
@@ -48,13 +50,20 @@ export class TelemetryHub {
     this.#timer.unref();
   }
 
-  add(socket: TelemetrySocket): { subscribe(vms: string[] | '*'): void; unsubscribe(vms: string[] | '*'): void; remove(): void } {
+  /** subscribe() answers false, changing nothing, when the client would follow more than maxSubscribedVms by name. */
+  add(socket: TelemetrySocket): { subscribe(vms: string[] | '*'): boolean; unsubscribe(vms: string[] | '*'): void; remove(): void } {
     const client: Client = { socket, vms: null, pending: new Map(), missed: 0 };
     this.#clients.add(client);
     return {
       subscribe: (vms) => {
         if (vms === '*') client.vms = null;
-        else if (client.vms) for (const vm of vms) client.vms.add(vm);
+        else if (client.vms) {
+          const named = client.vms;
+          const added = new Set(vms.filter((vm) => !named.has(vm)));
+          if (named.size + added.size > maxSubscribedVms) return false;
+          for (const vm of added) named.add(vm);
+        }
+        return true;
       },
       unsubscribe: (vms) => {
         if (vms === '*') client.vms = new Set();

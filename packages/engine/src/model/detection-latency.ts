@@ -9,6 +9,8 @@ export function latencySurvival(x: number, meanMs: number, shape: number): numbe
   if (meanMs === 0) return x < 0 ? 1 : 0;
   if (x <= 0) return 1;
   const rate = shape / meanMs;
+  // A mean so small (a denormal) that rx overflows: the latency is as good as none (else 0 * Infinity = NaN below).
+  if (!Number.isFinite(rate * x)) return 0;
   // e^-rx * sum_{r<shape} (rx)^r / r!, term by term.
   let term = Math.exp(-rate * x);
   let sum = term;
