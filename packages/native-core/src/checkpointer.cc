@@ -100,7 +100,7 @@ void Checkpointer::validate(const CheckpointConfig& c) {
     throw std::invalid_argument("copyThreads must be from 1 to 16, got " + std::to_string(c.copy_threads));
   }
   if (c.predictor != "off") make_predictor(c.predictor, 1);  // throws for an unknown name
-  if (!(c.fault_ns > 0)) throw std::invalid_argument("the fault cost must be positive");
+  if (!(c.dirty_log_fault_ns > 0)) throw std::invalid_argument("the fault cost must be positive");
 }
 
 Checkpointer::Checkpointer(Backend& backend, const CheckpointConfig& config, EpochSink on_epoch, ErrorSink on_error)
@@ -131,8 +131,8 @@ Checkpointer::Checkpointer(Backend& backend, const CheckpointConfig& config, Epo
                                 "(on KVM the dirty bitmap with manual protection, not dirty rings)");
   }
   estimates_.copy_ns = estimates_.copy_ns_calibrated = calibrate_copy_ns();
-  estimates_.kvm_fault_ns = config.fault_ns;
-  estimates_.kvm_fault_ns_calibrated = config.fault_ns_calibrated;
+  estimates_.dirty_log_fault_ns = config.dirty_log_fault_ns;
+  estimates_.dirty_log_fault_ns_calibrated = config.dirty_log_fault_ns_calibrated;
   compare_ns_ = estimates_.copy_ns;  // until a pause measures it: it reads two pages where a copy reads one
   use_predictor(config.predictor);
   use_mode(config.mode);
@@ -359,8 +359,8 @@ void Checkpointer::use_mode(Mode requested) {
   }
   if (mode_ == Mode::CopyOnWrite) {
     const double measured = backend_.write_fault_probe_ns();
-    estimates_.uffd_fault_ns_calibrated = measured;
-    estimates_.uffd_fault_ns = measured > 0 ? measured : 70000;  // platform.md's order of magnitude
+    estimates_.cow_fault_ns_calibrated = measured;
+    estimates_.cow_fault_ns = measured > 0 ? measured : 70000;  // platform.md's order of magnitude
   }
   update_page_costs();
   std::lock_guard<std::mutex> lock(mu_);
@@ -607,7 +607,7 @@ void Checkpointer::epoch_stop_and_copy(EpochRecord& r) {
   // Staged pages the dirty log shows again were written after their copy ahead.
   const uint64_t faulted_again = dirty_.count() + staged - written;
   r.faults = r.misses + faulted_again;  // each took a dirty-log write-protection fault
-  r.fault_ns_estimate = static_cast<uint64_t>(double(r.faults) * estimates_.kvm_fault_ns);
+  r.fault_ns_estimate = static_cast<uint64_t>(double(r.faults) * estimates_.dirty_log_fault_ns);
   const uint64_t harvested = now_ns();
   // Predicting and re-arming need only the written set, and the copies
   // only that the guest stays paused (the dirty log protects guest
@@ -727,7 +727,7 @@ void Checkpointer::epoch_cow(EpochRecord& r) {
   r.dirty_pages = written_.count();
 }
 
-void Checkpointer::open_epoch_cow(const Bitmap& next_hot, const Bitmap& kvm_written, EpochRecord* r) {
+void Checkpointer::open_epoch_cow(const Bitmap& next_hot, const Bitmap& logged_written, EpochRecord* r) {
   // Hot pages (in the open log already) are left writable.
   protect_ = next_hot;
   protect_ &= guarded_;
@@ -740,7 +740,7 @@ void Checkpointer::open_epoch_cow(const Bitmap& next_hot, const Bitmap& kvm_writ
   if (r) r->pages_protected = protect_.count();
   backend_.write_protect(protect_);
   guarded_ |= protect_;
-  rearm_ = kvm_written;
+  rearm_ = logged_written;
   rearm_.and_not(next_hot);
   backend_.rearm(rearm_);
   if (&next_hot != &hot_) hot_ = next_hot;
@@ -757,7 +757,7 @@ void Checkpointer::refresh_costs(const EpochRecord& r, uint64_t fault_service_ns
   }
   if (r.mode == Mode::CopyOnWrite && r.faults >= 4) {
     const double per_fault = backend_.write_fault_overhead_ns() + double(fault_service_ns) / double(r.faults);
-    estimates_.uffd_fault_ns = 0.8 * estimates_.uffd_fault_ns + 0.2 * per_fault;
+    estimates_.cow_fault_ns = 0.8 * estimates_.cow_fault_ns + 0.2 * per_fault;
   }
   update_page_costs();
 }
@@ -767,7 +767,7 @@ void Checkpointer::refresh_costs(const EpochRecord& r, uint64_t fault_service_ns
 void Checkpointer::update_page_costs() {
   const bool cow = mode_ == Mode::CopyOnWrite;
   costs_.hot_ns = cow ? estimates_.copy_ns + compare_ns_ : compare_ns_;
-  costs_.fault_ns = cow ? estimates_.uffd_fault_ns : estimates_.kvm_fault_ns;
+  costs_.fault_ns = cow ? estimates_.cow_fault_ns : estimates_.dirty_log_fault_ns;
   costs_.can_unprotect = cow;
 }
 

@@ -1061,8 +1061,8 @@ TEST("costs are calibrated at start and reported") {
   Checkpointer cp(guest, cow_config(10000, 8), [](const EpochRecord&) {}, [](const std::string&) {});
   CostEstimates c = cp.totals().costs;
   CHECK(c.copy_ns_calibrated > 0 && c.copy_ns_calibrated < 1e6);
-  CHECK(c.kvm_fault_ns > 0);
-  CHECK(c.uffd_fault_ns > 0);
+  CHECK(c.dirty_log_fault_ns > 0);
+  CHECK(c.cow_fault_ns > 0);
 }
 
 int main() { return check::run_all(); }

@@ -52,8 +52,11 @@ struct CheckpointConfig {
   // again first, so that the pause copies only what was written since.
   // Where the backend can harvest a running guest; may change while running.
   bool precopy = true;
-  double fault_ns = 3000;    // cost of one dirty-log write-protection fault (stop-and-copy), for the cost model
-  double fault_ns_calibrated = 0;  // what the backend measured it as on this host (0: not measured)
+  // The cost of one write fault under the hypervisor's dirty log
+  // (stop-and-copy), for the cost model; and what the backend measured it as
+  // on this host (0: not measured).
+  double dirty_log_fault_ns = 3000;
+  double dirty_log_fault_ns_calibrated = 0;
 };
 
 // What a page costs on this host, calibrated when checkpointing starts and
@@ -61,10 +64,12 @@ struct CheckpointConfig {
 struct CostEstimates {
   double copy_ns;             // copying one page (with its checksum)
   double copy_ns_calibrated;  // the same, measured at start
-  double kvm_fault_ns;        // a dirty-log write-protection fault (the guest pays it inside KVM_RUN: not refreshed)
-  double kvm_fault_ns_calibrated;  // the same, measured at start by the backend (0: not measured)
-  double uffd_fault_ns;       // a copy-on-write fault: kernel round trip + handler
-  double uffd_fault_ns_calibrated;  // the same, measured at start on a scratch mapping (0: not measured)
+  // A write fault under the hypervisor's dirty log: the guest pays it inside
+  // the hypervisor, where the core cannot time it, so it is not refreshed.
+  double dirty_log_fault_ns;
+  double dirty_log_fault_ns_calibrated;  // the same, measured at start by the backend (0: not measured)
+  double cow_fault_ns;        // a copy-on-write fault: kernel round trip + handler
+  double cow_fault_ns_calibrated;  // the same, measured at start on a scratch mapping (0: not measured)
 };
 
 struct EpochRecord {
@@ -193,8 +198,9 @@ class Checkpointer {
   void epoch_stop_and_copy(EpochRecord& r);
   void precopy();  // copies ahead, while the guest runs
   // Opens the next epoch: `next_hot` pages writable (copied already), every
-  // other page write-protected, the dirty log re-armed for `kvm_written`.
-  void open_epoch_cow(const Bitmap& next_hot, const Bitmap& kvm_written, EpochRecord* r);
+  // other page write-protected, the dirty log re-armed for `logged_written`
+  // (the pages it showed written).
+  void open_epoch_cow(const Bitmap& next_hot, const Bitmap& logged_written, EpochRecord* r);
   void refresh_costs(const EpochRecord& r, uint64_t fault_service_ns);
   void update_page_costs();
   void find_hot_changed();  // into hot_changed_ and hot_compared_
