@@ -72,6 +72,14 @@ uint64_t least_tracking_ns(std::span<const uint64_t> rewrite_gaps, const PageCos
   return static_cast<uint64_t>(least);
 }
 
+// A predictor leaves pages writable and untracked, which not every
+// backend's dirty tracking can.
+void require_leave_writable(const Backend& backend, const CheckpointConfig& config) {
+  if (config.predictor == "off") return;
+  const std::string why = backend.leave_writable_unavailable();
+  if (!why.empty()) throw std::invalid_argument("prediction needs dirty tracking that can leave pages writable (" + why + ")");
+}
+
 }  // namespace
 
 const char* to_string(Mode mode) { return mode == Mode::CopyOnWrite ? "cow" : "stop-and-copy"; }
@@ -126,10 +134,7 @@ Checkpointer::Checkpointer(Backend& backend, const CheckpointConfig& config, Epo
       config_(config) {
   totals_.store_bound = ring_.store_bound();
   all_.set_all();
-  if (config.predictor != "off" && !backend.can_leave_writable()) {
-    throw std::invalid_argument("prediction needs dirty tracking that can leave pages writable "
-                                "(on KVM the dirty bitmap with manual protection, not dirty rings)");
-  }
+  require_leave_writable(backend, config);
   estimates_.copy_ns = estimates_.copy_ns_calibrated = calibrate_copy_ns();
   estimates_.dirty_log_fault_ns = config.dirty_log_fault_ns;
   estimates_.dirty_log_fault_ns_calibrated = config.dirty_log_fault_ns_calibrated;
@@ -167,10 +172,7 @@ void Checkpointer::configure(const Change& change) {
   next.predictor = change.predictor.value_or(next.predictor);
   next.precopy = change.precopy.value_or(next.precopy);
   validate(next);
-  if (next.predictor != "off" && !backend_.can_leave_writable()) {
-    throw std::invalid_argument("prediction needs dirty tracking that can leave pages writable "
-                                "(on KVM the dirty bitmap with manual protection, not dirty rings)");
-  }
+  require_leave_writable(backend_, next);
   config_ = next;
   wake_.notify_all();
 }
