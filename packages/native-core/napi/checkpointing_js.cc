@@ -181,7 +181,7 @@ void CheckpointingJs::enable(Napi::Env env, const Napi::Object& o, const Checkpo
   config.mode = mode.value_or(core::Mode::StopAndCopy);
 
   guarded(env, [&] {
-    core::Checkpointer::validate(config);
+    core::validate(config);
     epochs_ = Napi::ThreadSafeFunction::New(env, on_event, "uckpt-epochs", kEpochQueue, 1);
     epochs_.Unref(env);
     errors_ = Napi::ThreadSafeFunction::New(env, on_event, "uckpt-checkpoint-errors", kErrorQueue, 1);

@@ -19,6 +19,7 @@
         "../src/kvm/vcpu_state.cc",
         "../src/kvm/x86_boot.cc",
         "../../native-core/napi/checkpointing_js.cc",
+        "../../native-core/src/checkpoint_config.cc",
         "../../native-core/src/checkpoint_ring.cc",
         "../../native-core/src/checkpointer.cc",
         "../../native-core/src/copy_pool.cc",

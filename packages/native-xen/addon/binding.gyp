@@ -8,6 +8,7 @@
         "../src/xen/domain.cc",
         "../src/xen/xen_backend.cc",
         "../../native-core/napi/checkpointing_js.cc",
+        "../../native-core/src/checkpoint_config.cc",
         "../../native-core/src/checkpoint_ring.cc",
         "../../native-core/src/checkpointer.cc",
         "../../native-core/src/copy_pool.cc",
