@@ -2,7 +2,6 @@
 
 #include <algorithm>
 #include <chrono>
-#include <cstring>
 #include <stdexcept>
 
 #include "uckpt/core/clock.h"
@@ -24,52 +23,6 @@ class PauseGuard {
   Backend& backend_;
 };
 
-// The fewest pages a pause must copy, or compare, to refresh the estimate
-// of what one page costs: below that the pass is mostly its fixed part
-// (waking the copy threads, a re-arm beside it) and reads as many times the
-// cost of a page. An inflated compare cost is worse than a wrong number: the
-// cost model keeps fewer pages hot, the next pass is smaller and reads
-// dearer still, until nothing stays hot and every write faults (hashtable
-// at full size ran 12x slower so).
-constexpr uint64_t kPagesToTell = 512;
-
-const CheckpointConfig& validated(const CheckpointConfig& config) {
-  validate(config);
-  return config;
-}
-
-// Copying a page in the pause (its checksum comes later), scattered as a
-// checkpoint's pages are: the best of a few rounds over a buffer larger
-// than the caches keep.
-double calibrate_copy_ns() {
-  constexpr size_t kPages = 256, kStride = 7;
-  std::vector<uint8_t> from(kPages * kStride * kPageSize, 1), to(kPages * kPageSize);
-  double best = 1e9;
-  for (int round = 0; round < 3; round++) {
-    const uint64_t start = now_ns();
-    for (size_t i = 0; i < kPages; i++) {
-      std::memcpy(&to[i * kPageSize], &from[((i * kStride) % (kPages * kStride)) * kPageSize], kPageSize);
-    }
-    asm volatile("" : : "r"(to.data()) : "memory");  // the copies are used
-    best = std::min(best, double(now_ns() - start) / kPages);
-  }
-  return best;
-}
-
-// A page written again g epochs after its last write was either kept hot
-// since, and compared unwritten at the g - 1 checkpoints between, or
-// protected, and faulted on; one last written longer ago counts as if just
-// beyond the gaps followed, which is never dearer. A first write is left
-// out: a page never touched faults without checkpoints too (and a page the
-// guest wrote before the predictor started, counted so, makes this lower).
-uint64_t least_tracking_ns(std::span<const uint64_t> rewrite_gaps, const PageCosts& costs) {
-  double least = 0;
-  for (size_t gap = 1; gap < rewrite_gaps.size(); gap++) {
-    least += double(rewrite_gaps[gap]) * std::min(costs.fault_ns, double(gap - 1) * costs.hot_ns);
-  }
-  return static_cast<uint64_t>(least);
-}
-
 // A predictor leaves pages writable and untracked, which not every
 // backend's dirty tracking can.
 void require_leave_writable(const Backend& backend, const CheckpointConfig& config) {
@@ -78,13 +31,20 @@ void require_leave_writable(const Backend& backend, const CheckpointConfig& conf
   if (!why.empty()) throw std::invalid_argument("prediction needs dirty tracking that can leave pages writable (" + why + ")");
 }
 
+// Checked before anything is built (the cost model calibrates as it is).
+const CheckpointConfig& validated(const CheckpointConfig& config, const Backend& backend) {
+  validate(config);
+  require_leave_writable(backend, config);
+  return config;
+}
+
 }  // namespace
 
 Checkpointer::Checkpointer(Backend& backend, const CheckpointConfig& config, EpochSink on_epoch, ErrorSink on_error)
     : backend_(backend),
       on_epoch_(std::move(on_epoch)),
       on_error_(std::move(on_error)),
-      copiers_(validated(config).copy_threads),
+      copiers_(validated(config, backend).copy_threads),
       ring_(backend, config.store_bytes, config.retention, copiers_),
       dirty_(backend.page_count()),
       carry_(backend.page_count()),
@@ -94,6 +54,7 @@ Checkpointer::Checkpointer(Backend& backend, const CheckpointConfig& config, Epo
       hot_changed_(backend.page_count()),
       next_hot_(backend.page_count()),
       rearm_(backend.page_count()),
+      cost_model_(backend, config),
       all_(backend.page_count()),
       guarded_(backend.page_count()),
       faulted_(backend.page_count()),
@@ -103,11 +64,6 @@ Checkpointer::Checkpointer(Backend& backend, const CheckpointConfig& config, Epo
       config_(config) {
   totals_.store_bound = ring_.store_bound();
   all_.set_all();
-  require_leave_writable(backend, config);
-  estimates_.copy_ns = estimates_.copy_ns_calibrated = calibrate_copy_ns();
-  estimates_.dirty_log_fault_ns = config.dirty_log_fault_ns;
-  estimates_.dirty_log_fault_ns_calibrated = config.dirty_log_fault_ns_calibrated;
-  compare_ns_ = estimates_.copy_ns;  // until a pause measures it: it reads two pages where a copy reads one
   use_predictor(config.predictor);
   use_mode(config.mode);
   thread_ = std::thread([this] { loop(); });
@@ -328,16 +284,11 @@ void Checkpointer::use_mode(Mode requested) {
     std::lock_guard<std::mutex> lock(ring_mu_);
     ring_.set_copy_on_write(mode_ == Mode::CopyOnWrite);
   }
-  if (mode_ == Mode::CopyOnWrite) {
-    const double measured = backend_.write_fault_probe_ns();
-    estimates_.cow_fault_ns_calibrated = measured;
-    estimates_.cow_fault_ns = measured > 0 ? measured : 70000;  // platform.md's order of magnitude
-  }
-  update_page_costs();
+  cost_model_.use_mode(mode_);
   std::lock_guard<std::mutex> lock(mu_);
   totals_.mode = mode_;
   totals_.fallback_reason = fallback_reason_;
-  totals_.costs = estimates_;
+  totals_.costs = cost_model_.estimates();
 }
 
 // Unprotects everything, wakes every blocked writer and ends the handler.
@@ -548,18 +499,18 @@ void Checkpointer::epoch(bool requested, uint64_t late_ns) {
     fail(e.what());
     return;
   }
-  resumed_ns_ = now_ns();
-  guest_cpu_at_resume_ = backend_.guest_cpu_ns();
-  r.pause_ns = resumed_ns_ - r.start_ns;
+  const uint64_t resumed = now_ns();
+  cost_model_.resumed(resumed);
+  r.pause_ns = resumed - r.start_ns;
   // The next epoch stores the hot pages that change and about as many
   // written protected pages as this one did.
   frames_next_epoch_ = std::max<uint64_t>(r.pages_copied, hot_.count() + r.misses);
-  refresh_costs(r, fault_service_ns);
+  cost_model_.refresh(r.pages_copied, r.copy_ns, r.faults, fault_service_ns);
   {
     std::lock_guard<std::mutex> lock(mu_);
     totals_.epochs++;
     totals_.faults += r.mode == Mode::CopyOnWrite ? r.faults : 0;
-    totals_.costs = estimates_;
+    totals_.costs = cost_model_.estimates();
   }
   on_epoch_(r);
 }
@@ -578,7 +529,7 @@ void Checkpointer::epoch_stop_and_copy(EpochRecord& r) {
   // Staged pages the dirty log shows again were written after their copy ahead.
   const uint64_t faulted_again = dirty_.count() + staged - written;
   r.faults = r.misses + faulted_again;  // each took a dirty-log write-protection fault
-  r.fault_ns_estimate = static_cast<uint64_t>(double(r.faults) * estimates_.dirty_log_fault_ns);
+  r.fault_ns_estimate = static_cast<uint64_t>(double(r.faults) * cost_model_.estimates().dirty_log_fault_ns);
   const uint64_t harvested = now_ns();
   // Predicting and re-arming need only the written set, and the copies
   // only that the guest stays paused (the dirty log protects guest
@@ -591,9 +542,9 @@ void Checkpointer::epoch_stop_and_copy(EpochRecord& r) {
       const uint64_t start = now_ns();
       next_hot_.clear();
       if (predictor_) {
-        predictor_->observe(written_, guest_progress(r));
-        r.least_tracking_ns = least_tracking_ns(predictor_->rewrite_gaps(), costs_);
-        predictor_->predict(next_hot_, costs_);
+        predictor_->observe(written_, cost_model_.guest_progress(r.start_ns, r.fault_ns_estimate));
+        r.least_tracking_ns = cost_model_.least_tracking_ns(predictor_->rewrite_gaps());
+        predictor_->predict(next_hot_, cost_model_.page_costs());
         // A protected page cannot be made writable ahead of its first
         // write: leaving it out of the re-protection would change nothing.
         next_hot_ &= writable_;
@@ -635,7 +586,7 @@ void Checkpointer::precopy() {
       // The harvest also handed over the backend's own writes, which no
       // later harvest shows again: whatever is not staged is carried.
       carry_ |= precopy_;
-      if (predictor_) predictor_->drop_hot_if_written(precopy_, costs_);
+      if (predictor_) predictor_->drop_hot_if_written(precopy_, cost_model_.page_costs());
       if (ring_.stage(precopy_, [&] { backend_.rearm(precopy_); })) carry_.and_not(precopy_);
     } catch (const std::exception& e) {
       failure = e.what();
@@ -682,8 +633,8 @@ void Checkpointer::epoch_cow(EpochRecord& r) {
   const uint64_t harvested = now_ns();
   next_hot_.clear();
   if (predictor_) {
-    predictor_->observe(written_, guest_progress(r));
-    predictor_->predict(next_hot_, costs_);  // any page: a protected one can be unprotected now
+    predictor_->observe(written_, cost_model_.guest_progress(r.start_ns, r.fault_ns_estimate));
+    predictor_->predict(next_hot_, cost_model_.page_costs());  // any page: a protected one can be unprotected now
   }
   TakeResult taken = ring_.take_open(hot_, hot_changed_, next_hot_);
   faulted_.clear();
@@ -717,43 +668,6 @@ void Checkpointer::open_epoch_cow(const Bitmap& next_hot, const Bitmap& logged_w
   if (&next_hot != &hot_) hot_ = next_hot;
 }
 
-// Exponentially weighted: the copy cost from this pause, the copy-on-write
-// fault cost from the faults served this epoch. Only a pause that copied
-// many pages tells the copy cost: in a short copy phase its fixed part and
-// the work beside it (predicting, re-arming) outweigh the copies, and after
-// copying ahead a pause copies only the last few pages written.
-void Checkpointer::refresh_costs(const EpochRecord& r, uint64_t fault_service_ns) {
-  if (r.pages_copied >= kPagesToTell) {
-    estimates_.copy_ns = 0.8 * estimates_.copy_ns + 0.2 * double(r.copy_ns) / double(r.pages_copied);
-  }
-  if (r.mode == Mode::CopyOnWrite && r.faults >= 4) {
-    const double per_fault = backend_.write_fault_overhead_ns() + double(fault_service_ns) / double(r.faults);
-    estimates_.cow_fault_ns = 0.8 * estimates_.cow_fault_ns + 0.2 * per_fault;
-  }
-  update_page_costs();
-}
-
-// What a hot page that turns out unwritten costs at a checkpoint: its
-// comparison, and with copy-on-write its copy into the open log.
-void Checkpointer::update_page_costs() {
-  const bool cow = mode_ == Mode::CopyOnWrite;
-  costs_.hot_ns = cow ? estimates_.copy_ns + compare_ns_ : compare_ns_;
-  costs_.fault_ns = cow ? estimates_.cow_fault_ns : estimates_.dirty_log_fault_ns;
-  costs_.can_unprotect = cow;
-}
-
-// The share of the time the guest ran since the last pause that it did not
-// spend in write faults: of its vCPUs' CPU time where the backend knows it,
-// else of the wall-clock time of one vCPU.
-double Checkpointer::guest_progress(const EpochRecord& r) const {
-  if (resumed_ns_ == 0 || r.start_ns <= resumed_ns_) return 1;  // nothing ran that could be measured
-  const std::optional<uint64_t> cpu_ns = backend_.guest_cpu_ns();
-  double ran_ns = double(r.start_ns - resumed_ns_);
-  if (cpu_ns && guest_cpu_at_resume_ && *cpu_ns >= *guest_cpu_at_resume_) ran_ns = double(*cpu_ns - *guest_cpu_at_resume_);
-  if (ran_ns <= 0) return 1;
-  return std::clamp(1 - double(r.fault_ns_estimate) / ran_ns, 0.0, 1.0);
-}
-
 // Which hot pages were written, by comparing them with the newest
 // checkpoint; timed, for the cost model. Where nearly every hot page was
 // written last time, comparing them all costs more than copying the few
@@ -772,17 +686,10 @@ void Checkpointer::find_hot_changed() {
   const uint64_t hot = hot_.count();
   if (hot == 0) return;
   const bool sample = mode_ == Mode::StopAndCopy && hot >= kSampleStride * kSmallestSample &&
-                      precision >= kSampleAbovePrecision && compare_ns_ > (1 - precision) * estimates_.copy_ns;
+                      precision >= kSampleAbovePrecision &&
+                      cost_model_.compare_ns() > (1 - precision) * cost_model_.estimates().copy_ns;
   hot_compared_ = ring_.find_changed(hot_, hot_changed_, sample ? kSampleStride : 1, sample_offset_++);
-  const uint64_t compared = hot_compared_.pages;
-  // Read from the comparing threads' CPU time, shared between them, not
-  // from the clock: where other work competes for the CPUs, the clock
-  // stretches a pause as it stretches the guest's faults, and only the
-  // pause's reading would show it (the fault cost is measured alone).
-  if (!sample && compared >= kPagesToTell) {
-    const double per_page = double(hot_compared_.cpu_ns) / copiers_.threads() / double(compared);
-    compare_ns_ = 0.8 * compare_ns_ + 0.2 * per_page;
-  }
+  if (!sample) cost_model_.compared(hot_compared_.pages, hot_compared_.cpu_ns, copiers_.threads());
 }
 
 // What a pause leaves for later, done while the guest runs again (on

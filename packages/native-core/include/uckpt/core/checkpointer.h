@@ -20,22 +20,10 @@
 #include "checkpoint_config.h"
 #include "checkpoint_ring.h"
 #include "copy_pool.h"
+#include "cost_model.h"
 #include "predictor.h"
 
 namespace uckpt::core {
-
-// What a page costs on this host, calibrated when checkpointing starts and
-// refreshed from every epoch's measurements (exponentially weighted).
-struct CostEstimates {
-  double copy_ns;             // copying one page (with its checksum)
-  double copy_ns_calibrated;  // the same, measured at start
-  // A write fault under the hypervisor's dirty log: the guest pays it inside
-  // the hypervisor, where the core cannot time it, so it is not refreshed.
-  double dirty_log_fault_ns;
-  double dirty_log_fault_ns_calibrated;  // the same, measured at start by the backend (0: not measured)
-  double cow_fault_ns;        // a copy-on-write fault: kernel round trip + handler
-  double cow_fault_ns_calibrated;  // the same, measured at start on a scratch mapping (0: not measured)
-};
 
 struct EpochRecord {
   uint64_t seq;             // the checkpoint this epoch produced
@@ -164,12 +152,7 @@ class Checkpointer {
   // other page write-protected, the dirty log re-armed for `logged_written`
   // (the pages it showed written).
   void open_epoch_cow(const Bitmap& next_hot, const Bitmap& logged_written, EpochRecord* r);
-  void refresh_costs(const EpochRecord& r, uint64_t fault_service_ns);
-  void update_page_costs();
   void find_hot_changed();  // into hot_changed_ and hot_compared_
-  // The share of the epoch ending in `r` that the guest ran rather than
-  // waited on faults, for the predictor.
-  double guest_progress(const EpochRecord& r) const;
 
   Backend& backend_;
   EpochSink on_epoch_;
@@ -187,13 +170,9 @@ class Checkpointer {
   Bitmap hot_changed_, next_hot_, rearm_;
   std::unique_ptr<Predictor> predictor_;
   std::string predictor_name_ = "off";
-  PageCosts costs_;
-  CostEstimates estimates_{};
-  double compare_ns_;  // comparing a hot page at a checkpoint, exponentially weighted
+  CostModel cost_model_;
   CheckpointRing::Compared hot_compared_{};  // the hot pages compared at the last checkpoint
   uint64_t sample_offset_ = 0;  // which share of the hot pages the next sample compares
-  uint64_t resumed_ns_ = 0;     // when the last pause ended
-  std::optional<uint64_t> guest_cpu_at_resume_;  // the backend's guest_cpu_ns() then
   Mode mode_ = Mode::StopAndCopy;  // in effect (the loop's view)
   Mode mode_requested_ = Mode::StopAndCopy;
   std::string fallback_reason_;
