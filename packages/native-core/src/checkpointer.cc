@@ -55,15 +55,14 @@ Checkpointer::Checkpointer(Backend& backend, const CheckpointConfig& config, Epo
       next_hot_(backend.page_count()),
       rearm_(backend.page_count()),
       cost_model_(backend, config),
-      all_(backend.page_count()),
-      guarded_(backend.page_count()),
-      faulted_(backend.page_count()),
       written_(backend.page_count()),
-      protect_(backend.page_count()),
       lost_(backend.page_count()),
-      config_(config) {
+      config_(config),
+      cow_(backend, ring_, ring_mu_, [this] {
+        std::lock_guard<std::mutex> lock(mu_);
+        wake_.notify_all();
+      }) {
   totals_.store_bound = ring_.store_bound();
-  all_.set_all();
   use_predictor(config.predictor);
   use_mode(config.mode);
   thread_ = std::thread([this] { loop(); });
@@ -79,7 +78,7 @@ void Checkpointer::stop() {
   wake_.notify_all();
   if (thread_.joinable()) thread_.join();
   // No writer may stay blocked on a page nobody will unprotect.
-  stop_write_protect();
+  cow_.stop();
   std::lock_guard<std::mutex> lock(mu_);
   for (auto& p : requests_) {
     p->reply.set_exception(std::make_exception_ptr(std::runtime_error("checkpointing was stopped")));
@@ -223,11 +222,8 @@ void Checkpointer::loop() {
 void Checkpointer::apply_enabled(bool enabled) {
   if (!enabled) {
     std::lock_guard<std::mutex> lock(ring_mu_);
-    if (write_protecting_) {
-      guarded_.clear();
-      backend_.unprotect(all_);
-    }
-    faulted_.clear();
+    cow_.unprotect_all();
+    cow_.clear_faulted();
     ring_.clear();
     carry_.clear();
     enabled_in_ring_ = false;
@@ -238,7 +234,7 @@ void Checkpointer::apply_enabled(bool enabled) {
   try {
     PauseGuard paused(backend_);
     std::lock_guard<std::mutex> lock(ring_mu_);
-    if (!cow_failure_.empty()) cow_failure_.clear();
+    cow_.clear_failure();
     // Tracking starts now: what was written before is in the first checkpoint.
     dirty_.clear();
     backend_.harvest_dirty(dirty_);
@@ -246,7 +242,7 @@ void Checkpointer::apply_enabled(bool enabled) {
     if (mode_ == Mode::CopyOnWrite) {
       // Nothing to copy: every page is protected instead, and saved at its first write.
       ring_.begin_open();
-      faulted_.clear();
+      cow_.clear_faulted();
       next_hot_.clear();
       open_epoch_cow(next_hot_, dirty_, nullptr);
     } else {
@@ -265,18 +261,15 @@ void Checkpointer::use_mode(Mode requested) {
   std::string why;
   if (requested == Mode::CopyOnWrite) {
     why = backend_.write_protect_unavailable();
-    if (why.empty() && !write_protecting_) {
+    if (why.empty() && !cow_.running()) {
       try {
-        backend_.start_write_protect();
-        write_protecting_ = true;
-        guarded_.clear();
-        fault_thread_ = std::thread([this] { serve_faults(); });
+        cow_.start();
       } catch (const std::exception& e) {
         why = e.what();
       }
     }
   } else {
-    stop_write_protect();
+    cow_.stop();
   }
   mode_ = why.empty() ? requested : Mode::StopAndCopy;
   fallback_reason_ = why;
@@ -289,66 +282,6 @@ void Checkpointer::use_mode(Mode requested) {
   totals_.mode = mode_;
   totals_.fallback_reason = fallback_reason_;
   totals_.costs = cost_model_.estimates();
-}
-
-// Unprotects everything, wakes every blocked writer and ends the handler.
-void Checkpointer::stop_write_protect() {
-  if (!write_protecting_) return;
-  {
-    std::lock_guard<std::mutex> lock(ring_mu_);
-    guarded_.clear();
-    backend_.stop_write_protect();
-  }
-  if (fault_thread_.joinable()) fault_thread_.join();
-  write_protecting_ = false;
-}
-
-// The fault handler: saves the pre-image of a protected page at its first
-// write, into the open log, then unprotects it and wakes the writer.
-void Checkpointer::serve_faults() {
-  while (std::optional<uint64_t> fault = backend_.next_write_fault()) {
-    const uint64_t pfn = *fault;
-    bool failed = false;
-    {
-      std::lock_guard<std::mutex> lock(ring_mu_);
-      // Timed from here: waiting for the lock means a pause is on, and the
-      // paused guest would not have run meanwhile anyway.
-      const uint64_t start = now_ns();
-      try {
-        if (pfn < guarded_.size() && guarded_.test(pfn)) {
-          try {
-            ring_.save_pre_image(pfn);
-            faulted_.set(pfn);
-            guarded_.reset(pfn);
-          } catch (const std::exception& e) {
-            // No room for the pre-image: protection ends (the guest runs
-            // on) and the epoch loop stops checkpointing with this error.
-            cow_failure_ = std::string("copy-on-write could not save a pre-image: ") + e.what();
-            guarded_.clear();
-            backend_.unprotect(all_);
-            failed = true;
-          }
-        }
-        // Also for a page no longer guarded (a fault reported late): the
-        // writer only needs waking.
-        backend_.unprotect_page(pfn);
-      } catch (const std::exception& e) {
-        cow_failure_ = std::string("copy-on-write fault handling failed: ") + e.what();
-        guarded_.clear();
-        try {
-          backend_.unprotect(all_);
-        } catch (...) {
-        }
-        failed = true;
-      }
-      epoch_faults_++;
-      epoch_fault_service_ns_ += now_ns() - start;
-    }
-    if (failed) {
-      std::lock_guard<std::mutex> lock(mu_);
-      wake_.notify_all();  // the loop sees cow_failure_ at its next epoch
-    }
-  }
 }
 
 Checkpointer::Reply Checkpointer::serve(const Request& request) {
@@ -374,7 +307,7 @@ Checkpointer::Reply Checkpointer::serve(const Request& request) {
   if (mode_ == Mode::CopyOnWrite) {
     PauseGuard paused(backend_);
     std::lock_guard<std::mutex> lock(ring_mu_);
-    if (!cow_failure_.empty()) throw std::runtime_error(cow_failure_);
+    if (!cow_.failure().empty()) throw std::runtime_error(cow_.failure());
     const bool revive = must_revive();
     dirty_.clear();
     backend_.harvest_dirty(dirty_);
@@ -385,17 +318,14 @@ Checkpointer::Reply Checkpointer::serve(const Request& request) {
       // unprotected first (and protected again below).
       result = ring_.rollback(rollback.seq, dirty_, [&](const std::vector<uint64_t>& pages) {
         for (uint64_t pfn : pages) written_.set(pfn);
-        protect_ = written_;
-        protect_ &= guarded_;
-        if (protect_.count()) backend_.unprotect(protect_);
-        guarded_.and_not(protect_);
+        cow_.unprotect(written_);
       });
     } catch (...) {
       carry_ = dirty_;  // refused: the pages written since stay to be harvested
       throw;
     }
     carry_.clear();
-    faulted_.clear();
+    cow_.clear_faulted();
     try {
       ring_.fill_open(hot_);  // hot pages start the new open log like any epoch's
       dirty_ |= written_;
@@ -487,8 +417,7 @@ void Checkpointer::epoch(bool requested, uint64_t late_ns) {
     PauseGuard paused(backend_);
     std::lock_guard<std::mutex> lock(ring_mu_);
     if (mode_ == Mode::CopyOnWrite) {
-      fault_service_ns = epoch_fault_service_ns_;
-      epoch_cow(r);
+      fault_service_ns = epoch_cow(r);
     } else {
       epoch_stop_and_copy(r);
     }
@@ -598,21 +527,21 @@ void Checkpointer::precopy() {
 
 // Copy-on-write, paused, ring_mu_ held: the open log already holds the
 // pre-image of every protected page written since the last checkpoint.
-void Checkpointer::epoch_cow(EpochRecord& r) {
-  if (!cow_failure_.empty()) throw std::runtime_error(cow_failure_);
+uint64_t Checkpointer::epoch_cow(EpochRecord& r) {
+  if (!cow_.failure().empty()) throw std::runtime_error(cow_.failure());
   const uint64_t paused_at = now_ns();
   dirty_.clear();
   backend_.harvest_dirty(dirty_);
   dirty_ |= carry_;
   carry_.clear();
   find_hot_changed();
-  written_ = faulted_;
+  written_ = cow_.faulted();
   written_ |= hot_changed_;
   // Every page the dirty log saw written was either hot (copied when the
   // epoch opened) or protected (saved at its fault). Anything else would
   // be a write whose pre-image is lost: never continue past one.
   lost_ = dirty_;
-  lost_.and_not(faulted_);
+  lost_.and_not(cow_.faulted());
   lost_.and_not(hot_);
   if (uint64_t lost = lost_.count()) {
     uint64_t first = 0;
@@ -624,12 +553,11 @@ void Checkpointer::epoch_cow(EpochRecord& r) {
   r.hot_compared = hot_compared_.pages;
   r.true_positives = hot_compared_.changed_of(r.predicted);
   r.false_positives = r.predicted - r.true_positives;
-  r.misses = faulted_.count();
-  r.faults = epoch_faults_;
-  r.fault_ns_estimate = static_cast<uint64_t>(double(r.faults) * backend_.write_fault_overhead_ns()) +
-                        epoch_fault_service_ns_;
-  epoch_faults_ = 0;
-  epoch_fault_service_ns_ = 0;
+  r.misses = cow_.faulted().count();
+  const CowFaultServer::Served served = cow_.take_served();
+  r.faults = served.faults;
+  r.fault_ns_estimate =
+      static_cast<uint64_t>(double(r.faults) * backend_.write_fault_overhead_ns()) + served.service_ns;
   const uint64_t harvested = now_ns();
   next_hot_.clear();
   if (predictor_) {
@@ -637,7 +565,7 @@ void Checkpointer::epoch_cow(EpochRecord& r) {
     predictor_->predict(next_hot_, cost_model_.page_costs());  // any page: a protected one can be unprotected now
   }
   TakeResult taken = ring_.take_open(hot_, hot_changed_, next_hot_);
-  faulted_.clear();
+  cow_.clear_faulted();
   const uint64_t copied = now_ns();
   open_epoch_cow(next_hot_, dirty_, &r);
   r.rearm_ns = now_ns() - copied;
@@ -647,21 +575,12 @@ void Checkpointer::epoch_cow(EpochRecord& r) {
   r.pages_copied = taken.pages_copied;
   r.retired = taken.checkpoints_retired;
   r.dirty_pages = written_.count();
+  return served.service_ns;
 }
 
 void Checkpointer::open_epoch_cow(const Bitmap& next_hot, const Bitmap& logged_written, EpochRecord* r) {
-  // Hot pages (in the open log already) are left writable.
-  protect_ = next_hot;
-  protect_ &= guarded_;
-  if (protect_.count()) backend_.unprotect(protect_);
-  guarded_.and_not(protect_);
-  // Every other page that is writable now is protected again.
-  protect_ = all_;
-  protect_.and_not(guarded_);
-  protect_.and_not(next_hot);
-  if (r) r->pages_protected = protect_.count();
-  backend_.write_protect(protect_);
-  guarded_ |= protect_;
+  const uint64_t protected_pages = cow_.protect_all_but(next_hot);
+  if (r) r->pages_protected = protected_pages;
   rearm_ = logged_written;
   rearm_.and_not(next_hot);
   backend_.rearm(rearm_);
@@ -732,8 +651,8 @@ void Checkpointer::publish() {
   std::unique_lock<std::mutex> ring_lock(ring_mu_);
   std::vector<CheckpointInfo> list = ring_.list();
   const uint64_t store_bytes = ring_.store_bytes(), shadow_pages = ring_.shadow_pages();
-  const bool failed = !cow_failure_.empty() && enabled_in_ring_;
-  const std::string failure = cow_failure_;
+  const bool failed = !cow_.failure().empty() && enabled_in_ring_;
+  const std::string failure = cow_.failure();
   ring_lock.unlock();
   if (failed) fail(failure);  // the fault handler ran out of room
   std::lock_guard<std::mutex> lock(mu_);
@@ -746,12 +665,9 @@ void Checkpointer::publish() {
 void Checkpointer::fail(const std::string& message) {
   {
     std::lock_guard<std::mutex> lock(ring_mu_);
-    if (write_protecting_) {
-      guarded_.clear();
-      backend_.unprotect(all_);
-    }
-    faulted_.clear();
-    cow_failure_.clear();
+    cow_.unprotect_all();
+    cow_.clear_faulted();
+    cow_.clear_failure();
     ring_.clear();
   }
   enabled_in_ring_ = false;

@@ -13,6 +13,7 @@
         "../../native-core/src/checkpointer.cc",
         "../../native-core/src/copy_pool.cc",
         "../../native-core/src/cost_model.cc",
+        "../../native-core/src/cow_fault_server.cc",
         "../../native-core/src/crc32c.cc",
         "../../native-core/src/page_store.cc",
         "../../native-core/src/predictor.cc"

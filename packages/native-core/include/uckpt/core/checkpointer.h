@@ -21,6 +21,7 @@
 #include "checkpoint_ring.h"
 #include "copy_pool.h"
 #include "cost_model.h"
+#include "cow_fault_server.h"
 #include "predictor.h"
 
 namespace uckpt::core {
@@ -141,18 +142,22 @@ class Checkpointer {
   void settle_store();
   void publish();
   void fail(const std::string& message);
-  // Copy-on-write.
   void use_mode(Mode requested);  // falls back to stop-and-copy when it must
-  void stop_write_protect();
-  void serve_faults();            // the fault handler thread
-  void epoch_cow(EpochRecord& r);
+  void use_predictor(const std::string& name);
+  // Returns the time the fault handler spent on this epoch's faults.
+  uint64_t epoch_cow(EpochRecord& r);
   void epoch_stop_and_copy(EpochRecord& r);
   void precopy();  // copies ahead, while the guest runs
   // Opens the next epoch: `next_hot` pages writable (copied already), every
   // other page write-protected, the dirty log re-armed for `logged_written`
   // (the pages it showed written).
   void open_epoch_cow(const Bitmap& next_hot, const Bitmap& logged_written, EpochRecord* r);
+  // Harvests what changed since the newest checkpoint into dirty_: the
+  // dirty log for protected pages, a comparison for hot ones.
+  void collect_written();
   void find_hot_changed();  // into hot_changed_ and hot_compared_
+  // Re-protects what was writable and is not hot next.
+  void rearm_after(const Bitmap& next_hot);  // then hot_ = next_hot
 
   Backend& backend_;
   EpochSink on_epoch_;
@@ -176,25 +181,13 @@ class Checkpointer {
   Mode mode_ = Mode::StopAndCopy;  // in effect (the loop's view)
   Mode mode_requested_ = Mode::StopAndCopy;
   std::string fallback_reason_;
-  bool write_protecting_ = false;
-  std::thread fault_thread_;
 
-  // Shared with the fault handler thread: the ring (whose open log it
-  // fills) and the protection state. Taken after a pause, never across one:
-  // a vCPU may wait in a fault for the handler, which waits for this.
+  // Shared with the copy-on-write fault handler: the ring (whose open log
+  // it fills) and the protection state (in cow_). Taken after a pause,
+  // never across one: a vCPU may wait in a fault for the handler, which
+  // waits for this.
   std::mutex ring_mu_;
-  Bitmap all_;       // every page
-  Bitmap guarded_;   // write-protected: unwritten since the newest checkpoint
-  Bitmap faulted_;   // pre-image saved by a fault this epoch
-  Bitmap written_, protect_, lost_;  // per-epoch scratch
-  std::string cow_failure_;  // the handler could not save a pre-image
-  uint64_t epoch_faults_ = 0, epoch_fault_service_ns_ = 0;
-  // Harvests what changed since the newest checkpoint into dirty_: the
-  // dirty log for protected pages, a comparison for hot ones.
-  void collect_written();
-  // Re-protects what was writable and is not hot next.
-  void rearm_after(const Bitmap& next_hot);  // then hot_ = next_hot
-  void use_predictor(const std::string& name);
+  Bitmap written_, lost_;  // per-epoch scratch
 
   mutable std::mutex mu_;  // guards what follows
   std::condition_variable wake_;
@@ -205,6 +198,9 @@ class Checkpointer {
   std::vector<CheckpointInfo> published_;
   Totals totals_;
 
+  // Late among the members: its handler thread uses the ring, ring_mu_ and
+  // wake_, and must have ended before they go.
+  CowFaultServer cow_;
   std::thread thread_;
 };
 
