@@ -48,12 +48,10 @@ Checkpointer::Checkpointer(Backend& backend, const CheckpointConfig& config, Epo
       ring_(backend, config.store_bytes, config.retention, copiers_),
       dirty_(backend.page_count()),
       carry_(backend.page_count()),
-      hot_(backend.page_count()),
       writable_(backend.page_count()),
       precopy_(backend.page_count()),
-      hot_changed_(backend.page_count()),
-      next_hot_(backend.page_count()),
       rearm_(backend.page_count()),
+      hot_pages_(backend.page_count()),
       cost_model_(backend, config),
       written_(backend.page_count()),
       lost_(backend.page_count()),
@@ -63,7 +61,7 @@ Checkpointer::Checkpointer(Backend& backend, const CheckpointConfig& config, Epo
         wake_.notify_all();
       }) {
   totals_.store_bound = ring_.store_bound();
-  use_predictor(config.predictor);
+  hot_pages_.use_predictor(config.predictor);
   use_mode(config.mode);
   thread_ = std::thread([this] { loop(); });
 }
@@ -176,7 +174,7 @@ void Checkpointer::loop() {
       std::lock_guard<std::mutex> ring_lock(ring_mu_);
       ring_.set_retention(config.retention);
     }
-    if (config.predictor != predictor_name_) use_predictor(config.predictor);
+    if (config.predictor != hot_pages_.predictor_name()) hot_pages_.use_predictor(config.predictor);
     if (config.mode != mode_requested_) {
       if (enabled_in_ring_) apply_enabled(false);  // starts over in the new mode
       use_mode(config.mode);
@@ -230,7 +228,7 @@ void Checkpointer::apply_enabled(bool enabled) {
     backend_.stop_tracking();
     return;
   }
-  if (predictor_) use_predictor(predictor_name_);  // forget what it learnt before
+  hot_pages_.restart_predictor();  // forget what it learnt before
   try {
     PauseGuard paused(backend_);
     std::lock_guard<std::mutex> lock(ring_mu_);
@@ -238,13 +236,14 @@ void Checkpointer::apply_enabled(bool enabled) {
     // Tracking starts now: what was written before is in the first checkpoint.
     dirty_.clear();
     backend_.harvest_dirty(dirty_);
-    hot_.clear();
+    hot_pages_.clear();
     if (mode_ == Mode::CopyOnWrite) {
       // Nothing to copy: every page is protected instead, and saved at its first write.
       ring_.begin_open();
       cow_.clear_faulted();
-      next_hot_.clear();
-      open_epoch_cow(next_hot_, dirty_, nullptr);
+      Bitmap& none_hot = hot_pages_.next();
+      none_hot.clear();
+      open_epoch_cow(none_hot, dirty_, nullptr);
     } else {
       ring_.begin();
       backend_.rearm(dirty_);  // every writable page has its bit set: this protects them all
@@ -327,9 +326,9 @@ Checkpointer::Reply Checkpointer::serve(const Request& request) {
     carry_.clear();
     cow_.clear_faulted();
     try {
-      ring_.fill_open(hot_);  // hot pages start the new open log like any epoch's
+      ring_.fill_open(hot_pages_.hot());  // hot pages start the new open log like any epoch's
       dirty_ |= written_;
-      open_epoch_cow(hot_, dirty_, nullptr);
+      open_epoch_cow(hot_pages_.hot(), dirty_, nullptr);
     } catch (const std::exception& e) {
       failure = std::string("after a rollback: ") + e.what();
     }
@@ -341,7 +340,7 @@ Checkpointer::Reply Checkpointer::serve(const Request& request) {
     dirty_.clear();
     backend_.harvest_dirty(dirty_);
     dirty_ |= carry_;
-    dirty_ |= hot_;  // hot pages may have been written: restore them too
+    dirty_ |= hot_pages_.hot();  // hot pages may have been written: restore them too
     try {
       result = ring_.rollback(rollback.seq, dirty_);
     } catch (...) {
@@ -349,7 +348,7 @@ Checkpointer::Reply Checkpointer::serve(const Request& request) {
       throw;
     }
     carry_.clear();
-    rearm_after(hot_);  // hot pages stay writable
+    rearm_after(hot_pages_.hot());  // hot pages stay writable
     if (revive) backend_.revive(), revived = true;
   }
   if (!failure.empty()) {
@@ -371,11 +370,6 @@ bool Checkpointer::must_revive() {
   return true;
 }
 
-void Checkpointer::use_predictor(const std::string& name) {
-  predictor_ = name == "off" ? nullptr : make_predictor(name, backend_.page_count());
-  predictor_name_ = name;
-}
-
 // Into dirty_: protected pages from the dirty log, hot pages by comparing
 // them with the newest checkpoint, and anything carried over.
 void Checkpointer::collect_written() {
@@ -384,19 +378,19 @@ void Checkpointer::collect_written() {
   // A page is writable exactly when its dirty bit is set (re-protecting
   // clears it): only these can be left writable into the next epoch.
   writable_ = dirty_;
-  dirty_.and_not(hot_);
+  dirty_.and_not(hot_pages_.hot());
   find_hot_changed();
-  dirty_ |= hot_changed_;
+  dirty_ |= hot_pages_.changed();
   dirty_ |= carry_;
 }
 
 // Every page that is writable now and is not hot next gets protected again.
 void Checkpointer::rearm_after(const Bitmap& next_hot) {
   rearm_ = dirty_;
-  rearm_ |= hot_;
+  rearm_ |= hot_pages_.hot();
   rearm_.and_not(next_hot);
   backend_.rearm(rearm_);
-  if (&next_hot != &hot_) hot_ = next_hot;
+  hot_pages_.set_hot(next_hot);
 }
 
 void Checkpointer::epoch(bool requested, uint64_t late_ns) {
@@ -433,7 +427,7 @@ void Checkpointer::epoch(bool requested, uint64_t late_ns) {
   r.pause_ns = resumed - r.start_ns;
   // The next epoch stores the hot pages that change and about as many
   // written protected pages as this one did.
-  frames_next_epoch_ = std::max<uint64_t>(r.pages_copied, hot_.count() + r.misses);
+  frames_next_epoch_ = std::max<uint64_t>(r.pages_copied, hot_pages_.hot().count() + r.misses);
   cost_model_.refresh(r.pages_copied, r.copy_ns, r.faults, fault_service_ns);
   {
     std::lock_guard<std::mutex> lock(mu_);
@@ -450,11 +444,8 @@ void Checkpointer::epoch_stop_and_copy(EpochRecord& r) {
   written_ = dirty_;
   const uint64_t staged = ring_.add_staged(written_);
   const uint64_t written = written_.count();
-  r.predicted = hot_.count();
-  r.hot_compared = hot_compared_.pages;
-  r.true_positives = hot_compared_.changed_of(r.predicted);
-  r.false_positives = r.predicted - r.true_positives;
-  r.misses = written - hot_changed_.count();
+  hot_pages_.report(r);
+  r.misses = written - hot_pages_.changed().count();
   // Staged pages the dirty log shows again were written after their copy ahead.
   const uint64_t faulted_again = dirty_.count() + staged - written;
   r.faults = r.misses + faulted_again;  // each took a dirty-log write-protection fault
@@ -469,16 +460,17 @@ void Checkpointer::epoch_stop_and_copy(EpochRecord& r) {
   try {
     taken = ring_.take(dirty_, [&] {
       const uint64_t start = now_ns();
-      next_hot_.clear();
-      if (predictor_) {
-        predictor_->observe(written_, cost_model_.guest_progress(r.start_ns, r.fault_ns_estimate));
-        r.least_tracking_ns = cost_model_.least_tracking_ns(predictor_->rewrite_gaps());
-        predictor_->predict(next_hot_, cost_model_.page_costs());
+      Bitmap& next_hot = hot_pages_.next();
+      next_hot.clear();
+      if (Predictor* predictor = hot_pages_.predictor()) {
+        predictor->observe(written_, cost_model_.guest_progress(r.start_ns, r.fault_ns_estimate));
+        r.least_tracking_ns = cost_model_.least_tracking_ns(predictor->rewrite_gaps());
+        predictor->predict(next_hot, cost_model_.page_costs());
         // A protected page cannot be made writable ahead of its first
         // write: leaving it out of the re-protection would change nothing.
-        next_hot_ &= writable_;
+        next_hot &= writable_;
       }
-      rearm_after(next_hot_);
+      rearm_after(next_hot);
       rearm_ns = now_ns() - start;
     });
   } catch (...) {
@@ -511,11 +503,13 @@ void Checkpointer::precopy() {
     try {
       precopy_.clear();
       backend_.harvest_dirty(precopy_);
-      precopy_.and_not(hot_);  // compared at the checkpoint: they stay writable
+      precopy_.and_not(hot_pages_.hot());  // compared at the checkpoint: they stay writable
       // The harvest also handed over the backend's own writes, which no
       // later harvest shows again: whatever is not staged is carried.
       carry_ |= precopy_;
-      if (predictor_) predictor_->drop_hot_if_written(precopy_, cost_model_.page_costs());
+      if (Predictor* predictor = hot_pages_.predictor()) {
+        predictor->drop_hot_if_written(precopy_, cost_model_.page_costs());
+      }
       if (ring_.stage(precopy_, [&] { backend_.rearm(precopy_); })) carry_.and_not(precopy_);
     } catch (const std::exception& e) {
       failure = e.what();
@@ -536,38 +530,36 @@ uint64_t Checkpointer::epoch_cow(EpochRecord& r) {
   carry_.clear();
   find_hot_changed();
   written_ = cow_.faulted();
-  written_ |= hot_changed_;
+  written_ |= hot_pages_.changed();
   // Every page the dirty log saw written was either hot (copied when the
   // epoch opened) or protected (saved at its fault). Anything else would
   // be a write whose pre-image is lost: never continue past one.
   lost_ = dirty_;
   lost_.and_not(cow_.faulted());
-  lost_.and_not(hot_);
+  lost_.and_not(hot_pages_.hot());
   if (uint64_t lost = lost_.count()) {
     uint64_t first = 0;
     lost_.for_each([&](uint64_t pfn) { first = first ? first : pfn + 1; });
     throw std::logic_error("copy-on-write: " + std::to_string(lost) + " written pages (the first " +
                            std::to_string(first - 1) + ") were neither protected nor copied");
   }
-  r.predicted = hot_.count();
-  r.hot_compared = hot_compared_.pages;
-  r.true_positives = hot_compared_.changed_of(r.predicted);
-  r.false_positives = r.predicted - r.true_positives;
+  hot_pages_.report(r);
   r.misses = cow_.faulted().count();
   const CowFaultServer::Served served = cow_.take_served();
   r.faults = served.faults;
   r.fault_ns_estimate =
       static_cast<uint64_t>(double(r.faults) * backend_.write_fault_overhead_ns()) + served.service_ns;
   const uint64_t harvested = now_ns();
-  next_hot_.clear();
-  if (predictor_) {
-    predictor_->observe(written_, cost_model_.guest_progress(r.start_ns, r.fault_ns_estimate));
-    predictor_->predict(next_hot_, cost_model_.page_costs());  // any page: a protected one can be unprotected now
+  Bitmap& next_hot = hot_pages_.next();
+  next_hot.clear();
+  if (Predictor* predictor = hot_pages_.predictor()) {
+    predictor->observe(written_, cost_model_.guest_progress(r.start_ns, r.fault_ns_estimate));
+    predictor->predict(next_hot, cost_model_.page_costs());  // any page: a protected one can be unprotected now
   }
-  TakeResult taken = ring_.take_open(hot_, hot_changed_, next_hot_);
+  TakeResult taken = ring_.take_open(hot_pages_.hot(), hot_pages_.changed(), next_hot);
   cow_.clear_faulted();
   const uint64_t copied = now_ns();
-  open_epoch_cow(next_hot_, dirty_, &r);
+  open_epoch_cow(next_hot, dirty_, &r);
   r.rearm_ns = now_ns() - copied;
   r.harvest_ns = harvested - paused_at;
   r.copy_ns = copied - harvested;
@@ -584,31 +576,13 @@ void Checkpointer::open_epoch_cow(const Bitmap& next_hot, const Bitmap& logged_w
   rearm_ = logged_written;
   rearm_.and_not(next_hot);
   backend_.rearm(rearm_);
-  if (&next_hot != &hot_) hot_ = next_hot;
+  hot_pages_.set_hot(next_hot);
 }
 
-// Which hot pages were written, by comparing them with the newest
-// checkpoint; timed, for the cost model. Where nearly every hot page was
-// written last time, comparing them all costs more than copying the few
-// that were not: stop-and-copy then compares a sample (every 16th hot page,
-// a different share each epoch), which keeps the precision measured, and
-// copies the others as they are, which is never wrong. Only above 90 %: an
-// unwritten page that is not compared counts as written and stays hot, so
-// the predictor learns of it only from the sample. (Copy-on-write keeps
-// comparing all: its hot pages were copied when the epoch opened.)
+// Stop-and-copy may compare a sample of the hot pages; copy-on-write
+// compares them all: its hot pages were copied when the epoch opened.
 void Checkpointer::find_hot_changed() {
-  constexpr uint64_t kSampleStride = 16, kSmallestSample = 64;
-  constexpr double kSampleAbovePrecision = 0.9;
-  const double precision = hot_compared_.precision();  // at the last checkpoint
-  hot_changed_.clear();
-  hot_compared_ = {};
-  const uint64_t hot = hot_.count();
-  if (hot == 0) return;
-  const bool sample = mode_ == Mode::StopAndCopy && hot >= kSampleStride * kSmallestSample &&
-                      precision >= kSampleAbovePrecision &&
-                      cost_model_.compare_ns() > (1 - precision) * cost_model_.estimates().copy_ns;
-  hot_compared_ = ring_.find_changed(hot_, hot_changed_, sample ? kSampleStride : 1, sample_offset_++);
-  if (!sample) cost_model_.compared(hot_compared_.pages, hot_compared_.cpu_ns, copiers_.threads());
+  hot_pages_.find_changed(ring_, cost_model_, mode_ == Mode::StopAndCopy, copiers_.threads());
 }
 
 // What a pause leaves for later, done while the guest runs again (on

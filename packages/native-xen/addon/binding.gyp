@@ -15,6 +15,7 @@
         "../../native-core/src/cost_model.cc",
         "../../native-core/src/cow_fault_server.cc",
         "../../native-core/src/crc32c.cc",
+        "../../native-core/src/hot_pages.cc",
         "../../native-core/src/page_store.cc",
         "../../native-core/src/predictor.cc"
       ],

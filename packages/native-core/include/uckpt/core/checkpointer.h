@@ -23,7 +23,7 @@
 #include "cost_model.h"
 #include "cow_fault_server.h"
 #include "epoch_record.h"
-#include "predictor.h"
+#include "hot_pages.h"
 
 namespace uckpt::core {
 
@@ -91,7 +91,6 @@ class Checkpointer {
   void publish();
   void fail(const std::string& message);
   void use_mode(Mode requested);  // falls back to stop-and-copy when it must
-  void use_predictor(const std::string& name);
   // Returns the time the fault handler spent on this epoch's faults.
   uint64_t epoch_cow(EpochRecord& r);
   void epoch_stop_and_copy(EpochRecord& r);
@@ -103,9 +102,9 @@ class Checkpointer {
   // Harvests what changed since the newest checkpoint into dirty_: the
   // dirty log for protected pages, a comparison for hot ones.
   void collect_written();
-  void find_hot_changed();  // into hot_changed_ and hot_compared_
+  void find_hot_changed();  // see HotPages::find_changed()
   // Re-protects what was writable and is not hot next.
-  void rearm_after(const Bitmap& next_hot);  // then hot_ = next_hot
+  void rearm_after(const Bitmap& next_hot);  // then next_hot is hot
 
   Backend& backend_;
   EpochSink on_epoch_;
@@ -114,18 +113,14 @@ class Checkpointer {
   CheckpointRing ring_;
   Bitmap dirty_;
   Bitmap carry_;  // harvested but not yet consumed: never dropped
-  Bitmap hot_;    // left writable this epoch; examined at every checkpoint
   Bitmap writable_;  // pages writable at the last harvest
   Bitmap precopy_;  // scratch: what a round copies ahead (the ring keeps the staged pages)
   uint64_t epoch_precopy_ns_ = 0;
   uint64_t frames_next_epoch_ = 0;  // store frames to have ready for the next epoch
   // Per-epoch scratch, sized once so the pause allocates nothing.
-  Bitmap hot_changed_, next_hot_, rearm_;
-  std::unique_ptr<Predictor> predictor_;
-  std::string predictor_name_ = "off";
+  Bitmap rearm_;
+  HotPages hot_pages_;  // left writable this epoch; examined at every checkpoint
   CostModel cost_model_;
-  CheckpointRing::Compared hot_compared_{};  // the hot pages compared at the last checkpoint
-  uint64_t sample_offset_ = 0;  // which share of the hot pages the next sample compares
   Mode mode_ = Mode::StopAndCopy;  // in effect (the loop's view)
   Mode mode_requested_ = Mode::StopAndCopy;
   std::string fallback_reason_;
