@@ -1,3 +1,9 @@
+// Longer than the other units (about 650 lines), and on purpose: what is
+// left here is one job, the loop and the two kinds of pause it takes, and
+// they share one set of page bitmaps (dirty, carried, writable) whose rule
+// is that no dirty bit is ever dropped, on any path, errors included. That
+// rule is easiest to check with every path in one file. What is a job of
+// its own lives beside it: cow_fault_server, hot_pages, cost_model.
 #include "uckpt/core/checkpointer.h"
 
 #include <algorithm>

@@ -2,6 +2,9 @@
 // harvests and copies what changed, re-arms tracking and resumes it. It
 // takes requests (checkpoint now, roll back, reconfigure) as messages and
 // reports one record per epoch through a callback that must never block.
+// It decides when; what is a job of its own it hands to CowFaultServer
+// (copy-on-write faults, on their own thread), HotPages (prediction) and
+// CostModel (what pages and faults cost).
 #pragma once
 
 #include <condition_variable>
@@ -117,8 +120,7 @@ class Checkpointer {
   Bitmap precopy_;  // scratch: what a round copies ahead (the ring keeps the staged pages)
   uint64_t epoch_precopy_ns_ = 0;
   uint64_t frames_next_epoch_ = 0;  // store frames to have ready for the next epoch
-  // Per-epoch scratch, sized once so the pause allocates nothing.
-  Bitmap rearm_;
+  Bitmap rearm_;  // scratch, sized once so the pause allocates nothing
   HotPages hot_pages_;  // left writable this epoch; examined at every checkpoint
   CostModel cost_model_;
   Mode mode_ = Mode::StopAndCopy;  // in effect (the loop's view)
