@@ -95,7 +95,7 @@ describe('bench summary', () => {
   });
 
   it('puts the least tracking cost of the s&c+cost runs on top of the floor', () => {
-    const costs = { copyNs: 400, copyNsCalibrated: 400, kvmFaultNs: 2000, kvmFaultNsCalibrated: 2000, uffdFaultNs: 0, uffdFaultNsCalibrated: 0 };
+    const costs = { copyNs: 400, copyNsCalibrated: 400, dirtyLogFaultNs: 2000, dirtyLogFaultNsCalibrated: 2000, cowFaultNs: 0, cowFaultNsCalibrated: 0 };
     const floored = summarise([
       run({ workload: 'sort', kind: 'off', runtimeMs: 1000 }),
       run({ workload: 'sort', kind: 'interval', predictor: 'off', costs, dirtyPagesPerEpoch: 4000, fixedPauseUs: 100 }),

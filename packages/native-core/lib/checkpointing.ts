@@ -37,7 +37,7 @@ export interface CheckpointConfig {
   /**
    * The cost of one dirty-log write-protection fault, for the cost model.
    * Default: as measured on this host when checkpointing is first enabled
-   * (costs.kvmFaultNsCalibrated), 3000 ns where that cannot be measured.
+   * (costs.dirtyLogFaultNsCalibrated), 3000 ns where that cannot be measured.
    */
   faultNs?: number;
   /** For tests of the fallback: behave as if the host had no userfaultfd write protection. */
@@ -129,17 +129,17 @@ export interface CheckpointCosts {
   copyNs: number;
   copyNsCalibrated: number;
   /** A dirty-log write-protection fault, as the cost model takes it: faultNs, or else the calibrated cost. */
-  kvmFaultNs: number;
+  dirtyLogFaultNs: number;
   /**
    * Measured once per process by a probe guest in a scratch VM (the guest
    * pays the fault inside KVM_RUN, where the VMM cannot time it, so it is not
    * refreshed while running); 0 where the probe could not run.
    */
-  kvmFaultNsCalibrated: number;
+  dirtyLogFaultNsCalibrated: number;
   /** A copy-on-write fault: the kernel's round trip (measured at start) plus the handler (measured per epoch). */
-  uffdFaultNs: number;
+  cowFaultNs: number;
   /** Measured at start on a scratch mapping (0 when copy-on-write was not started). */
-  uffdFaultNsCalibrated: number;
+  cowFaultNsCalibrated: number;
 }
 
 export interface CheckpointInfo {

@@ -173,16 +173,16 @@ void CheckpointingJs::enable(Napi::Env env, const Napi::Object& o, const Checkpo
   config.precopy = precopy.value_or(config.precopy);
   config.predictor = predictor.value_or(defaults.predictor);
   // faultNs as given, else as measured on this host, else the engine's default.
-  config.fault_ns_calibrated = defaults.fault_ns_calibrated;
+  config.dirty_log_fault_ns_calibrated = defaults.dirty_log_fault_ns_calibrated;
   if (o.Has("faultNs") && !o.Get("faultNs").IsUndefined()) {
-    config.fault_ns = static_cast<double>(uint_field(o, "faultNs", 0, op));
-  } else if (config.fault_ns_calibrated > 0) {
-    config.fault_ns = config.fault_ns_calibrated;
+    config.dirty_log_fault_ns = static_cast<double>(uint_field(o, "faultNs", 0, op));
+  } else if (config.dirty_log_fault_ns_calibrated > 0) {
+    config.dirty_log_fault_ns = config.dirty_log_fault_ns_calibrated;
   }
   config.mode = mode.value_or(core::Mode::StopAndCopy);
 
   guarded(env, [&] {
-    core::Checkpointer::validate(config);
+    core::validate(config);
     epochs_ = Napi::ThreadSafeFunction::New(env, on_event, "uckpt-epochs", kEpochQueue, 1);
     epochs_.Unref(env);
     errors_ = Napi::ThreadSafeFunction::New(env, on_event, "uckpt-checkpoint-errors", kErrorQueue, 1);
@@ -306,10 +306,10 @@ Napi::Object CheckpointingJs::stats(Napi::Env env) {
   Napi::Object costs = Napi::Object::New(env);
   costs.Set("copyNs", Napi::Number::New(env, t.costs.copy_ns));
   costs.Set("copyNsCalibrated", Napi::Number::New(env, t.costs.copy_ns_calibrated));
-  costs.Set("kvmFaultNs", Napi::Number::New(env, t.costs.kvm_fault_ns));
-  costs.Set("kvmFaultNsCalibrated", Napi::Number::New(env, t.costs.kvm_fault_ns_calibrated));
-  costs.Set("uffdFaultNs", Napi::Number::New(env, t.costs.uffd_fault_ns));
-  costs.Set("uffdFaultNsCalibrated", Napi::Number::New(env, t.costs.uffd_fault_ns_calibrated));
+  costs.Set("dirtyLogFaultNs", Napi::Number::New(env, t.costs.dirty_log_fault_ns));
+  costs.Set("dirtyLogFaultNsCalibrated", Napi::Number::New(env, t.costs.dirty_log_fault_ns_calibrated));
+  costs.Set("cowFaultNs", Napi::Number::New(env, t.costs.cow_fault_ns));
+  costs.Set("cowFaultNsCalibrated", Napi::Number::New(env, t.costs.cow_fault_ns_calibrated));
   o.Set("costs", costs);
   o.Set("lastError", t.last_error.empty() ? env.Null() : Napi::String::New(env, t.last_error));
   return o;

@@ -21,7 +21,7 @@ namespace uckpt::addon {
 struct CheckpointDefaults {
   uint64_t store_bytes;
   std::string predictor;  // used when the caller names none
-  double fault_ns_calibrated = 0;  // the dirty-log fault measured on this host, the default faultNs (0: not measured)
+  double dirty_log_fault_ns_calibrated = 0;  // the dirty-log fault measured on this host, the default faultNs (0: not measured)
 };
 
 class CheckpointingJs {

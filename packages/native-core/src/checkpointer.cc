@@ -1,10 +1,13 @@
+// Longer than the other units (about 650 lines), and on purpose: what is
+// left here is one job, the loop and the two kinds of pause it takes, and
+// they share one set of page bitmaps (dirty, carried, writable) whose rule
+// is that no dirty bit is ever dropped, on any path, errors included. That
+// rule is easiest to check with every path in one file. What is a job of
+// its own lives beside it: cow_fault_server, hot_pages, cost_model.
 #include "uckpt/core/checkpointer.h"
-
-#include <sched.h>
 
 #include <algorithm>
 #include <chrono>
-#include <cstring>
 #include <stdexcept>
 
 #include "uckpt/core/clock.h"
@@ -26,115 +29,45 @@ class PauseGuard {
   Backend& backend_;
 };
 
-// The fewest pages a pause must copy, or compare, to refresh the estimate
-// of what one page costs: below that the pass is mostly its fixed part
-// (waking the copy threads, a re-arm beside it) and reads as many times the
-// cost of a page. An inflated compare cost is worse than a wrong number: the
-// cost model keeps fewer pages hot, the next pass is smaller and reads
-// dearer still, until nothing stays hot and every write faults (hashtable
-// at full size ran 12x slower so).
-constexpr uint64_t kPagesToTell = 512;
+// A predictor leaves pages writable and untracked, which not every
+// backend's dirty tracking can.
+void require_leave_writable(const Backend& backend, const CheckpointConfig& config) {
+  if (config.predictor == "off") return;
+  const std::string why = backend.leave_writable_unavailable();
+  if (!why.empty()) throw std::invalid_argument("prediction needs dirty tracking that can leave pages writable (" + why + ")");
+}
 
-const CheckpointConfig& validated(const CheckpointConfig& config) {
-  Checkpointer::validate(config);
+// Checked before anything is built (the cost model calibrates as it is).
+const CheckpointConfig& validated(const CheckpointConfig& config, const Backend& backend) {
+  validate(config);
+  require_leave_writable(backend, config);
   return config;
 }
 
-// Copying a page in the pause (its checksum comes later), scattered as a
-// checkpoint's pages are: the best of a few rounds over a buffer larger
-// than the caches keep.
-double calibrate_copy_ns() {
-  constexpr size_t kPages = 256, kStride = 7;
-  std::vector<uint8_t> from(kPages * kStride * kPageSize, 1), to(kPages * kPageSize);
-  double best = 1e9;
-  for (int round = 0; round < 3; round++) {
-    const uint64_t start = now_ns();
-    for (size_t i = 0; i < kPages; i++) {
-      std::memcpy(&to[i * kPageSize], &from[((i * kStride) % (kPages * kStride)) * kPageSize], kPageSize);
-    }
-    asm volatile("" : : "r"(to.data()) : "memory");  // the copies are used
-    best = std::min(best, double(now_ns() - start) / kPages);
-  }
-  return best;
-}
-
-// A page written again g epochs after its last write was either kept hot
-// since, and compared unwritten at the g - 1 checkpoints between, or
-// protected, and faulted on; one last written longer ago counts as if just
-// beyond the gaps followed, which is never dearer. A first write is left
-// out: a page never touched faults without checkpoints too (and a page the
-// guest wrote before the predictor started, counted so, makes this lower).
-uint64_t least_tracking_ns(std::span<const uint64_t> rewrite_gaps, const PageCosts& costs) {
-  double least = 0;
-  for (size_t gap = 1; gap < rewrite_gaps.size(); gap++) {
-    least += double(rewrite_gaps[gap]) * std::min(costs.fault_ns, double(gap - 1) * costs.hot_ns);
-  }
-  return static_cast<uint64_t>(least);
-}
-
 }  // namespace
-
-const char* to_string(Mode mode) { return mode == Mode::CopyOnWrite ? "cow" : "stop-and-copy"; }
-
-Mode parse_mode(const std::string& name) {
-  if (name == "stop-and-copy") return Mode::StopAndCopy;
-  if (name == "cow") return Mode::CopyOnWrite;
-  throw std::invalid_argument("mode must be \"stop-and-copy\" or \"cow\", got \"" + name + "\"");
-}
-
-unsigned default_copy_threads() {
-  cpu_set_t cpus;
-  if (sched_getaffinity(0, sizeof cpus, &cpus) != 0) return 1;
-  return CPU_COUNT(&cpus) >= 2 ? 2 : 1;
-}
-
-void Checkpointer::validate(const CheckpointConfig& c) {
-  if (c.interval_ms < 1 || c.interval_ms > 10000) {
-    throw std::invalid_argument("intervalMs must be from 1 to 10000, got " + std::to_string(c.interval_ms));
-  }
-  if (c.retention < 1 || c.retention > 1024) {
-    throw std::invalid_argument("retention must be from 1 to 1024, got " + std::to_string(c.retention));
-  }
-  if (c.store_bytes < (1u << 20)) throw std::invalid_argument("the store bound must be at least 1 MiB");
-  if (c.copy_threads < 1 || c.copy_threads > 16) {
-    throw std::invalid_argument("copyThreads must be from 1 to 16, got " + std::to_string(c.copy_threads));
-  }
-  if (c.predictor != "off") make_predictor(c.predictor, 1);  // throws for an unknown name
-  if (!(c.fault_ns > 0)) throw std::invalid_argument("the fault cost must be positive");
-}
 
 Checkpointer::Checkpointer(Backend& backend, const CheckpointConfig& config, EpochSink on_epoch, ErrorSink on_error)
     : backend_(backend),
       on_epoch_(std::move(on_epoch)),
       on_error_(std::move(on_error)),
-      copiers_(validated(config).copy_threads),
+      copiers_(validated(config, backend).copy_threads),
       ring_(backend, config.store_bytes, config.retention, copiers_),
       dirty_(backend.page_count()),
       carry_(backend.page_count()),
-      hot_(backend.page_count()),
       writable_(backend.page_count()),
       precopy_(backend.page_count()),
-      hot_changed_(backend.page_count()),
-      next_hot_(backend.page_count()),
       rearm_(backend.page_count()),
-      all_(backend.page_count()),
-      guarded_(backend.page_count()),
-      faulted_(backend.page_count()),
+      hot_pages_(backend.page_count()),
+      cost_model_(backend, config),
       written_(backend.page_count()),
-      protect_(backend.page_count()),
       lost_(backend.page_count()),
-      config_(config) {
+      config_(config),
+      cow_(backend, ring_, ring_mu_, [this] {
+        std::lock_guard<std::mutex> lock(mu_);
+        wake_.notify_all();
+      }) {
   totals_.store_bound = ring_.store_bound();
-  all_.set_all();
-  if (config.predictor != "off" && !backend.can_leave_writable()) {
-    throw std::invalid_argument("prediction needs dirty tracking that can leave pages writable "
-                                "(on KVM the dirty bitmap with manual protection, not dirty rings)");
-  }
-  estimates_.copy_ns = estimates_.copy_ns_calibrated = calibrate_copy_ns();
-  estimates_.kvm_fault_ns = config.fault_ns;
-  estimates_.kvm_fault_ns_calibrated = config.fault_ns_calibrated;
-  compare_ns_ = estimates_.copy_ns;  // until a pause measures it: it reads two pages where a copy reads one
-  use_predictor(config.predictor);
+  hot_pages_.use_predictor(config.predictor);
   use_mode(config.mode);
   thread_ = std::thread([this] { loop(); });
 }
@@ -149,7 +82,7 @@ void Checkpointer::stop() {
   wake_.notify_all();
   if (thread_.joinable()) thread_.join();
   // No writer may stay blocked on a page nobody will unprotect.
-  stop_write_protect();
+  cow_.stop();
   std::lock_guard<std::mutex> lock(mu_);
   for (auto& p : requests_) {
     p->reply.set_exception(std::make_exception_ptr(std::runtime_error("checkpointing was stopped")));
@@ -167,10 +100,7 @@ void Checkpointer::configure(const Change& change) {
   next.predictor = change.predictor.value_or(next.predictor);
   next.precopy = change.precopy.value_or(next.precopy);
   validate(next);
-  if (next.predictor != "off" && !backend_.can_leave_writable()) {
-    throw std::invalid_argument("prediction needs dirty tracking that can leave pages writable "
-                                "(on KVM the dirty bitmap with manual protection, not dirty rings)");
-  }
+  require_leave_writable(backend_, next);
   config_ = next;
   wake_.notify_all();
 }
@@ -250,7 +180,7 @@ void Checkpointer::loop() {
       std::lock_guard<std::mutex> ring_lock(ring_mu_);
       ring_.set_retention(config.retention);
     }
-    if (config.predictor != predictor_name_) use_predictor(config.predictor);
+    if (config.predictor != hot_pages_.predictor_name()) hot_pages_.use_predictor(config.predictor);
     if (config.mode != mode_requested_) {
       if (enabled_in_ring_) apply_enabled(false);  // starts over in the new mode
       use_mode(config.mode);
@@ -296,32 +226,30 @@ void Checkpointer::loop() {
 void Checkpointer::apply_enabled(bool enabled) {
   if (!enabled) {
     std::lock_guard<std::mutex> lock(ring_mu_);
-    if (write_protecting_) {
-      guarded_.clear();
-      backend_.unprotect(all_);
-    }
-    faulted_.clear();
+    cow_.unprotect_all();
+    cow_.clear_faulted();
     ring_.clear();
     carry_.clear();
     enabled_in_ring_ = false;
     backend_.stop_tracking();
     return;
   }
-  if (predictor_) use_predictor(predictor_name_);  // forget what it learnt before
+  hot_pages_.restart_predictor();  // forget what it learnt before
   try {
     PauseGuard paused(backend_);
     std::lock_guard<std::mutex> lock(ring_mu_);
-    if (!cow_failure_.empty()) cow_failure_.clear();
+    cow_.clear_failure();
     // Tracking starts now: what was written before is in the first checkpoint.
     dirty_.clear();
     backend_.harvest_dirty(dirty_);
-    hot_.clear();
+    hot_pages_.clear();
     if (mode_ == Mode::CopyOnWrite) {
       // Nothing to copy: every page is protected instead, and saved at its first write.
       ring_.begin_open();
-      faulted_.clear();
-      next_hot_.clear();
-      open_epoch_cow(next_hot_, dirty_, nullptr);
+      cow_.clear_faulted();
+      Bitmap& none_hot = hot_pages_.next();
+      none_hot.clear();
+      open_epoch_cow(none_hot, dirty_, nullptr);
     } else {
       ring_.begin();
       backend_.rearm(dirty_);  // every writable page has its bit set: this protects them all
@@ -338,18 +266,15 @@ void Checkpointer::use_mode(Mode requested) {
   std::string why;
   if (requested == Mode::CopyOnWrite) {
     why = backend_.write_protect_unavailable();
-    if (why.empty() && !write_protecting_) {
+    if (why.empty() && !cow_.running()) {
       try {
-        backend_.start_write_protect();
-        write_protecting_ = true;
-        guarded_.clear();
-        fault_thread_ = std::thread([this] { serve_faults(); });
+        cow_.start();
       } catch (const std::exception& e) {
         why = e.what();
       }
     }
   } else {
-    stop_write_protect();
+    cow_.stop();
   }
   mode_ = why.empty() ? requested : Mode::StopAndCopy;
   fallback_reason_ = why;
@@ -357,76 +282,11 @@ void Checkpointer::use_mode(Mode requested) {
     std::lock_guard<std::mutex> lock(ring_mu_);
     ring_.set_copy_on_write(mode_ == Mode::CopyOnWrite);
   }
-  if (mode_ == Mode::CopyOnWrite) {
-    const double measured = backend_.write_fault_probe_ns();
-    estimates_.uffd_fault_ns_calibrated = measured;
-    estimates_.uffd_fault_ns = measured > 0 ? measured : 70000;  // platform.md's order of magnitude
-  }
-  update_page_costs();
+  cost_model_.use_mode(mode_);
   std::lock_guard<std::mutex> lock(mu_);
   totals_.mode = mode_;
   totals_.fallback_reason = fallback_reason_;
-  totals_.costs = estimates_;
-}
-
-// Unprotects everything, wakes every blocked writer and ends the handler.
-void Checkpointer::stop_write_protect() {
-  if (!write_protecting_) return;
-  {
-    std::lock_guard<std::mutex> lock(ring_mu_);
-    guarded_.clear();
-    backend_.stop_write_protect();
-  }
-  if (fault_thread_.joinable()) fault_thread_.join();
-  write_protecting_ = false;
-}
-
-// The fault handler: saves the pre-image of a protected page at its first
-// write, into the open log, then unprotects it and wakes the writer.
-void Checkpointer::serve_faults() {
-  while (std::optional<uint64_t> fault = backend_.next_write_fault()) {
-    const uint64_t pfn = *fault;
-    bool failed = false;
-    {
-      std::lock_guard<std::mutex> lock(ring_mu_);
-      // Timed from here: waiting for the lock means a pause is on, and the
-      // paused guest would not have run meanwhile anyway.
-      const uint64_t start = now_ns();
-      try {
-        if (pfn < guarded_.size() && guarded_.test(pfn)) {
-          try {
-            ring_.save_pre_image(pfn);
-            faulted_.set(pfn);
-            guarded_.reset(pfn);
-          } catch (const std::exception& e) {
-            // No room for the pre-image: protection ends (the guest runs
-            // on) and the epoch loop stops checkpointing with this error.
-            cow_failure_ = std::string("copy-on-write could not save a pre-image: ") + e.what();
-            guarded_.clear();
-            backend_.unprotect(all_);
-            failed = true;
-          }
-        }
-        // Also for a page no longer guarded (a fault reported late): the
-        // writer only needs waking.
-        backend_.unprotect_page(pfn);
-      } catch (const std::exception& e) {
-        cow_failure_ = std::string("copy-on-write fault handling failed: ") + e.what();
-        guarded_.clear();
-        try {
-          backend_.unprotect(all_);
-        } catch (...) {
-        }
-        failed = true;
-      }
-      epoch_faults_++;
-      epoch_fault_service_ns_ += now_ns() - start;
-    }
-    if (failed) {
-      std::lock_guard<std::mutex> lock(mu_);
-      wake_.notify_all();  // the loop sees cow_failure_ at its next epoch
-    }
-  }
+  totals_.costs = cost_model_.estimates();
 }
 
 Checkpointer::Reply Checkpointer::serve(const Request& request) {
@@ -452,7 +312,7 @@ Checkpointer::Reply Checkpointer::serve(const Request& request) {
   if (mode_ == Mode::CopyOnWrite) {
     PauseGuard paused(backend_);
     std::lock_guard<std::mutex> lock(ring_mu_);
-    if (!cow_failure_.empty()) throw std::runtime_error(cow_failure_);
+    if (!cow_.failure().empty()) throw std::runtime_error(cow_.failure());
     const bool revive = must_revive();
     dirty_.clear();
     backend_.harvest_dirty(dirty_);
@@ -463,21 +323,18 @@ Checkpointer::Reply Checkpointer::serve(const Request& request) {
       // unprotected first (and protected again below).
       result = ring_.rollback(rollback.seq, dirty_, [&](const std::vector<uint64_t>& pages) {
         for (uint64_t pfn : pages) written_.set(pfn);
-        protect_ = written_;
-        protect_ &= guarded_;
-        if (protect_.count()) backend_.unprotect(protect_);
-        guarded_.and_not(protect_);
+        cow_.unprotect(written_);
       });
     } catch (...) {
       carry_ = dirty_;  // refused: the pages written since stay to be harvested
       throw;
     }
     carry_.clear();
-    faulted_.clear();
+    cow_.clear_faulted();
     try {
-      ring_.fill_open(hot_);  // hot pages start the new open log like any epoch's
+      ring_.fill_open(hot_pages_.hot());  // hot pages start the new open log like any epoch's
       dirty_ |= written_;
-      open_epoch_cow(hot_, dirty_, nullptr);
+      open_epoch_cow(hot_pages_.hot(), dirty_, nullptr);
     } catch (const std::exception& e) {
       failure = std::string("after a rollback: ") + e.what();
     }
@@ -489,7 +346,7 @@ Checkpointer::Reply Checkpointer::serve(const Request& request) {
     dirty_.clear();
     backend_.harvest_dirty(dirty_);
     dirty_ |= carry_;
-    dirty_ |= hot_;  // hot pages may have been written: restore them too
+    dirty_ |= hot_pages_.hot();  // hot pages may have been written: restore them too
     try {
       result = ring_.rollback(rollback.seq, dirty_);
     } catch (...) {
@@ -497,7 +354,7 @@ Checkpointer::Reply Checkpointer::serve(const Request& request) {
       throw;
     }
     carry_.clear();
-    rearm_after(hot_);  // hot pages stay writable
+    rearm_after(hot_pages_.hot());  // hot pages stay writable
     if (revive) backend_.revive(), revived = true;
   }
   if (!failure.empty()) {
@@ -519,11 +376,6 @@ bool Checkpointer::must_revive() {
   return true;
 }
 
-void Checkpointer::use_predictor(const std::string& name) {
-  predictor_ = name == "off" ? nullptr : make_predictor(name, backend_.page_count());
-  predictor_name_ = name;
-}
-
 // Into dirty_: protected pages from the dirty log, hot pages by comparing
 // them with the newest checkpoint, and anything carried over.
 void Checkpointer::collect_written() {
@@ -532,19 +384,19 @@ void Checkpointer::collect_written() {
   // A page is writable exactly when its dirty bit is set (re-protecting
   // clears it): only these can be left writable into the next epoch.
   writable_ = dirty_;
-  dirty_.and_not(hot_);
+  dirty_.and_not(hot_pages_.hot());
   find_hot_changed();
-  dirty_ |= hot_changed_;
+  dirty_ |= hot_pages_.changed();
   dirty_ |= carry_;
 }
 
 // Every page that is writable now and is not hot next gets protected again.
 void Checkpointer::rearm_after(const Bitmap& next_hot) {
   rearm_ = dirty_;
-  rearm_ |= hot_;
+  rearm_ |= hot_pages_.hot();
   rearm_.and_not(next_hot);
   backend_.rearm(rearm_);
-  if (&next_hot != &hot_) hot_ = next_hot;
+  hot_pages_.set_hot(next_hot);
 }
 
 void Checkpointer::epoch(bool requested, uint64_t late_ns) {
@@ -565,8 +417,7 @@ void Checkpointer::epoch(bool requested, uint64_t late_ns) {
     PauseGuard paused(backend_);
     std::lock_guard<std::mutex> lock(ring_mu_);
     if (mode_ == Mode::CopyOnWrite) {
-      fault_service_ns = epoch_fault_service_ns_;
-      epoch_cow(r);
+      fault_service_ns = epoch_cow(r);
     } else {
       epoch_stop_and_copy(r);
     }
@@ -577,18 +428,18 @@ void Checkpointer::epoch(bool requested, uint64_t late_ns) {
     fail(e.what());
     return;
   }
-  resumed_ns_ = now_ns();
-  guest_cpu_at_resume_ = backend_.guest_cpu_ns();
-  r.pause_ns = resumed_ns_ - r.start_ns;
+  const uint64_t resumed = now_ns();
+  cost_model_.resumed(resumed);
+  r.pause_ns = resumed - r.start_ns;
   // The next epoch stores the hot pages that change and about as many
   // written protected pages as this one did.
-  frames_next_epoch_ = std::max<uint64_t>(r.pages_copied, hot_.count() + r.misses);
-  refresh_costs(r, fault_service_ns);
+  frames_next_epoch_ = std::max<uint64_t>(r.pages_copied, hot_pages_.hot().count() + r.misses);
+  cost_model_.refresh(r.pages_copied, r.copy_ns, r.faults, fault_service_ns);
   {
     std::lock_guard<std::mutex> lock(mu_);
     totals_.epochs++;
     totals_.faults += r.mode == Mode::CopyOnWrite ? r.faults : 0;
-    totals_.costs = estimates_;
+    totals_.costs = cost_model_.estimates();
   }
   on_epoch_(r);
 }
@@ -599,15 +450,12 @@ void Checkpointer::epoch_stop_and_copy(EpochRecord& r) {
   written_ = dirty_;
   const uint64_t staged = ring_.add_staged(written_);
   const uint64_t written = written_.count();
-  r.predicted = hot_.count();
-  r.hot_compared = hot_compared_.pages;
-  r.true_positives = hot_compared_.changed_of(r.predicted);
-  r.false_positives = r.predicted - r.true_positives;
-  r.misses = written - hot_changed_.count();
+  hot_pages_.report(r);
+  r.misses = written - hot_pages_.changed().count();
   // Staged pages the dirty log shows again were written after their copy ahead.
   const uint64_t faulted_again = dirty_.count() + staged - written;
   r.faults = r.misses + faulted_again;  // each took a dirty-log write-protection fault
-  r.fault_ns_estimate = static_cast<uint64_t>(double(r.faults) * estimates_.kvm_fault_ns);
+  r.fault_ns_estimate = static_cast<uint64_t>(double(r.faults) * cost_model_.estimates().dirty_log_fault_ns);
   const uint64_t harvested = now_ns();
   // Predicting and re-arming need only the written set, and the copies
   // only that the guest stays paused (the dirty log protects guest
@@ -618,16 +466,17 @@ void Checkpointer::epoch_stop_and_copy(EpochRecord& r) {
   try {
     taken = ring_.take(dirty_, [&] {
       const uint64_t start = now_ns();
-      next_hot_.clear();
-      if (predictor_) {
-        predictor_->observe(written_, guest_progress(r));
-        r.least_tracking_ns = least_tracking_ns(predictor_->rewrite_gaps(), costs_);
-        predictor_->predict(next_hot_, costs_);
+      Bitmap& next_hot = hot_pages_.next();
+      next_hot.clear();
+      if (Predictor* predictor = hot_pages_.predictor()) {
+        predictor->observe(written_, cost_model_.guest_progress(r.start_ns, r.fault_ns_estimate));
+        r.least_tracking_ns = cost_model_.least_tracking_ns(predictor->rewrite_gaps());
+        predictor->predict(next_hot, cost_model_.page_costs());
         // A protected page cannot be made writable ahead of its first
         // write: leaving it out of the re-protection would change nothing.
-        next_hot_ &= writable_;
+        next_hot &= writable_;
       }
-      rearm_after(next_hot_);
+      rearm_after(next_hot);
       rearm_ns = now_ns() - start;
     });
   } catch (...) {
@@ -660,11 +509,13 @@ void Checkpointer::precopy() {
     try {
       precopy_.clear();
       backend_.harvest_dirty(precopy_);
-      precopy_.and_not(hot_);  // compared at the checkpoint: they stay writable
+      precopy_.and_not(hot_pages_.hot());  // compared at the checkpoint: they stay writable
       // The harvest also handed over the backend's own writes, which no
       // later harvest shows again: whatever is not staged is carried.
       carry_ |= precopy_;
-      if (predictor_) predictor_->drop_hot_if_written(precopy_, costs_);
+      if (Predictor* predictor = hot_pages_.predictor()) {
+        predictor->drop_hot_if_written(precopy_, cost_model_.page_costs());
+      }
       if (ring_.stage(precopy_, [&] { backend_.rearm(precopy_); })) carry_.and_not(precopy_);
     } catch (const std::exception& e) {
       failure = e.what();
@@ -676,48 +527,45 @@ void Checkpointer::precopy() {
 
 // Copy-on-write, paused, ring_mu_ held: the open log already holds the
 // pre-image of every protected page written since the last checkpoint.
-void Checkpointer::epoch_cow(EpochRecord& r) {
-  if (!cow_failure_.empty()) throw std::runtime_error(cow_failure_);
+uint64_t Checkpointer::epoch_cow(EpochRecord& r) {
+  if (!cow_.failure().empty()) throw std::runtime_error(cow_.failure());
   const uint64_t paused_at = now_ns();
   dirty_.clear();
   backend_.harvest_dirty(dirty_);
   dirty_ |= carry_;
   carry_.clear();
   find_hot_changed();
-  written_ = faulted_;
-  written_ |= hot_changed_;
+  written_ = cow_.faulted();
+  written_ |= hot_pages_.changed();
   // Every page the dirty log saw written was either hot (copied when the
   // epoch opened) or protected (saved at its fault). Anything else would
   // be a write whose pre-image is lost: never continue past one.
   lost_ = dirty_;
-  lost_.and_not(faulted_);
-  lost_.and_not(hot_);
+  lost_.and_not(cow_.faulted());
+  lost_.and_not(hot_pages_.hot());
   if (uint64_t lost = lost_.count()) {
     uint64_t first = 0;
     lost_.for_each([&](uint64_t pfn) { first = first ? first : pfn + 1; });
     throw std::logic_error("copy-on-write: " + std::to_string(lost) + " written pages (the first " +
                            std::to_string(first - 1) + ") were neither protected nor copied");
   }
-  r.predicted = hot_.count();
-  r.hot_compared = hot_compared_.pages;
-  r.true_positives = hot_compared_.changed_of(r.predicted);
-  r.false_positives = r.predicted - r.true_positives;
-  r.misses = faulted_.count();
-  r.faults = epoch_faults_;
-  r.fault_ns_estimate = static_cast<uint64_t>(double(r.faults) * backend_.write_fault_overhead_ns()) +
-                        epoch_fault_service_ns_;
-  epoch_faults_ = 0;
-  epoch_fault_service_ns_ = 0;
+  hot_pages_.report(r);
+  r.misses = cow_.faulted().count();
+  const CowFaultServer::Served served = cow_.take_served();
+  r.faults = served.faults;
+  r.fault_ns_estimate =
+      static_cast<uint64_t>(double(r.faults) * backend_.write_fault_overhead_ns()) + served.service_ns;
   const uint64_t harvested = now_ns();
-  next_hot_.clear();
-  if (predictor_) {
-    predictor_->observe(written_, guest_progress(r));
-    predictor_->predict(next_hot_, costs_);  // any page: a protected one can be unprotected now
+  Bitmap& next_hot = hot_pages_.next();
+  next_hot.clear();
+  if (Predictor* predictor = hot_pages_.predictor()) {
+    predictor->observe(written_, cost_model_.guest_progress(r.start_ns, r.fault_ns_estimate));
+    predictor->predict(next_hot, cost_model_.page_costs());  // any page: a protected one can be unprotected now
   }
-  TakeResult taken = ring_.take_open(hot_, hot_changed_, next_hot_);
-  faulted_.clear();
+  TakeResult taken = ring_.take_open(hot_pages_.hot(), hot_pages_.changed(), next_hot);
+  cow_.clear_faulted();
   const uint64_t copied = now_ns();
-  open_epoch_cow(next_hot_, dirty_, &r);
+  open_epoch_cow(next_hot, dirty_, &r);
   r.rearm_ns = now_ns() - copied;
   r.harvest_ns = harvested - paused_at;
   r.copy_ns = copied - harvested;
@@ -725,93 +573,22 @@ void Checkpointer::epoch_cow(EpochRecord& r) {
   r.pages_copied = taken.pages_copied;
   r.retired = taken.checkpoints_retired;
   r.dirty_pages = written_.count();
+  return served.service_ns;
 }
 
-void Checkpointer::open_epoch_cow(const Bitmap& next_hot, const Bitmap& kvm_written, EpochRecord* r) {
-  // Hot pages (in the open log already) are left writable.
-  protect_ = next_hot;
-  protect_ &= guarded_;
-  if (protect_.count()) backend_.unprotect(protect_);
-  guarded_.and_not(protect_);
-  // Every other page that is writable now is protected again.
-  protect_ = all_;
-  protect_.and_not(guarded_);
-  protect_.and_not(next_hot);
-  if (r) r->pages_protected = protect_.count();
-  backend_.write_protect(protect_);
-  guarded_ |= protect_;
-  rearm_ = kvm_written;
+void Checkpointer::open_epoch_cow(const Bitmap& next_hot, const Bitmap& logged_written, EpochRecord* r) {
+  const uint64_t protected_pages = cow_.protect_all_but(next_hot);
+  if (r) r->pages_protected = protected_pages;
+  rearm_ = logged_written;
   rearm_.and_not(next_hot);
   backend_.rearm(rearm_);
-  if (&next_hot != &hot_) hot_ = next_hot;
+  hot_pages_.set_hot(next_hot);
 }
 
-// Exponentially weighted: the copy cost from this pause, the copy-on-write
-// fault cost from the faults served this epoch. Only a pause that copied
-// many pages tells the copy cost: in a short copy phase its fixed part and
-// the work beside it (predicting, re-arming) outweigh the copies, and after
-// copying ahead a pause copies only the last few pages written.
-void Checkpointer::refresh_costs(const EpochRecord& r, uint64_t fault_service_ns) {
-  if (r.pages_copied >= kPagesToTell) {
-    estimates_.copy_ns = 0.8 * estimates_.copy_ns + 0.2 * double(r.copy_ns) / double(r.pages_copied);
-  }
-  if (r.mode == Mode::CopyOnWrite && r.faults >= 4) {
-    const double per_fault = backend_.write_fault_overhead_ns() + double(fault_service_ns) / double(r.faults);
-    estimates_.uffd_fault_ns = 0.8 * estimates_.uffd_fault_ns + 0.2 * per_fault;
-  }
-  update_page_costs();
-}
-
-// What a hot page that turns out unwritten costs at a checkpoint: its
-// comparison, and with copy-on-write its copy into the open log.
-void Checkpointer::update_page_costs() {
-  const bool cow = mode_ == Mode::CopyOnWrite;
-  costs_.hot_ns = cow ? estimates_.copy_ns + compare_ns_ : compare_ns_;
-  costs_.fault_ns = cow ? estimates_.uffd_fault_ns : estimates_.kvm_fault_ns;
-  costs_.can_unprotect = cow;
-}
-
-// The share of the time the guest ran since the last pause that it did not
-// spend in write faults: of its vCPUs' CPU time where the backend knows it,
-// else of the wall-clock time of one vCPU.
-double Checkpointer::guest_progress(const EpochRecord& r) const {
-  if (resumed_ns_ == 0 || r.start_ns <= resumed_ns_) return 1;  // nothing ran that could be measured
-  const std::optional<uint64_t> cpu_ns = backend_.guest_cpu_ns();
-  double ran_ns = double(r.start_ns - resumed_ns_);
-  if (cpu_ns && guest_cpu_at_resume_ && *cpu_ns >= *guest_cpu_at_resume_) ran_ns = double(*cpu_ns - *guest_cpu_at_resume_);
-  if (ran_ns <= 0) return 1;
-  return std::clamp(1 - double(r.fault_ns_estimate) / ran_ns, 0.0, 1.0);
-}
-
-// Which hot pages were written, by comparing them with the newest
-// checkpoint; timed, for the cost model. Where nearly every hot page was
-// written last time, comparing them all costs more than copying the few
-// that were not: stop-and-copy then compares a sample (every 16th hot page,
-// a different share each epoch), which keeps the precision measured, and
-// copies the others as they are, which is never wrong. Only above 90 %: an
-// unwritten page that is not compared counts as written and stays hot, so
-// the predictor learns of it only from the sample. (Copy-on-write keeps
-// comparing all: its hot pages were copied when the epoch opened.)
+// Stop-and-copy may compare a sample of the hot pages; copy-on-write
+// compares them all: its hot pages were copied when the epoch opened.
 void Checkpointer::find_hot_changed() {
-  constexpr uint64_t kSampleStride = 16, kSmallestSample = 64;
-  constexpr double kSampleAbovePrecision = 0.9;
-  const double precision = hot_compared_.precision();  // at the last checkpoint
-  hot_changed_.clear();
-  hot_compared_ = {};
-  const uint64_t hot = hot_.count();
-  if (hot == 0) return;
-  const bool sample = mode_ == Mode::StopAndCopy && hot >= kSampleStride * kSmallestSample &&
-                      precision >= kSampleAbovePrecision && compare_ns_ > (1 - precision) * estimates_.copy_ns;
-  hot_compared_ = ring_.find_changed(hot_, hot_changed_, sample ? kSampleStride : 1, sample_offset_++);
-  const uint64_t compared = hot_compared_.pages;
-  // Read from the comparing threads' CPU time, shared between them, not
-  // from the clock: where other work competes for the CPUs, the clock
-  // stretches a pause as it stretches the guest's faults, and only the
-  // pause's reading would show it (the fault cost is measured alone).
-  if (!sample && compared >= kPagesToTell) {
-    const double per_page = double(hot_compared_.cpu_ns) / copiers_.threads() / double(compared);
-    compare_ns_ = 0.8 * compare_ns_ + 0.2 * per_page;
-  }
+  hot_pages_.find_changed(ring_, cost_model_, mode_ == Mode::StopAndCopy, copiers_.threads());
 }
 
 // What a pause leaves for later, done while the guest runs again (on
@@ -854,8 +631,8 @@ void Checkpointer::publish() {
   std::unique_lock<std::mutex> ring_lock(ring_mu_);
   std::vector<CheckpointInfo> list = ring_.list();
   const uint64_t store_bytes = ring_.store_bytes(), shadow_pages = ring_.shadow_pages();
-  const bool failed = !cow_failure_.empty() && enabled_in_ring_;
-  const std::string failure = cow_failure_;
+  const bool failed = !cow_.failure().empty() && enabled_in_ring_;
+  const std::string failure = cow_.failure();
   ring_lock.unlock();
   if (failed) fail(failure);  // the fault handler ran out of room
   std::lock_guard<std::mutex> lock(mu_);
@@ -868,12 +645,9 @@ void Checkpointer::publish() {
 void Checkpointer::fail(const std::string& message) {
   {
     std::lock_guard<std::mutex> lock(ring_mu_);
-    if (write_protecting_) {
-      guarded_.clear();
-      backend_.unprotect(all_);
-    }
-    faulted_.clear();
-    cow_failure_.clear();
+    cow_.unprotect_all();
+    cow_.clear_faulted();
+    cow_.clear_failure();
     ring_.clear();
   }
   enabled_in_ring_ = false;

@@ -728,6 +728,20 @@ TEST("prediction: unknown predictors and backends that cannot leave pages writab
   CHECK_THROWS(std::invalid_argument, Checkpointer(guest, config, [](const EpochRecord&) {}, [](const std::string&) {}),
                "predictor must be");
   CHECK_THROWS(std::invalid_argument, make_history_predictor(10, 5, 4), "1 <= m <= n <= 16");
+
+  // A backend whose tracking re-arms every page says so, and the refusal names it.
+  struct RearmsAll : MemoryBackend {
+    using MemoryBackend::MemoryBackend;
+    std::string leave_writable_unavailable() const override { return "it re-arms every page"; }
+  } rearms_all(kPages);
+  config.predictor = "cost";
+  CHECK_THROWS(std::invalid_argument,
+               Checkpointer(rearms_all, config, [](const EpochRecord&) {}, [](const std::string&) {}),
+               "prediction needs dirty tracking that can leave pages writable (it re-arms every page)");
+  config.predictor = "off";
+  Checkpointer cp(rearms_all, config, [](const EpochRecord&) {}, [](const std::string&) {});
+  CHECK_THROWS(std::invalid_argument, cp.configure({.predictor = "history"}), "(it re-arms every page)");
+  CHECK(cp.config().predictor == "off");
 }
 
 // Pauses the guest for a scope, also when a check throws.
@@ -1063,8 +1077,8 @@ TEST("costs are calibrated at start and reported") {
   Checkpointer cp(guest, cow_config(10000, 8), [](const EpochRecord&) {}, [](const std::string&) {});
   CostEstimates c = cp.totals().costs;
   CHECK(c.copy_ns_calibrated > 0 && c.copy_ns_calibrated < 1e6);
-  CHECK(c.kvm_fault_ns > 0);
-  CHECK(c.uffd_fault_ns > 0);
+  CHECK(c.dirty_log_fault_ns > 0);
+  CHECK(c.cow_fault_ns > 0);
 }
 
 int main() { return check::run_all(); }

@@ -176,9 +176,10 @@ class MemoryBackend : public Backend {
     state = GuestState::Running;
   }
   std::string cow_unavailable;  // set to test the fallback to stop-and-copy
-  // Like KVM's dirty bitmap: harvested, re-armed and read while the guest
-  // runs (copying ahead). A page read as it is written is logged dirty
-  // again by that write, as there.
+  // Like a hypervisor's dirty log that allows it (KVM's dirty bitmap with
+  // manual protection): harvested, re-armed and read while the guest runs
+  // (copying ahead). A page read as it is written is logged dirty again by
+  // that write, as there.
   bool harvest_running = false;
   uint64_t write_faults = 0;    // guest writes that waited on protection
   uint64_t protect_calls = 0;

@@ -311,12 +311,12 @@ export class Vm extends EventEmitter<VmEvents> implements Checkpointable {
     this.#native.enableCheckpointing(config);
     const { fallbackReason, costs } = this.stats();
     if (config.mode === 'cow') this.#warnFallback(fallbackReason);
-    if (config.faultNs === undefined && costs.kvmFaultNsCalibrated === 0 && !this.#warnedFaultCost) {
+    if (config.faultNs === undefined && costs.dirtyLogFaultNsCalibrated === 0 && !this.#warnedFaultCost) {
       this.#warnedFaultCost = true;
       this.emit(
         'checkpoint-warning',
         'the dirty-log fault cost could not be measured on this host (the fault probe did not run): ' +
-          `the cost model assumes ${costs.kvmFaultNs} ns; faultNs sets it`,
+          `the cost model assumes ${costs.dirtyLogFaultNs} ns; faultNs sets it`,
       );
     }
   }

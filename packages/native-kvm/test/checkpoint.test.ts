@@ -533,11 +533,11 @@ describeKvm('copy-on-write', () => {
       measured.enableCheckpointing({ intervalMs: 10 });
       const { costs } = measured.stats();
       expect(warnings).toEqual([]); // a probe that could not run is said
-      expect(costs.kvmFaultNsCalibrated).toBeGreaterThan(0);
-      expect(costs.kvmFaultNsCalibrated).toBeLessThan(1e6);
-      expect(costs.kvmFaultNs).toBe(costs.kvmFaultNsCalibrated);
+      expect(costs.dirtyLogFaultNsCalibrated).toBeGreaterThan(0);
+      expect(costs.dirtyLogFaultNsCalibrated).toBeLessThan(1e6);
+      expect(costs.dirtyLogFaultNs).toBe(costs.dirtyLogFaultNsCalibrated);
       configured.enableCheckpointing({ intervalMs: 10, faultNs: 1234 });
-      expect(configured.stats().costs).toMatchObject({ kvmFaultNs: 1234, kvmFaultNsCalibrated: costs.kvmFaultNsCalibrated });
+      expect(configured.stats().costs).toMatchObject({ dirtyLogFaultNs: 1234, dirtyLogFaultNsCalibrated: costs.dirtyLogFaultNsCalibrated });
     } finally {
       measured.destroy();
       configured.destroy();
@@ -559,7 +559,7 @@ describeKvm('copy-on-write', () => {
       const stats = vm.stats();
       expect(warnings).toEqual([]);
       expect(stats).toMatchObject({ mode: 'cow', requestedMode: 'cow', fallbackReason: null });
-      expect(stats.costs.uffdFaultNsCalibrated).toBeGreaterThan(0);
+      expect(stats.costs.cowFaultNsCalibrated).toBeGreaterThan(0);
       expect(stats.costs.copyNsCalibrated).toBeGreaterThan(0);
       expect(faults).toBeGreaterThan(0);
       expect(stats.faults).toBeGreaterThanOrEqual(faults);

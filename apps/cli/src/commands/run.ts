@@ -120,8 +120,8 @@ function describe(r: RunResult | CheckpointedRunResult): string {
       const c = r.costs;
       text +=
         `  costs: copy ${c.copyNs.toFixed(0)} ns/page (calibrated ${c.copyNsCalibrated.toFixed(0)}), ` +
-        `dirty-log fault ${c.kvmFaultNs.toFixed(0)} ns (${c.kvmFaultNsCalibrated > 0 ? `calibrated ${c.kvmFaultNsCalibrated.toFixed(0)}` : 'not measurable here: assumed'})` +
-        (r.mode === 'cow' ? `, copy-on-write fault ${(c.uffdFaultNs / 1000).toFixed(1)} us (calibrated ${(c.uffdFaultNsCalibrated / 1000).toFixed(1)})` : '') +
+        `dirty-log fault ${c.dirtyLogFaultNs.toFixed(0)} ns (${c.dirtyLogFaultNsCalibrated > 0 ? `calibrated ${c.dirtyLogFaultNsCalibrated.toFixed(0)}` : 'not measurable here: assumed'})` +
+        (r.mode === 'cow' ? `, copy-on-write fault ${(c.cowFaultNs / 1000).toFixed(1)} us (calibrated ${(c.cowFaultNsCalibrated / 1000).toFixed(1)})` : '') +
         '\n';
     }
     if (r.rollbacks) {

@@ -1,7 +1,7 @@
 // Module entry: exports the Vm class and the engine's defaults it reports.
 #include <napi.h>
 
-#include "uckpt/core/checkpointer.h"
+#include "uckpt/core/checkpoint_config.h"
 #include "vm_object.h"
 
 namespace {

@@ -26,7 +26,9 @@ class KvmBackend : public core::Backend {
   void resume() override { machine_.unsuspend(); }
   void harvest_dirty(core::Bitmap& dirty) override { machine_.harvest_dirty(dirty); }
   void rearm(const core::Bitmap& pages) override { machine_.rearm_dirty(pages); }
-  bool can_leave_writable() const override { return machine_.manual_dirty_protect(); }
+  std::string leave_writable_unavailable() const override {
+    return machine_.manual_dirty_protect() ? "" : "on KVM the dirty bitmap with manual protection, not dirty rings";
+  }
   // KVM_GET_DIRTY_LOG and KVM_CLEAR_DIRTY_LOG are made for running guests
   // (live migration); with dirty rings the harvest must stay paused.
   bool can_harvest_running() const override { return machine_.manual_dirty_protect(); }

@@ -33,7 +33,9 @@ class XenBackend : public core::Backend {
   void stop_tracking() override { domain_.disable_log_dirty(); }
   // A CLEAN re-arms every page: Xen cannot leave some writable and untracked.
   void rearm(const core::Bitmap&) override {}
-  bool can_leave_writable() const override { return false; }
+  std::string leave_writable_unavailable() const override {
+    return "not possible with Xen's log-dirty mode, which re-arms every page at each harvest";
+  }
   void populated_pages(core::Bitmap& out) override { domain_.populated_pages(out); }
   uint8_t* page(uint64_t pfn) override {
     return switch_off_on_error([&] { return domain_.page(pfn); });

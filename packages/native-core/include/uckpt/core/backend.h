@@ -52,9 +52,11 @@ class Backend {
   // Checkpointing stopped (disabled, or failed): tracking writes may stop
   // until the next harvest_dirty(), which is followed by a full checkpoint.
   virtual void stop_tracking() {}
-  // Whether rearm() can really leave pages out (writable and untracked);
-  // dirty-page prediction needs it.
-  virtual bool can_leave_writable() const { return true; }
+  // Empty where rearm() can really leave pages out (writable and
+  // untracked), as dirty-page prediction needs; else what dirty tracking it
+  // would take, in the hypervisor's terms: the core refuses a predictor
+  // naming it.
+  virtual std::string leave_writable_unavailable() const { return {}; }
   // Whether harvest_dirty() and rearm() may also run while the guest runs
   // (copying ahead needs it): a write racing them shows in a later harvest.
   virtual bool can_harvest_running() const { return false; }

@@ -1,5 +1,6 @@
 // A fixed-size set of page frame numbers, one bit each, in the 64-bit word
-// layout KVM's dirty log uses, so a backend can fill it in place.
+// layout of the hypervisors' dirty logs (KVM's and Xen's alike), so a
+// backend can fill it in place.
 #pragma once
 
 #include <algorithm>

@@ -2,6 +2,9 @@
 // harvests and copies what changed, re-arms tracking and resumes it. It
 // takes requests (checkpoint now, roll back, reconfigure) as messages and
 // reports one record per epoch through a callback that must never block.
+// It decides when; what is a job of its own it hands to CowFaultServer
+// (copy-on-write faults, on their own thread), HotPages (prediction) and
+// CostModel (what pages and faults cost).
 #pragma once
 
 #include <condition_variable>
@@ -17,108 +20,15 @@
 #include <vector>
 
 #include "backend.h"
+#include "checkpoint_config.h"
 #include "checkpoint_ring.h"
 #include "copy_pool.h"
-#include "predictor.h"
+#include "cost_model.h"
+#include "cow_fault_server.h"
+#include "epoch_record.h"
+#include "hot_pages.h"
 
 namespace uckpt::core {
-
-// Stop-and-copy copies every written page while the guest is paused.
-// Copy-on-write pauses it only to harvest and write-protect, and saves a
-// page's pre-image at its first write after the checkpoint (a fault served
-// by a handler thread); the guest does not wait for copies. Where the
-// backend cannot write-protect, copy-on-write falls back to stop-and-copy
-// and says why.
-enum class Mode { StopAndCopy, CopyOnWrite };
-const char* to_string(Mode mode);
-// "stop-and-copy" or "cow"; throws std::invalid_argument otherwise.
-Mode parse_mode(const std::string& name);
-
-// Threads to copy with while a guest is paused: two where this process may
-// run on two CPUs or more (the paused vCPU's thread sleeps, so its CPU is
-// free; two measured 1.4-1.6x faster copies than one), else one.
-unsigned default_copy_threads();
-
-struct CheckpointConfig {
-  uint32_t interval_ms = 50;  // 1..10000
-  uint32_t retention = 8;     // 1..1024
-  bool enabled = true;
-  Mode mode = Mode::StopAndCopy;
-  uint64_t store_bytes = 0;   // memory bound of the page store
-  unsigned copy_threads = default_copy_threads();  // threads copying while the guest is paused
-  std::string predictor = "off";  // "off", "history", "frontier", "cost"
-  // Stop-and-copy: copy pages written early in an epoch while the guest
-  // runs (at 1/2, 3/4, 7/8 and 15/16 of the interval), protecting them
-  // again first, so that the pause copies only what was written since.
-  // Where the backend can harvest a running guest; may change while running.
-  bool precopy = true;
-  double fault_ns = 3000;    // cost of one dirty-log write-protection fault (stop-and-copy), for the cost model
-  double fault_ns_calibrated = 0;  // what the backend measured it as on this host (0: not measured)
-};
-
-// What a page costs on this host, calibrated when checkpointing starts and
-// refreshed from every epoch's measurements (exponentially weighted).
-struct CostEstimates {
-  double copy_ns;             // copying one page (with its checksum)
-  double copy_ns_calibrated;  // the same, measured at start
-  double kvm_fault_ns;        // a dirty-log write-protection fault (the guest pays it inside KVM_RUN: not refreshed)
-  double kvm_fault_ns_calibrated;  // the same, measured at start by the backend (0: not measured)
-  double uffd_fault_ns;       // a copy-on-write fault: kernel round trip + handler
-  double uffd_fault_ns_calibrated;  // the same, measured at start on a scratch mapping (0: not measured)
-};
-
-struct EpochRecord {
-  uint64_t seq;             // the checkpoint this epoch produced
-  uint64_t start_ns;        // CLOCK_MONOTONIC at the pause
-  uint64_t late_ns;         // how long after it was due the pause began (the epoch thread was busy, e.g. backing store frames)
-  uint64_t wall_ms;
-  uint64_t dirty_pages;
-  uint64_t pages_copied;
-  uint64_t pause_ns;        // guest stopped, from pause request to resume
-  uint64_t harvest_ns;      // reading the dirty log (and comparing the hot pages)
-  uint64_t copy_ns;         // copying (stop-and-copy: with the re-arm beside it)
-  uint64_t rearm_ns;        // re-protecting the dirty pages (stop-and-copy: and predicting, within copy_ns)
-  uint64_t store_bytes;
-  uint32_t retained;
-  uint64_t retired;         // checkpoints retired this epoch (retention or memory bound)
-  // Prediction: hot pages were left writable during the epoch and examined now.
-  uint64_t predicted;        // hot pages
-  uint64_t true_positives;   // hot pages that were written (estimated from the sample when hot_compared < predicted)
-  uint64_t hot_compared;     // hot pages compared: all, or a sample where nearly all were written (the rest copied as they are)
-  uint64_t false_positives;  // hot pages that were not
-  uint64_t misses;           // written pages that were not hot: each took a write-protection fault
-  uint64_t fault_ns_estimate;  // time the guest lost to faults: measured for copy-on-write, misses x the fault cost otherwise
-  // The least that tracking this epoch's writes could have cost under the
-  // dirty log, in faults and comparisons, whatever was predicted: known in
-  // stop-and-copy with the cost predictor, which follows pages' ages; else 0.
-  uint64_t least_tracking_ns;
-  Mode mode;                   // the mode in effect
-  std::string fallback_reason; // why copy-on-write was asked for and is not in effect; empty otherwise
-  uint64_t faults;             // write faults taken: copy-on-write faults served, or dirty-log faults (misses)
-  uint64_t pages_protected;    // pages write-protected in this pause (copy-on-write)
-  uint64_t pages_precopied;    // of dirty_pages, copied ahead while the guest ran and not written again
-  uint64_t precopy_ns;         // time spent copying ahead (not in the pause)
-};
-
-struct Totals {
-  uint64_t epochs = 0;
-  uint64_t skipped_epochs = 0;  // the guest was not running
-  uint64_t rollbacks = 0;
-  uint64_t store_bytes = 0;
-  uint64_t store_bound = 0;
-  uint64_t shadow_pages = 0;
-  std::string last_error;
-  Mode mode = Mode::StopAndCopy;  // in effect
-  std::string fallback_reason;    // see EpochRecord
-  uint64_t faults = 0;            // copy-on-write faults served, all epochs
-  CostEstimates costs{};
-};
-
-struct RollbackOutcome {
-  RollbackResult result;
-  uint64_t duration_ns;  // guest stopped
-  bool revived;          // the guest had ended (crashed) and runs again
-};
 
 class Checkpointer {
  public:
@@ -157,8 +67,6 @@ class Checkpointer {
   std::vector<CheckpointInfo> list() const;
   Totals totals() const;
 
-  static void validate(const CheckpointConfig& config);
-
  private:
   struct CheckpointNow {};
   struct Rollback {
@@ -185,22 +93,21 @@ class Checkpointer {
   void settle_store();
   void publish();
   void fail(const std::string& message);
-  // Copy-on-write.
   void use_mode(Mode requested);  // falls back to stop-and-copy when it must
-  void stop_write_protect();
-  void serve_faults();            // the fault handler thread
-  void epoch_cow(EpochRecord& r);
+  // Returns the time the fault handler spent on this epoch's faults.
+  uint64_t epoch_cow(EpochRecord& r);
   void epoch_stop_and_copy(EpochRecord& r);
   void precopy();  // copies ahead, while the guest runs
   // Opens the next epoch: `next_hot` pages writable (copied already), every
-  // other page write-protected, the dirty log re-armed for `kvm_written`.
-  void open_epoch_cow(const Bitmap& next_hot, const Bitmap& kvm_written, EpochRecord* r);
-  void refresh_costs(const EpochRecord& r, uint64_t fault_service_ns);
-  void update_page_costs();
-  void find_hot_changed();  // into hot_changed_ and hot_compared_
-  // The share of the epoch ending in `r` that the guest ran rather than
-  // waited on faults, for the predictor.
-  double guest_progress(const EpochRecord& r) const;
+  // other page write-protected, the dirty log re-armed for `logged_written`
+  // (the pages it showed written).
+  void open_epoch_cow(const Bitmap& next_hot, const Bitmap& logged_written, EpochRecord* r);
+  // Harvests what changed since the newest checkpoint into dirty_: the
+  // dirty log for protected pages, a comparison for hot ones.
+  void collect_written();
+  void find_hot_changed();  // see HotPages::find_changed()
+  // Re-protects what was writable and is not hot next.
+  void rearm_after(const Bitmap& next_hot);  // then next_hot is hot
 
   Backend& backend_;
   EpochSink on_epoch_;
@@ -209,44 +116,23 @@ class Checkpointer {
   CheckpointRing ring_;
   Bitmap dirty_;
   Bitmap carry_;  // harvested but not yet consumed: never dropped
-  Bitmap hot_;    // left writable this epoch; examined at every checkpoint
   Bitmap writable_;  // pages writable at the last harvest
   Bitmap precopy_;  // scratch: what a round copies ahead (the ring keeps the staged pages)
   uint64_t epoch_precopy_ns_ = 0;
   uint64_t frames_next_epoch_ = 0;  // store frames to have ready for the next epoch
-  // Per-epoch scratch, sized once so the pause allocates nothing.
-  Bitmap hot_changed_, next_hot_, rearm_;
-  std::unique_ptr<Predictor> predictor_;
-  std::string predictor_name_ = "off";
-  PageCosts costs_;
-  CostEstimates estimates_{};
-  double compare_ns_;  // comparing a hot page at a checkpoint, exponentially weighted
-  CheckpointRing::Compared hot_compared_{};  // the hot pages compared at the last checkpoint
-  uint64_t sample_offset_ = 0;  // which share of the hot pages the next sample compares
-  uint64_t resumed_ns_ = 0;     // when the last pause ended
-  std::optional<uint64_t> guest_cpu_at_resume_;  // the backend's guest_cpu_ns() then
+  Bitmap rearm_;  // scratch, sized once so the pause allocates nothing
+  HotPages hot_pages_;  // left writable this epoch; examined at every checkpoint
+  CostModel cost_model_;
   Mode mode_ = Mode::StopAndCopy;  // in effect (the loop's view)
   Mode mode_requested_ = Mode::StopAndCopy;
   std::string fallback_reason_;
-  bool write_protecting_ = false;
-  std::thread fault_thread_;
 
-  // Shared with the fault handler thread: the ring (whose open log it
-  // fills) and the protection state. Taken after a pause, never across one:
-  // a vCPU may wait in a fault for the handler, which waits for this.
+  // Shared with the copy-on-write fault handler: the ring (whose open log
+  // it fills) and the protection state (in cow_). Taken after a pause,
+  // never across one: a vCPU may wait in a fault for the handler, which
+  // waits for this.
   std::mutex ring_mu_;
-  Bitmap all_;       // every page
-  Bitmap guarded_;   // write-protected: unwritten since the newest checkpoint
-  Bitmap faulted_;   // pre-image saved by a fault this epoch
-  Bitmap written_, protect_, lost_;  // per-epoch scratch
-  std::string cow_failure_;  // the handler could not save a pre-image
-  uint64_t epoch_faults_ = 0, epoch_fault_service_ns_ = 0;
-  // Harvests what changed since the newest checkpoint into dirty_: the
-  // dirty log for protected pages, a comparison for hot ones.
-  void collect_written();
-  // Re-protects what was writable and is not hot next.
-  void rearm_after(const Bitmap& next_hot);  // then hot_ = next_hot
-  void use_predictor(const std::string& name);
+  Bitmap written_, lost_;  // per-epoch scratch
 
   mutable std::mutex mu_;  // guards what follows
   std::condition_variable wake_;
@@ -257,6 +143,9 @@ class Checkpointer {
   std::vector<CheckpointInfo> published_;
   Totals totals_;
 
+  // Late among the members: its handler thread uses the ring, ring_mu_ and
+  // wake_, and must have ended before they go.
+  CowFaultServer cow_;
   std::thread thread_;
 };
 
