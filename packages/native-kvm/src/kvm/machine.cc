@@ -1,3 +1,7 @@
+// The Machine's lifecycle, memory, dirty tracking, vCPU state and exits.
+// Longer than most files: each of these is a handful of short methods over
+// the same lock and state machine (which states allow which operation, and
+// how a run ends), and they read best beside the rules they share.
 #include "machine.h"
 
 #include <sys/ioctl.h>
