@@ -2,7 +2,7 @@
 // double; a real backend where /dev/kvm is present is not needed to attack
 // the service's own surfaces), created through the API, and the check that
 // the server's list of VMs and the agent processes on the host agree.
-import { existsSync } from 'node:fs';
+import { existsSync, readdirSync } from 'node:fs';
 import path from 'node:path';
 import type { Api, Caller } from './api-client.ts';
 import { agentProcesses, sleep, type AgentProcess } from './server-process.ts';
@@ -72,7 +72,9 @@ export function auditAgents(stateDir: string, vms: readonly VmView[]): AgentAudi
   return { agentsByVm, orphans, problems };
 }
 
-/** What a VM's agent leaves in the state directory: socket, lock and log. */
+/** Every file of a VM's in the agents/ directory: its socket, lock (and the lock's journal), log, anything else. */
 export function agentFiles(stateDir: string, vmId: string): string[] {
-  return ['sock', 'lock', 'log'].map((ext) => path.join(stateDir, 'agents', `${vmId}.${ext}`)).filter((file) => existsSync(file));
+  const dir = path.join(stateDir, 'agents');
+  if (!existsSync(dir)) return [];
+  return readdirSync(dir).filter((name) => name.startsWith(`${vmId}.`)).map((name) => path.join(dir, name));
 }

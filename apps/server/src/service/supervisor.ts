@@ -341,9 +341,11 @@ export class Supervisor {
   #forget(managed: ManagedVm): void {
     const { id, agentSocket } = managed.record;
     this.#vms.delete(id);
-    this.#options.store.deleteVm(id);
+    // Files first, the row last: a server killed in between leaves a VM that a
+    // later delete finishes, never files that no row points to any more.
     const socketPath = agentSocket ?? agentSocketPath(this.#agentsDir, id);
-    for (const file of [socketPath, agentLockPath(socketPath), path.join(this.#agentsDir, `${id}.log`)]) rmSync(file, { force: true });
+    for (const file of [socketPath, ...InstanceLock.files(agentLockPath(socketPath)), path.join(this.#agentsDir, `${id}.log`)]) rmSync(file, { force: true });
+    this.#options.store.deleteVm(id);
   }
 
   async #statusOrNull(managed: ManagedVm): Promise<AgentStatus | null> {

@@ -33,6 +33,11 @@ export class InstanceLock {
     return lock === null;
   }
 
+  /** The files a lock at `path` may leave: the file and, after its holder was killed, SQLite's journal beside it. */
+  static files(path: string): string[] {
+    return [path, `${path}-journal`];
+  }
+
   release(): void {
     if (this.#db.open) this.#db.close();
   }
