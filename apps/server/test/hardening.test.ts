@@ -11,7 +11,7 @@ import { Writable } from 'node:stream';
 import { Validator } from '@seriousme/openapi-schema-validator';
 import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import { serverLogger } from '../src/cli/logging.js';
+import { serverLogger } from '../src/logging.js';
 import { asOperator, asViewer, startServer, until, type TestServer } from './helper.js';
 
 const simVm = (name: string) => ({ name, workload: 'graph', backend: 'sim', memoryMiB: 64 });

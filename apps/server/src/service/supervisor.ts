@@ -280,6 +280,8 @@ export class Supervisor {
 
   async #agentLost(managed: ManagedVm): Promise<void> {
     const reason = await this.#deathReason(managed);
+    // The server may have let go of the VM meanwhile (deleted, or the service closing, its store with it).
+    if (managed.detaching || !this.#vms.has(managed.record.id)) return;
     this.#options.log(`VM ${managed.record.id}: ${reason}`);
     this.#markFailed(managed, reason);
   }
