@@ -1,14 +1,5 @@
 #!/usr/bin/env node
 // The uckpt command line: `uckpt <command> [options]`.
-import { GuestRunError } from '@uckpt/native-kvm';
-import { benchCommand } from './commands/bench.js';
-import { benchTelemetryCommand } from './commands/bench-telemetry.js';
-import { campaignCommand } from './commands/campaign.js';
-import { injectCommand } from './commands/inject.js';
-import { runCommand } from './commands/run.js';
-import { serveCommand } from './commands/serve.js';
-import { validateModelCommand } from './commands/validate-model.js';
-import { workloadsCommand } from './commands/workloads.js';
 import { UsageError } from './usage-error.js';
 
 const usage = `usage: uckpt <command> [options]
@@ -17,7 +8,8 @@ commands:
   bench-telemetry             telemetry fan-out: N VMs x M WebSocket clients through a real server
       [--vms 8] [--clients 50] [--interval-ms 50] [--seconds 20] [--backend kvm|sim] [--out DIR]
   serve                       the service: REST API, telemetry, dashboard, one agent per protected VM
-      [--host H] [--port P] [--state-dir DIR] [--demo]
+      [--host H] [--port P] [--state-dir DIR] [--demo] [--allow-host NAME]... [--allow-fault-injection]
+      [--max-vms 32] [--memory-budget-mib N (default 80% of the host's memory)]
       [--rate-limit-mutations-per-minute 120] [--rate-limit-reads-per-minute 1200]  (per token, or per address without one)
   inject --vm ID --kind K      inject a fault into a VM through the server (for testing detectors and recovery)
       K: bit-flip [--region data|code|stack] [--page N] [--bits N] | register [--register R] [--bits N]
@@ -49,15 +41,20 @@ commands:
       [--workload dp] [--kinds hang,crash,data] [--interval-ms 50] [--repair-s 60] [--out DIR] [--json]
 `;
 
-const commands: Record<string, (args: string[]) => number | Promise<number>> = {
-  workloads: workloadsCommand,
-  run: runCommand,
-  serve: serveCommand,
-  bench: benchCommand,
-  'bench-telemetry': benchTelemetryCommand,
-  campaign: campaignCommand,
-  inject: injectCommand,
-  'validate-model': validateModelCommand,
+type Command = (args: string[]) => number | Promise<number>;
+
+// Each command is loaded when it is asked for: `serve` has no use for the
+// laboratory or the KVM VMM, and loading them costs seconds where the
+// service starts under emulation (the nested Xen rig).
+const commands: Record<string, () => Promise<Command>> = {
+  workloads: async () => (await import('./commands/workloads.js')).workloadsCommand,
+  run: async () => (await import('./commands/run.js')).runCommand,
+  serve: async () => (await import('./commands/serve.js')).serveCommand,
+  bench: async () => (await import('./commands/bench.js')).benchCommand,
+  'bench-telemetry': async () => (await import('./commands/bench-telemetry.js')).benchTelemetryCommand,
+  campaign: async () => (await import('./commands/campaign.js')).campaignCommand,
+  inject: async () => (await import('./commands/inject.js')).injectCommand,
+  'validate-model': async () => (await import('./commands/validate-model.js')).validateModelCommand,
 };
 
 async function main(argv: string[]): Promise<number> {
@@ -66,19 +63,21 @@ async function main(argv: string[]): Promise<number> {
     process.stdout.write(usage);
     return name ? 0 : 2;
   }
-  const command = commands[name];
-  if (!command) {
+  const load = commands[name];
+  if (!load) {
     process.stderr.write(`uckpt: unknown command "${name}"\n\n${usage}`);
     return 2;
   }
   try {
-    return await command(args);
+    return await (await load())(args);
   } catch (error) {
     const parseError = (error as { code?: string }).code?.startsWith('ERR_PARSE_ARGS');
     if (error instanceof UsageError || parseError) {
       process.stderr.write(`uckpt ${name}: ${(error as Error).message}\n`);
       return 2;
     }
+    // Loaded only now: most commands never touch the VMM.
+    const { GuestRunError } = await import('@uckpt/native-kvm');
     if (error instanceof GuestRunError) {
       process.stderr.write(`uckpt ${name}: ${error.message}\n`);
       for (const line of error.console.slice(-10)) process.stderr.write(`  guest: ${line}\n`);

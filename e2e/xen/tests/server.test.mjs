@@ -74,7 +74,8 @@ async function startServer() {
     await new Promise((resolve) => child.once('exit', resolve));
   });
   const base = `http://127.0.0.1:${port}`;
-  await until('the server listening', async () => (await fetch(`${base}/api/health`).catch(() => null))?.ok, 120_000).catch((error) => {
+  // Under QEMU's software emulation, on a shared host, loading the server alone can take minutes.
+  await until('the server listening', async () => (await fetch(`${base}/api/health`).catch(() => null))?.ok, 300_000).catch((error) => {
     throw new Error(`${error.message}\n${log.join('')}`);
   });
   return { base, port, log };
