@@ -22,7 +22,8 @@ import { Api, type ApiAnswer } from './api-client.ts';
 import { checkpointsRequired, lostCheckpoints, random, settingsAllowed, settingsMatch, settingsPatch, type ModelVm, type Operation, type SeenVm, type Settings } from './chaos-model.ts';
 import { MemoryWatch, mib } from './memory-watch.ts';
 import { figures, progress, table, Tally, Verdict, writeResults } from './report.ts';
-import { agentProcesses, freePort, scratchStateDir, ServerProcess, sleep, stillRunning, type Tokens } from './server-process.ts';
+import { freePort } from '../lib/server.ts';
+import { agentProcesses, scratchStateDir, ServerProcess, sleep, stillRunning, type Tokens } from './server-process.ts';
 import { agentFiles, auditAgents, listVms, type VmView } from './vms.ts';
 
 const { values } = parseArgs({

@@ -27,7 +27,8 @@ import { MemoryWatch, mib } from './memory-watch.ts';
 import { operationsOf, type OpenApiDoc } from './openapi-schema.ts';
 import { requestPlans } from './openapi-requests.ts';
 import { figures, progress, table, Tally, Verdict, writeResults } from './report.ts';
-import { agentProcesses, freePort, scratchStateDir, ServerProcess, sleep, stillRunning, type Tokens } from './server-process.ts';
+import { freePort } from '../lib/server.ts';
+import { agentProcesses, scratchStateDir, ServerProcess, sleep, stillRunning, type Tokens } from './server-process.ts';
 import { auditAgents, createSimVm, listVms, terminalStates, waitRunning, type VmView } from './vms.ts';
 import { runWsAbuse, type WsFigures } from './ws-abuse.ts';
 

@@ -5,13 +5,10 @@
 // agent processes serving VMs from that state directory.
 import { type ChildProcess, spawn } from 'node:child_process';
 import { closeSync, mkdtempSync, openSync, readdirSync, readFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { cliPath, repoRoot } from '../lib/server.ts';
 
-export const repoRoot = fileURLToPath(new URL('../..', import.meta.url));
-export const cliPath = path.join(repoRoot, 'apps/cli/dist/main.js');
 const agentProgram = path.join(repoRoot, 'packages/engine/dist/agent/main.js');
 
 export interface Tokens {
@@ -31,17 +28,6 @@ export interface ServeOptions {
 
 export function scratchStateDir(prefix: string): string {
   return mkdtempSync(path.join(tmpdir(), prefix));
-}
-
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const probe = createServer();
-    probe.once('error', reject);
-    probe.listen(0, '127.0.0.1', () => {
-      const address = probe.address();
-      probe.close(() => (typeof address === 'object' && address ? resolve(address.port) : reject(new Error('no free port'))));
-    });
-  });
 }
 
 export class ServerProcess {

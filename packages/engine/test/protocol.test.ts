@@ -67,33 +67,37 @@ describe('request validation', () => {
   });
 });
 
-describe('agent endpoint', () => {
-  let dir: string;
-  let agent: VmAgent;
-  let endpoint: AgentEndpoint;
+// A simulated VM's agent serving on a fresh socket, for the tests that talk
+// to one; torn down after each test.
+let dir: string | undefined;
+let agent: VmAgent;
+let endpoint: AgentEndpoint | undefined;
 
-  afterEach(async () => {
-    agent?.stop();
-    await endpoint?.close();
-    rmSync(dir, { recursive: true, force: true });
+afterEach(async () => {
+  agent?.stop();
+  await endpoint?.close();
+  if (dir) rmSync(dir, { recursive: true, force: true });
+  dir = undefined;
+  endpoint = undefined;
+});
+
+async function serve(limits?: EndpointLimits): Promise<string> {
+  dir = mkdtempSync(path.join(tmpdir(), 'uckpt-p-'));
+  const socketPath = path.join(dir, 'a.sock');
+  agent = new VmAgent({
+    vmId: 'vm-1',
+    spec: { name: 'sim', backend: 'sim', workload: 'graph', memoryMiB: 64, vcpus: 1, seed: 1, size: 0, param: 0, repeat: 0 },
+    settings: { enabled: true, intervalMs: 20, retention: 4, mode: 'stop-and-copy', predictor: 'off' },
+    backend: new SimBackend(),
+    calibrationMs: 50,
   });
+  endpoint = new AgentEndpoint(agent, () => undefined, limits);
+  await endpoint.listen(socketPath);
+  agent.start();
+  return socketPath;
+}
 
-  async function serve(limits?: EndpointLimits): Promise<string> {
-    dir = mkdtempSync(path.join(tmpdir(), 'uckpt-p-'));
-    const socketPath = path.join(dir, 'a.sock');
-    agent = new VmAgent({
-      vmId: 'vm-1',
-      spec: { name: 'sim', backend: 'sim', workload: 'graph', memoryMiB: 64, vcpus: 1, seed: 1, size: 0, param: 0, repeat: 0 },
-      settings: { enabled: true, intervalMs: 20, retention: 4, mode: 'stop-and-copy', predictor: 'off' },
-      backend: new SimBackend(),
-      calibrationMs: 50,
-    });
-    endpoint = new AgentEndpoint(agent, () => undefined, limits);
-    await endpoint.listen(socketPath);
-    agent.start();
-    return socketPath;
-  }
-
+describe('agent endpoint', () => {
   it('answers hello with its status and refuses another protocol version', async () => {
     const socketPath = await serve();
     const { client, status } = await AgentClient.connect(socketPath);
@@ -157,32 +161,6 @@ function rawFrame(body: string): Buffer {
 }
 
 describe('an agent its peer cannot kill', () => {
-  let dir: string;
-  let agent: VmAgent;
-  let endpoint: AgentEndpoint;
-
-  afterEach(async () => {
-    agent?.stop();
-    await endpoint?.close();
-    rmSync(dir, { recursive: true, force: true });
-  });
-
-  async function serve(limits?: EndpointLimits): Promise<string> {
-    dir = mkdtempSync(path.join(tmpdir(), 'uckpt-p-'));
-    const socketPath = path.join(dir, 'a.sock');
-    agent = new VmAgent({
-      vmId: 'vm-1',
-      spec: { name: 'sim', backend: 'sim', workload: 'graph', memoryMiB: 64, vcpus: 1, seed: 1, size: 0, param: 0, repeat: 0 },
-      settings: { enabled: true, intervalMs: 20, retention: 4, mode: 'stop-and-copy', predictor: 'off' } as never,
-      backend: new SimBackend(),
-      calibrationMs: 50,
-    });
-    endpoint = new AgentEndpoint(agent, () => undefined, limits);
-    await endpoint.listen(socketPath);
-    agent.start();
-    return socketPath;
-  }
-
   async function stillServes(socketPath: string): Promise<void> {
     const { client, status } = await AgentClient.connect(socketPath, 2000, 'vm-1');
     expect(status.vmId).toBe('vm-1');
