@@ -1,6 +1,7 @@
 #include "x86_boot.h"
 
 #include <sys/ioctl.h>
+#include <unistd.h>
 
 #include <memory>
 
@@ -14,7 +15,26 @@ namespace {
 constexpr uint64_t kCr0 = 0x80050033;  // PG, AM, WP, NE, ET, MP, PE
 constexpr uint64_t kCr4 = 0x6a0;       // OSXMMEXCPT, OSFXSR, PGE, PAE
 constexpr uint64_t kEfer = 0xd01;      // NXE, LMA, LME, SCE
+// IF and reserved bit 1; IOPL=3 except under PVM. The workload reaches its
+// ports from ring 3, through the TSS I/O permission bitmap
+// (uckpt_build_gdt_tss), and where the CPU honours IOPL also through IOPL=3,
+// with which it does not consult the bitmap at all. That second way is
+// needed under QEMU's software emulation (TCG, the KVM rig): it checks the
+// bitmap only through a TR of type 9 (available TSS) and, running KVM under
+// its emulated SVM, takes TR as KVM_SET_SREGS gave it, the busy type 0xb that
+// hardware demands (VMX entry checks): every port access from ring 3 raised
+// #GP there. PVM keeps its guests' IOPL at 0 and uses the bitmap, so there
+// the flags stay as they were (not yet tried otherwise on a PVM host).
+// The guest cannot change IOPL from ring 3 (popf keeps it), so vCPU state
+// read back from KVM keeps it, and rollbacks and revives write it back with
+// the rest (write_vcpu_state).
 constexpr uint64_t kRflags = 0x202;
+constexpr uint64_t kIopl3 = 0x3000;
+
+bool host_kvm_is_pvm() {
+  static const bool pvm = access("/sys/module/kvm_pvm", F_OK) == 0;
+  return pvm;
+}
 
 kvm_segment flat_segment(uint16_t selector, uint8_t type, uint8_t dpl, bool code64) {
   kvm_segment s{};
@@ -88,7 +108,7 @@ void setup_boot_vcpu(int fd, unsigned index, const System& system, const EntryPo
   check(ioctl(fd, KVM_SET_FPU, &fpu), "KVM_SET_FPU");
 
   kvm_regs regs{};
-  regs.rflags = kRflags;
+  regs.rflags = host_kvm_is_pvm() ? kRflags : kRflags | kIopl3;
   if (boot) {
     regs.rip = entry.user_entry;
     regs.rsp = entry.user_stack_top;

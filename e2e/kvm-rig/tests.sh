@@ -1,0 +1,56 @@
+#!/usr/bin/env bash
+# Runs the tests that need KVM where this host has no /dev/kvm: inside the KVM rig, in one
+# boot. On a host with /dev/kvm there is nothing to do: `vitest run` and the browser tests
+# already ran them there.
+#   - vitest: every test file that gates on KVM (describeKvm or itKvm, from
+#     packages/native-kvm/test/kvm-gate.ts), with UCKPT_KVM_REQUIRED=1 so that none skips;
+#   - the browser tests (e2e/tests, Playwright with Debian's Chromium) against a server in
+#     the rig.
+# Exit code: the first failure's, else 0. The rig's console log is kept in
+# e2e/kvm-rig/results/ on failure.
+#   tests.sh [--vitest-only | --browser-only] [VITEST FILE FILTERS...]
+set -euo pipefail
+root=$(cd "$(dirname "$0")/../.." && pwd)
+cd "$root"
+say() { echo "kvm-rig tests: $*" >&2; }
+
+if [[ -r /dev/kvm && -w /dev/kvm && ${UCKPT_KVM_RIG_FORCE:-} != 1 ]]; then
+    say "this host has /dev/kvm: the tests that need KVM ran on it (UCKPT_KVM_RIG_FORCE=1 runs them in the rig anyway)"
+    exit 0
+fi
+
+parts=(vitest browser)
+case ${1:-} in
+    --vitest-only) parts=(vitest); shift ;;
+    --browser-only) parts=(browser); shift ;;
+esac
+mapfile -t files < <(grep -lE '\b(describeKvm|itKvm)\b' apps/*/test/*.test.ts packages/*/test/*.test.ts | sort)
+((${#files[@]})) || { say "found no test file that needs KVM"; exit 1; }
+(($#)) && files=("$@")
+
+# One script in the rig: node starts slowly there (its files come over 9p under
+# emulation), so both parts share one boot.
+script=$(mktemp /tmp/uckpt-kvm-tests.XXXXXX.sh)
+out=$root/e2e/kvm-rig/results
+mkdir -p "$out"
+trap 'rm -f "$script"' EXIT
+{
+    echo 'set -u; rc=0'
+    echo 'export UCKPT_KVM_REQUIRED=1 CI=${CI:-}'
+    if [[ " ${parts[*]} " == *" vitest "* ]]; then
+        printf 'node_modules/.bin/vitest run --reporter=verbose --maxWorkers=1'
+        printf ' %q' "${files[@]}"
+        echo ' || rc=$?'
+    fi
+    if [[ " ${parts[*]} " == *" browser "* ]]; then
+        echo '(cd e2e && node_modules/.bin/playwright test) || { r=$?; [ "$rc" = 0 ] && rc=$r; }'
+    fi
+    echo 'exit "$rc"'
+} >"$script"
+chmod 755 "$script"
+say "running ${parts[*]} in the KVM rig: ${#files[@]} vitest files ($(date +%T))"
+start=$SECONDS
+rc=0
+bash e2e/kvm-rig/rig.sh --timeout "${UCKPT_KVM_RIG_TIMEOUT:-1500}" --out "$out/last" --share "$root/e2e/artifacts" -- bash "$script" || rc=$?
+say "done in $((SECONDS - start)) s, exit code $rc"
+exit "$rc"
