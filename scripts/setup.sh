@@ -16,8 +16,12 @@ die() { printf 'uckpt setup: error: %s\n' "$*" >&2; exit 1; }
 # entry; the Xen addon builds against libxen-dev). The tests also boot a
 # real Xen under QEMU (e2e/xen): its hypervisor, tools and a dom0 kernel.
 DEBIAN_NEEDS=(gcc:gcc g++:g++ make:make python3:python3 qemu-system-x86_64:qemu-system-x86 /usr/include/xenctrl.h:libxen-dev)
+# Without /dev/kvm, KVM runs in the KVM rig (e2e/kvm-rig): Debian's kernel and a
+# busybox initramfs under QEMU's software emulation, for `npm start` and the tests.
+KVM_RIG_NEEDS=(@:busybox-static cpio:cpio depmod:kmod xz:xz-utils)
+if [ ! -e /dev/kvm ]; then DEBIAN_NEEDS+=("${KVM_RIG_NEEDS[@]}"); fi
 if [ "${1:-}" = "--tests" ]; then
-  DEBIAN_NEEDS+=(chromium:chromium @:xen-hypervisor-4.17-amd64 @:xen-utils-4.17 @:linux-image-amd64 @:busybox-static cpio:cpio)
+  DEBIAN_NEEDS+=(chromium:chromium @:xen-hypervisor-4.17-amd64 @:xen-utils-4.17 @:linux-image-amd64 "${KVM_RIG_NEEDS[@]}")
 fi
 
 # "@" checks that the package itself is installed.
@@ -104,4 +108,9 @@ pnpm --silent run build:native
 say "building TypeScript"
 pnpm --silent run build:ts
 build_web
+# The KVM rig's kernel and initramfs, built once (the kernel comes from Debian's
+# bookworm-backports, about 100 MB); rebuilt only when an input changes.
+if [ ! -e /dev/kvm ]; then
+  bash e2e/kvm-rig/build-initramfs.sh || die "could not build the KVM rig (e2e/kvm-rig/build-initramfs.sh)"
+fi
 say "ready"

@@ -51,7 +51,8 @@ export class ServerProcess {
    */
   static async start(options: ServeOptions, timeoutMs = 120_000): Promise<ServerProcess> {
     const out = openSync(options.logFile, 'a');
-    const args = [cliPath, 'serve', '--state-dir', options.stateDir, '--port', String(options.port), ...options.args];
+    // On this host, whatever it has: the hostile runs test the service, not the KVM rig.
+    const args = [cliPath, 'serve', '--hypervisor', 'kvm', '--state-dir', options.stateDir, '--port', String(options.port), ...options.args];
     const child = spawn(process.execPath, args, {
       cwd: repoRoot,
       env: { ...process.env, UCKPT_OPERATOR_TOKEN: options.tokens.operator, UCKPT_VIEWER_TOKEN: options.tokens.viewer },

@@ -124,3 +124,37 @@ test('take a checkpoint, roll back to it, and the VM keeps running', async ({ pa
   await controls.getByRole('button', { name: 'Apply' }).click();
   await expect(page.getByTestId('controls-result')).toContainText('Applied');
 });
+
+test('the first page loads without the charts; after a reload the charts are drawn at once; the header names the host', async ({ page }) => {
+  const scripts: string[] = [];
+  page.on('request', (request) => {
+    if (request.resourceType() === 'script') scripts.push(new URL(request.url()).pathname);
+  });
+  await signIn(page, tokens.operator);
+  await expect(page.getByTestId('vm-table')).toBeVisible();
+  expect(scripts.some((path) => /VmDetailPage/.test(path))).toBe(false);
+
+  const host = await api<{ hypervisor: string | null; emulated: boolean }>('GET', '/api/host', undefined, tokens.viewer);
+  const badge = page.getByTestId('host-badge');
+  await expect(badge).toContainText(host.hypervisor === 'xen' ? 'Xen' : 'KVM');
+  if (host.emulated) {
+    await expect(badge).toContainText('emulated');
+    await expect(page.getByTestId('host-banner')).toContainText('software emulation');
+  } else {
+    await expect(page.getByTestId('host-banner')).toHaveCount(0);
+  }
+
+  await openVm(page, 'demo');
+  expect(scripts.some((path) => /VmDetailPage/.test(path))).toBe(true);
+  await expect(page.getByTestId('chart-dirty').locator('path.recharts-line-curve')).toHaveCount(1, { timeout: 20_000 });
+  // Reloaded, the page fills the last minute from the service's recent epochs, before many new ones come.
+  await page.reload();
+  await expect(page.getByTestId('vm-detail')).toBeVisible();
+  await expect
+    .poll(async () => ((await page.getByTestId('chart-dirty').locator('path.recharts-line-curve').getAttribute('d')) ?? '').match(/-?[\d.]+/g)?.length ?? 0, {
+      timeout: 5_000,
+    })
+    .toBeGreaterThan(40); // more than 20 points
+  // The overhead is the time lost to checkpoints: never negative.
+  await expect.poll(async () => (await page.getByTestId('overhead').textContent()) ?? '', { timeout: 10_000 }).toMatch(/^\d+\.\d %/);
+});

@@ -3,7 +3,7 @@
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
-import { cliPath, hasKvm } from './helper.js';
+import { cliPath, itKvm } from './helper.js';
 
 const cli = cliPath;
 async function uckpt(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
@@ -28,7 +28,7 @@ describe('uckpt workloads', () => {
 });
 
 describe('uckpt run', () => {
-  it.skipIf(!hasKvm)('prints one JSON object whose checksum matches the host program', async () => {
+  itKvm('prints one JSON object whose checksum matches the host program', async () => {
     const [vm, host] = await Promise.all([
       uckpt('run', '--workload', 'compress', '--size', '4', '--seed', '11', '--json'),
       uckpt('run', '--workload', 'compress', '--size', '4', '--seed', '11', '--on', 'host', '--json'),
@@ -43,13 +43,13 @@ describe('uckpt run', () => {
     expect(a.runtimeMs).toBeGreaterThan(0);
   });
 
-  it.skipIf(!hasKvm)('prints checksum, runtime and progress rate for people', async () => {
+  itKvm('prints checksum, runtime and progress rate for people', async () => {
     const r = await uckpt('run', '--workload', 'dp', '--size', '20', '--memory-mib', '64', '--vcpus', '2');
     expect(r.code).toBe(0);
     expect(r.stdout).toMatch(/^dp on kvm: checksum [0-9a-f]{16}, \d+\.\d\d s, \d+\.\d progress units\/s\n$/);
   });
 
-  it.skipIf(!hasKvm)('checkpointed with rollbacks, the checksum stays the unprotected one', async () => {
+  itKvm('checkpointed with rollbacks, the checksum stays the unprotected one', async () => {
     const args = ['--workload', 'sort', '--size', '2', '--seed', '4', '--json'];
     const [protectedRun, notAhead, host] = await Promise.all([
       uckpt('run', ...args, '--mode', 'stop-and-copy', '--interval-ms', '10', '--retention', '4', '--rollbacks', '10'),
@@ -67,7 +67,7 @@ describe('uckpt run', () => {
     expect(r.checksum).toBe(JSON.parse(host.stdout).checksum);
   });
 
-  it.skipIf(!hasKvm)('--mode cow: copy-on-write with rollbacks keeps the checksum, and reports its faults', async () => {
+  itKvm('--mode cow: copy-on-write with rollbacks keeps the checksum, and reports its faults', async () => {
     const args = ['--workload', 'sort', '--size', '2', '--seed', '4', '--json'];
     const [protectedRun, host] = await Promise.all([
       uckpt('run', ...args, '--mode', 'cow', '--interval-ms', '10', '--predictor', 'frontier', '--rollbacks', '10'),
@@ -80,7 +80,7 @@ describe('uckpt run', () => {
     expect(r.checksum).toBe(JSON.parse(host.stdout).checksum);
   });
 
-  it.skipIf(!hasKvm)('a guest that cannot run says why and exits 1', async () => {
+  itKvm('a guest that cannot run says why and exits 1', async () => {
     const r = await uckpt('run', '--workload', 'hashtable', '--memory-mib', '64');
     expect(r.code).toBe(1);
     expect(r.stderr).toMatch(/the guest did not finish: the guest refused its parameters: not enough guest memory/);
@@ -125,5 +125,16 @@ describe('uckpt run', () => {
     const r = await uckpt('frobnicate');
     expect(r.code).toBe(2);
     expect(r.stderr).toMatch(/unknown command "frobnicate"[\s\S]*usage: uckpt <command>/);
+  });
+});
+
+describe('uckpt serve --hypervisor', () => {
+  it('refuses an unknown choice, and the KVM rig on an address other than loopback, before starting anything', async () => {
+    const unknown = await uckpt('serve', '--hypervisor', 'vmware', '--port', '0');
+    expect(unknown.code).toBe(2);
+    expect(unknown.stderr).toMatch(/--hypervisor must be one of kvm, kvm-rig, auto \(got "vmware"\)/);
+    const exposed = await uckpt('serve', '--hypervisor', 'kvm-rig', '--host', '0.0.0.0', '--port', '0');
+    expect(exposed.code).toBe(2);
+    expect(exposed.stderr).toMatch(/forwarded to 127\.0\.0\.1 only/);
   });
 });

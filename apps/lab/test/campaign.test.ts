@@ -13,7 +13,7 @@ import { Journal } from '../src/campaign/journal.js';
 import { classify, type InjectionRecord } from '../src/campaign/outcome.js';
 import { makePlan } from '../src/campaign/plan.js';
 import { wilson } from '../src/campaign/report.js';
-import { cliPath, hasKvm, until } from './helper.js';
+import { cliPath, describeKvm, until } from './helper.js';
 
 const cli = cliPath;
 const scratch = mkdtempSync(path.join(tmpdir(), 'uckpt-campaign-'));
@@ -122,7 +122,7 @@ describe('uckpt campaign: bad input', () => {
   });
 });
 
-describe.runIf(hasKvm)('uckpt campaign on KVM', () => {
+describeKvm('uckpt campaign on KVM', () => {
   const journalFile = path.join(scratch, 'small.jsonl');
   const args = ['campaign', '--n', '12', '--seed', '3', '--out', path.join(scratch, 'results'), '--resume', journalFile];
   const records = () =>

@@ -6,9 +6,9 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { rmSync } from 'node:fs';
 import { createServer } from 'node:net';
-import { afterAll, describe, expect, it } from 'vitest';
+import { afterAll, expect, it } from 'vitest';
 import { runOnHost } from '@uckpt/guest';
-import { cliPath, hasKvm, makeStateDir, operatorToken, processGone, tokenEnv, until } from './helper.js';
+import { cliPath, describeKvm, makeStateDir, operatorToken, processGone, tokenEnv, until } from './helper.js';
 
 const cli = cliPath;
 
@@ -32,7 +32,7 @@ function startServe(stateDir: string, port: number): { child: ChildProcess; outp
   return { child, output: () => output };
 }
 
-describe.runIf(hasKvm)('uckpt serve as a process', () => {
+describeKvm('uckpt serve as a process', () => {
   const stateDir = makeStateDir();
   let server: ReturnType<typeof startServe> | undefined;
   let port = 0;

@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, describe, expect, it } from 'vitest';
-import { cliPath, hasKvm } from './helper.js';
+import { cliPath, describeKvm } from './helper.js';
 
 const cli = cliPath;
 const scratch = mkdtempSync(path.join(tmpdir(), 'uckpt-validate-'));
@@ -23,7 +23,7 @@ async function uckpt(...args: string[]): Promise<{ code: number; stdout: string;
   }
 }
 
-describe.skipIf(!hasKvm)('a short validation on KVM', () => {
+describeKvm('a short validation on KVM', () => {
   it('measures availability under injected faults and sets the model, fed what the run measured, beside it', async () => {
     const { code, stdout, stderr } = await uckpt('--seconds', '15', '--calibration-s', '2', '--mean-gap-s', '0.7', '--seed', '3', '--json', '--out', 'results');
     expect(code, stderr).toBe(0);

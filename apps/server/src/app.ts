@@ -12,6 +12,7 @@ import fastifySwagger from '@fastify/swagger';
 import fastifySwaggerUi from '@fastify/swagger-ui';
 import fastifyWebsocket from '@fastify/websocket';
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
+import { describeHost, type HostInfo } from '@uckpt/engine';
 import { markRoutesPublic, type Access } from './plugins/access.js';
 import { auditing } from './plugins/audit.js';
 import { errorHandling } from './plugins/errors.js';
@@ -23,11 +24,13 @@ import { checkpointRoutes } from './routes/checkpoints.js';
 import type { AppContext } from './routes/context.js';
 import { faultRoutes } from './routes/faults.js';
 import { healthRoutes } from './routes/health.js';
+import { hostRoutes } from './routes/host.js';
 import { historyRoutes } from './routes/history.js';
 import { modelRoutes } from './routes/model.js';
 import { selectProtocol, telemetryRoutes } from './routes/telemetry.js';
 import { vmRoutes } from './routes/vms.js';
 import { Checkpoint } from './schemas/checkpoints.js';
+import { HostView } from './schemas/host.js';
 import { ErrorBody } from './schemas/common.js';
 import { Injection } from './schemas/faults.js';
 import { Settings, Spec, VmView } from './schemas/vms.js';
@@ -46,6 +49,8 @@ export interface AppOptions {
   /** Whether POST /api/vms/:id/faults may inject faults; off unless the server was started to allow it. */
   faultInjection?: boolean;
   timeouts?: Partial<AppContext['timeouts']>;
+  /** What this host is; the real host's description (engine describeHost) when absent. */
+  describeHost?: () => HostInfo;
   /** Where the server logs (pino); none when absent. */
   logger?: FastifyBaseLogger;
 }
@@ -86,7 +91,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   app.addHook('onRoute', (route) => {
     for (const method of [route.method].flat()) routeTable.push({ method, url: route.url, access: () => route.config?.access });
   });
-  for (const schema of [ErrorBody, Settings, Spec, VmView, Checkpoint, Injection]) app.addSchema(schema);
+  for (const schema of [ErrorBody, Settings, Spec, VmView, Checkpoint, Injection, HostView]) app.addSchema(schema);
   strictValidation(app);
   const webRoot = options.webRoot ?? defaultWebRoot;
   const appShell = path.join(webRoot, 'index.html');
@@ -125,13 +130,15 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     supervisor: service.supervisor,
     store: service.store,
     hub: service.hub,
+    recentEpochs: service.recentEpochs,
     metrics: service.metrics,
     version: options.version ?? '0.0.0',
     faultInjection: options.faultInjection ?? false,
     vmsChanged: (deletedId) => service.vmsChanged(deletedId),
+    describeHost: options.describeHost ?? (() => describeHost()),
     timeouts: { createMs: 30_000, rollbackMs: 10_000, requestMs: 10_000, ...options.timeouts },
   };
-  for (const routes of [healthRoutes, vmRoutes, checkpointRoutes, faultRoutes, historyRoutes, telemetryRoutes, modelRoutes]) {
+  for (const routes of [healthRoutes, hostRoutes, vmRoutes, checkpointRoutes, faultRoutes, historyRoutes, telemetryRoutes, modelRoutes]) {
     await app.register(routes, context);
   }
 

@@ -5,4 +5,4 @@ export { allowedHostsFor } from './plugins/host-allowlist.js';
 export { defaultRateLimits, type RateLimits } from './plugins/security.js';
 export { defaultCapacity, type CapacityLimits } from './service/capacity.js';
 export { Service, type ServiceOptions } from './service/service.js';
-export { UnsafeStateError } from './service/state-dir.js';
+export { lockStateDir, prepareStateDir, UnsafeStateError } from './service/state-dir.js';

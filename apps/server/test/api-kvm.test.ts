@@ -1,11 +1,11 @@
 // The control plane over real KVM VMs: create one through the API, watch its
 // epochs on the telemetry WebSocket, retune it, checkpoint, roll back, see
 // the events and audit rows, delete it.
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, expect, it } from 'vitest';
 import type { TelemetryEvent } from '@uckpt/engine';
-import { asOperator, hasKvm, processGone, startServer, until, viewerToken, type TestServer } from './helper.js';
+import { asOperator, describeKvm, processGone, startServer, until, viewerToken, type TestServer } from './helper.js';
 
-describe.runIf(hasKvm)('a KVM VM through the API', () => {
+describeKvm('a KVM VM through the API', () => {
   let server: TestServer;
   let vmId: string;
   const events: TelemetryEvent[] = [];

@@ -2,7 +2,7 @@
 // role. VMs here use the simulated backend (a labelled test double): these
 // tests are about the HTTP layer; api-kvm.test.ts drives real KVM VMs.
 import { existsSync } from 'node:fs';
-import { defaultSettings } from '@uckpt/engine';
+import { defaultSettings, describeHost } from '@uckpt/engine';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { asOperator, asViewer, startServer, until, type TestServer } from './helper.js';
 
@@ -27,6 +27,8 @@ afterAll(async () => server?.close());
 const routes = () => [
   { method: 'GET', url: '/api/session' },
   { method: 'GET', url: '/api/workloads' },
+  { method: 'GET', url: '/api/host' },
+  { method: 'GET', url: `/api/vms/${vmId}/epochs` },
   { method: 'GET', url: '/api/vms' },
   { method: 'GET', url: `/api/vms/${vmId}` },
   { method: 'GET', url: `/api/vms/${vmId}/checkpoints` },
@@ -268,5 +270,53 @@ describe('telemetry WebSocket auth', () => {
     });
     expect(epoch.vmId).toBe(vmId);
     socket.terminate();
+  });
+});
+
+describe('the host', () => {
+  it('GET /api/host describes this host as the engine sees it, and a viewer may read it', async () => {
+    const answer = await server.app.inject({ method: 'GET', url: '/api/host', headers: asViewer });
+    expect(answer.statusCode).toBe(200);
+    const host = answer.json();
+    expect(host).toEqual(describeHost());
+    // Whatever this host is, the answer is consistent: a hypervisor or what is lacking.
+    if (host.hypervisor === null) expect(host.lacks.length).toBeGreaterThan(0);
+    else expect(host.lacks).toEqual([]);
+  });
+
+  it('says emulated KVM and missing hypervisors as the description has them', async () => {
+    const emulated = { hypervisor: 'kvm', version: '6.12', kvmFlavor: 'hardware', emulated: true, backends: { kvm: null, xen: 'no Xen' }, lacks: [] } as const;
+    const none = { hypervisor: null, version: null, kvmFlavor: null, emulated: false, backends: { kvm: 'no /dev/kvm', xen: 'no Xen' }, lacks: ['no /dev/kvm', 'no Xen'] };
+    for (const description of [emulated, none]) {
+      const other = await startServer({ describeHost: () => description });
+      try {
+        const answer = await other.app.inject({ method: 'GET', url: '/api/host', headers: asViewer });
+        expect(answer.json()).toEqual(description);
+      } finally {
+        await other.close();
+      }
+    }
+  });
+});
+
+describe('recent epochs', () => {
+  it("GET /api/vms/:id/epochs answers the VM's newest epochs, oldest first, at most limit", async () => {
+    await until(async () => (await server.app.inject({ method: 'GET', url: `/api/vms/${vmId}/epochs`, headers: asViewer })).json().epochs.length >= 3, 'three epochs');
+    const all = (await server.app.inject({ method: 'GET', url: `/api/vms/${vmId}/epochs`, headers: asViewer })).json().epochs;
+    expect(all.every((e: { type: string; vmId: string }) => e.type === 'epoch' && e.vmId === vmId)).toBe(true);
+    const seqs = all.map((e: { seq: number }) => e.seq);
+    expect(seqs).toEqual([...seqs].sort((a, b) => a - b));
+    const two = (await server.app.inject({ method: 'GET', url: `/api/vms/${vmId}/epochs?limit=2`, headers: asViewer })).json().epochs;
+    expect(two).toHaveLength(2);
+    expect(two[1].seq).toBeGreaterThanOrEqual(seqs.at(-1));
+  });
+
+  it('refuses a bad limit and an unknown VM', async () => {
+    for (const limit of ['0', '-1', 'x', '100000']) {
+      const answer = await server.app.inject({ method: 'GET', url: `/api/vms/${vmId}/epochs?limit=${limit}`, headers: asViewer });
+      expect(answer.statusCode, limit).toBe(400);
+    }
+    const missing = await server.app.inject({ method: 'GET', url: '/api/vms/vm-0123456789ab/epochs', headers: asViewer });
+    expect(missing.statusCode).toBe(404);
   });
 });

@@ -7,13 +7,13 @@
 // off. Faults come from @uckpt/native-kvm's injection primitives.
 import { defaultSettings } from '@uckpt/engine';
 import { runOnHost } from '@uckpt/guest';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { asOperator, hasKvm, startServer, until, type TestServer } from './helper.js';
+import { afterAll, beforeAll, expect, it } from 'vitest';
+import { asOperator, describeKvm, startServer, until, type TestServer } from './helper.js';
 
 const workload = { workload: 'graph', seed: 5, memoryMiB: 512 };
 const settings = { intervalMs: 50, retention: 64, hangTimeoutMs: 500, recurrenceWindowMs: 2500, crashLatencyMs: 0 };
 
-describe.runIf(hasKvm)('faults, detection and recovery on KVM', () => {
+describeKvm('faults, detection and recovery on KVM', () => {
   let server: TestServer;
   let hostChecksum: string;
 

@@ -1,6 +1,6 @@
 // Builds a real server (service + app) on a fresh state directory per test,
 // with known tokens, and tears it down with every agent it started.
-import { accessSync, constants, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -18,15 +18,8 @@ export const asOperator = { authorization: `Bearer ${operatorToken}` };
 export const asViewer = { authorization: `Bearer ${viewerToken}` };
 export const tokenEnv = { UCKPT_OPERATOR_TOKEN: operatorToken, UCKPT_VIEWER_TOKEN: viewerToken };
 
-export const hasKvm = (() => {
-  try {
-    accessSync('/dev/kvm', constants.R_OK | constants.W_OK);
-    return true;
-  } catch {
-    console.warn('\n*** /dev/kvm is not accessible: the server and CLI tests that run KVM VMs are SKIPPED ***\n');
-    return false;
-  }
-})();
+// The tests that run KVM VMs: one gate for every package (skipped here without /dev/kvm, run in the KVM rig).
+export { describeKvm, hasKvm, itKvm } from '../../../packages/native-kvm/test/kvm-gate.js';
 
 export interface TestServer {
   app: FastifyInstance;

@@ -1,16 +1,20 @@
-import { useCallback, useEffect, useMemo, useState } from 'react';
+import { lazy, Suspense, useCallback, useEffect, useMemo, useState } from 'react';
 import { ApiClient } from './api/client.ts';
-import type { Role } from './api/types.ts';
+import type { HostInfo, Role } from './api/types.ts';
 import { type Session, SessionContext } from './app-context.ts';
 import { ConnectionBadge } from './components/ConnectionBadge.tsx';
+import { HostBadge, HostBanner } from './components/Host.tsx';
 import { AuditPage } from './pages/AuditPage.tsx';
 import { CreateVmPage } from './pages/CreateVmPage.tsx';
 import { SignInPage } from './pages/SignInPage.tsx';
-import { VmDetailPage } from './pages/VmDetailPage.tsx';
 import { VmListPage } from './pages/VmListPage.tsx';
 import { href, useRoute } from './route.ts';
 import { TelemetrySocket, telemetryUrl } from './telemetry/socket.ts';
 import { TelemetryStore } from './telemetry/store.ts';
+
+// The VM page draws charts: it comes with the charts library, loaded when
+// first opened, so that signing in and the VM list load without it.
+const VmDetailPage = lazy(async () => ({ default: (await import('./pages/VmDetailPage.tsx')).VmDetailPage }));
 
 const TOKEN_KEY = 'uckpt.token';
 const ROLE_KEY = 'uckpt.role';
@@ -61,6 +65,7 @@ function SignedIn({ creds, signOut }: { creds: Credentials; signOut: (why?: stri
   );
   const store = useMemo(() => new TelemetryStore(), []);
   const [faultInjection, setFaultInjection] = useState(false);
+  const [host, setHost] = useState<HostInfo | null>(null);
 
   useEffect(() => {
     api.session().then(
@@ -69,6 +74,9 @@ function SignedIn({ creds, signOut }: { creds: Credentials; signOut: (why?: stri
         /* a 401 signs out; otherwise the panel stays hidden */
       },
     );
+    api.host().then(setHost, () => {
+      /* the header shows no host until the server answers */
+    });
   }, [api]);
 
   const refreshVms = useCallback(async () => {
@@ -112,8 +120,8 @@ function SignedIn({ creds, signOut }: { creds: Credentials; signOut: (why?: stri
   }, [api, store, creds.token, refreshVms]);
 
   const session: Session = useMemo(
-    () => ({ api, store, role: creds.role, faultInjection, refreshVms, signOut: () => signOut() }),
-    [api, store, creds.role, faultInjection, refreshVms, signOut],
+    () => ({ api, store, role: creds.role, faultInjection, host, refreshVms, signOut: () => signOut() }),
+    [api, store, creds.role, faultInjection, host, refreshVms, signOut],
   );
 
   return (
@@ -139,6 +147,7 @@ function SignedIn({ creds, signOut }: { creds: Credentials; signOut: (why?: stri
           </a>
         </nav>
         <div className="topbar-right">
+          <HostBadge host={host} />
           <ConnectionBadge />
           <span className={`role role-${creds.role}`} data-testid="role">
             {creds.role}
@@ -149,8 +158,13 @@ function SignedIn({ creds, signOut }: { creds: Credentials; signOut: (why?: stri
         </div>
       </header>
       <main id="main" tabIndex={-1}>
+        <HostBanner host={host} />
         {route.page === 'list' && <VmListPage />}
-        {route.page === 'vm' && <VmDetailPage key={route.id} id={route.id} />}
+        {route.page === 'vm' && (
+          <Suspense fallback={<p className="muted">Loading…</p>}>
+            <VmDetailPage key={route.id} id={route.id} />
+          </Suspense>
+        )}
         {route.page === 'new' && <CreateVmPage />}
         {route.page === 'audit' && <AuditPage />}
       </main>

@@ -1,6 +1,6 @@
 import { createContext, useContext } from 'react';
 import type { ApiClient } from './api/client.ts';
-import type { Role } from './api/types.ts';
+import type { HostInfo, Role } from './api/types.ts';
 import type { TelemetryStore } from './telemetry/store.ts';
 
 export interface Session {
@@ -9,6 +9,8 @@ export interface Session {
   role: Role;
   /** Whether this server accepts fault injections (started with --allow-fault-injection). */
   faultInjection: boolean;
+  /** What the server's host is (GET /api/host); null until known. */
+  host: HostInfo | null;
   /** Refetches the VM list into the store. */
   refreshVms: () => Promise<void>;
   signOut: () => void;

@@ -26,6 +26,7 @@ export function epoch(vmId: string, time: number, over: Partial<EpochEvent> = {}
     checkpointsRetained: 8,
     progressRate: 1000,
     overheadPct: null,
+    overheadCalibratedPct: null,
     coalesced: 0,
     ...over,
   };
@@ -45,6 +46,7 @@ export function vmView(id: string, over: Partial<VmView> = {}): VmView {
     progress: { units: 0, runsDone: 0, lastChecksum: null, rate: 0 },
     calibratedRate: null,
     overheadPct: null,
+    overheadCalibratedPct: null,
     lastCheckpointTime: null,
     checkpointsRetained: 0,
     storeBytes: 0,

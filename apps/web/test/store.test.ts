@@ -125,6 +125,35 @@ describe('TelemetryStore', () => {
     store.removeVm('b');
     expect(store.vms).toHaveLength(0);
   });
+
+  it('backfills a series from recent epochs, then the live ones that came meanwhile, without doubles', () => {
+    const sched = manualScheduler();
+    const store = new TelemetryStore(sched);
+    store.setVms([vmView('a')]);
+    const t0 = 1_000_000;
+    // Live before the backfill began, live while it was in flight, and the server's recent epochs.
+    store.ingest(epoch('a', t0 + 58_000, { seq: 58 }));
+    expect(store.beginBackfill('a')).toBe(true);
+    expect(store.beginBackfill('a')).toBe(false);
+    store.ingest(epoch('a', t0 + 59_000, { seq: 59 }));
+    store.ingest(epoch('a', t0 + 60_000, { seq: 60 }));
+    const recent = Array.from({ length: 60 }, (_, i) => epoch('a', t0 + i * 1000, { seq: i, dirtyPages: 7 }));
+    store.backfill('a', recent);
+    const points = store.series('a').points('1m', t0 + 60_500).filter((p) => p.epochs !== null && p.epochs > 0);
+    // One point per second over the last minute: each epoch counted once,
+    // the server's seq 1-59 (the live 58 and 59 among them), then the live seq 60.
+    expect(points).toHaveLength(60);
+    expect(points.every((p) => p.epochs === 1)).toBe(true);
+    expect(points.map((p) => p.dirty)).toEqual([...Array(59).fill(7), 100]);
+    expect(store.series('a').latest?.seq).toBe(60);
+    // Once per VM; a failed fetch leaves the live series as it is.
+    expect(store.beginBackfill('a')).toBe(false);
+    store.setVms([vmView('a'), vmView('b')]);
+    store.ingest(epoch('b', t0, { seq: 1 }));
+    expect(store.beginBackfill('b')).toBe(true);
+    store.backfill('b', null);
+    expect(store.series('b').latest?.seq).toBe(1);
+  });
 });
 
 describe('formatting', async () => {

@@ -34,8 +34,10 @@ export interface EpochEvent {
   checkpointsRetained: number;
   /** Guest work units per second over the epoch (from its progress counter). */
   progressRate: number;
-  /** Live overhead: calibrated unprotected rate / current rate - 1, in %; null until calibrated. */
+  /** Live overhead: time the guest lost to checkpoints (pauses, write faults) per time it ran, %, over ~2 s; never negative; null until measured. */
   overheadPct: number | null;
+  /** Secondary: the progress rate calibrated unprotected / the current one - 1, %; swings with the guest's own speed; null until calibrated. */
+  overheadCalibratedPct: number | null;
   /** Epoch records the agent dropped before this one because it was behind. */
   coalesced: number;
 }

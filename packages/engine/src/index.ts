@@ -15,6 +15,7 @@ export { commandLine, isRunning, processIdentity, type ProcessIdentity } from '.
 export { KvmBackend } from './backends/kvm.js';
 export { SimBackend } from './backends/sim.js';
 export { backendUnavailable } from './backends/availability.js';
+export { describeHost, type HostInfo, type HostProbe, type KvmFlavor } from './host.js';
 export { ProgressMeter } from './agent/progress-meter.js';
 export * from './agent/detectors/index.js';
 export { chooseRecoveryTarget, type RecoveryTarget, type TargetConstraints } from './agent/recovery.js';

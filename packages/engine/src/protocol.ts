@@ -25,6 +25,7 @@ export interface VmLiveStatus {
   /** Unprotected progress rate measured at start, units/s; null until calibrated. */
   calibratedRate: number | null;
   overheadPct: number | null;
+  overheadCalibratedPct: number | null;
   lastCheckpointTime: number | null;
   checkpointsRetained: number;
   storeBytes: number;

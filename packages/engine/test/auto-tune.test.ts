@@ -1,7 +1,6 @@
 // Auto-tune: the decision as a pure function (epochs in, interval out) over
 // synthetic epochs whose cost follows a known line, then a KVM VM running
 // dirtier-phases, whose write rate steps while auto-tune is on.
-import { accessSync, constants } from 'node:fs';
 import { afterEach, describe, expect, it } from 'vitest';
 import {
   checkSettings,
@@ -23,6 +22,7 @@ import {
   type TuningSettings,
   type TuningState,
 } from '../src/index.js';
+import { describeKvm } from '../../native-kvm/test/kvm-gate.js';
 
 const settings: TuningSettings = { overheadBudgetPct: 3, errorRatePerHour: 360, retention: 8 };
 /** The synthetic host: 200 µs per checkpoint plus 3 µs per dirty page. */
@@ -216,17 +216,8 @@ describe('settings', () => {
   });
 });
 
-const hasKvm = (() => {
-  try {
-    accessSync('/dev/kvm', constants.R_OK | constants.W_OK);
-    return true;
-  } catch {
-    console.warn('\n*** /dev/kvm is not accessible: the auto-tune test on a KVM VM is SKIPPED ***\n');
-    return false;
-  }
-})();
 
-describe.skipIf(!hasKvm)('auto-tune on a KVM VM running dirtier-phases', () => {
+describeKvm('auto-tune on a KVM VM running dirtier-phases', () => {
   let agent: VmAgent | null = null;
   afterEach(() => agent?.stop());
 

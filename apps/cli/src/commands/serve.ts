@@ -9,10 +9,11 @@ import { isIP } from 'node:net';
 import { homedir } from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
-import { defaultSettings, defaultSpec } from '@uckpt/engine';
-import { allowedHostsFor, buildApp, defaultCapacity, defaultRateLimits, serverLogger, Service, UnsafeStateError } from '@uckpt/server';
-import { integerOption } from '../options.js';
+import { backendUnavailable, defaultSettings, defaultSpec } from '@uckpt/engine';
+import { allowedHostsFor, buildApp, defaultCapacity, defaultRateLimits, lockStateDir, prepareStateDir, serverLogger, Service, UnsafeStateError } from '@uckpt/server';
+import { choiceOption, integerOption } from '../options.js';
 import { UsageError } from '../usage-error.js';
+import { rigGuestAddress, rigUnavailable, serveInRig, type Hypervisor } from './serve-in-rig.js';
 
 const demoVmName = 'demo';
 
@@ -22,10 +23,12 @@ export function defaultStateDir(env: NodeJS.ProcessEnv = process.env): string {
 }
 
 export async function serveCommand(args: string[]): Promise<number> {
-  const { values } = parseArgs({
+  const { values, tokens } = parseArgs({
     args,
     strict: true,
+    tokens: true,
     options: {
+      hypervisor: { type: 'string' },
       host: { type: 'string' },
       port: { type: 'string' },
       'state-dir': { type: 'string' },
@@ -61,9 +64,31 @@ export async function serveCommand(args: string[]): Promise<number> {
   }
   const faultInjection = Boolean(values['allow-fault-injection'] || values.demo);
   const stateDir = path.resolve(values['state-dir'] ?? defaultStateDir());
+  const hypervisor = choiceOption<Hypervisor>('hypervisor', values.hypervisor, ['kvm', 'kvm-rig', 'auto'], 'auto');
 
   // Everything the server creates (database, tokens, sockets, logs) is its user's alone.
   process.umask(0o077);
+  if (hypervisor === 'kvm-rig' || (hypervisor === 'auto' && wantsRig())) {
+    if (!['127.0.0.1', 'localhost'].includes(host)) throw new UsageError('in the KVM rig the service is forwarded to 127.0.0.1 only: drop --host, or run on a host with /dev/kvm');
+    const why = rigUnavailable();
+    if (why) throw new UsageError(`--hypervisor kvm-rig: ${why}`);
+    // The service in the rig uses the state directory through a share, where
+    // locks do not reach the host: checked and held here, for the rig's life.
+    let lock: { release(): void };
+    try {
+      prepareStateDir(stateDir);
+      lock = lockStateDir(stateDir);
+    } catch (error) {
+      if (error instanceof UnsafeStateError) throw new UsageError(error.message);
+      throw error;
+    }
+    const serveArgs = withoutOptions(args, tokens, ['host', 'port', 'state-dir', 'hypervisor']);
+    try {
+      return await serveInRig({ port, stateDir, serveArgs, log: (message) => process.stderr.write(`uckpt serve: ${message}\n`) });
+    } finally {
+      lock.release();
+    }
+  }
   let service: Service;
   const logger = serverLogger(stateDir);
   const log = (message: string) => logger.info(message);
@@ -103,7 +128,9 @@ export async function serveCommand(args: string[]): Promise<number> {
 
   const address = await app.listen({ host, port });
   log(`listening on ${address} (dashboard ${address}/, API ${address}/api, docs ${address}/docs); state in ${stateDir}`);
-  if (host !== '127.0.0.1' && host !== '::1' && host !== 'localhost') {
+  if (process.env.UCKPT_KVM_RIG === '1' && host === rigGuestAddress) {
+    log(`inside the KVM rig: reachable only through the host's 127.0.0.1:${port}`);
+  } else if (host !== '127.0.0.1' && host !== '::1' && host !== 'localhost') {
     log(`warning: listening on ${host}, not loopback: put TLS in front of it, tokens travel in the clear`);
   }
   log(faultInjection ? `fault injection is on${values.demo && !values['allow-fault-injection'] ? ' (--demo)' : ''}: operators may inject faults into VMs` : 'fault injection is off (--allow-fault-injection turns it on, for testing)');
@@ -128,4 +155,27 @@ export async function serveCommand(args: string[]): Promise<number> {
     log(`sign in at ${address}/ with the operator token${operator?.origin.startsWith('$') ? ` in ${operator.origin}` : `: cat ${operator?.origin}`}`);
   }
   return done;
+}
+
+/**
+ * `--hypervisor auto`: the KVM rig where this host has no usable KVM (and no
+ * Xen) but can emulate one; else here, where a host without any hypervisor
+ * still serves the dashboard, which says what to install.
+ */
+function wantsRig(): boolean {
+  if (process.env.UCKPT_KVM_RIG === '1') return false;
+  return backendUnavailable('kvm') !== null && backendUnavailable('xen') !== null && rigUnavailable() === null;
+}
+
+type ArgToken = NonNullable<ReturnType<typeof parseArgs>['tokens']>[number];
+
+/** `args` without the named options and their values. */
+function withoutOptions(args: string[], tokens: ArgToken[], names: string[]): string[] {
+  const dropped = new Set<number>();
+  for (const token of tokens) {
+    if (token.kind !== 'option' || !names.includes(token.name)) continue;
+    dropped.add(token.index);
+    if (token.value !== undefined && !token.inlineValue) dropped.add(token.index + 1);
+  }
+  return args.filter((_, index) => !dropped.has(index));
 }

@@ -1,10 +1,10 @@
 import { EngineError } from '@uckpt/engine';
 import type { HistoryEventType } from '../store/index.js';
 import { errors, VmIdParams } from '../schemas/common.js';
-import { AuditList, AuditQuery, ConsoleAnswer, ConsoleQuery, EventList, EventsQuery } from '../schemas/history.js';
+import { AuditList, AuditQuery, ConsoleAnswer, ConsoleQuery, EpochList, EpochsQuery, EventList, EventsQuery } from '../schemas/history.js';
 import { typed, type Routes } from './context.js';
 
-export const historyRoutes: Routes = async (app, { supervisor, store, timeouts }) => {
+export const historyRoutes: Routes = async (app, { supervisor, store, recentEpochs, timeouts }) => {
   const api = typed(app);
 
   api.get('/api/vms/:id/events', {
@@ -22,6 +22,21 @@ export const historyRoutes: Routes = async (app, { supervisor, store, timeouts }
     const { types, ...query } = request.query;
     const records = store.queryEvents({ ...query, vmId: id, ...(types ? { types: types.split(',') as HistoryEventType[] } : {}) });
     return { events: records.map(({ id: rowId, ...event }) => ({ id: rowId, time: event.time, vmId: event.vmId, type: event.type, event })) };
+  });
+
+  api.get('/api/vms/:id/epochs', {
+    config: { access: 'viewer' },
+    schema: {
+      tags: ['history'],
+      summary: 'The newest epoch records (the last ~2 minutes at 50 ms), kept in memory: for charts drawn mid-run',
+      params: VmIdParams,
+      querystring: EpochsQuery,
+      response: { 200: EpochList, ...errors(400, 401, 404) },
+    },
+  }, async (request) => {
+    const { id } = request.params;
+    if (!supervisor.has(id)) throw new EngineError('not-found', `no VM with id ${id}`);
+    return { epochs: recentEpochs.recent(id, request.query.limit) };
   });
 
   api.get('/api/vms/:id/console', {

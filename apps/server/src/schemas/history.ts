@@ -1,4 +1,5 @@
 import { Type } from 'typebox';
+import { recentEpochsPerVm } from '../service/recent-epochs.js';
 
 const historyTypes = 'alert|recovery|fault|rollback|checkpoint|vm-state|interval-tuned|checkpoint-summary';
 const limit = Type.Optional(Type.Integer({ minimum: 1, maximum: 1000, description: 'At most this many, newest first' }));
@@ -52,3 +53,14 @@ export const ConsoleQuery = Type.Object(
   { additionalProperties: false },
 );
 export const ConsoleAnswer = Type.Object({ lines: Type.Array(Type.String()) });
+
+export const EpochsQuery = Type.Object(
+  { limit: Type.Optional(Type.Integer({ minimum: 1, maximum: recentEpochsPerVm, description: `At most ${recentEpochsPerVm} (the default)` })) },
+  { additionalProperties: false },
+);
+
+export const EpochList = Type.Object({
+  epochs: Type.Array(Type.Object({ type: Type.Literal('epoch'), vmId: Type.String(), time: Type.Number(), seq: Type.Integer() }, { additionalProperties: true }), {
+    description: "The VM's newest epoch records as the telemetry stream sent them, oldest first",
+  }),
+});

@@ -101,7 +101,12 @@ export const VmView = Type.Object(
       rate: Type.Number({ description: 'Guest work units per second' }),
     }),
     calibratedRate: Type.Union([Type.Number(), Type.Null()]),
-    overheadPct: Type.Union([Type.Number(), Type.Null()]),
+    overheadPct: Type.Union([Type.Number({ minimum: 0 }), Type.Null()], {
+      description: 'Live overhead: time the guest lost to checkpoints (pauses, write faults) per time it ran, %, over the last ~2 s',
+    }),
+    overheadCalibratedPct: Type.Union([Type.Number(), Type.Null()], {
+      description: "Secondary: the progress rate calibrated before protection / the current one - 1, %; swings with the guest's own speed",
+    }),
     lastCheckpointTime: Type.Union([Type.Number(), Type.Null()]),
     checkpointsRetained: Type.Integer(),
     storeBytes: Type.Number(),

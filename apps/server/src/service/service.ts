@@ -8,6 +8,7 @@ import type { CapacityLimits } from './capacity.js';
 import { recoveryAuditEntry } from './recovery-audit.js';
 import { Supervisor } from './supervisor.js';
 import { tuningAuditEntry } from './tuning-audit.js';
+import { RecentEpochs } from './recent-epochs.js';
 import { TelemetryHub } from './telemetry-hub.js';
 import { lockStateDir, prepareStateDir } from './state-dir.js';
 import { loadTokens, type TokenRing, type TokenSource } from './tokens.js';
@@ -34,6 +35,8 @@ export class Service {
   readonly tokenSources: TokenSource[];
   readonly metrics: TelemetryMetrics;
   readonly hub = new TelemetryHub();
+  /** The last epochs of each VM, for charts drawn mid-run (GET /api/vms/:id/epochs). */
+  readonly recentEpochs = new RecentEpochs();
   readonly supervisor: Supervisor;
   readonly #summarizer: EpochSummarizer;
   readonly #log: (message: string) => void;
@@ -104,7 +107,10 @@ export class Service {
 
   /** Called after a VM is created or deleted. */
   vmsChanged(deletedId?: string): void {
-    if (deletedId) this.#summarizer.forget(deletedId);
+    if (deletedId) {
+      this.#summarizer.forget(deletedId);
+      this.recentEpochs.forget(deletedId);
+    }
     this.#publishVms();
   }
 
@@ -116,6 +122,7 @@ export class Service {
     }
     this.#auditSystem(event);
     this.#summarizer.observe(event);
+    this.recentEpochs.observe(event);
     this.metrics.observe(event);
     this.hub.publish(event);
     if (event.type === 'vm-state') this.#publishVms();

@@ -6,7 +6,9 @@ import type {
   CheckpointInfo,
   CheckpointSettings,
   CreateVmRequest,
+  EpochEvent,
   FaultRequest,
+  HostInfo,
   Injection,
   Role,
   RollbackResult,
@@ -89,6 +91,9 @@ export class ApiClient {
   session() {
     return this.request<{ role: Role; faultInjection: boolean }>('GET', '/api/session');
   }
+  host() {
+    return this.request<HostInfo>('GET', '/api/host');
+  }
   workloads() {
     return this.request<{ workloads: Workload[] }>('GET', '/api/workloads');
   }
@@ -122,6 +127,9 @@ export class ApiClient {
       before: q.before,
       types: q.types?.join(','),
     });
+  }
+  recentEpochs(id: string) {
+    return this.request<{ epochs: EpochEvent[] }>('GET', `/api/vms/${encodeURIComponent(id)}/epochs`);
   }
   console(id: string, lines = 200) {
     return this.request<{ lines: string[] }>('GET', `/api/vms/${encodeURIComponent(id)}/console`, undefined, { lines });

@@ -93,3 +93,13 @@ export interface Availability {
   states: Record<string, number>;
   parameters: Record<string, { value: number; source: 'default' | 'override' | 'measured' | 'configured' }>;
 }
+
+/** GET /api/host: the hypervisor the service uses, and what the host lacks. */
+export interface HostInfo {
+  hypervisor: 'kvm' | 'xen' | null;
+  version: string | null;
+  kvmFlavor: 'pvm' | 'hardware' | 'unknown' | null;
+  emulated: boolean;
+  backends: { kvm: string | null; xen: string | null };
+  lacks: string[];
+}

@@ -34,6 +34,12 @@ export function VmDetailPage({ id }: { id: string }) {
       .catch((e: unknown) => {
         if (e instanceof ApiError && e.status === 404) setMissing(`There is no VM ${id}.`);
       });
+    if (store.beginBackfill(id)) {
+      api.recentEpochs(id).then(
+        ({ epochs }) => store.backfill(id, epochs),
+        () => store.backfill(id, null),
+      );
+    }
   }, [api, store, id]);
 
   if (!vm)
@@ -106,8 +112,17 @@ export function VmDetailPage({ id }: { id: string }) {
           <dd data-testid="epochs">{fmtNum(vm.epochs, 0)}</dd>
         </div>
         <div>
-          <dt>Overhead</dt>
-          <dd>{fmtPct(vm.overheadPct)}</dd>
+          <dt title="Time the guest lost to checkpoint pauses and write faults, per time it ran, over the last 2 s">Overhead</dt>
+          <dd data-testid="overhead">
+            {fmtPct(vm.overheadPct)}
+            {vm.overheadCalibratedPct !== null && (
+              <span className="muted small" title="The progress rate calibrated before protection against the current one: it also moves with the guest's own speed">
+                {' '}
+                (vs calibration {vm.overheadCalibratedPct >= 0 ? '+' : ''}
+                {fmtPct(vm.overheadCalibratedPct, 0)})
+              </span>
+            )}
+          </dd>
         </div>
         <div>
           <dt>Progress</dt>

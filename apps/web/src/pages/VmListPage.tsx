@@ -5,7 +5,7 @@ import { href } from '../route.ts';
 import { useStoreVersion } from '../telemetry/hooks.ts';
 
 export function VmListPage() {
-  const { store, role } = useSession();
+  const { store, role, host } = useSession();
   useStoreVersion(store);
   const vms = store.vms;
   const stale = store.connection.status !== 'live';
@@ -30,7 +30,12 @@ export function VmListPage() {
         )}
       </div>
       <SimulatedBanner count={vms.filter((v) => v.simulated).length} />
-      {vms.length === 0 ? (
+      {vms.length === 0 && host?.hypervisor === null ? (
+        <div className="empty card" data-testid="empty-state">
+          <h2>No VMs: this host has no hypervisor</h2>
+          <p>What to install is listed above; restart the service afterwards.</p>
+        </div>
+      ) : vms.length === 0 ? (
         <div className="empty card" data-testid="empty-state">
           <h2>No VMs yet</h2>
           {role === 'operator' ? (

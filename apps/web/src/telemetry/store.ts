@@ -2,7 +2,7 @@
 // the VMs, kept outside React. Events land in ring buffers as they arrive;
 // subscribers (useSyncExternalStore) hear about it at most once per publish
 // interval (100 ms: ~10 times a second), and not at all while nothing changed.
-import type { TelemetryEvent, VmView } from '../api/types.ts';
+import type { EpochEvent, TelemetryEvent, VmView } from '../api/types.ts';
 import { VmSeries } from './series.ts';
 
 export type ConnectionStatus = 'connecting' | 'live' | 'disconnected';
@@ -19,6 +19,8 @@ export type NotableEvent = Exclude<TelemetryEvent, { type: 'epoch' } | { type: '
 
 const NOTABLE_PER_VM = 200;
 const CONSOLE_LINES = 500;
+/** Live epochs held while a backfill is in flight, at most. */
+const BACKFILL_HOLD = 10_000;
 
 export interface Scheduler {
   setInterval(fn: () => void, ms: number): unknown;
@@ -49,6 +51,9 @@ export class TelemetryStore {
   private vmList: VmView[] = [];
   private vmsLoaded = false;
   private readonly seriesMap = new Map<string, VmSeries>();
+  /** Live epochs that arrived while a VM's recent epochs were being fetched (backfill). */
+  private readonly backfilling = new Map<string, EpochEvent[]>();
+  private readonly backfilled = new Set<string>();
   private readonly notable = new Map<string, NotableEvent[]>();
   private readonly consoleLines = new Map<string, string[]>();
   private conn: ConnectionState = { status: 'connecting', attempt: 0, retryAt: null };
@@ -141,7 +146,7 @@ export class TelemetryStore {
   setVms(vms: readonly VmView[]): void {
     const map = new Map<string, VmView>();
     for (const v of vms) map.set(v.id, v);
-    for (const id of this.seriesMap.keys()) if (!map.has(id)) this.seriesMap.delete(id);
+    for (const id of this.seriesMap.keys()) if (!map.has(id)) this.forgetSeries(id);
     this.vmMap = map;
     this.vmList = [...vms].sort((a, b) => a.createdAt - b.createdAt || a.id.localeCompare(b.id));
     this.vmsLoaded = true;
@@ -159,7 +164,7 @@ export class TelemetryStore {
   removeVm(id: string): void {
     this.vmMap.delete(id);
     this.vmList = this.vmList.filter((v) => v.id !== id);
-    this.seriesMap.delete(id);
+    this.forgetSeries(id);
     this.touch();
   }
 
@@ -183,10 +188,13 @@ export class TelemetryStore {
     switch (e.type) {
       case 'epoch': {
         this.series(e.vmId).add(e);
+        const held = this.backfilling.get(e.vmId);
+        if (held && held.length < BACKFILL_HOLD) held.push(e);
         if (vm)
           this.replace({
             ...vm,
             overheadPct: e.overheadPct,
+            overheadCalibratedPct: e.overheadCalibratedPct,
             progress: { ...vm.progress, rate: e.progressRate },
             storeBytes: e.storeBytes,
             checkpointsRetained: e.checkpointsRetained,
@@ -228,10 +236,43 @@ export class TelemetryStore {
     this.touch();
   }
 
+  /**
+   * Charts drawn mid-run (a reload, a VM opened late) start from the
+   * server's recent epochs (GET /api/vms/:id/epochs), not from empty:
+   * beginBackfill before asking, backfill with the answer. The series is
+   * rebuilt from the answer, then the live epochs that came meanwhile and
+   * are newer than its last. Once per VM.
+   */
+  beginBackfill(vmId: string): boolean {
+    if (this.backfilled.has(vmId) || this.backfilling.has(vmId)) return false;
+    this.backfilling.set(vmId, []);
+    return true;
+  }
+
+  backfill(vmId: string, recent: readonly EpochEvent[] | null): void {
+    const held = this.backfilling.get(vmId);
+    this.backfilling.delete(vmId);
+    this.backfilled.add(vmId);
+    if (!held || !recent || recent.length === 0) return; // the live series stays as it is
+    const last = recent[recent.length - 1]!;
+    const newer = (e: EpochEvent) => e.time > last.time || (e.time === last.time && e.seq > last.seq);
+    const rebuilt = new VmSeries();
+    for (const e of recent) rebuilt.add(e);
+    for (const e of held) if (newer(e)) rebuilt.add(e);
+    this.seriesMap.set(vmId, rebuilt);
+    this.touch();
+  }
+
   /** Seeds a VM's console from the REST history (live lines follow). */
   setConsole(vmId: string, lines: readonly string[]): void {
     this.consoleLines.set(vmId, lines.slice(-CONSOLE_LINES));
     this.touch();
+  }
+
+  private forgetSeries(id: string): void {
+    this.seriesMap.delete(id);
+    this.backfilling.delete(id);
+    this.backfilled.delete(id);
   }
 
   private replace(vm: VmView): void {

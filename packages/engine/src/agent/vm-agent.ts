@@ -16,6 +16,7 @@ import { processIdentity } from '../process-identity.js';
 import { AutoTuner } from './auto-tune.js';
 import { ConsoleGate } from './console-gate.js';
 import { FaultTracker } from './fault-tracker.js';
+import { LostTimeMeter } from './lost-time-meter.js';
 import { ProgressMeter } from './progress-meter.js';
 import { chooseRecoveryTarget, explainNoTarget, RecoveryEpisodes, type TargetConstraints } from './recovery.js';
 
@@ -55,6 +56,10 @@ export class VmAgent extends EventEmitter<VmAgentEvents> {
   /** Workloads move through phases of different speed: overhead compares rates over a longer window. */
   readonly #overheadMeter = new ProgressMeter(overheadWindowMs);
   #calibratedRate: number | null = null;
+  /** Calibrated rate / current rate - 1: secondary, as it swings with the guest's own speed. */
+  #overheadCalibratedPct: number | null = null;
+  /** What an operator reads as the overhead: time lost to checkpointing (lost-time-meter.ts). */
+  readonly #lostTime = new LostTimeMeter();
   #overheadPct: number | null = null;
   #epochs = 0;
   #lastEpoch: EpochRecord | null = null;
@@ -145,6 +150,7 @@ export class VmAgent extends EventEmitter<VmAgentEvents> {
       progress: { ...progress, rate: this.#meter.rate },
       calibratedRate: this.#calibratedRate,
       overheadPct: this.#overheadPct,
+      overheadCalibratedPct: this.#overheadCalibratedPct,
       lastCheckpointTime: checkpoints.at(-1)?.time ?? this.#lastCheckpointTime,
       checkpointsRetained: checkpoints.length,
       storeBytes: this.#lastEpoch?.storeBytes ?? checkpoints.reduce((sum, c) => sum + c.bytes, 0),
@@ -351,8 +357,10 @@ export class VmAgent extends EventEmitter<VmAgentEvents> {
     const rate = this.#meter.rate;
     const sustainedRate = this.#overheadMeter.rate;
     if (this.#calibratedRate && sustainedRate > 0 && this.#overheadMeter.spanMs >= 1000) {
-      this.#overheadPct = (this.#calibratedRate / sustainedRate - 1) * 100;
+      this.#overheadCalibratedPct = (this.#calibratedRate / sustainedRate - 1) * 100;
     }
+    this.#lostTime.observe(epoch.time, nsToUs(epoch.pauseNs + epoch.faultNsEstimate));
+    this.#overheadPct = this.#lostTime.overheadPct;
     const intervalMs = this.#applied?.intervalMs ?? this.#settings.intervalMs;
     this.#tuner.observeEpoch({ time: epoch.time, intervalMs, dirtyPages: epoch.dirtyPages, pauseUs: nsToUs(epoch.pauseNs), faultUs: nsToUs(epoch.faultNsEstimate) });
     const event: EpochEvent = {
@@ -379,6 +387,7 @@ export class VmAgent extends EventEmitter<VmAgentEvents> {
       checkpointsRetained: epoch.retained,
       progressRate: rate,
       overheadPct: this.#overheadPct,
+      overheadCalibratedPct: this.#overheadCalibratedPct,
       coalesced: epoch.coalesced,
     };
     this.#emit(event);

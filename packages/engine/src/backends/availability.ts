@@ -5,6 +5,8 @@ import { accessSync, constants, existsSync } from 'node:fs';
 import { guestImagePath } from '@uckpt/guest';
 import type { BackendName } from '../config.js';
 
+/** What the KVM rig (e2e/kvm-rig) emulates KVM with. */
+const qemuPath = '/usr/bin/qemu-system-x86_64';
 const xenPrivcmd = ['/dev/xen/privcmd', '/proc/xen/privcmd'];
 
 /** Why this host cannot run `backend`, with the remedy; null when it can. */
@@ -26,7 +28,7 @@ function kvmUnavailable(): string | null {
     accessSync('/dev/kvm', constants.R_OK | constants.W_OK);
   } catch (error) {
     return (error as NodeJS.ErrnoException).code === 'ENOENT'
-      ? 'this host has no /dev/kvm: load kvm-intel or kvm-amd, or enable nested virtualization'
+      ? `this host has no /dev/kvm: load kvm-intel or kvm-amd, or enable nested virtualization; or run the service in the KVM rig, which emulates one (uckpt serve --hypervisor kvm-rig${existsSync(qemuPath) ? '' : ', after apt-get install qemu-system-x86'})`
       : 'no permission to open /dev/kvm: run as root or add this user to the kvm group';
   }
   return existsSync(guestImagePath) ? null : `${guestImagePath} is missing: build it with \`bash scripts/setup.sh\``;

@@ -1,0 +1,55 @@
+// `uckpt serve --hypervisor kvm-rig`: the same service, run inside the KVM
+// rig (e2e/kvm-rig: Debian's kernel under QEMU's software emulation, with
+// kvm_amd on its emulated SVM) for a host without /dev/kvm. The dashboard
+// and API are forwarded to the address the user asked for on the host, and
+// the state directory is the host's, shared into the rig, so that nothing
+// is lost between runs. Ctrl-C stops the service in the rig, then the rig.
+import { spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+
+const repoRoot = fileURLToPath(new URL('../../../../', import.meta.url));
+export const rigScript = `${repoRoot}e2e/kvm-rig/rig.sh`;
+const cliPath = fileURLToPath(new URL('../main.js', import.meta.url));
+/** The rig's address on QEMU's user-mode network, where forwarded ports arrive. */
+export const rigGuestAddress = '10.0.2.15';
+
+export type Hypervisor = 'kvm' | 'kvm-rig' | 'auto';
+
+/** Why the KVM rig cannot run on this host; null when it can. */
+export function rigUnavailable(): string | null {
+  if (!existsSync(rigScript)) return `${rigScript} is missing (the KVM rig ships with the repository)`;
+  if (!existsSync('/usr/bin/qemu-system-x86_64')) return 'no qemu-system-x86_64 to emulate KVM with (apt-get install qemu-system-x86)';
+  return null;
+}
+
+export interface RigServe {
+  port: number;
+  stateDir: string;
+  /** `serve`'s own arguments, without --host and --hypervisor: passed on to the service in the rig. */
+  serveArgs: string[];
+  log: (message: string) => void;
+}
+
+/** Runs the service in the rig until it stops; resolves to its exit code. */
+export function serveInRig({ port, stateDir, serveArgs, log }: RigServe): Promise<number> {
+  const inRig = [process.execPath, cliPath, 'serve', ...serveArgs, '--host', rigGuestAddress, '--port', String(port), '--state-dir', stateDir, '--hypervisor', 'kvm'];
+  const rigArgs = [rigScript, '--timeout', '0', '--cwd', repoRoot, '--forward', `${port}:${port}`, '--share', stateDir];
+  // The tokens the operator set travel into the rig's environment, not its command line.
+  for (const name of ['UCKPT_OPERATOR_TOKEN', 'UCKPT_VIEWER_TOKEN']) {
+    const value = process.env[name];
+    if (value) rigArgs.push('--env', `${name}=${value}`);
+  }
+  log(`this host has no /dev/kvm: starting the service inside the KVM rig (KVM under QEMU's software emulation; timings are not representative), forwarded to 127.0.0.1:${port}`);
+  const rig = spawn('bash', [...rigArgs, '--', ...inRig], { stdio: ['ignore', 'inherit', 'inherit'] });
+  // The rig's script stops the service in the rig, then the rig, on SIGTERM (a
+  // Ctrl-C at the terminal reaches it directly as well: once is enough).
+  for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.on(signal, () => rig.kill('SIGTERM'));
+  return new Promise((resolve) => {
+    rig.on('error', (error) => {
+      log(`the KVM rig could not start: ${error.message}`);
+      resolve(1);
+    });
+    rig.on('exit', (code, signal) => resolve(code ?? (signal ? 128 + 15 : 1)));
+  });
+}

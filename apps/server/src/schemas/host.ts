@@ -1,0 +1,24 @@
+import { Type } from 'typebox';
+
+const Reason = Type.Union([Type.String(), Type.Null()]);
+
+export const HostView = Type.Object(
+  {
+    hypervisor: Type.Union([Type.Literal('kvm'), Type.Literal('xen'), Type.Null()], {
+      description: 'The hypervisor this service protects VMs on; null when the host has none',
+    }),
+    version: Type.Union([Type.String(), Type.Null()], { description: "The hypervisor's version (for KVM, the kernel release)" }),
+    kvmFlavor: Type.Union([Type.Literal('pvm'), Type.Literal('hardware'), Type.Literal('unknown'), Type.Null()], {
+      description: 'How KVM is provided: pvm (kvm_pvm, software virtualization) or hardware (VMX/SVM, kvm_intel or kvm_amd)',
+    }),
+    emulated: Type.Boolean({
+      description: "KVM runs nested under software emulation (the KVM rig): checkpoints work, but timings and overhead are not representative",
+    }),
+    backends: Type.Object(
+      { kvm: Reason, xen: Reason },
+      { description: 'Per backend: null when this host can run it, else why not and what to do' },
+    ),
+    lacks: Type.Array(Type.String(), { description: 'What the host lacks for protecting VMs, with remedies; empty when nothing' }),
+  },
+  { $id: 'Host' },
+);
