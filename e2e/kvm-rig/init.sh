@@ -45,10 +45,11 @@ mount -t tmpfs -o mode=1777 tmpfs /host/dev/shm
 mount --bind /rigout /host/run/rig
 [ -f /host/run/rig/run.sh ] || fail "no run.sh in the rigout share"
 # Host directories shared writable (rig.sh --share): "TAG PATH" lines, mounted at PATH.
+# cache=mmap: shared writable mappings work there (SQLite's WAL index needs them).
 if [ -f /rigout/shares ]; then
     while read -r tag path; do
         mkdir -p "/host$path" 2>/dev/null
-        mount -t 9p -o "$opts,rw,cache=none" "$tag" "/host$path" || fail "cannot mount the share $tag at $path"
+        mount -t 9p -o "$opts,rw,cache=mmap" "$tag" "/host$path" || fail "cannot mount the share $tag at $path"
     done </rigout/shares
 fi
 log "host root mounted at $(up) s"

@@ -38,7 +38,9 @@ trap 'rm -f "$script"' EXIT
     echo 'set -u; rc=0'
     echo 'export UCKPT_KVM_REQUIRED=1 CI=${CI:-}'
     if [[ " ${parts[*]} " == *" vitest "* ]]; then
-        printf 'node_modules/.bin/vitest run --reporter=verbose --maxWorkers=1'
+        # One worker for every file (--no-isolate): each new process would load vitest
+        # and the code under test again, over 9p and under emulation: 10-20 s each.
+        printf 'node_modules/.bin/vitest run --reporter=verbose --maxWorkers=1 --no-isolate --testTimeout=400000 --hookTimeout=240000'
         printf ' %q' "${files[@]}"
         echo ' || rc=$?'
     fi

@@ -10,6 +10,7 @@ commands:
   serve                       the service: REST API, telemetry, dashboard, one agent per protected VM
       [--host H] [--port P] [--state-dir DIR] [--demo] [--allow-host NAME]... [--allow-fault-injection]
       [--hypervisor auto|kvm|kvm-rig]  (auto: KVM here, else in the KVM rig where this host has no /dev/kvm)
+      [--sockets-dir DIR]  (the agents' sockets, default STATE_DIR/agents; a local file system)
       [--max-vms 32] [--memory-budget-mib N (default 80% of the host's memory)]
       [--rate-limit-mutations-per-minute 120] [--rate-limit-reads-per-minute 1200]  (per token, or per address without one)
   inject --vm ID --kind K      inject a fault into a VM through the server (for testing detectors and recovery)

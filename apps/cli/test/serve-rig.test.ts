@@ -52,7 +52,7 @@ describe.runIf(existsSync(qemu))('uckpt serve --demo --hypervisor kvm-rig', () =
     expect(await exited).toBe(0);
     expect(output).toMatch(/SIGTERM: shutting down and stopping every VM/);
     expect(existsSync(path.join(stateDir, 'uckpt.db'))).toBe(true);
-    expect(readFileSync(path.join(stateDir, 'server.log'), 'utf8')).toMatch(/inside the KVM rig: reachable only through the host's 127\.0\.0\.1/);
+    expect(readFileSync(path.join(stateDir, 'server.log'), 'utf8')).toMatch(/inside the KVM rig \(http:\/\/10\.0\.2\.15:\d+\): reachable only through the host's 127\.0\.0\.1/);
     rmSync(stateDir, { recursive: true, force: true });
   });
 });

@@ -109,7 +109,7 @@ describeKvm('uckpt serve as a process', () => {
   it('marks a VM failed with the reason when its agent dies, and stays up', async () => {
     const { json } = await api('GET', '/api/vms');
     const looping = json.vms.find((vm: { name: string }) => vm.name === 'looping');
-    const { Store } = await import('../src/store/index.js');
+    const { Store } = await import('../../server/src/store/index.js');
     const store = new Store(stateDir);
     const pid = store.getVm(looping.id)?.agentPid;
     store.close();
@@ -128,7 +128,7 @@ describeKvm('uckpt serve as a process', () => {
   });
 
   it('stops every agent when stopped on purpose', async () => {
-    const { Store } = await import('../src/store/index.js');
+    const { Store } = await import('../../server/src/store/index.js');
     const store = new Store(stateDir);
     const pids = store.listVms().filter((vm) => vm.state !== 'failed').map((vm) => vm.agentPid).filter((pid): pid is number => !!pid);
     expect(pids.length).toBe(1);

@@ -19,7 +19,9 @@ export const asViewer = { authorization: `Bearer ${viewerToken}` };
 export const tokenEnv = { UCKPT_OPERATOR_TOKEN: operatorToken, UCKPT_VIEWER_TOKEN: viewerToken };
 
 // The tests that run KVM VMs: one gate for every package (skipped here without /dev/kvm, run in the KVM rig).
-export { describeKvm, hasKvm, itKvm } from '../../../packages/native-kvm/test/kvm-gate.js';
+import { slowdown } from '../../../packages/native-kvm/test/kvm-gate.js';
+
+export { describeKvm, emulated, hasKvm, itKvm, slowdown } from '../../../packages/native-kvm/test/kvm-gate.js';
 
 export interface TestServer {
   app: FastifyInstance;
@@ -58,8 +60,9 @@ export async function startServer(options: Partial<AppOptions> & { stateDir?: st
   };
 }
 
+/** Polls `probe` until it is truthy; throws naming `what` after `timeoutMs` (scaled by `slowdown` under emulation). */
 export async function until<T>(probe: () => T | Promise<T>, what: string, timeoutMs = 15_000): Promise<NonNullable<T>> {
-  const deadline = Date.now() + timeoutMs;
+  const deadline = Date.now() + timeoutMs * slowdown;
   for (;;) {
     const value = await probe();
     if (value) return value as NonNullable<T>;

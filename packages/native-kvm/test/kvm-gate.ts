@@ -27,3 +27,13 @@ if (!hasKvm) {
 
 export const describeKvm = describe.skipIf(!hasKvm);
 export const itKvm = it.skipIf(!hasKvm);
+
+/**
+ * KVM itself runs under software emulation here (the KVM rig, e2e/kvm-rig):
+ * compute is a few times slower than on a real host, every exit and fault
+ * 10-40x dearer, and each process starts slowly (kvm-rig.md).
+ */
+export const emulated = process.env.UCKPT_KVM_RIG === '1';
+
+/** How much longer waits for processes and VMs may take here: 4x under emulation. */
+export const slowdown = emulated ? 4 : 1;

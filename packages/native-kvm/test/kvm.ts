@@ -2,15 +2,9 @@
 import { findWorkload, guestImagePath } from '@uckpt/guest';
 import type { CheckpointConfig } from '@uckpt/native-core';
 import { Vm, type VmOptions } from '../lib/index.js';
+import { emulated, slowdown } from './kvm-gate.js';
 
-export { describeKvm, hasKvm, itKvm } from './kvm-gate.js';
-
-/**
- * KVM itself runs under software emulation here (the KVM rig, e2e/kvm-rig):
- * compute is a few times slower than on a real host, every exit and fault
- * 10-40x dearer (kvm-rig.md).
- */
-export const emulated = process.env.UCKPT_KVM_RIG === '1';
+export { describeKvm, emulated, hasKvm, itKvm } from './kvm-gate.js';
 
 /**
  * How many rollbacks (or epochs) a test asks for here: `n` on a real host,
@@ -25,9 +19,9 @@ export { seededRandom } from '@uckpt/native-core';
 
 export const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
-/** Polls `condition` every 5 ms; throws naming `what` after `timeoutMs`. */
+/** Polls `condition` every 5 ms; throws naming `what` after `timeoutMs` (times `slowdown` under emulation). */
 export async function until(condition: () => boolean, what: string, timeoutMs = 10_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
+  const deadline = Date.now() + timeoutMs * slowdown;
   while (!condition()) {
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
     await sleep(5);
@@ -57,9 +51,10 @@ const sized = new Map<string, Promise<number>>();
  * software SVM, e2e/kvm-rig) compute is a few times slower but every fault
  * and exit 10-40x dearer, the guest does far less in an epoch, and the same
  * sizes spanned thousands of epochs: the tests ran past their timeouts.
- * Whole runs under the same checkpointing are counted at a few sizes, a
- * quarter of the last while none fits, then halfway (on a log scale) between
- * one that fits and one too big: the epochs of a run grow faster than its
+ * Whole runs under the same checkpointing are counted at a few sizes: from
+ * the given size down (a quarter of the last while none fits), or under
+ * emulation from 1 up (doubling while all fit), then halfway (on a log
+ * scale) between one that fits and one too big: the epochs of a run grow faster than its
  * size (graph in the rig: 5-30 epochs at size 24, 35-111 at 32, 221-251 at
  * 40, 600-1070 at 64, as many again at the same size). Memoized
  * per run and configuration, apart from the retention, which changes little
@@ -70,10 +65,12 @@ export function sizeForEpochs(run: SizedRun, checkpointing: CheckpointConfig, ep
   let found = sized.get(key);
   if (!found) {
     found = (async () => {
-      let size = run.size;
+      // Under emulation the given sizes run far too long: start from the
+      // smallest and grow, which costs about twice the run finally chosen.
+      let size = emulated ? 1 : run.size;
       let fits = 0; // the largest size seen to fit
       let tooBig = Infinity; // the smallest seen not to
-      for (let round = 0; round < 6; round++) {
+      for (let round = 0; round < 8; round++) {
         const perRun = await epochsPerRun({ ...run, size }, checkpointing, epochs);
         if (perRun <= epochs) {
           fits = size;
@@ -81,7 +78,10 @@ export function sizeForEpochs(run: SizedRun, checkpointing: CheckpointConfig, ep
         } else {
           tooBig = size;
         }
-        const next = fits === 0 ? Math.max(1, Math.floor(size / 4)) : Math.round(Math.sqrt(fits * tooBig));
+        const next =
+          tooBig === Infinity ? Math.min(run.size, size * 2)
+          : fits === 0 ? Math.max(1, Math.floor(size / 4))
+          : Math.round(Math.sqrt(fits * tooBig));
         if (next <= fits || next >= tooBig) break;
         size = next;
       }

@@ -6,13 +6,18 @@
 // is lost between runs. Ctrl-C stops the service in the rig, then the rig.
 import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
+import { createServer } from 'node:net';
 import { fileURLToPath } from 'node:url';
+import { UsageError } from '../usage-error.js';
 
 const repoRoot = fileURLToPath(new URL('../../../../', import.meta.url));
 export const rigScript = `${repoRoot}e2e/kvm-rig/rig.sh`;
 const cliPath = fileURLToPath(new URL('../main.js', import.meta.url));
 /** The rig's address on QEMU's user-mode network, where forwarded ports arrive. */
 export const rigGuestAddress = '10.0.2.15';
+
+/** A tmpfs of the rig's own (rig.sh mounts a fresh /run). */
+const rigSocketsDir = '/run/uckpt-agents';
 
 export type Hypervisor = 'kvm' | 'kvm-rig' | 'auto';
 
@@ -31,9 +36,23 @@ export interface RigServe {
   log: (message: string) => void;
 }
 
+/** Throws a clear error when the port is taken on the host's loopback: QEMU would only fail to forward it. */
+async function checkPortFree(port: number): Promise<void> {
+  await new Promise<void>((resolve, reject) => {
+    const probe = createServer();
+    probe.once('error', (error: NodeJS.ErrnoException) =>
+      reject(error.code === 'EADDRINUSE' ? new UsageError(`127.0.0.1:${port} is in use (another uckpt serve?): choose another --port`) : error),
+    );
+    probe.listen(port, '127.0.0.1', () => probe.close(() => resolve()));
+  });
+}
+
 /** Runs the service in the rig until it stops; resolves to its exit code. */
-export function serveInRig({ port, stateDir, serveArgs, log }: RigServe): Promise<number> {
-  const inRig = [process.execPath, cliPath, 'serve', ...serveArgs, '--host', rigGuestAddress, '--port', String(port), '--state-dir', stateDir, '--hypervisor', 'kvm'];
+export async function serveInRig({ port, stateDir, serveArgs, log }: RigServe): Promise<number> {
+  await checkPortFree(port);
+  // The agents' sockets on the rig's own tmpfs: Unix sockets do not work on the share.
+  const inRig = [process.execPath, cliPath, 'serve', ...serveArgs, '--host', rigGuestAddress, '--port', String(port), '--state-dir', stateDir,
+    '--sockets-dir', rigSocketsDir, '--hypervisor', 'kvm'];
   const rigArgs = [rigScript, '--timeout', '0', '--cwd', repoRoot, '--forward', `${port}:${port}`, '--share', stateDir];
   // The tokens the operator set travel into the rig's environment, not its command line.
   for (const name of ['UCKPT_OPERATOR_TOKEN', 'UCKPT_VIEWER_TOKEN']) {

@@ -32,6 +32,7 @@ export async function serveCommand(args: string[]): Promise<number> {
       host: { type: 'string' },
       port: { type: 'string' },
       'state-dir': { type: 'string' },
+      'sockets-dir': { type: 'string' },
       demo: { type: 'boolean' },
       'calibration-ms': { type: 'string' },
       'allow-host': { type: 'string', multiple: true },
@@ -64,12 +65,14 @@ export async function serveCommand(args: string[]): Promise<number> {
   }
   const faultInjection = Boolean(values['allow-fault-injection'] || values.demo);
   const stateDir = path.resolve(values['state-dir'] ?? defaultStateDir());
+  const socketsDir = values['sockets-dir'] === undefined ? undefined : path.resolve(values['sockets-dir']);
   const hypervisor = choiceOption<Hypervisor>('hypervisor', values.hypervisor, ['kvm', 'kvm-rig', 'auto'], 'auto');
 
   // Everything the server creates (database, tokens, sockets, logs) is its user's alone.
   process.umask(0o077);
   if (hypervisor === 'kvm-rig' || (hypervisor === 'auto' && wantsRig())) {
     if (!['127.0.0.1', 'localhost'].includes(host)) throw new UsageError('in the KVM rig the service is forwarded to 127.0.0.1 only: drop --host, or run on a host with /dev/kvm');
+    if (port === 0) throw new UsageError('in the KVM rig the port is forwarded from the host: give a fixed --port, not 0');
     const why = rigUnavailable();
     if (why) throw new UsageError(`--hypervisor kvm-rig: ${why}`);
     // The service in the rig uses the state directory through a share, where
@@ -82,7 +85,7 @@ export async function serveCommand(args: string[]): Promise<number> {
       if (error instanceof UnsafeStateError) throw new UsageError(error.message);
       throw error;
     }
-    const serveArgs = withoutOptions(args, tokens, ['host', 'port', 'state-dir', 'hypervisor']);
+    const serveArgs = withoutOptions(args, tokens, ['host', 'port', 'state-dir', 'sockets-dir', 'hypervisor']);
     try {
       return await serveInRig({ port, stateDir, serveArgs, log: (message) => process.stderr.write(`uckpt serve: ${message}\n`) });
     } finally {
@@ -93,7 +96,7 @@ export async function serveCommand(args: string[]): Promise<number> {
   const logger = serverLogger(stateDir);
   const log = (message: string) => logger.info(message);
   try {
-    service = await Service.open({ stateDir, log, calibrationMs, capacity: { maxVms, memoryBudgetMiB } });
+    service = await Service.open({ stateDir, ...(socketsDir ? { socketsDir } : {}), log, calibrationMs, capacity: { maxVms, memoryBudgetMiB } });
   } catch (error) {
     if (error instanceof UnsafeStateError) throw new UsageError(error.message);
     throw error;
@@ -126,17 +129,27 @@ export async function serveCommand(args: string[]): Promise<number> {
   onSignal('SIGTERM', true);
   onSignal('SIGHUP', false);
 
-  const address = await app.listen({ host, port });
+  const listened = await app.listen({ host, port });
+  const inRig = process.env.UCKPT_KVM_RIG === '1' && host === rigGuestAddress;
+  // In the KVM rig the address to open is the host's, where the rig forwards the port.
+  const address = inRig ? `http://127.0.0.1:${port}` : listened;
   log(`listening on ${address} (dashboard ${address}/, API ${address}/api, docs ${address}/docs); state in ${stateDir}`);
-  if (process.env.UCKPT_KVM_RIG === '1' && host === rigGuestAddress) {
-    log(`inside the KVM rig: reachable only through the host's 127.0.0.1:${port}`);
+  if (inRig) {
+    log(`inside the KVM rig (${listened}): reachable only through the host's 127.0.0.1:${port}`);
   } else if (host !== '127.0.0.1' && host !== '::1' && host !== 'localhost') {
     log(`warning: listening on ${host}, not loopback: put TLS in front of it, tokens travel in the clear`);
   }
   log(faultInjection ? `fault injection is on${values.demo && !values['allow-fault-injection'] ? ' (--demo)' : ''}: operators may inject faults into VMs` : 'fault injection is off (--allow-fault-injection turns it on, for testing)');
 
   if (values.demo) {
-    const existing = (await service.supervisor.list()).find((vm) => vm.name === demoVmName);
+    let existing = (await service.supervisor.list()).find((vm) => vm.name === demoVmName);
+    // A demo that stopped with the last server (Ctrl-C stops the VMs) starts afresh.
+    if (existing && ['stopped', 'failed', 'finished'].includes(existing.state)) {
+      log(`demo VM ${existing.id} is ${existing.state}: replacing it`);
+      await service.supervisor.remove(existing.id);
+      service.vmsChanged(existing.id);
+      existing = undefined;
+    }
     if (existing) {
       log(`demo VM ${existing.id} is ${existing.state}`);
     } else {

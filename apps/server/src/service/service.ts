@@ -15,6 +15,8 @@ import { loadTokens, type TokenRing, type TokenSource } from './tokens.js';
 
 export interface ServiceOptions {
   stateDir: string;
+  /** Where the agents' sockets are, when not in the state directory (see SupervisorOptions). */
+  socketsDir?: string;
   log: (message: string) => void;
   env?: NodeJS.ProcessEnv;
   /** Agents calibrate this long before protecting their VM (default 2000 ms). */
@@ -54,6 +56,7 @@ export class Service {
     this.#summarizer = new EpochSummarizer(this.store, { onError: (error) => this.#log(`epoch summary not stored: ${(error as Error).message}`) });
     this.supervisor = new Supervisor({
       stateDir: options.stateDir,
+      ...(options.socketsDir ? { socketsDir: options.socketsDir } : {}),
       store: this.store,
       onEvent: (event) => this.#route(event),
       log: options.log,

@@ -35,6 +35,12 @@ import { viewOf, type VmView } from './vm-view.js';
 
 export interface SupervisorOptions {
   stateDir: string;
+  /**
+   * Where the agents' sockets and locks are: STATE_DIR/agents unless given.
+   * It must be a local file system (Unix sockets do not work on a network
+   * share, such as the KVM rig's view of the host's state directory).
+   */
+  socketsDir?: string;
   store: Store;
   onEvent: (event: TelemetryEvent) => void;
   log: (message: string) => void;
@@ -66,14 +72,17 @@ const reconnectEveryMs = 2000;
 export class Supervisor {
   readonly #options: SupervisorOptions;
   readonly #agentsDir: string;
+  readonly #socketsDir: string;
   readonly #capacity: CapacityLimits;
   readonly #vms = new Map<string, ManagedVm>();
 
   constructor(options: SupervisorOptions) {
     this.#options = options;
     this.#agentsDir = path.join(options.stateDir, 'agents');
+    this.#socketsDir = options.socketsDir ?? this.#agentsDir;
     this.#capacity = { ...defaultCapacity, ...options.capacity };
     mkdirSync(this.#agentsDir, { recursive: true, mode: 0o700 });
+    mkdirSync(this.#socketsDir, { recursive: true, mode: 0o700 });
   }
 
   /** Re-attaches to every stored VM's agent, or re-creates the VM if its agent is gone. */
@@ -88,7 +97,7 @@ export class Supervisor {
     const live = [...this.#vms.values()].filter((managed) => !terminal.has(managed.record.state)).map((managed) => managed.record.spec);
     checkCapacity(live, spec, this.#capacity, (this.#options.hostMemory ?? hostMemory)());
     const id = newVmId();
-    const socketPath = agentSocketPath(this.#agentsDir, id);
+    const socketPath = agentSocketPath(this.#socketsDir, id);
     if (socketPath.length > unixSocketPathMax) {
       throw new EngineError('invalid-argument', `the state directory path is too long for a Unix socket (${socketPath})`);
     }
@@ -169,7 +178,7 @@ export class Supervisor {
   async #attachOrRecreate(record: VmRecord): Promise<void> {
     const managed: ManagedVm = { record, client: null, child: null, detaching: false, reconnect: null };
     this.#vms.set(record.id, managed);
-    const socketPath = record.agentSocket ?? agentSocketPath(this.#agentsDir, record.id);
+    const socketPath = record.agentSocket ?? agentSocketPath(this.#socketsDir, record.id);
     if (await this.#tryAttach(managed, socketPath)) return;
     if (InstanceLock.isHeld(agentLockPath(socketPath))) {
       this.#options.log(`VM ${record.id}: its agent holds the VM but does not answer; trying again every ${reconnectEveryMs / 1000} s`);
@@ -217,7 +226,7 @@ export class Supervisor {
 
   async #start(managed: ManagedVm): Promise<AgentStatus> {
     const { id, spec, settings } = managed.record;
-    const socketPath = managed.record.agentSocket ?? agentSocketPath(this.#agentsDir, id);
+    const socketPath = managed.record.agentSocket ?? agentSocketPath(this.#socketsDir, id);
     const startTimeoutMs = this.#options.startTimeoutMs ?? 30_000;
     if (InstanceLock.isHeld(agentLockPath(socketPath))) {
       throw new EngineError('conflict', `an agent already runs VM ${id} (its lock is held); it is not started twice`);
@@ -345,7 +354,7 @@ export class Supervisor {
     this.#vms.delete(id);
     // Files first, the row last: a server killed in between leaves a VM that a
     // later delete finishes, never files that no row points to any more.
-    const socketPath = agentSocket ?? agentSocketPath(this.#agentsDir, id);
+    const socketPath = agentSocket ?? agentSocketPath(this.#socketsDir, id);
     for (const file of [socketPath, ...InstanceLock.files(agentLockPath(socketPath)), path.join(this.#agentsDir, `${id}.log`)]) rmSync(file, { force: true });
     this.#options.store.deleteVm(id);
   }
