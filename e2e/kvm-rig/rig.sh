@@ -14,6 +14,7 @@
 #                 is mounted writable in the rig at $RIG_OUT (/run/rig) and gets console.log
 #                 (the kernel's serial console and rig-init), stdout, stderr, rc
 #   --env K=V     exported to CMD (repeatable)
+#   --pass-env K  K exported to CMD with its value here, kept off command lines (secrets)
 #   --share DIR   host directory mounted writable at the same path in the rig, so what CMD
 #                 writes there reaches the host (repeatable; created if missing)
 #   --forward H:G TCP port H on the host's 127.0.0.1 reaches port G in the rig (repeatable;
@@ -31,13 +32,14 @@ set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
 timeout=600 cwd=$PWD out="" verbose=0 envs=() shares=() forwards=()
-usage() { sed -n '2,27p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 125; }
+usage() { sed -n '2,30p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 125; }
 while (($#)); do
     case $1 in
         --timeout) timeout=$2; shift 2 ;;
         --cwd) cwd=$2; shift 2 ;;
         --out) out=$2; shift 2 ;;
         --env) envs+=("$2"); shift 2 ;;
+        --pass-env) [[ -v $2 ]] || { echo "rig: --pass-env $2: not set" >&2; exit 125; }; envs+=("$2=${!2}"); shift 2 ;;
         --share) shares+=("$2"); shift 2 ;;
         --forward) forwards+=("$2"); shift 2 ;;
         --verbose) verbose=1; shift ;;

@@ -4,7 +4,7 @@
 // loopback, the state directory on the host. Runs wherever QEMU is (on a host
 // with /dev/kvm too: the flag chooses the rig explicitly).
 import { spawn } from 'node:child_process';
-import { existsSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -20,6 +20,12 @@ function freePort(): Promise<number> {
       probe.close(() => resolve(port));
     });
   });
+}
+
+function childrenOf(pid: number): number[] {
+  return readdirSync(`/proc/${pid}/task`).flatMap((task) =>
+    readFileSync(`/proc/${pid}/task/${task}/children`, 'utf8').split(' ').filter(Boolean).map(Number),
+  );
 }
 
 describe.runIf(existsSync(qemu))('uckpt serve --demo --hypervisor kvm-rig', () => {
@@ -45,6 +51,10 @@ describe.runIf(existsSync(qemu))('uckpt serve --demo --hypervisor kvm-rig', () =
       const demo = await until(async () => (await get('/api/vms'))?.vms.find((vm: { name: string; epochs: number }) => vm.name === 'demo' && vm.epochs > 5), 'the demo VM to checkpoint', 90_000);
       expect(demo.backend).toBe('kvm');
       expect(output).toMatch(/starting the service inside the KVM rig/);
+      // The tokens reach the rig by name, never on a command line that any local user can read.
+      const rigScript = childrenOf(child.pid!).find((pid) => readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes('rig.sh'));
+      expect(rigScript).toBeDefined();
+      expect(readFileSync(`/proc/${rigScript}/cmdline`, 'utf8')).not.toContain(operatorToken);
     } finally {
       child.kill('SIGINT');
     }

@@ -7,7 +7,7 @@ import { expect, it } from 'vitest';
 import { findWorkload, guestImagePath, runOnHost } from '@uckpt/guest';
 import type { CheckpointMode, PredictorName } from '@uckpt/native-core';
 import { Vm, runInVm } from '../lib/index.js';
-import { describeKvm, emulated, scaled, sizeForEpochs, sleep, until } from './kvm.js';
+import { describeKvm, emulated, scaled, sizeForEpochs, sleep, slowdown, until } from './kvm.js';
 
 // Sizes that run for about a second in the VM: enough epochs for 50
 // rollbacks, and a suite that stays quick. They are the most a run does:
@@ -46,6 +46,8 @@ const smallForCow: Record<string, { size: number; param?: number; intervalMs?: n
 // (sizeForEpochs): fewer under emulation, enough for its fewer rollbacks.
 const RUN_EPOCHS = emulated ? 120 : 300;
 const ROLLBACKS = scaled(50);
+/** Under emulation: the workload that runs beside hashtable in each mode. */
+const emulatedPartner: Record<CheckpointMode, string> = { 'stop-and-copy': 'graph', cow: 'dirtier' };
 
 const MAILBOX_PFN = 1; // written at every progress tick: in every undo log
 
@@ -113,9 +115,10 @@ describeKvm.each(modes)('checkpoints and rollback (%s)', (mode) => {
   for (const [variant, { retention, predictor, sizes, precopy }] of variants.entries()) {
     const predicting = (predictor === 'off' ? '' : `, ${predictor} predictor`) + (precopy === false ? ', not copying ahead' : '');
     for (const [workload, { intervalMs: given = 10, ...run }] of Object.entries(sizes)) {
-      // Under emulation every workload runs once per mode and the variants
-      // run on hashtable alone: the whole matrix would take over an hour there.
-      if (emulated && variant > 0 && workload !== 'hashtable') continue;
+      // Under emulation the variants run on hashtable, and one other workload
+      // per mode beside it: the whole matrix would take over an hour there
+      // (every workload runs in every mode on a host with KVM).
+      if (emulated && workload !== 'hashtable' && (variant > 0 || workload !== emulatedPartner[mode])) continue;
       // A copy-on-write fault costs 10-40x more under emulation: at 10 ms the
       // faults of an epoch can outlast it, and the guest barely progresses
       // (compress did not finish in 3 minutes). Longer epochs let it run.
@@ -198,7 +201,9 @@ describeKvm.each(modes)('checkpoints and rollback (%s)', (mode) => {
     // (about a second) for the steps below.
     const vm = startVm(run.workload, { ...run, repeat: 4 }, 64);
     try {
-      vm.enableCheckpointing({ intervalMs: 20, retention: 8, mode });
+      // Longer epochs under emulation, so that the guest still writes its
+      // mailbox in most of them (it does so every few ms of its work).
+      vm.enableCheckpointing({ intervalMs: 20 * slowdown, retention: 8, mode });
       await epochsPass(vm, 5);
       vm.pause(); // timed epochs stop: the ring holds still
       const ring = vm.listCheckpoints();
@@ -411,7 +416,10 @@ describeKvm('copying ahead (stop-and-copy)', () => {
           await expectExactRollback(vm, checkpoint);
         }
         expect(vm.stats().precopy).toBe(true);
-        expect(ahead).toBeGreaterThan(inPause); // most of each epoch's pages were copied while the guest ran
+        // Most of each epoch's pages were copied while the guest ran: where the
+        // copier has a CPU of its own. In the rig one emulated CPU runs both.
+        if (!emulated) expect(ahead).toBeGreaterThan(inPause);
+        expect(ahead).toBeGreaterThan(0);
       } finally {
         vm.destroy();
       }
@@ -442,7 +450,8 @@ describeKvm('copying ahead (stop-and-copy)', () => {
         const last = epochs.slice(-20);
         const written = last.reduce((sum, e) => sum + e.truePositives + e.misses, 0);
         const hot = last.reduce((sum, e) => sum + e.truePositives, 0);
-        expect(written / last.length).toBeGreaterThan(10_000);
+        // Thousands of pages an epoch (far fewer under emulation, where the guest writes slower).
+        expect(written / last.length).toBeGreaterThan(emulated ? 100 : 10_000);
         expect(hot / written, `recall with faultNs ${faultNs ?? 'calibrated'}, ${others.length} busy processes beside`).toBeGreaterThan(0.5);
         // Each page written again an epoch after its last write: kept hot, it need cost nothing.
         const leastTrackingNs = last.reduce((sum, e) => sum + e.leastTrackingNs, 0) / last.length;
@@ -615,7 +624,7 @@ describeKvm('copy-on-write', () => {
         await sleep(20);
         const work = () => vm.mailbox().runsDone * 1e9 + vm.mailbox().progress;
         const before = work();
-        await sleep(300);
+        await sleep(300 * slowdown);
         expect(work()).toBeGreaterThan(before); // the guest runs on, unprotected
         vm.writeMemory(40 << 20, Buffer.alloc(4096, 1)); // and so can the VMM
       }

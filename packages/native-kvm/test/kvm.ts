@@ -4,7 +4,7 @@ import type { CheckpointConfig } from '@uckpt/native-core';
 import { Vm, type VmOptions } from '../lib/index.js';
 import { emulated, slowdown } from './kvm-gate.js';
 
-export { describeKvm, emulated, hasKvm, itKvm } from './kvm-gate.js';
+export { describeKvm, emulated, hasKvm, itKvm, slowdown } from './kvm-gate.js';
 
 /**
  * How many rollbacks (or epochs) a test asks for here: `n` on a real host,

@@ -8,6 +8,8 @@ import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { fileURLToPath } from 'node:url';
+import { backendUnavailable } from '@uckpt/engine';
+import { lockStateDir, prepareStateDir, UnsafeStateError } from '@uckpt/server';
 import { UsageError } from '../usage-error.js';
 
 const repoRoot = fileURLToPath(new URL('../../../../', import.meta.url));
@@ -28,7 +30,18 @@ export function rigUnavailable(): string | null {
   return null;
 }
 
+/**
+ * `--hypervisor auto`: the KVM rig where this host has no usable KVM (and no
+ * Xen) but can emulate one; else the service runs here, where a host without
+ * any hypervisor still serves the dashboard, which says what to install.
+ */
+export function wantsRig(): boolean {
+  if (process.env.UCKPT_KVM_RIG === '1') return false;
+  return backendUnavailable('kvm') !== null && backendUnavailable('xen') !== null && rigUnavailable() === null;
+}
+
 export interface RigServe {
+  host: string;
   port: number;
   stateDir: string;
   /** `serve`'s own arguments, without --host and --hypervisor: passed on to the service in the rig. */
@@ -48,17 +61,36 @@ async function checkPortFree(port: number): Promise<void> {
 }
 
 /** Runs the service in the rig until it stops; resolves to its exit code. */
-export async function serveInRig({ port, stateDir, serveArgs, log }: RigServe): Promise<number> {
+export async function serveInRig({ host, port, stateDir, serveArgs, log }: RigServe): Promise<number> {
+  if (!['127.0.0.1', 'localhost'].includes(host)) throw new UsageError('in the KVM rig the service is forwarded to 127.0.0.1 only: drop --host, or run on a host with /dev/kvm');
+  if (port === 0) throw new UsageError('in the KVM rig the port is forwarded from the host: give a fixed --port, not 0');
+  const why = rigUnavailable();
+  if (why) throw new UsageError(`--hypervisor kvm-rig: ${why}`);
   await checkPortFree(port);
+  // The service in the rig uses the state directory through a share, where
+  // locks do not reach the host: checked and held here, for the rig's life.
+  let lock: { release(): void };
+  try {
+    prepareStateDir(stateDir);
+    lock = lockStateDir(stateDir);
+  } catch (error) {
+    if (error instanceof UnsafeStateError) throw new UsageError(error.message);
+    throw error;
+  }
+  try {
+    return await runRig({ port, stateDir, serveArgs, log });
+  } finally {
+    lock.release();
+  }
+}
+
+function runRig({ port, stateDir, serveArgs, log }: Omit<RigServe, 'host'>): Promise<number> {
   // The agents' sockets on the rig's own tmpfs: Unix sockets do not work on the share.
   const inRig = [process.execPath, cliPath, 'serve', ...serveArgs, '--host', rigGuestAddress, '--port', String(port), '--state-dir', stateDir,
     '--sockets-dir', rigSocketsDir, '--hypervisor', 'kvm'];
   const rigArgs = [rigScript, '--timeout', '0', '--cwd', repoRoot, '--forward', `${port}:${port}`, '--share', stateDir];
-  // The tokens the operator set travel into the rig's environment, not its command line.
-  for (const name of ['UCKPT_OPERATOR_TOKEN', 'UCKPT_VIEWER_TOKEN']) {
-    const value = process.env[name];
-    if (value) rigArgs.push('--env', `${name}=${value}`);
-  }
+  // The tokens the operator set travel into the rig by name: never on a command line.
+  for (const name of ['UCKPT_OPERATOR_TOKEN', 'UCKPT_VIEWER_TOKEN']) if (process.env[name]) rigArgs.push('--pass-env', name);
   log(`this host has no /dev/kvm: starting the service inside the KVM rig (KVM under QEMU's software emulation; timings are not representative), forwarded to 127.0.0.1:${port}`);
   const rig = spawn('bash', [...rigArgs, '--', ...inRig], { stdio: ['ignore', 'inherit', 'inherit'] });
   // The rig's script stops the service in the rig, then the rig, on SIGTERM (a

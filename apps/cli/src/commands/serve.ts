@@ -9,11 +9,11 @@ import { isIP } from 'node:net';
 import { homedir } from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
-import { backendUnavailable, defaultSettings, defaultSpec } from '@uckpt/engine';
-import { allowedHostsFor, buildApp, defaultCapacity, defaultRateLimits, lockStateDir, prepareStateDir, serverLogger, Service, UnsafeStateError } from '@uckpt/server';
+import { defaultSettings, defaultSpec } from '@uckpt/engine';
+import { allowedHostsFor, buildApp, defaultCapacity, defaultRateLimits, serverLogger, Service, UnsafeStateError } from '@uckpt/server';
 import { choiceOption, integerOption } from '../options.js';
 import { UsageError } from '../usage-error.js';
-import { rigGuestAddress, rigUnavailable, serveInRig, type Hypervisor } from './serve-in-rig.js';
+import { rigGuestAddress, serveInRig, wantsRig, type Hypervisor } from './serve-in-rig.js';
 
 const demoVmName = 'demo';
 
@@ -71,26 +71,8 @@ export async function serveCommand(args: string[]): Promise<number> {
   // Everything the server creates (database, tokens, sockets, logs) is its user's alone.
   process.umask(0o077);
   if (hypervisor === 'kvm-rig' || (hypervisor === 'auto' && wantsRig())) {
-    if (!['127.0.0.1', 'localhost'].includes(host)) throw new UsageError('in the KVM rig the service is forwarded to 127.0.0.1 only: drop --host, or run on a host with /dev/kvm');
-    if (port === 0) throw new UsageError('in the KVM rig the port is forwarded from the host: give a fixed --port, not 0');
-    const why = rigUnavailable();
-    if (why) throw new UsageError(`--hypervisor kvm-rig: ${why}`);
-    // The service in the rig uses the state directory through a share, where
-    // locks do not reach the host: checked and held here, for the rig's life.
-    let lock: { release(): void };
-    try {
-      prepareStateDir(stateDir);
-      lock = lockStateDir(stateDir);
-    } catch (error) {
-      if (error instanceof UnsafeStateError) throw new UsageError(error.message);
-      throw error;
-    }
     const serveArgs = withoutOptions(args, tokens, ['host', 'port', 'state-dir', 'sockets-dir', 'hypervisor']);
-    try {
-      return await serveInRig({ port, stateDir, serveArgs, log: (message) => process.stderr.write(`uckpt serve: ${message}\n`) });
-    } finally {
-      lock.release();
-    }
+    return serveInRig({ host, port, stateDir, serveArgs, log: (message) => process.stderr.write(`uckpt serve: ${message}\n`) });
   }
   let service: Service;
   const logger = serverLogger(stateDir);
@@ -168,16 +150,6 @@ export async function serveCommand(args: string[]): Promise<number> {
     log(`sign in at ${address}/ with the operator token${operator?.origin.startsWith('$') ? ` in ${operator.origin}` : `: cat ${operator?.origin}`}`);
   }
   return done;
-}
-
-/**
- * `--hypervisor auto`: the KVM rig where this host has no usable KVM (and no
- * Xen) but can emulate one; else here, where a host without any hypervisor
- * still serves the dashboard, which says what to install.
- */
-function wantsRig(): boolean {
-  if (process.env.UCKPT_KVM_RIG === '1') return false;
-  return backendUnavailable('kvm') !== null && backendUnavailable('xen') !== null && rigUnavailable() === null;
 }
 
 type ArgToken = NonNullable<ReturnType<typeof parseArgs>['tokens']>[number];
