@@ -1,7 +1,8 @@
 // The command line as a user meets it: the built `uckpt` program, its
 // output, and its refusals of bad flags.
+import { rmSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { uckpt } from './helper.js';
+import { makeStateDir, uckpt } from './helper.js';
 
 describe('uckpt workloads', () => {
   it('lists the workloads, as text and as JSON', async () => {
@@ -59,11 +60,16 @@ describe('uckpt run', () => {
 
 describe('uckpt serve --hypervisor', () => {
   it('refuses an unknown choice, and the KVM rig on an address other than loopback, before starting anything', async () => {
-    const unknown = await uckpt('serve', '--hypervisor', 'vmware', '--port', '0');
-    expect(unknown.code).toBe(2);
-    expect(unknown.stderr).toMatch(/--hypervisor must be one of kvm, kvm-rig, auto \(got "vmware"\)/);
-    const exposed = await uckpt('serve', '--hypervisor', 'kvm-rig', '--host', '0.0.0.0', '--port', '0');
-    expect(exposed.code).toBe(2);
-    expect(exposed.stderr).toMatch(/forwarded to 127\.0\.0\.1 only/);
+    const stateDir = makeStateDir();
+    try {
+      const unknown = await uckpt('serve', '--hypervisor', 'vmware', '--port', '0', '--state-dir', stateDir);
+      expect(unknown.code).toBe(2);
+      expect(unknown.stderr).toMatch(/--hypervisor must be one of kvm, kvm-rig, auto \(got "vmware"\)/);
+      const exposed = await uckpt('serve', '--hypervisor', 'kvm-rig', '--host', '0.0.0.0', '--port', '0', '--state-dir', stateDir);
+      expect(exposed.code).toBe(2);
+      expect(exposed.stderr).toMatch(/forwarded to 127\.0\.0\.1 only/);
+    } finally {
+      rmSync(stateDir, { recursive: true, force: true });
+    }
   });
 });

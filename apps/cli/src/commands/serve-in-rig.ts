@@ -62,11 +62,6 @@ async function checkPortFree(port: number): Promise<void> {
 
 /** Runs the service in the rig until it stops; resolves to its exit code. */
 export async function serveInRig({ host, port, stateDir, serveArgs, log }: RigServe): Promise<number> {
-  if (!['127.0.0.1', 'localhost'].includes(host)) throw new UsageError('in the KVM rig the service is forwarded to 127.0.0.1 only: drop --host, or run on a host with /dev/kvm');
-  if (port === 0) throw new UsageError('in the KVM rig the port is forwarded from the host: give a fixed --port, not 0');
-  const why = rigUnavailable();
-  if (why) throw new UsageError(`--hypervisor kvm-rig: ${why}`);
-  await checkPortFree(port);
   // The service in the rig uses the state directory through a share, where
   // locks do not reach the host: checked and held here, for the rig's life.
   let lock: { release(): void };
@@ -78,6 +73,11 @@ export async function serveInRig({ host, port, stateDir, serveArgs, log }: RigSe
     throw error;
   }
   try {
+    if (!['127.0.0.1', 'localhost'].includes(host)) throw new UsageError('in the KVM rig the service is forwarded to 127.0.0.1 only: drop --host, or run on a host with /dev/kvm');
+    if (port === 0) throw new UsageError('in the KVM rig the port is forwarded from the host: give a fixed --port, not 0');
+    const why = rigUnavailable();
+    if (why) throw new UsageError(`--hypervisor kvm-rig: ${why}`);
+    await checkPortFree(port);
     return await runRig({ port, stateDir, serveArgs, log });
   } finally {
     lock.release();
