@@ -1,7 +1,7 @@
 // Starts the real server once for the whole run (the root set-up builds it and
 // the dashboard); the returned teardown stops whichever server is current.
 // Without /dev/kvm or Chromium the tests are skipped with a banner saying why
-// (where the host has no /dev/kvm, e2e/kvm-rig/tests.sh runs them in the KVM rig).
+// (where the host has no /dev/kvm, e2e/kvm-rig/tests.sh --browser-only runs them in the KVM rig).
 import { accessSync, constants, existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -12,7 +12,7 @@ function missingPrerequisite(): string | null {
   try {
     accessSync('/dev/kvm', constants.R_OK | constants.W_OK);
   } catch {
-    return 'no readable and writable /dev/kvm: the end-to-end tests need real KVM VMs (`pnpm test` runs them in the KVM rig: pnpm test:kvm-rig)';
+    return 'no readable and writable /dev/kvm: the end-to-end tests need real KVM VMs (`bash e2e/kvm-rig/tests.sh --browser-only` runs them in the KVM rig)';
   }
   if (!existsSync(chromiumPath)) return `no Chromium at ${chromiumPath} (apt-get install chromium, or set UCKPT_CHROMIUM)`;
   return null;

@@ -4,11 +4,10 @@
 # already ran them there.
 #   - vitest: the test files that gate on KVM (describeKvm or itKvm, from
 #     packages/native-kvm/test/kvm-gate.ts), with UCKPT_KVM_REQUIRED=1 so that none skips:
-#     the VMM, the engine, the service and the command line (about 17 minutes here);
+#     the VMM, the engine, the service and the command line (about 20 minutes here);
 #   - with --all, also the laboratory's (campaign, validation, the service as a process)
 #     and the browser tests (e2e/tests, Playwright with Debian's Chromium) against a server
-#     in the rig: together they outgrow the 30-minute suite under emulation, so `pnpm test`
-#     leaves them out (and says so).
+#     in the rig: together they take far longer under emulation.
 # Exit code: the first failure's, else 0. The rig's output is kept in e2e/kvm-rig/results/last.
 #   tests.sh [--all | --browser-only] [VITEST FILES...]
 set -euo pipefail
@@ -31,7 +30,7 @@ mapfile -t files < <(grep -lE '\b(describeKvm|itKvm)\b' apps/*/test/*.test.ts pa
 if ((!all)); then
     mapfile -t left < <(printf '%s\n' "${files[@]}" | grep '^apps/lab/')
     mapfile -t files < <(printf '%s\n' "${files[@]}" | grep -v '^apps/lab/')
-    say "NOT RUN here (too long under emulation for the suite; tests.sh --all runs them): ${left[*]} and the browser tests"
+    say "not run here (long under emulation; tests.sh --all runs them): ${left[*]} and the browser tests"
 fi
 (($#)) && files=("$@")
 

@@ -1,8 +1,8 @@
 // The one gate for tests that need a real /dev/kvm, in every package: they
-// run wherever it exists. Where it does not, they are skipped in this run
-// with a banner, and `pnpm test` runs them in the KVM rig instead
-// (e2e/kvm-rig/tests.sh finds them by these names: describeKvm, itKvm). In
-// the rig a missing /dev/kvm is an error, never a skip.
+// run wherever it exists. Where it does not, they are skipped with a banner;
+// `pnpm test:kvm-rig` runs them in the KVM rig (e2e/kvm-rig/tests.sh finds
+// them by these names: describeKvm, itKvm), where a missing /dev/kvm is an
+// error, never a skip.
 import { constants, accessSync } from 'node:fs';
 import { describe, it } from 'vitest';
 
@@ -21,7 +21,7 @@ if (!hasKvm) {
   if (process.env.UCKPT_KVM_REQUIRED === '1') throw new Error('UCKPT_KVM_REQUIRED is set but /dev/kvm is missing or not accessible');
   console.warn(
     `\n${'*'.repeat(76)}\n* /dev/kvm is missing or not accessible: the tests that need KVM are skipped\n` +
-      `* in this run; \`pnpm test\` runs them in the KVM rig (pnpm test:kvm-rig).\n${'*'.repeat(76)}\n`,
+      `* in this run; \`pnpm test:kvm-rig\` runs them in the KVM rig (e2e/kvm-rig).\n${'*'.repeat(76)}\n`,
   );
 }
 
