@@ -30,7 +30,7 @@ describeKvm('uckpt run on KVM', () => {
 
   it('checkpointed with rollbacks, the checksum stays the unprotected one', async () => {
     // Under emulation a longer run: enough epochs for the rollbacks at the points they fall on.
-    const args = ['--workload', 'sort', '--size', emulated ? '4' : '2', '--seed', '4', '--json'];
+    const args = ['--workload', 'sort', '--size', emulated ? '8' : '2', '--seed', '4', '--json'];
     const [protectedRun, notAhead, host] = await Promise.all([
       uckpt('run', ...args, '--mode', 'stop-and-copy', '--interval-ms', '10', '--retention', '4', '--rollbacks', String(rollbacks)),
       uckpt('run', ...args, '--mode', 'stop-and-copy', '--interval-ms', '10', '--rollbacks', String(rollbacks), '--no-precopy'),

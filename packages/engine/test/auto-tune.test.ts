@@ -249,7 +249,7 @@ describeKvm('auto-tune on a KVM VM running dirtier-phases', () => {
       return atIt.length >= needed && Date.now() - atIt[needed - 1]!.time > 1.5 * tuning.evaluateEveryMs;
     };
     const started = Date.now();
-    while (Date.now() - started < 13_000 || (!judged() && Date.now() - started < 40_000)) {
+    while (Date.now() - started < 13_000 || (!judged() && Date.now() - started < 40_000 * slowdown)) {
       await new Promise((resolve) => setTimeout(resolve, 250));
     }
     console.log(tuned.map((e) => `${e.from} -> ${e.to} ms (${e.cause}; ${Math.round(e.dirtyPagesPerSecond)} pages/s; modelled ${e.modelledOverheadPct.toFixed(2)} %, measured ${e.measuredOverheadPct?.toFixed(2) ?? '-'} %)`).join('\n'));

@@ -51,10 +51,9 @@ const sized = new Map<string, Promise<number>>();
  * software SVM, e2e/kvm-rig) compute is a few times slower but every fault
  * and exit 10-40x dearer, the guest does far less in an epoch, and the same
  * sizes spanned thousands of epochs: the tests ran past their timeouts.
- * Whole runs under the same checkpointing are counted at a few sizes: from
- * the given size down (a quarter of the last while none fits), or under
- * emulation from 1 up (doubling while all fit), then halfway (on a log
- * scale) between one that fits and one too big: the epochs of a run grow faster than its
+ * Whole runs under the same checkpointing are counted at a few sizes, a
+ * quarter of the last while none fits, then halfway (on a log scale) between
+ * one that fits and one too big: the epochs of a run grow faster than its
  * size (graph in the rig: 5-30 epochs at size 24, 35-111 at 32, 221-251 at
  * 40, 600-1070 at 64, as many again at the same size). Memoized
  * per run and configuration, apart from the retention, which changes little
@@ -65,9 +64,7 @@ export function sizeForEpochs(run: SizedRun, checkpointing: CheckpointConfig, ep
   let found = sized.get(key);
   if (!found) {
     found = (async () => {
-      // Under emulation the given sizes run far too long: start from the
-      // smallest and grow, which costs about twice the run finally chosen.
-      let size = emulated ? 1 : run.size;
+      let size = run.size;
       let fits = 0; // the largest size seen to fit
       let tooBig = Infinity; // the smallest seen not to
       for (let round = 0; round < 8; round++) {
@@ -78,10 +75,7 @@ export function sizeForEpochs(run: SizedRun, checkpointing: CheckpointConfig, ep
         } else {
           tooBig = size;
         }
-        const next =
-          tooBig === Infinity ? Math.min(run.size, size * 2)
-          : fits === 0 ? Math.max(1, Math.floor(size / 4))
-          : Math.round(Math.sqrt(fits * tooBig));
+        const next = fits === 0 ? Math.max(1, Math.floor(size / 4)) : Math.round(Math.sqrt(fits * tooBig));
         if (next <= fits || next >= tooBig) break;
         size = next;
       }
