@@ -9,6 +9,8 @@
 export class LostTimeMeter {
   readonly #windowMs: number;
   #epochs: { time: number; lostUs: number }[] = [];
+  /** The lost time of every epoch in the window but the first (whose start is before the window): kept, not summed per epoch. */
+  #lostAfterFirstUs = 0;
 
   constructor(windowMs = 2000) {
     this.#windowMs = windowMs;
@@ -17,13 +19,19 @@ export class LostTimeMeter {
   /** An epoch that ended at `time` (ms) after the guest lost `lostUs` to its checkpoint. */
   observe(time: number, lostUs: number): void {
     const last = this.#epochs.at(-1);
-    if (last && time < last.time) this.#epochs = []; // a clock step: start over
-    this.#epochs.push({ time, lostUs: Math.max(0, lostUs) });
-    while (this.#epochs.length > 2 && time - this.#epochs[1]!.time >= this.#windowMs) this.#epochs.shift();
+    if (last && time < last.time) this.reset(); // a clock step: start over
+    const epoch = { time, lostUs: Math.max(0, lostUs) };
+    if (this.#epochs.length > 0) this.#lostAfterFirstUs += epoch.lostUs;
+    this.#epochs.push(epoch);
+    while (this.#epochs.length > 2 && time - this.#epochs[1]!.time >= this.#windowMs) {
+      this.#epochs.shift();
+      this.#lostAfterFirstUs -= this.#epochs[0]!.lostUs; // the new first's loss is before the window now
+    }
   }
 
   reset(): void {
     this.#epochs = [];
+    this.#lostAfterFirstUs = 0;
   }
 
   /**
@@ -35,10 +43,8 @@ export class LostTimeMeter {
     const last = this.#epochs.at(-1);
     if (!first || !last || last.time - first.time < 500) return null;
     const spanUs = (last.time - first.time) * 1000;
-    const lostUs = Math.min(
-      this.#epochs.slice(1).reduce((sum, epoch) => sum + epoch.lostUs, 0),
-      spanUs * 0.99, // a guest that lost everything ran 1 % at most: a bounded figure
-    );
+    // A guest that lost everything ran 1 % at most: a bounded figure.
+    const lostUs = Math.min(this.#lostAfterFirstUs, spanUs * 0.99);
     return (lostUs / (spanUs - lostUs)) * 100;
   }
 }
