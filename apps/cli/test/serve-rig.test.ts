@@ -48,8 +48,12 @@ describe.runIf(existsSync(qemu))('uckpt serve --demo --hypervisor kvm-rig', () =
       await until(async () => (await fetch(`http://127.0.0.1:${port}/api/health`).catch(() => null))?.ok, `the service in the rig to answer (output so far:\n${output})`, 180_000);
       const host = await get('/api/host');
       expect(host).toMatchObject({ hypervisor: 'kvm', kvmFlavor: 'hardware', emulated: true, lacks: [] });
-      const demo = await until(async () => (await get('/api/vms'))?.vms.find((vm: { name: string; epochs: number }) => vm.name === 'demo' && vm.epochs > 5), 'the demo VM to checkpoint', 90_000);
+      type Vm = { name: string; state: string; epochs: number; reason: string | null };
+      const demo = await until(async () => (await get('/api/vms'))?.vms.find((vm: Vm) => vm.name === 'demo' && vm.epochs > 5), 'the demo VM to checkpoint', 90_000);
       expect(demo.backend).toBe('kvm');
+      // And it keeps running: the heartbeat once took the emulated guest's slow progress for a hang.
+      const later = await until(async () => (await get('/api/vms'))?.vms.find((vm: Vm) => vm.name === 'demo' && (vm.epochs > 60 || vm.state !== 'running')), 'sixty epochs', 120_000);
+      expect(later.state, later.reason).toBe('running');
       expect(output).toMatch(/starting the service inside the KVM rig/);
       // The tokens reach the rig by name, never on a command line that any local user can read.
       const rigScript = childrenOf(child.pid!).find((pid) => readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes('rig.sh'));
