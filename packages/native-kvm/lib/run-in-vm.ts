@@ -143,27 +143,42 @@ export async function runInVm(options: VmRunOptions): Promise<CheckpointedRunRes
       const { progress, progressTotal } = vm.mailbox();
       return progressTotal > 0 && progress >= points[0]! * progressTotal;
     };
-    /** One rollback to a random retained checkpoint; false when the run ended meanwhile. */
+    /**
+     * One rollback to a random retained checkpoint; false when the run ended
+     * meanwhile. The guest waits at its point for it: where the epoch loop
+     * is busy (a loaded host, KVM under emulation) a running guest could
+     * finish before the loop got to the rollback.
+     */
     const rollBackOnce = async (): Promise<boolean> => {
-      for (;;) {
-        const retained = vm.listCheckpoints();
-        const index = Math.floor(random() * retained.length);
-        const target = retained[index];
-        if (!target) return false;
-        try {
-          // The newest is retired by the next epoch, often before the rollback
-          // reaches the epoch loop where epochs come fast for the host (retention
-          // 1 under emulation: nearly every time); 'latest' always finds one.
-          const result = await vm.rollback(index === retained.length - 1 ? 'latest' : target.seq);
-          rollbackDurations.push(nsToUs(result.durationNs));
-          pagesRestored += result.pagesRestored;
-          points.shift();
-          return true;
-        } catch (error) {
-          if (vm.state !== 'running' && vm.state !== 'paused') return false; // the run ended meanwhile
-          // The epoch loop retired it meanwhile: choose again.
-          if (!/is not retained/.test((error as Error).message)) throw error;
+      try {
+        vm.pause();
+      } catch (error) {
+        if (vm.state !== 'running') return false;
+        throw error;
+      }
+      try {
+        for (;;) {
+          const retained = vm.listCheckpoints();
+          const index = Math.floor(random() * retained.length);
+          const target = retained[index];
+          if (!target) return false;
+          try {
+            // The newest is retired by the next epoch, often before the rollback
+            // reaches the epoch loop where epochs come fast for the host (retention
+            // 1 under emulation: nearly every time); 'latest' always finds one.
+            const result = await vm.rollback(index === retained.length - 1 ? 'latest' : target.seq);
+            rollbackDurations.push(nsToUs(result.durationNs));
+            pagesRestored += result.pagesRestored;
+            points.shift();
+            return true;
+          } catch (error) {
+            if (vm.state !== 'paused') return false; // the run ended meanwhile
+            // The epoch loop retired it meanwhile: choose again.
+            if (!/is not retained/.test((error as Error).message)) throw error;
+          }
         }
+      } finally {
+        if (vm.state === 'paused') vm.resume();
       }
     };
     // Points the guest has passed are all taken now, not one per epoch: on a
@@ -205,7 +220,11 @@ export async function runInVm(options: VmRunOptions): Promise<CheckpointedRunRes
     const started = process.hrtime.bigint();
     vm.start();
     options.onStart?.(vm);
-    const exit = await vm.waitForExit();
+    // The points are watched between epochs too: where epochs come late (a
+    // loaded host, KVM under emulation) a run could pass its last points,
+    // and end, between two of them.
+    const watch = rollbacksWanted > 0 ? setInterval(() => void maybeRollBack(), 2) : undefined;
+    const exit = await vm.waitForExit().finally(() => clearInterval(watch));
     const runtimeMs = Number(process.hrtime.bigint() - started) / 1e6;
     if (rollbackError) throw rollbackError;
     if (exit.reason !== 'done' || exit.result === undefined) throw new GuestRunError(exit, lines);

@@ -88,9 +88,9 @@ export function sizeForEpochs(run: SizedRun, checkpointing: CheckpointConfig, ep
 
 /**
  * The epochs one run of `run` spans under `checkpointing`; more than `most`
- * once it has passed that many, or when it has not ended within 30 s (a run
- * that slow is too big, whatever its epochs: under emulation copy-on-write
- * faults can make epochs come slowly).
+ * once it has passed that many, or when it has not ended within 30 s, 15 s
+ * under emulation (a run that slow is too big, whatever its epochs: there
+ * copy-on-write faults can make epochs come slowly).
  */
 async function epochsPerRun(run: SizedRun, checkpointing: CheckpointConfig, most: number): Promise<number> {
   const vm = Vm.create({ memoryMiB: run.memoryMiB, ...(run.dirtyTracking && { dirtyTracking: run.dirtyTracking }) });
@@ -105,7 +105,7 @@ async function epochsPerRun(run: SizedRun, checkpointing: CheckpointConfig, most
     vm.onEpoch((e) => (epochs += 1 + e.coalesced));
     vm.enableCheckpointing(checkpointing);
     vm.start();
-    const deadline = Date.now() + 30_000;
+    const deadline = Date.now() + (emulated ? 15_000 : 30_000);
     await until(() => vm.state !== 'running' || epochs > most || Date.now() > deadline, `a run of ${run.workload} or ${most} epochs`, 60_000);
     if (vm.state === 'running') return most + 1;
     if (vm.exit?.reason !== 'done') throw new Error(`sizing ${run.workload}: the VM is ${vm.state}: ${vm.exit?.message}`);
