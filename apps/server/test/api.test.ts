@@ -297,6 +297,24 @@ describe('the host', () => {
       }
     }
   });
+
+  it('gives a VM created on an emulated host a hang timeout that a slowed guest does not trip; a given one wins', async () => {
+    const emulated = { hypervisor: 'kvm', version: '6.12', kvmFlavor: 'hardware', emulated: true, backends: { kvm: null, xen: 'no Xen' }, lacks: [] } as const;
+    const other = await startServer({ describeHost: () => emulated });
+    try {
+      const create = (name: string, settings?: object) =>
+        other.app.inject({ method: 'POST', url: '/api/vms', headers: asOperator, payload: { name, workload: 'graph', backend: 'sim', ...(settings && { settings }) } });
+      const byDefault = (await create('slowed')).json().settings;
+      expect(byDefault.hangTimeoutMs).toBe(10 * defaultSettings.hangTimeoutMs);
+      expect(byDefault.recurrenceWindowMs).toBeGreaterThan(defaultSettings.recurrenceWindowMs);
+      expect((await create('given', { hangTimeoutMs: 700 })).json().settings.hangTimeoutMs).toBe(700);
+    } finally {
+      await other.close();
+    }
+    // This server's host is whatever this machine is; its VM got the defaults for it.
+    const vm = (await server.app.inject({ method: 'GET', url: `/api/vms/${vmId}`, headers: asViewer })).json();
+    expect(vm.settings.hangTimeoutMs).toBe(describeHost().emulated ? 10 * defaultSettings.hangTimeoutMs : defaultSettings.hangTimeoutMs);
+  });
 });
 
 describe('recent epochs', () => {

@@ -114,6 +114,20 @@ export const defaultSettings: CheckpointSettings = {
   errorRatePerHour: 0.01,
 };
 
+/**
+ * The defaults for a new VM on this host. Where KVM itself runs under
+ * software emulation (the KVM rig, e2e/kvm-rig) a guest slowed by
+ * checkpoint faults that cost 10-40x more can go seconds between two
+ * progress ticks: the heartbeat's 500 ms took such a guest for hung within
+ * a second of its first checkpoint and, with nothing yet to roll back to,
+ * failed it. There the hang detector waits ten times as long, and a
+ * recurrence is counted over a window as many times longer.
+ */
+export function defaultSettingsFor(host: { emulated: boolean }): CheckpointSettings {
+  if (!host.emulated) return { ...defaultSettings };
+  return { ...defaultSettings, hangTimeoutMs: 10 * defaultSettings.hangTimeoutMs, recurrenceWindowMs: 3 * defaultSettings.recurrenceWindowMs };
+}
+
 const settingKinds: Record<keyof CheckpointSettings, 'boolean' | 'integer' | 'number' | readonly string[]> = {
   enabled: 'boolean',
   intervalMs: 'integer',

@@ -9,24 +9,13 @@ import { isIP } from 'node:net';
 import { homedir } from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
-import { defaultSettings, defaultSpec, describeHost, type CheckpointSettings } from '@uckpt/engine';
+import { defaultSettingsFor, defaultSpec, describeHost } from '@uckpt/engine';
 import { allowedHostsFor, buildApp, defaultCapacity, defaultRateLimits, serverLogger, Service, UnsafeStateError } from '@uckpt/server';
 import { choiceOption, integerOption } from '../options.js';
 import { UsageError } from '../usage-error.js';
 import { rigGuestAddress, serveInRig, wantsRig, type Hypervisor } from './serve-in-rig.js';
 
 const demoVmName = 'demo';
-
-/**
- * Under emulation (the KVM rig) the demo guest, slowed by checkpoint faults
- * that cost 10-40x more, can go more than the default 500 ms between two
- * progress ticks: the heartbeat took that for a hang within a second of the
- * first checkpoint and, with nothing yet to roll back to, failed the VM.
- * There the demo's hang detector waits ten times as long.
- */
-function demoSettings(emulated: boolean): CheckpointSettings {
-  return emulated ? { ...defaultSettings, hangTimeoutMs: 5000, recurrenceWindowMs: 15_000 } : { ...defaultSettings };
-}
 
 export function defaultStateDir(env: NodeJS.ProcessEnv = process.env): string {
   if (env.UCKPT_STATE_DIR) return env.UCKPT_STATE_DIR;
@@ -149,7 +138,7 @@ export async function serveCommand(args: string[]): Promise<number> {
       try {
         const vm = await service.supervisor.create(
           { ...defaultSpec, name: demoVmName, workload: 'graph', memoryMiB: 512, repeat: 0 },
-          demoSettings(describeHost().emulated),
+          defaultSettingsFor(describeHost()),
         );
         service.vmsChanged();
         log(`demo VM ${vm.id} created: the graph workload looping forever, checkpointed every ${vm.settings.intervalMs} ms`);

@@ -1,11 +1,11 @@
-import { defaultSettings, defaultSpec, EngineError, type CheckpointSettings, type VmSpec } from '@uckpt/engine';
+import { defaultSettingsFor, defaultSpec, EngineError, type CheckpointSettings, type VmSpec } from '@uckpt/engine';
 import { findWorkload } from '@uckpt/engine';
 import { Type } from 'typebox';
 import { errors, VmIdParams } from '../schemas/common.js';
 import { CreateVmBody, SettingsAnswer, SettingsPatch, VmList } from '../schemas/vms.js';
 import { typed, type Routes } from './context.js';
 
-export const vmRoutes: Routes = async (app, { supervisor, timeouts, vmsChanged }) => {
+export const vmRoutes: Routes = async (app, { supervisor, timeouts, vmsChanged, describeHost }) => {
   const api = typed(app);
   // Creating and deleting VMs changes what /metrics lists.
   app.addHook('onResponse', async (request, reply) => {
@@ -48,7 +48,7 @@ export const vmRoutes: Routes = async (app, { supervisor, timeouts, vmsChanged }
       throw new EngineError('invalid-argument', "dirty-page prediction is not available on Xen (a log-dirty CLEAN re-arms every page): use predictor 'off'");
     }
     const backendDefaults = spec.backend === 'xen' ? { predictor: 'off' as const } : {};
-    const settings: CheckpointSettings = { ...defaultSettings, ...backendDefaults, ...patch };
+    const settings: CheckpointSettings = { ...defaultSettingsFor(describeHost()), ...backendDefaults, ...patch };
     const view = await withTimeout(supervisor.create(spec, settings), timeouts.createMs, 'creating the VM');
     return reply.status(201).send(view);
   });
