@@ -22,7 +22,7 @@ import {
   type TuningSettings,
   type TuningState,
 } from '../src/index.js';
-import { describeKvm, slowdown } from '../../native-kvm/test/kvm-gate.js';
+import { describeKvm, emulated, slowdown } from '../../native-kvm/test/kvm-gate.js';
 
 const settings: TuningSettings = { overheadBudgetPct: 3, errorRatePerHour: 360, retention: 8 };
 /** The synthetic host: 200 µs per checkpoint plus 3 µs per dirty page. */
@@ -222,11 +222,16 @@ describeKvm('auto-tune on a KVM VM running dirtier-phases', () => {
   afterEach(() => agent?.stop());
 
   it('lengthens the interval when the write rate steps up, within the overhead budget', async () => {
+    // Under emulation (e2e/kvm-rig) checkpoints cost 10-40x more, and the
+    // progress the measured overhead is read from is noisy: at 3 % even the
+    // quiet phase asked for seconds-long intervals (there: 50 -> 7385 ms,
+    // then the longest, measured 12 %), and no step up could show.
+    const budgetPct = emulated ? 40 : 3;
     // Errors every 10 s make short intervals worth their cost while few pages are written.
     agent = new VmAgent({
       vmId: 'vm-tune',
       spec: { name: 'tune', backend: 'kvm', workload: 'dirtier-phases', memoryMiB: 256, vcpus: 1, seed: 1, size: 64, param: 64, repeat: 0 },
-      settings: { ...defaultSettings, intervalMs: 50, autoTune: true, overheadBudgetPct: 3, errorRatePerHour: 360 },
+      settings: { ...defaultSettings, intervalMs: 50, autoTune: true, overheadBudgetPct: budgetPct, errorRatePerHour: 360 },
       backend: new KvmBackend(),
       calibrationMs: 1000,
     });
@@ -248,8 +253,11 @@ describeKvm('auto-tune on a KVM VM running dirtier-phases', () => {
       const needed = lastChange.to === limits.intervalMs.max ? 1 : tuning.minEpochs;
       return atIt.length >= needed && Date.now() - atIt[needed - 1]!.time > 1.5 * tuning.evaluateEveryMs;
     };
+    // Under emulation the guest's phases last several times as long: there
+    // it also waits for the step up (at most its 40 s times the slowdown).
+    const steppedUp = () => !emulated || tuned.some((e) => e.to > e.from && e.dirtyPagesPerSecond > 1000);
     const started = Date.now();
-    while (Date.now() - started < 13_000 || (!judged() && Date.now() - started < 40_000 * slowdown)) {
+    while (Date.now() - started < 13_000 || (!(judged() && steppedUp()) && Date.now() - started < 40_000 * slowdown)) {
       await new Promise((resolve) => setTimeout(resolve, 250));
     }
     console.log(tuned.map((e) => `${e.from} -> ${e.to} ms (${e.cause}; ${Math.round(e.dirtyPagesPerSecond)} pages/s; modelled ${e.modelledOverheadPct.toFixed(2)} %, measured ${e.measuredOverheadPct?.toFixed(2) ?? '-'} %)`).join('\n'));
@@ -267,7 +275,7 @@ describeKvm('auto-tune on a KVM VM running dirtier-phases', () => {
     expect(up, 'no change when the write rate stepped up').toBeDefined();
     const longest = Math.max(...tuned.map((e) => e.to));
     expect(longest).toBeGreaterThan(3 * quiet!.to);
-    for (const change of tuned) expect(change.modelledOverheadPct).toBeLessThanOrEqual(3 + 1e-9);
+    for (const change of tuned) expect(change.modelledOverheadPct).toBeLessThanOrEqual(budgetPct + 1e-9);
     // The settings in force follow, and every epoch after a change ran at its interval.
     expect(judged(), 'the tuner never held an interval long enough to judge it').toBe(true);
     expect(agent.status().settings.intervalMs).toBe(tuned.at(-1)!.to);
@@ -279,6 +287,6 @@ describeKvm('auto-tune on a KVM VM running dirtier-phases', () => {
     const sinceStep = epochsSeen.filter((e) => e.time > up!.time);
     const settled = epochsSeen.filter((e) => e.time > lastChange.time && e.intervalMs === lastChange.to);
     console.log(`after the step up: ${share(sinceStep).toFixed(2)} % over ${sinceStep.length} epochs while tuning; ${share(settled).toFixed(2)} % over ${settled.length} at ${lastChange.to} ms`);
-    expect(share(settled)).toBeLessThanOrEqual(3);
+    expect(share(settled)).toBeLessThanOrEqual(budgetPct);
   });
 });
