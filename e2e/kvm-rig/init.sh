@@ -30,10 +30,23 @@ mount -t 9p -o "$opts,rw,cache=none" rigout /rigout || fail "cannot mount the ri
 [ $kvm = yes ] || fail "no /dev/kvm after loading kvm_amd (does qemu's CPU have svm? see console.log)"
 mount -t 9p -o "$opts,ro,cache=loose" hostroot /lower || fail "cannot mount the hostroot share"
 
+# Files rig.sh --preload-list packed after the initramfs, at their own paths: moved under
+# /pre, which lies in front of the share, so they are read from RAM.
+lower=/lower
+preload=$(sed -n 's/.*rig\.preload=\([^ ]*\).*/\1/p' /proc/cmdline)
+if [ -n "$preload" ]; then
+    mkdir -p /pre
+    for top in $(echo "$preload" | tr , ' '); do
+        mv "/$top" "/pre/$top" || fail "cannot move the preloaded /$top"
+    done
+    lower=/pre:/lower
+    log "preloaded files in RAM: $preload"
+fi
+
 # A writable view of the host's root: tmpfs over the read-only share (writes stay in the rig).
 mount -t tmpfs -o size=75%,mode=755 tmpfs /ovl
 mkdir -p /ovl/upper /ovl/work
-mount -t overlay overlay -o lowerdir=/lower,upperdir=/ovl/upper,workdir=/ovl/work /host \
+mount -t overlay overlay -o "lowerdir=$lower,upperdir=/ovl/upper,workdir=/ovl/work" /host \
     || fail "cannot mount the overlay over the host's root"
 mount -t tmpfs -o mode=755 tmpfs /host/run
 mount -t proc proc /host/proc

@@ -20,6 +20,11 @@
 #   --forward H:G TCP port H on the host's 127.0.0.1 reaches port G in the rig (repeatable;
 #                 qemu user-mode network). Servers in the rig must listen on 0.0.0.0 or on
 #                 $RIG_GUEST_ADDR (10.0.2.15), not on 127.0.0.1.
+#   --preload-list FILE
+#                 host paths (one per line, directories whole) loaded into the rig's RAM at
+#                 boot, in front of the host's root: read from there, not over 9p, as they
+#                 were when the rig started. A path under a top directory the initramfs
+#                 has too (/usr, /root, /tmp...) is left out, with a note: read over 9p
 #   --verbose     also stream the serial console to stderr
 # CMD's stdout/stderr are copied to the rig's stdout/stderr as they come; progress lines
 # ("rig: ...") go to stderr. Exit codes: CMD's, 124 timeout, 125 rig/boot failure.
@@ -31,8 +36,8 @@
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
-timeout=600 cwd=$PWD out="" verbose=0 envs=() shares=() forwards=()
-usage() { sed -n '2,30p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 125; }
+timeout=600 cwd=$PWD out="" verbose=0 envs=() shares=() forwards=() preload_list=""
+usage() { sed -n '2,35p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 125; }
 while (($#)); do
     case $1 in
         --timeout) timeout=$2; shift 2 ;;
@@ -42,6 +47,7 @@ while (($#)); do
         --pass-env) [[ -v $2 ]] || { echo "rig: --pass-env $2: not set" >&2; exit 125; }; envs+=("$2=${!2}"); shift 2 ;;
         --share) shares+=("$2"); shift 2 ;;
         --forward) forwards+=("$2"); shift 2 ;;
+        --preload-list) preload_list=$2; shift 2 ;;
         --verbose) verbose=1; shift ;;
         --) shift; break ;;
         -h|--help) usage ;;
@@ -75,7 +81,7 @@ cache=$(cd "$cache" && pwd)
 
 if [[ -n $out ]]; then mkdir -p "$out"; else out=$(mktemp -d /tmp/uckpt-kvm-rig.XXXXXX); fi
 out=$(cd "$out" && pwd)
-rm -f "$out"/{rc,rc.tmp,stdout,stderr,init-error,console.log,run.sh,shares,qemu.out,stop}
+rm -f "$out"/{rc,rc.tmp,stdout,stderr,init-error,console.log,run.sh,shares,qemu.out,stop,initrd}
 log=$out/console.log
 
 virtfs=(-virtfs local,path=/,mount_tag=hostroot,security_model=none,readonly=on,multidevs=remap
@@ -89,6 +95,39 @@ for i in "${!shares[@]}"; do
     virtfs+=(-virtfs "local,path=$d,mount_tag=share$i,security_model=none,multidevs=remap")
     echo "share$i $d" >>"$out/shares"
 done
+
+# The preloaded files: a second cpio archive after the initramfs (the kernel unpacks both),
+# its paths relative to /, with every parent directory before what it holds; init.sh moves
+# the top directories named on the kernel's command line in front of the share.
+initrd=$cache/initramfs.cpio.gz preload_tops=""
+if [[ -n $preload_list ]]; then
+    [[ -r $preload_list ]] || die "--preload-list $preload_list: no such file"
+    names=$out/preload.names rels=()
+    while IFS= read -r p; do
+        [[ -z $p ]] && continue
+        [[ $p == /* && -e $p ]] || die "--preload-list: $p: not an absolute path that exists"
+        top=${p#/}; top=${top%%/*}
+        case $top in bin|boot|dev|etc|host|init|lib|lib64|lower|ovl|pre|proc|rigout|root|run|sbin|sys|tmp|usr|var)
+            say "--preload-list: $p is under /$top, which the initramfs has: left out (read over 9p)"; continue ;;
+        esac
+        [[ ,$preload_tops, == *,$top,* ]] || preload_tops+=${preload_tops:+,}$top
+        rels+=("${p#/}")
+    done <"$preload_list"
+    # Each path's parents, then everything under it.
+    { for rel in "${rels[@]}"; do while [[ $rel == */* ]]; do rel=${rel%/*}; echo "$rel"; done; done
+      ((${#rels[@]})) && (cd / && find "${rels[@]}"); } >"$names"
+fi
+if [[ -n $preload_tops ]]; then
+    initrd=$out/initrd
+    # Zeros up to a 512-byte boundary between the two: the kernel skips them, and finds the
+    # second archive's first header aligned as it must be.
+    base=$(stat -c %s "$cache/initramfs.cpio.gz")
+    { cat "$cache/initramfs.cpio.gz"; head -c $(((512 - base % 512) % 512)) /dev/zero
+      LC_ALL=C sort -u "$names" | (cd / && cpio -o -H newc --quiet); } >"$initrd" \
+        || die "cannot pack the files of --preload-list"
+    say "preloading $(du -sh "$initrd" | cut -f1) into the rig's RAM (${preload_tops//,/ })"
+fi
+[[ -n $preload_list ]] && rm -f "$names"
 
 # What the rig runs, chrooted into the host's root (see init.sh).
 node_dir=$(dirname "$(command -v node 2>/dev/null || echo /usr/bin/node)")
@@ -120,8 +159,8 @@ pdeath=(setsid); command -v setpriv >/dev/null && pdeath=(setpriv --pdeathsig KI
 # host one emulated CPU ran faster and steadier than two (kvm-rig.md); RIG_SMP overrides.
 "${pdeath[@]}" "$qemu" -accel tcg,thread=multi -cpu max -machine q35 -m "${RIG_MEM:-6G}" -smp "${RIG_SMP:-1}" \
     -no-reboot -display none -monitor none -serial "file:$log" "${netdev[@]}" \
-    -kernel "$cache/vmlinuz" -initrd "$cache/initramfs.cpio.gz" \
-    -append "console=ttyS0 panic=-1 mitigations=off${RIG_KERNEL_EXTRA:+ $RIG_KERNEL_EXTRA}" \
+    -kernel "$cache/vmlinuz" -initrd "$initrd" \
+    -append "console=ttyS0 panic=-1 mitigations=off${preload_tops:+ rig.preload=$preload_tops}${RIG_KERNEL_EXTRA:+ $RIG_KERNEL_EXTRA}" \
     "${virtfs[@]}" \
     </dev/null >"$out/qemu.out" 2>&1 &
 qemu_pid=$!

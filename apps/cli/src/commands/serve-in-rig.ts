@@ -5,12 +5,15 @@
 // the state directory is the host's, shared into the rig, so that nothing
 // is lost between runs. Ctrl-C stops the service in the rig, then the rig.
 import { spawn } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { backendUnavailable } from '@uckpt/engine';
 import { lockStateDir, prepareStateDir, UnsafeStateError } from '@uckpt/server';
 import { UsageError } from '../usage-error.js';
+import { serviceFiles } from './rig-preload.js';
 
 const repoRoot = fileURLToPath(new URL('../../../../', import.meta.url));
 export const rigScript = `${repoRoot}e2e/kvm-rig/rig.sh`;
@@ -78,17 +81,25 @@ export async function serveInRig({ host, port, stateDir, serveArgs, log }: RigSe
     const why = rigUnavailable();
     if (why) throw new UsageError(`--hypervisor kvm-rig: ${why}`);
     await checkPortFree(port);
-    return await runRig({ port, stateDir, serveArgs, log });
+    // What the service reads to start, loaded into the rig's RAM at boot.
+    const scratch = mkdtempSync(path.join(tmpdir(), 'uckpt-rig-'));
+    try {
+      const preloadList = path.join(scratch, 'preload.list');
+      writeFileSync(preloadList, serviceFiles().join('\n') + '\n');
+      return await runRig({ port, stateDir, serveArgs, log, preloadList });
+    } finally {
+      rmSync(scratch, { recursive: true, force: true });
+    }
   } finally {
     lock.release();
   }
 }
 
-function runRig({ port, stateDir, serveArgs, log }: Omit<RigServe, 'host'>): Promise<number> {
+function runRig({ port, stateDir, serveArgs, log, preloadList }: Omit<RigServe, 'host'> & { preloadList: string }): Promise<number> {
   // The agents' sockets on the rig's own tmpfs: Unix sockets do not work on the share.
   const inRig = [process.execPath, cliPath, 'serve', ...serveArgs, '--host', rigGuestAddress, '--port', String(port), '--state-dir', stateDir,
     '--sockets-dir', rigSocketsDir, '--hypervisor', 'kvm'];
-  const rigArgs = [rigScript, '--timeout', '0', '--cwd', repoRoot, '--forward', `${port}:${port}`, '--share', stateDir];
+  const rigArgs = [rigScript, '--timeout', '0', '--cwd', repoRoot, '--forward', `${port}:${port}`, '--share', stateDir, '--preload-list', preloadList];
   // The tokens the operator set travel into the rig by name: never on a command line.
   for (const name of ['UCKPT_OPERATOR_TOKEN', 'UCKPT_VIEWER_TOKEN']) if (process.env[name]) rigArgs.push('--pass-env', name);
   log(`this host has no /dev/kvm: starting the service inside the KVM rig (KVM under QEMU's software emulation; timings are not representative), forwarded to 127.0.0.1:${port}`);
