@@ -1,18 +1,19 @@
 // Starts the real server once for the whole run (the root set-up builds it and
 // the dashboard); the returned teardown stops whichever server is current.
-// Without /dev/kvm or Chromium the tests are skipped with a banner saying why
-// (where the host has no /dev/kvm, e2e/kvm-rig/tests.sh --browser-only runs them in the KVM rig).
-import { accessSync, constants, existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+// Where this host has no /dev/kvm the servers and their VMs run in the KVM
+// rig (lib/rig.ts) and the browser here. Without Chromium, or without both
+// KVM and the rig, the tests are skipped with a banner saying why.
+import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { chromiumPath } from './lib/browser.ts';
+import { bootRig, hasKvm, rigUnavailable, stopRig } from './lib/rig.ts';
 import { artifactsDir, cliPath, freePort, repoRoot, serverInfo, startServer, stopServer } from './lib/server.ts';
 
 function missingPrerequisite(): string | null {
-  try {
-    accessSync('/dev/kvm', constants.R_OK | constants.W_OK);
-  } catch {
-    return 'no readable and writable /dev/kvm: the end-to-end tests need real KVM VMs (`bash e2e/kvm-rig/tests.sh --browser-only` runs them in the KVM rig)';
+  if (!hasKvm()) {
+    const why = rigUnavailable(repoRoot);
+    if (why) return `no readable and writable /dev/kvm, and ${why}: the end-to-end tests need real KVM VMs`;
   }
   if (!existsSync(chromiumPath)) return `no Chromium at ${chromiumPath} (apt-get install chromium, or set UCKPT_CHROMIUM)`;
   return null;
@@ -29,10 +30,17 @@ export default async function globalSetup() {
   if (!existsSync(path.join(repoRoot, 'apps/web/dist/index.html'))) throw new Error('apps/web/dist is missing: run pnpm build:web (the set-up does)');
   mkdirSync(path.join(artifactsDir, 'screenshots'), { recursive: true });
   const stateDir = mkdtempSync(path.join(tmpdir(), 'uckpt-e2e-'));
-  await startServer({ port: await freePort(), stateDir, log: path.join(artifactsDir, 'server.log') });
+  const port = await freePort();
+  let rig: Awaited<ReturnType<typeof bootRig>> | null = null;
+  if (!hasKvm()) {
+    console.log('this host has no /dev/kvm: the servers and their VMs run in the KVM rig (e2e/kvm-rig), the browser here');
+    rig = await bootRig({ repoRoot, controlPort: await freePort(), serverPort: port, share: artifactsDir, log: path.join(artifactsDir, 'rig.log') });
+  }
+  await startServer({ port, stateDir, log: path.join(artifactsDir, 'server.log') });
   return async () => {
     const { pid, stateDir: dir } = serverInfo();
     await stopServer(pid, 'SIGTERM');
+    if (rig) await stopRig(rig);
     rmSync(dir, { recursive: true, force: true });
   };
 }

@@ -1,9 +1,10 @@
 import { defineConfig } from '@playwright/test';
 import { launchOptions } from './lib/browser.ts';
+import { hasKvm } from './lib/rig.ts';
 
-// Under emulation (in the KVM rig, e2e/kvm-rig) the browser, the server and
-// the VMs all run several times slower: the waits stretch with them.
-const slowdown = process.env.UCKPT_KVM_RIG === '1' ? 3 : 1;
+// Where the servers and their VMs run in the KVM rig (no /dev/kvm here,
+// global-setup.ts) they run several times slower: the waits stretch with them.
+const slowdown = hasKvm() ? 1 : 3;
 
 // One worker: the tests share one server and its VMs, and two cores.
 export default defineConfig({

@@ -1,10 +1,12 @@
 // Starts and stops the real uckpt server (built by the root set-up) for the
-// tests: `uckpt serve --demo` on a free port with a scratch state directory.
-import { type ChildProcess, spawn } from 'node:child_process';
+// tests: `uckpt serve --demo` on a free port with a scratch state directory,
+// on this host, or in the KVM rig where this host has no /dev/kvm (rig.ts).
+import { spawn } from 'node:child_process';
 import { openSync, readFileSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { launcherCall, rigLauncher } from './rig.ts';
 
 export const repoRoot = fileURLToPath(new URL('../..', import.meta.url));
 export const cliPath = path.join(repoRoot, 'apps/cli/dist/main.js');
@@ -35,10 +37,10 @@ export function freePort(): Promise<number> {
   });
 }
 
-async function waitHealthy(url: string, child: ChildProcess, timeoutMs: number): Promise<void> {
+async function waitHealthy(url: string, pid: number, timeoutMs: number): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {
-    if (child.exitCode !== null) throw new Error(`uckpt serve exited with code ${child.exitCode}`);
+    if (!(await alive(pid))) throw new Error('uckpt serve exited');
     try {
       const r = await fetch(`${url}/api/health`);
       if (r.ok) return;
@@ -52,27 +54,33 @@ async function waitHealthy(url: string, child: ChildProcess, timeoutMs: number):
 
 /** Starts `uckpt serve --demo` and waits until it answers; records its PID for the teardown. */
 export async function startServer(opts: { port: number; stateDir: string; log: string; demo?: boolean; record?: boolean; env?: NodeJS.ProcessEnv }): Promise<ServerInfo> {
-  const out = openSync(opts.log, 'a');
-  const args = [cliPath, 'serve', ...(opts.demo === false ? [] : ['--demo']), '--port', String(opts.port), '--state-dir', opts.stateDir];
-  const child = spawn(process.execPath, args, {
-    cwd: repoRoot,
-    env: { ...process.env, UCKPT_OPERATOR_TOKEN: tokens.operator, UCKPT_VIEWER_TOKEN: tokens.viewer, ...opts.env },
-    stdio: ['ignore', out, out],
-    detached: false,
-  });
-  child.unref();
+  const args = ['serve', ...(opts.demo === false ? [] : ['--demo']), '--port', String(opts.port), '--state-dir', opts.stateDir];
+  const env = { UCKPT_OPERATOR_TOKEN: tokens.operator, UCKPT_VIEWER_TOKEN: tokens.viewer, ...opts.env };
+  const pid = rigLauncher()
+    ? // In the rig the forwarded port arrives on the rig's own address (rig.sh).
+      (await launcherCall<{ pid: number }>('POST', '/start', { args: [...args, '--host', '10.0.2.15'], env, log: opts.log, stateDir: opts.stateDir })).pid
+    : startHere(args, env, opts.log);
   const url = `http://127.0.0.1:${opts.port}`;
-  await waitHealthy(url, child, 60_000);
-  const info: ServerInfo = { pid: child.pid!, port: opts.port, url, stateDir: opts.stateDir, log: opts.log };
+  // Node starts slowly in the rig: its files come over 9p under emulation.
+  await waitHealthy(url, pid, rigLauncher() ? 180_000 : 60_000);
+  const info: ServerInfo = { pid, port: opts.port, url, stateDir: opts.stateDir, log: opts.log };
   if (opts.record !== false) writeFileSync(stateFile, JSON.stringify(info));
   return info;
+}
+
+function startHere(args: string[], env: NodeJS.ProcessEnv, log: string): number {
+  const out = openSync(log, 'a');
+  const child = spawn(process.execPath, [cliPath, ...args], { cwd: repoRoot, env: { ...process.env, ...env }, stdio: ['ignore', out, out], detached: false });
+  child.unref();
+  return child.pid!;
 }
 
 export function serverInfo(): ServerInfo {
   return JSON.parse(readFileSync(stateFile, 'utf8')) as ServerInfo;
 }
 
-function alive(pid: number): boolean {
+async function alive(pid: number): Promise<boolean> {
+  if (rigLauncher()) return (await launcherCall<{ alive: boolean }>('GET', `/alive?pid=${pid}`)).alive;
   try {
     process.kill(pid, 0);
     return true;
@@ -83,11 +91,12 @@ function alive(pid: number): boolean {
 
 /** Stops the server by PID: SIGTERM stops it and its VMs; SIGHUP leaves the VMs running. */
 export async function stopServer(pid: number, signal: NodeJS.Signals = 'SIGTERM', timeoutMs = 30_000): Promise<void> {
-  if (!alive(pid)) return;
-  process.kill(pid, signal);
-  const deadline = Date.now() + timeoutMs;
-  while (alive(pid) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
-  if (alive(pid)) process.kill(pid, 'SIGKILL');
+  const send = (s: NodeJS.Signals) => (rigLauncher() ? launcherCall('POST', '/signal', { pid, signal: s }) : process.kill(pid, s));
+  if (!(await alive(pid))) return;
+  await send(signal);
+  const deadline = Date.now() + timeoutMs * (rigLauncher() ? 3 : 1);
+  while ((await alive(pid)) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
+  if (await alive(pid)) await send('SIGKILL');
 }
 
 /** A REST call as the operator, for set-up and checks the UI does not make. */
