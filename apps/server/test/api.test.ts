@@ -307,6 +307,8 @@ describe('the host', () => {
       const byDefault = (await create('slowed')).json().settings;
       expect(byDefault.hangTimeoutMs).toBe(10 * defaultSettings.hangTimeoutMs);
       expect(byDefault.recurrenceWindowMs).toBeGreaterThan(defaultSettings.recurrenceWindowMs);
+      // Enough history to reach back past the heartbeat's bound at the default interval.
+      expect(byDefault.retention * byDefault.intervalMs).toBeGreaterThan(byDefault.hangTimeoutMs);
       expect((await create('given', { hangTimeoutMs: 700 })).json().settings.hangTimeoutMs).toBe(700);
     } finally {
       await other.close();

@@ -120,12 +120,19 @@ export const defaultSettings: CheckpointSettings = {
  * checkpoint faults that cost 10-40x more can go seconds between two
  * progress ticks: the heartbeat's 500 ms took such a guest for hung within
  * a second of its first checkpoint and, with nothing yet to roll back to,
- * failed it. There the hang detector waits ten times as long, and a
- * recurrence is counted over a window as many times longer.
+ * failed it. There the hang detector waits ten times as long, a recurrence
+ * is counted over a window three times as long, and five times the
+ * checkpoints are kept, so that recovery still reaches back past the
+ * heartbeat's longer latency bound (6 s at 50 ms).
  */
 export function defaultSettingsFor(host: { emulated: boolean }): CheckpointSettings {
   if (!host.emulated) return { ...defaultSettings };
-  return { ...defaultSettings, hangTimeoutMs: 10 * defaultSettings.hangTimeoutMs, recurrenceWindowMs: 3 * defaultSettings.recurrenceWindowMs };
+  return {
+    ...defaultSettings,
+    hangTimeoutMs: 10 * defaultSettings.hangTimeoutMs,
+    recurrenceWindowMs: 3 * defaultSettings.recurrenceWindowMs,
+    retention: 5 * defaultSettings.retention,
+  };
 }
 
 const settingKinds: Record<keyof CheckpointSettings, 'boolean' | 'integer' | 'number' | readonly string[]> = {

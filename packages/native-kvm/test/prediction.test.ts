@@ -70,7 +70,9 @@ describeKvm('copying ahead (stop-and-copy)', () => {
         // page hot costs a comparison, ~0.2 us, protecting it a fault,
         // ~2.2 us) and may keep the written pages hot, which are then not
         // copied ahead. A cheaper fault settles it: this test is about the copies.
-        vm.enableCheckpointing({ intervalMs: 20, retention: 16, predictor, ...(predictor === 'cost' && { faultNs: 500 }) });
+        // More retained under emulation, where the epochs' records come late:
+        // the checkpoint to roll back to was retired before they were counted.
+        vm.enableCheckpointing({ intervalMs: 20, retention: emulated ? 64 : 16, predictor, ...(predictor === 'cost' && { faultNs: 500 }) });
         let ahead = 0, inPause = 0;
         vm.onEpoch((e) => {
           expect(e.pagesCopied + e.pagesPrecopied).toBe(e.dirtyPages);
@@ -109,16 +111,19 @@ describeKvm('copying ahead (stop-and-copy)', () => {
     // a fault costs the guest as much: its progress must be read from its
     // vCPU's CPU time, and a comparison's cost from the comparing threads',
     // not from the clock.
-    // Under emulation (e2e/kvm-rig) a comparison costs about as much as a
-    // fault (there: a page's copy 9.5 us, a dirty-log fault 38 us), and the
-    // cost model rightly keeps nothing hot at the calibrated costs. There a
-    // fault is priced at ten times the measured one: a comparison is then as
-    // much cheaper than a fault as on PVM (0.2 us against 2.2 us).
+    // Under emulation (e2e/kvm-rig) the guest writes some 70 pages an epoch:
+    // each page of that table would be written once in a thousand epochs, and
+    // nothing is worth keeping hot. There a 1 MiB table is written all over
+    // epoch after epoch. And a comparison costs about as much as a fault
+    // there (a page's copy 9.5 us, a dirty-log fault 23-38 us): a fault is
+    // priced at ten times the measured one, so that a comparison is as much
+    // cheaper than a fault as on PVM (0.2 us against 2.2 us).
+    const tableMiB = emulated ? 1 : 256;
     const variants: { faultNs?: number; busy?: number }[] = emulated
       ? [{ faultNs: 400_000 }, { faultNs: 400_000, busy: 2 }]
       : [{}, { faultNs: 1500 }, { busy: 2 }];
     for (const { faultNs, busy } of variants) {
-      const vm = startVm('hashtable', { size: 256, repeat: 0 }, 512);
+      const vm = startVm('hashtable', { size: tableMiB, repeat: 0 }, emulated ? 64 : 512);
       const others = Array.from({ length: busy ?? 0 }, () => spawn('sh', ['-c', 'while :; do :; done'], { stdio: 'ignore' }));
       try {
         vm.enableCheckpointing({ intervalMs: 50, retention: 4, predictor: 'cost', ...(faultNs !== undefined && { faultNs }) });
@@ -137,7 +142,7 @@ describeKvm('copying ahead (stop-and-copy)', () => {
         expect(leastTrackingNs).toBeLessThan(written / last.length * 10);
         // The first checkpoints of the whole table wait for 65,536 fresh store
         // frames to be backed (about 1.4-8 us each here) and checksummed: they begin late, and say so.
-        expect(Math.max(...epochs.map((e) => e.lateNs))).toBeGreaterThan(25e6);
+        if (!emulated) expect(Math.max(...epochs.map((e) => e.lateNs))).toBeGreaterThan(25e6);
       } finally {
         for (const other of others) other.kill();
         vm.destroy();
