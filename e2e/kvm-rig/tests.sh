@@ -39,13 +39,15 @@ weight() {
         */checkpoint.test.ts) echo 400 ;;
         */prediction.test.ts) echo 220 ;;
         */campaign.test.ts) echo 175 ;;
-        */process-model.test.ts) echo 150 ;;
+        */process-model.test.ts) echo 300 ;;
         */cli-kvm.test.ts) echo 140 ;;
         */checksums.test.ts) echo 135 ;;
         */native-kvm/test/faults.test.ts) echo 80 ;;
         */cow.test.ts) echo 75 ;;
         */validate-model.test.ts) echo 65 ;;
         */auto-tune.test.ts) echo 60 ;;
+        */faults-kvm.test.ts) echo 150 ;;
+        */lifecycle.test.ts) echo 40 ;;
         */errors.test.ts|*/exits.test.ts) echo 5 ;;
         *) echo 60 ;;
     esac
