@@ -87,7 +87,7 @@ for ((s = 0; s < shards; s++)); do
     mkdir -p "$out"
     (
         # One vitest process for all of a shard's files (--no-isolate): each new process would
-        # load vitest and the code under test again, over 9p and under emulation: 10-20 s each.
+        # load vitest and the code under test again, several seconds each under emulation.
         bash e2e/kvm-rig/rig.sh --timeout "${UCKPT_KVM_RIG_TIMEOUT:-1800}" --out "$out" --share "$root/e2e/artifacts" --preload-list "$preload" \
             --env UCKPT_KVM_REQUIRED=1 --env "CI=${CI:-}" --env NO_COLOR=1 -- \
             node_modules/.bin/vitest run --reporter=verbose --maxWorkers=1 --no-isolate \

@@ -61,7 +61,7 @@ export async function startServer(opts: { port: number; stateDir: string; log: s
       (await launcherCall<{ pid: number }>('POST', '/start', { args: [...args, '--host', '10.0.2.15'], env, log: opts.log, stateDir: opts.stateDir })).pid
     : startHere(args, env, opts.log);
   const url = `http://127.0.0.1:${opts.port}`;
-  // Node starts slowly in the rig: its files come over 9p under emulation.
+  // Everything starts several times slower in the rig, under emulation.
   await waitHealthy(url, pid, rigLauncher() ? 180_000 : 60_000);
   const info: ServerInfo = { pid, port: opts.port, url, stateDir: opts.stateDir, log: opts.log };
   if (opts.record !== false) writeFileSync(stateFile, JSON.stringify(info));
