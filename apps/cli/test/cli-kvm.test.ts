@@ -3,8 +3,14 @@
 import { expect, it } from 'vitest';
 import { describeKvm, emulated, uckpt } from './helper.js';
 
-// Fewer under emulation (the KVM rig), where each costs seconds.
+// Fewer under emulation (the KVM rig), where each costs seconds; and there
+// a run's last points may pass while the harness is not scheduled on the one
+// emulated CPU (packages/native-kvm/test/kvm.ts, leastRollbacks).
 const rollbacks = emulated ? 3 : 10;
+const expectRollbacks = (made: number) => {
+  expect(made).toBeGreaterThanOrEqual(emulated ? 2 : rollbacks);
+  expect(made).toBeLessThanOrEqual(rollbacks);
+};
 
 describeKvm('uckpt run on KVM', () => {
   it('prints one JSON object whose checksum matches the host program', async () => {
@@ -36,9 +42,11 @@ describeKvm('uckpt run on KVM', () => {
       uckpt('run', ...args, '--on', 'host'),
     ]);
     const r = JSON.parse(protectedRun.stdout);
-    expect(r).toMatchObject({ mode: 'stop-and-copy', intervalMs: 10, retention: 4, rollbacks, precopy: true });
+    expect(r).toMatchObject({ mode: 'stop-and-copy', intervalMs: 10, retention: 4, precopy: true });
+    expectRollbacks(r.rollbacks);
     const n = JSON.parse(notAhead.stdout);
-    expect(n).toMatchObject({ precopy: false, pagesPrecopiedPerEpoch: 0, rollbacks });
+    expect(n).toMatchObject({ precopy: false, pagesPrecopiedPerEpoch: 0 });
+    expectRollbacks(n.rollbacks);
     expect(n.checksum).toBe(JSON.parse(host.stdout).checksum);
     for (const key of ['epochs', 'dirtyPagesPerEpoch', 'dirtyPagesP99', 'storeBytesMax']) expect(r[key]).toBeGreaterThan(0);
     for (const key of ['pauseUs', 'usualPauseUs', 'rollbackUs']) expect(r[key].p99).toBeGreaterThanOrEqual(r[key].p50);
@@ -55,7 +63,8 @@ describeKvm('uckpt run on KVM', () => {
       uckpt('run', ...args, '--on', 'host'),
     ]);
     const r = JSON.parse(protectedRun.stdout);
-    expect(r).toMatchObject({ mode: 'cow', intervalMs, predictor: 'frontier', rollbacks, warnings: [] });
+    expect(r).toMatchObject({ mode: 'cow', intervalMs, predictor: 'frontier', warnings: [] });
+    expectRollbacks(r.rollbacks);
     expect(r.faultsPerEpoch).toBeGreaterThan(0);
     expect(r.costs.cowFaultNsCalibrated).toBeGreaterThan(0);
     expect(r.checksum).toBe(JSON.parse(host.stdout).checksum);

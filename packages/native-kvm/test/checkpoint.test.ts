@@ -7,7 +7,7 @@ import { runOnHost } from '@uckpt/guest';
 import type { PredictorName } from '@uckpt/native-core';
 import { runInVm } from '../lib/index.js';
 import { ROLLBACKS, RUN_EPOCHS, emulatedPartner, epochsPass, modes, small, smallForCow, startVm } from './checkpoint-helpers.js';
-import { describeKvm, emulated, scaled, sizeForEpochs, sleep, slowdown, until } from './kvm.js';
+import { describeKvm, emulated, leastRollbacks, scaled, sizeForEpochs, sleep, slowdown, until } from './kvm.js';
 
 const MAILBOX_PFN = 1; // written at every progress tick: in every undo log
 
@@ -51,7 +51,8 @@ describeKvm.each(modes)('checkpoints and rollback (%s)', (mode) => {
         if (mode === 'cow') {
           expect(guest.rollbacks).toBeGreaterThan(0);
         } else {
-          expect(guest.rollbacks, `rollbacks in a run of ${guest.epochs} epochs`).toBe(ROLLBACKS);
+          expect(guest.rollbacks, `rollbacks in a run of ${guest.epochs} epochs`).toBeGreaterThanOrEqual(leastRollbacks(ROLLBACKS));
+          expect(guest.rollbacks).toBeLessThanOrEqual(ROLLBACKS);
           expect(guest.epochs).toBeGreaterThan(ROLLBACKS);
         }
       });
@@ -245,7 +246,8 @@ describeKvm('dirty rings instead of the dirty bitmap', () => {
       runInVm({ ...run, memoryMiB: 256, dirtyTracking: 'ring', checkpointing, rollbacks: scaled(30) }),
     ]);
     expect(guest.dirtyTracking).toBe('ring');
-    expect(guest.rollbacks, `rollbacks in a run of ${guest.epochs} epochs`).toBe(scaled(30));
+    expect(guest.rollbacks, `rollbacks in a run of ${guest.epochs} epochs`).toBeGreaterThanOrEqual(leastRollbacks(scaled(30)));
+    expect(guest.rollbacks).toBeLessThanOrEqual(scaled(30));
     expect(guest.checksum).toBe(host.checksum);
   });
 });

@@ -6,7 +6,7 @@ import { findWorkload, guestImagePath, runOnHost } from '@uckpt/guest';
 import type { PredictorName } from '@uckpt/native-core';
 import { Vm, runInVm } from '../lib/index.js';
 import { ROLLBACKS, RUN_EPOCHS, checkpointWithImage, epochsPass, expectExactRollback, modes, startVm } from './checkpoint-helpers.js';
-import { describeKvm, emulated, sizeForEpochs, sleep, until } from './kvm.js';
+import { describeKvm, emulated, leastRollbacks, sizeForEpochs, sleep, until } from './kvm.js';
 
 describeKvm.each(modes)('dirty-page prediction (%s)', (mode) => {
   for (const predictor of (mode === 'cow' ? ['off', 'history', 'frontier', 'cost'] : ['history', 'frontier', 'cost']) as PredictorName[]) {
@@ -39,7 +39,8 @@ describeKvm.each(modes)('dirty-page prediction (%s)', (mode) => {
       runOnHost(run),
       runInVm({ ...run, memoryMiB: 256, checkpointing, rollbacks: ROLLBACKS }),
     ]);
-    expect(guest.rollbacks).toBe(ROLLBACKS);
+    expect(guest.rollbacks).toBeGreaterThanOrEqual(leastRollbacks(ROLLBACKS));
+    expect(guest.rollbacks).toBeLessThanOrEqual(ROLLBACKS);
     expect(guest.precision).toBeGreaterThan(0);
     expect(guest.checksum).toBe(host.checksum);
   });
