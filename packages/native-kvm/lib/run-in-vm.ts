@@ -145,9 +145,10 @@ export async function runInVm(options: VmRunOptions): Promise<CheckpointedRunRes
     };
     /**
      * One rollback to a random retained checkpoint; false when the run ended
-     * meanwhile. The guest waits at its point for it: where the epoch loop
-     * is busy (a loaded host, KVM under emulation) a running guest could
-     * finish before the loop got to the rollback.
+     * meanwhile. The guest waits for it where it passed its point, so that
+     * the rollback lands there and not wherever the guest has got to by the
+     * time the epoch loop takes it up (late on a loaded host, and under
+     * emulation).
      */
     const rollBackOnce = async (): Promise<boolean> => {
       try {
