@@ -138,9 +138,10 @@ describeKvm('copying ahead (stop-and-copy)', () => {
         expect(written / last.length).toBeGreaterThan(emulated ? 30 : 10_000);
         expect(hot / written, `recall with faultNs ${faultNs ?? 'calibrated'}, ${others.length} busy processes beside, at costs ${JSON.stringify(vm.stats().costs)}`).toBeGreaterThan(0.5);
         // Each page written again an epoch after its last write: kept hot, it need cost nothing.
+        // (Not so under emulation, where each page of the small table is written every few epochs.)
         const leastTrackingNs = last.reduce((sum, e) => sum + e.leastTrackingNs, 0) / last.length;
         expect(leastTrackingNs).toBeGreaterThanOrEqual(0);
-        expect(leastTrackingNs).toBeLessThan(written / last.length * 10);
+        if (!emulated) expect(leastTrackingNs).toBeLessThan(written / last.length * 10);
         // The first checkpoints of the whole table wait for 65,536 fresh store
         // frames to be backed (about 1.4-8 us each here) and checksummed: they begin late, and say so.
         if (!emulated) expect(Math.max(...epochs.map((e) => e.lateNs))).toBeGreaterThan(25e6);
