@@ -102,17 +102,18 @@ done
 initrd=$cache/initramfs.cpio.gz preload_tops=""
 if [[ -n $preload_list ]]; then
     [[ -r $preload_list ]] || die "--preload-list $preload_list: no such file"
-    names=$out/preload.names rels=()
+    names=$out/preload.names rels=() left_out=0
     while IFS= read -r p; do
         [[ -z $p ]] && continue
         [[ $p == /* && -e $p ]] || die "--preload-list: $p: not an absolute path that exists"
         top=${p#/}; top=${top%%/*}
         case $top in bin|boot|dev|etc|host|init|lib|lib64|lower|ovl|pre|proc|rigout|root|run|sbin|sys|tmp|usr|var)
-            say "--preload-list: $p is under /$top, which the initramfs has: left out (read over 9p)"; continue ;;
+            left_out=$((left_out + 1)); continue ;;
         esac
         [[ ,$preload_tops, == *,$top,* ]] || preload_tops+=${preload_tops:+,}$top
         rels+=("${p#/}")
     done <"$preload_list"
+    ((left_out)) && say "--preload-list: $left_out paths lie under a top directory the initramfs has too (/tmp, /root, /usr...): left out, read over 9p"
     # Each path's parents, then everything under it.
     { for rel in "${rels[@]}"; do while [[ $rel == */* ]]; do rel=${rel%/*}; echo "$rel"; done; done
       ((${#rels[@]})) && (cd / && find "${rels[@]}"); } >"$names"

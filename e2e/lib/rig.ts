@@ -6,7 +6,10 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { accessSync, constants, existsSync, openSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
+import { rigGuestAddress, rigUnavailable as rigMissing } from '../../apps/cli/dist/commands/kvm-rig.js';
 import { serviceFiles } from '../../apps/cli/dist/commands/rig-preload.js';
+
+export { rigGuestAddress };
 
 /** Where the launcher in the rig answers, as the test processes find it. */
 interface Launcher {
@@ -33,7 +36,8 @@ export function hasKvm(): boolean {
 
 /** Why the KVM rig cannot run here; null when it can. */
 export function rigUnavailable(repoRoot: string): string | null {
-  if (!existsSync('/usr/bin/qemu-system-x86_64')) return 'no qemu-system-x86_64 for the KVM rig (apt-get install qemu-system-x86)';
+  const missing = rigMissing();
+  if (missing) return missing;
   if (!existsSync(path.join(repoRoot, 'e2e/kvm-rig/.cache/initramfs.cpio.gz'))) return 'the KVM rig is not built (bash scripts/setup.sh builds it)';
   return null;
 }

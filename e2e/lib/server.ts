@@ -6,7 +6,7 @@ import { openSync, readFileSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { launcherCall, rigLauncher } from './rig.ts';
+import { launcherCall, rigGuestAddress, rigLauncher } from './rig.ts';
 
 export const repoRoot = fileURLToPath(new URL('../..', import.meta.url));
 export const cliPath = path.join(repoRoot, 'apps/cli/dist/main.js');
@@ -58,7 +58,7 @@ export async function startServer(opts: { port: number; stateDir: string; log: s
   const env = { UCKPT_OPERATOR_TOKEN: tokens.operator, UCKPT_VIEWER_TOKEN: tokens.viewer, ...opts.env };
   const pid = rigLauncher()
     ? // In the rig the forwarded port arrives on the rig's own address (rig.sh).
-      (await launcherCall<{ pid: number }>('POST', '/start', { args: [...args, '--host', '10.0.2.15'], env, log: opts.log, stateDir: opts.stateDir })).pid
+      (await launcherCall<{ pid: number }>('POST', '/start', { args: [...args, '--host', rigGuestAddress], env, log: opts.log, stateDir: opts.stateDir })).pid
     : startHere(args, env, opts.log);
   const url = `http://127.0.0.1:${opts.port}`;
   // Everything starts several times slower in the rig, under emulation.

@@ -6,9 +6,7 @@
 // still comes from the share, so a list that misses a file only costs time.
 import { existsSync, readFileSync, realpathSync } from 'node:fs';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
-
-const repoRoot = fileURLToPath(new URL('../../../../', import.meta.url));
+import { repoRoot } from './kvm-rig.js';
 
 /** The directories a package needs at run time, when it is one of the workspace's (not from the store). */
 const workspaceRuntime = ['package.json', 'dist', 'build', 'addon/build/Release', 'node_modules'];

@@ -5,7 +5,7 @@
 // the state directory is the host's, shared into the rig, so that nothing
 // is lost between runs. Ctrl-C stops the service in the rig, then the rig.
 import { spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -13,25 +13,15 @@ import { fileURLToPath } from 'node:url';
 import { backendUnavailable } from '@uckpt/engine';
 import { lockStateDir, prepareStateDir, UnsafeStateError } from '@uckpt/server';
 import { UsageError } from '../usage-error.js';
+import { repoRoot, rigGuestAddress, rigScript, rigUnavailable } from './kvm-rig.js';
 import { serviceFiles } from './rig-preload.js';
 
-const repoRoot = fileURLToPath(new URL('../../../../', import.meta.url));
-export const rigScript = `${repoRoot}e2e/kvm-rig/rig.sh`;
 const cliPath = fileURLToPath(new URL('../main.js', import.meta.url));
-/** The rig's address on QEMU's user-mode network, where forwarded ports arrive. */
-export const rigGuestAddress = '10.0.2.15';
 
 /** A tmpfs of the rig's own (rig.sh mounts a fresh /run). */
 const rigSocketsDir = '/run/uckpt-agents';
 
 export type Hypervisor = 'kvm' | 'kvm-rig' | 'auto';
-
-/** Why the KVM rig cannot run on this host; null when it can. */
-export function rigUnavailable(): string | null {
-  if (!existsSync(rigScript)) return `${rigScript} is missing (the KVM rig ships with the repository)`;
-  if (!existsSync('/usr/bin/qemu-system-x86_64')) return 'no qemu-system-x86_64 to emulate KVM with (apt-get install qemu-system-x86)';
-  return null;
-}
 
 /**
  * `--hypervisor auto`: the KVM rig where this host has no usable KVM (and no

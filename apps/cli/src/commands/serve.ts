@@ -13,7 +13,8 @@ import { defaultSettingsFor, defaultSpec, describeHost } from '@uckpt/engine';
 import { allowedHostsFor, buildApp, defaultCapacity, defaultRateLimits, serverLogger, Service, UnsafeStateError } from '@uckpt/server';
 import { choiceOption, integerOption } from '../options.js';
 import { UsageError } from '../usage-error.js';
-import { rigGuestAddress, serveInRig, wantsRig, type Hypervisor } from './serve-in-rig.js';
+import { rigGuestAddress } from './kvm-rig.js';
+import { serveInRig, wantsRig, type Hypervisor } from './serve-in-rig.js';
 
 const demoVmName = 'demo';
 
