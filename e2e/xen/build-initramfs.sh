@@ -7,6 +7,7 @@
 #   xen-mailbox        reads a PVH domU's mailbox page (run inside dom0, see domu.sh)
 #   memaccess-probe    measures mem_access/vm_event copy-on-write on a domU (run inside
 #                      dom0, see memaccess-compare.sh)
+# and has packages/guest/linux/build.sh build the Linux test guest.
 # dom0 runs everything else (xenstored, xl, node, ...) from the host's root, shared
 # read-only over virtio-9p and chrooted into (see init.sh). Rebuilds only when an input
 # changed (digest in initramfs.stamp).
@@ -73,6 +74,9 @@ done
 mailbox_src=$here/xen-mailbox.c
 probe_src=$here/memaccess-probe.c
 abi=$repo/packages/guest/include/uckpt_guest_abi.h
+
+# The Linux test guest (its own cache, in packages/guest/build/linux).
+"$repo/packages/guest/linux/build.sh" || die "the Linux test guest did not build"
 
 # Digest of every input.
 digest=$( {

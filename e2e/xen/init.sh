@@ -65,7 +65,11 @@ until chroot /host xenstore-read -s / >/dev/null 2>&1; do
 done
 log "xenstored answering at $(up) s"
 chroot /host "$X/xen-init-dom0" >/dev/null || fail "xen-init-dom0 failed"
-chroot /host "$X/xenconsoled" --pid-file /run/xenconsoled.pid || fail "xenconsoled did not start"
+# Each guest's console goes to /var/log/xen/console/guest-NAME.log too: the
+# console detector and the tests read what Linux guests print.
+mkdir -p /host/var/log/xen/console
+chroot /host "$X/xenconsoled" --pid-file /run/xenconsoled.pid --log=guest --log-dir=/var/log/xen/console \
+    || fail "xenconsoled did not start"
 log "dom0 ready at $(up) s (Xen $xv)"
 
 chroot /host /bin/bash /run/rig/run.sh </dev/null >/rigout/stdout 2>/rigout/stderr

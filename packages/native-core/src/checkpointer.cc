@@ -8,7 +8,9 @@
 
 #include <algorithm>
 #include <chrono>
+#include <mutex>
 #include <stdexcept>
+#include <thread>
 
 #include "uckpt/core/clock.h"
 
@@ -21,6 +23,8 @@ using Clock = std::chrono::steady_clock;
 class PauseGuard {
  public:
   explicit PauseGuard(Backend& backend) : backend_(backend) { backend_.pause(); }
+  // Takes over a pause already made.
+  PauseGuard(Backend& backend, std::adopt_lock_t) : backend_(backend) {}
   ~PauseGuard() { backend_.resume(); }
   PauseGuard(const PauseGuard&) = delete;
   PauseGuard& operator=(const PauseGuard&) = delete;
@@ -35,6 +39,20 @@ void require_leave_writable(const Backend& backend, const CheckpointConfig& conf
   if (config.predictor == "off") return;
   const std::string why = backend.leave_writable_unavailable();
   if (!why.empty()) throw std::invalid_argument("prediction needs dirty tracking that can leave pages writable (" + why + ")");
+}
+
+// Pauses the guest at a moment its backend calls consistent for a
+// checkpoint, trying for a short while and then pausing anyway: a guest
+// must not go unprotected because something outside it stays busy.
+void pause_when_consistent(Backend& backend) {
+  constexpr int kTries = 20;
+  constexpr auto kBetweenTries = std::chrono::microseconds(250);
+  for (int attempt = 0;; attempt++) {
+    backend.pause();
+    if (attempt == kTries || backend.checkpoint_consistent()) return;
+    backend.resume();
+    std::this_thread::sleep_for(kBetweenTries);
+  }
 }
 
 // Checked before anything is built (the cost model calibrates as it is).
@@ -314,6 +332,7 @@ Checkpointer::Reply Checkpointer::serve(const Request& request) {
     std::lock_guard<std::mutex> lock(ring_mu_);
     if (!cow_.failure().empty()) throw std::runtime_error(cow_.failure());
     const bool revive = must_revive();
+    backend_.before_rollback();
     dirty_.clear();
     backend_.harvest_dirty(dirty_);
     dirty_ |= carry_;
@@ -343,6 +362,7 @@ Checkpointer::Reply Checkpointer::serve(const Request& request) {
     PauseGuard paused(backend_);
     std::lock_guard<std::mutex> lock(ring_mu_);
     const bool revive = must_revive();
+    backend_.before_rollback();
     dirty_.clear();
     backend_.harvest_dirty(dirty_);
     dirty_ |= carry_;
@@ -414,7 +434,9 @@ void Checkpointer::epoch(bool requested, uint64_t late_ns) {
   r.fallback_reason = fallback_reason_;
   uint64_t fault_service_ns = 0;
   try {
-    PauseGuard paused(backend_);
+    pause_when_consistent(backend_);
+    PauseGuard paused(backend_, std::adopt_lock);
+    r.start_ns = now_ns();  // the pause starts here, not with the tries
     std::lock_guard<std::mutex> lock(ring_mu_);
     if (mode_ == Mode::CopyOnWrite) {
       fault_service_ns = epoch_cow(r);

@@ -6,6 +6,8 @@
         "../src/addon/addon.cc",
         "../src/addon/domain_object.cc",
         "../src/xen/domain.cc",
+        "../src/xen/guest_channels.cc",
+        "../src/xen/hvm_context.cc",
         "../src/xen/xen_backend.cc"
       ],
       "include_dirs": [

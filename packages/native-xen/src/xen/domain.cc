@@ -247,6 +247,32 @@ void Domain::populated_pages(core::Bitmap& out) {
   }
 }
 
+void Domain::xen_owned_pages(core::Bitmap& out) {
+  for (uint64_t index = 0; index < chunks_.size(); index++) {
+    const Chunk& c = chunks_[index];
+    std::vector<xen_pfn_t> frames;
+    for (uint64_t i = 0; i < c.errors.size(); i++) {
+      if (!c.errors[i]) frames.push_back(index * kChunkPages + i);
+    }
+    if (frames.empty()) continue;
+    // Xen replaces each pfn by its type in place.
+    std::vector<xen_pfn_t> types = frames;
+    if (xc_get_pfn_type_batch(xch_, domid_, static_cast<unsigned>(types.size()), types.data()) < 0) {
+      fail("xc_get_pfn_type_batch", errno);
+    }
+    for (size_t i = 0; i < frames.size(); i++) {
+      const uint32_t type = static_cast<uint32_t>(types[i]) & XEN_DOMCTL_PFINFO_LTAB_MASK;
+      if (type == XEN_DOMCTL_PFINFO_XTAB || type == XEN_DOMCTL_PFINFO_BROKEN) out.set(frames[i]);
+    }
+  }
+}
+
+uint64_t Domain::hvm_param(uint32_t param) const {
+  uint64_t value = 0;
+  if (xc_hvm_param_get(xch_, domid_, param, &value) < 0) fail("xc_hvm_param_get", errno);
+  return value;
+}
+
 std::vector<uint8_t> Domain::hvm_context() const {
   int size = xc_domain_hvm_getcontext(xch_, domid_, nullptr, 0);
   if (size < 0) fail("xc_domain_hvm_getcontext (size)", errno);

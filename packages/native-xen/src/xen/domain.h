@@ -69,6 +69,15 @@ class Domain {
   // Every frame that maps, that is every frame the guest has.
   void populated_pages(core::Bitmap& out);
 
+  // Frames of the guest's physmap that are not its RAM: Xen's own
+  // (shared_info, grant-table frames) and broken ones. The toolstack's save
+  // path skips them (page_type_has_stream_data); restoring one would hand
+  // the guest an old copy of Xen's state. Mapped frames only: holes are
+  // never copied anyway.
+  void xen_owned_pages(core::Bitmap& out);
+  // An HVM parameter (HVM_PARAM_*), as the guest or its toolstack set it.
+  uint64_t hvm_param(uint32_t param) const;
+
   // The whole HVM context (every vCPU's registers, LAPIC, MTRRs, XSAVE...).
   std::vector<uint8_t> hvm_context() const;
   void set_hvm_context(std::vector<uint8_t> context);

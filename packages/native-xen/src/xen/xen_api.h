@@ -5,4 +5,12 @@
 extern "C" {
 #include <xenctrl.h>
 #include <xenforeignmemory.h>
+#include <xen/hvm/params.h>
+#include <xen/hvm/save.h>
+#include <xen/io/console.h>
+#include <xen/io/xs_wire.h>
+
+// Exported by libxenctrl 4.17 but declared only in its private header
+// (the toolstack's save path uses it to skip frames that are Xen's).
+int xc_get_pfn_type_batch(xc_interface* xch, uint32_t dom, unsigned int num, xen_pfn_t* arr);
 }

@@ -2,6 +2,8 @@
 
 #include <vector>
 
+#include "hvm_context.h"
+
 namespace uckpt::xen {
 namespace {
 
@@ -9,9 +11,13 @@ struct HvmContext : core::VcpuSnapshot {
   std::vector<uint8_t> blob;
 };
 
+// How long a rollback waits for xenstored and xenconsoled to finish with
+// what the guest sent them.
+constexpr unsigned kDaemonWaitMs = 500;
+
 }  // namespace
 
-XenBackend::XenBackend(Domain& domain) : domain_(domain), written_(domain.page_count()) {}
+XenBackend::XenBackend(Domain& domain) : domain_(domain), channels_(domain), written_(domain.page_count()) {}
 
 core::Backend::GuestState XenBackend::guest_state() const {
   switch (domain_.info().state) {
@@ -29,6 +35,14 @@ void XenBackend::harvest_dirty(core::Bitmap& dirty) {
   std::lock_guard<std::mutex> lock(written_mu_);
   dirty |= written_;
   written_.clear();
+  dirty.and_not(channels_.xen_owned());
+  dirty |= channels_.always_copied();
+}
+
+void XenBackend::before_rollback() {
+  // Busy daemons past the bound: roll back anyway (the guest needs it
+  // more); their next pass sees consistent indexes either way.
+  channels_.wait_for_daemons(kDaemonWaitMs);
 }
 
 void XenBackend::mark_written(uint64_t first_pfn, uint64_t last_pfn) {
@@ -43,7 +57,11 @@ std::unique_ptr<core::VcpuSnapshot> XenBackend::capture_vcpus() {
 }
 
 void XenBackend::restore_vcpus(const core::VcpuSnapshot& snapshot) {
-  switch_off_on_error([&] { domain_.set_hvm_context(static_cast<const HvmContext&>(snapshot).blob); });
+  switch_off_on_error([&] {
+    std::vector<uint8_t> context = static_cast<const HvmContext&>(snapshot).blob;
+    carry_tsc(domain_.hvm_context(), context);
+    domain_.set_hvm_context(std::move(context));
+  });
 }
 
 }  // namespace uckpt::xen

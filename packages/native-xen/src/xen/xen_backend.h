@@ -8,6 +8,7 @@
 #include <string>
 
 #include "domain.h"
+#include "guest_channels.h"
 #include "uckpt/core/backend.h"
 
 namespace uckpt::xen {
@@ -15,6 +16,7 @@ namespace uckpt::xen {
 class XenBackend : public core::Backend {
  public:
   // Log-dirty goes on at the first harvest; the destructor switches it off.
+  // Finds what the guest shares with Xen and its daemons (GuestChannels).
   explicit XenBackend(Domain& domain);
   ~XenBackend() override { domain_.disable_log_dirty(); }
 
@@ -36,12 +38,20 @@ class XenBackend : public core::Backend {
   std::string leave_writable_unavailable() const override {
     return "not possible with Xen's log-dirty mode, which re-arms every page at each harvest";
   }
-  void populated_pages(core::Bitmap& out) override { domain_.populated_pages(out); }
+  // Without Xen's frames: they are not the guest's to have restored.
+  void populated_pages(core::Bitmap& out) override {
+    domain_.populated_pages(out);
+    out.and_not(channels_.xen_owned());
+  }
   uint8_t* page(uint64_t pfn) override {
     return switch_off_on_error([&] { return domain_.page(pfn); });
   }
   std::unique_ptr<core::VcpuSnapshot> capture_vcpus() override;
+  // Guest time runs on: each vCPU keeps its current TSC (see hvm_context.h).
   void restore_vcpus(const core::VcpuSnapshot& snapshot) override;
+  bool checkpoint_consistent() override { return channels_.rings_quiescent(); }
+  void before_rollback() override;
+
   std::string revive_refusal() const override {
     return "a Xen domain that has shut down or crashed is Xen's to restart (its toolstack decides)";
   }
@@ -68,6 +78,7 @@ class XenBackend : public core::Backend {
   }
 
   Domain& domain_;
+  GuestChannels channels_;
   std::mutex written_mu_;
   core::Bitmap written_;
 };

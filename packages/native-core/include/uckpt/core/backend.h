@@ -70,6 +70,17 @@ class Backend {
   virtual std::unique_ptr<VcpuSnapshot> capture_vcpus() = 0;
   virtual void restore_vcpus(const VcpuSnapshot& snapshot) = 0;
 
+  // State outside guest memory that others change (a hypervisor's rings to
+  // its daemons, see native-xen's GuestChannels) can make some moments
+  // unfit for a checkpoint or a rollback. The defaults suit a guest whose
+  // whole state is its memory and vCPUs.
+  //
+  // Paused: whether a checkpoint taken now could be rolled back to safely.
+  // The core retries briefly when not, and then takes it anyway.
+  virtual bool checkpoint_consistent() { return true; }
+  // Paused, before a rollback changes anything.
+  virtual void before_rollback() {}
+
   // Reviving: a rollback of a guest whose run ended in a failure (a crash)
   // restores it like any other and then lets it run again from there.
   //
