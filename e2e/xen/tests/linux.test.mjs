@@ -104,7 +104,12 @@ async function runWorkload(guest, during = async () => {}) {
   return JSON.parse(result);
 }
 
-/** Times `sleep 1` in the guest, by the guest's clock and by dom0's. */
+/**
+ * Times `sleep 1` in the guest, by the guest's clock and by dom0's. Broken
+ * timers show as a sleep that never ends or ends at once; under emulation
+ * on a busy host the guest's processes may wait seconds for the CPU, so
+ * the upper bound is loose.
+ */
 async function timeSleep(guest) {
   sh('xenstore-rm', [`/local/domain/${guest.domid}/data/uckpt-sleep-cs`]);
   const start = Date.now();
@@ -151,7 +156,7 @@ test('a Linux PVH domU survives 20 rollbacks at random moments: same checksum, n
 
     // After the rollbacks: timers, xenstore and the console still work.
     const slept = await timeSleep(guest);
-    assert.ok(slept.guestMs >= 950 && slept.guestMs <= 3000, `sleep 1 took ${slept.guestMs} ms by the guest's clock`);
+    assert.ok(slept.guestMs >= 950 && slept.guestMs <= 10_000, `sleep 1 took ${slept.guestMs} ms by the guest's clock`);
     assert.ok(slept.dom0Ms < 15_000, `sleep 1 took ${slept.dom0Ms} ms seen from dom0`);
     const beats = Number(guest.read('uckpt-heartbeat'));
     await sleep(2000);
@@ -184,4 +189,41 @@ test('a Linux PVH domU survives 20 rollbacks at random moments: same checksum, n
   const again = await runWorkload(guest);
   assert.equal(again.checksum, expected);
   assert.doesNotMatch(guest.console(), kernelTrouble);
+});
+
+test('a kernel panic (sysrq c) crashes the domain, which on_crash="preserve" keeps; a rollback revives it in place and it works on', async () => {
+  const expected = hostChecksum();
+  const guest = await startLinux('uckpt-linux-panic');
+  const domain = XenDomain.attach(guest.domid);
+  const states = [];
+  domain.on('state', (state) => states.push(state));
+  let epochs = 0;
+  domain.on('epoch', () => epochs++);
+  domain.enableCheckpointing({ intervalMs: 50, retention: 16 });
+  try {
+    await until('epochs', () => epochs >= 20, 120_000);
+    // The guest idles in its command loop: a checkpoint from now has not
+    // read the command yet, and after the rollback finds it taken.
+    const beforePanic = domain.listCheckpoints().at(-1).seq;
+    guest.command('panic');
+    await until('the domain crashed', () => domain.state === 'crashed', 60_000, () => guest.console().slice(-3000));
+    assert.equal(domain.info().shutdownReason, 'crash');
+    assert.match(guest.console(), /Kernel panic - not syncing: sysrq triggered crash/);
+    const consoleAtCrash = guest.console().length;
+
+    const rollback = await domain.rollback(beforePanic);
+    assert.equal(rollback.revived, true);
+    assert.equal(domain.state, 'running');
+    assert.deepEqual(states.slice(-2), ['crashed', 'running']);
+
+    const result = await runWorkload(guest);
+    assert.equal(result.checksum, expected, 'the revived kernel runs the workload to the host checksum');
+    const slept = await timeSleep(guest);
+    assert.ok(slept.guestMs >= 950 && slept.guestMs <= 10_000, `sleep 1 took ${slept.guestMs} ms by the guest's clock`);
+    const since = guest.console().slice(consoleAtCrash);
+    assert.doesNotMatch(since, kernelTrouble, 'the revived kernel logged no Oops, BUG, warning or stall');
+    console.log('xen-measure', JSON.stringify({ run: 'linux-pvh-revive', rollbackMs: rollback.durationNs / 1e6, pagesRestored: rollback.pagesRestored }));
+  } finally {
+    domain.detach();
+  }
 });

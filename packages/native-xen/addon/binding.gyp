@@ -42,7 +42,9 @@
         "<(module_root_dir)/../../native-core/build/libuckpt_core_napi.a",
         "<(module_root_dir)/../../native-core/build/libuckpt_core.a",
         "-lxenctrl",
-        "-lxenforeignmemory"
+        "-lxenforeignmemory",
+        "-lxenguest",
+        "-lxenstore"
       ],
       "ldflags": [
         "-pthread"

@@ -32,6 +32,11 @@ export interface XenCheckpointStats extends CheckpointStats {
   dirtyTracking: 'xen-log-dirty';
 }
 
+export interface XenRollbackResult extends RollbackResult {
+  /** Whether the rollback brought a crashed domain back to life. */
+  revived: boolean;
+}
+
 export interface XenDomainEvents {
   /** The domain's state changed (checked every `watchMs`). */
   state: [state: DomainState, info: DomainInfo | null];
@@ -109,8 +114,15 @@ export class XenDomain extends EventEmitter<XenDomainEvents> implements Checkpoi
   }
 
   /** Rolls the domain back in place: memory and vCPU context as they were at the checkpoint. */
-  rollback(target: number | 'latest'): Promise<RollbackResult> {
-    return this.#domain('rollback').rollback(target) as Promise<RollbackResult>;
+  /**
+   * A rollback of a crashed domain (kept by on_crash="preserve") revives
+   * it in place: Xen clears the shutdown and the guest runs on from the
+   * checkpoint. A domain that shut down any other way is refused.
+   */
+  async rollback(target: number | 'latest'): Promise<XenRollbackResult> {
+    const result = (await this.#domain('rollback').rollback(target)) as XenRollbackResult;
+    if (result.revived) this.#checkState(true);
+    return result;
   }
 
   listCheckpoints(): CheckpointInfo[] {
@@ -144,8 +156,8 @@ export class XenDomain extends EventEmitter<XenDomainEvents> implements Checkpoi
     return this.#native;
   }
 
-  #checkState(): void {
-    if (!this.#native || ended.has(this.#state)) return;
+  #checkState(revived = false): void {
+    if (!this.#native || (ended.has(this.#state) && !revived)) return;
     let info: DomainInfo;
     try {
       info = this.info();

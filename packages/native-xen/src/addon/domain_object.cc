@@ -177,7 +177,11 @@ Napi::Value DomainObject::CheckpointNow(const Napi::CallbackInfo& info) {
 
 Napi::Value DomainObject::Rollback(const Napi::CallbackInfo& info) {
   domain("rollback");
-  return checkpointing_.rollback(info.Env(), info[0], nullptr);
+  // revived: whether the rollback brought a crashed domain back.
+  return checkpointing_.rollback(info.Env(), info[0],
+                                 [](Napi::Env env, Napi::Object& result, bool revived) {
+                                   result.Set("revived", Napi::Boolean::New(env, revived));
+                                 });
 }
 
 Napi::Value DomainObject::ListCheckpoints(const Napi::CallbackInfo& info) {

@@ -273,6 +273,18 @@ uint64_t Domain::hvm_param(uint32_t param) const {
   return value;
 }
 
+void Domain::resume_from_shutdown() {
+  // For HVM and PVH domains this is XEN_DOMCTL_resumedomain, which asks
+  // nothing of the guest.
+  if (xc_domain_resume(xch_, domid_, 0) < 0) fail("revive: xc_domain_resume", errno);
+  // xenstored marked the domain shut down when Xen told it; without this
+  // it would fire @releaseDomain again for a domain that is alive.
+  if (xs_handle* xs = xs_open(0)) {
+    xs_resume_domain(xs, domid_);
+    xs_close(xs);
+  }
+}
+
 std::vector<uint8_t> Domain::hvm_context() const {
   int size = xc_domain_hvm_getcontext(xch_, domid_, nullptr, 0);
   if (size < 0) fail("xc_domain_hvm_getcontext (size)", errno);

@@ -78,6 +78,10 @@ class Domain {
   // An HVM parameter (HVM_PARAM_*), as the guest or its toolstack set it.
   uint64_t hvm_param(uint32_t param) const;
 
+  // Clears a shutdown (a crash kept by on_crash="preserve"): the vCPUs run
+  // on from where they are once unpaused. Tells xenstored too.
+  void resume_from_shutdown();
+
   // The whole HVM context (every vCPU's registers, LAPIC, MTRRs, XSAVE...).
   std::vector<uint8_t> hvm_context() const;
   void set_hvm_context(std::vector<uint8_t> context);

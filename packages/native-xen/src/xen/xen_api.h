@@ -1,10 +1,12 @@
-// libxenctrl and libxenforeignmemory for C++: their headers have no
-// extern "C" guards of their own.
+// libxenctrl, libxenguest, libxenforeignmemory and libxenstore for C++:
+// their headers have no extern "C" guards of their own.
 #pragma once
 
 extern "C" {
 #include <xenctrl.h>
 #include <xenforeignmemory.h>
+#include <xenguest.h>
+#include <xenstore.h>
 #include <xen/hvm/params.h>
 #include <xen/hvm/save.h>
 #include <xen/io/console.h>

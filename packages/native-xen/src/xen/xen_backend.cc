@@ -27,6 +27,17 @@ core::Backend::GuestState XenBackend::guest_state() const {
   }
 }
 
+std::string XenBackend::revive_refusal() const {
+  const DomainInfo d = domain_.info();
+  if (d.state == DomainState::Crashed) return {};
+  if (d.state == DomainState::Shutdown && d.shutdown_reason == SHUTDOWN_watchdog) return {};
+  if (d.state == DomainState::Shutdown) {
+    return std::string("domain ") + std::to_string(d.domid) + " shut down (" + shutdown_reason_name(d.shutdown_reason) +
+           "): that was the guest's decision, and restarting it is its toolstack's";
+  }
+  return "domain " + std::to_string(d.domid) + " no longer exists";
+}
+
 void XenBackend::harvest_dirty(core::Bitmap& dirty) {
   switch_off_on_error([&] {
     if (!domain_.log_dirty()) domain_.enable_log_dirty();

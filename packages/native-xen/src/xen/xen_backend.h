@@ -52,8 +52,12 @@ class XenBackend : public core::Backend {
   bool checkpoint_consistent() override { return channels_.rings_quiescent(); }
   void before_rollback() override;
 
-  std::string revive_refusal() const override {
-    return "a Xen domain that has shut down or crashed is Xen's to restart (its toolstack decides)";
+  // A crash (or a watchdog expiry) kept by on_crash/on_watchdog="preserve"
+  // is revived in place; a domain that powered off, rebooted or suspended
+  // did so on purpose and is its toolstack's to restart.
+  std::string revive_refusal() const override;
+  void revive() override {
+    switch_off_on_error([&] { domain_.resume_from_shutdown(); });
   }
   std::string write_protect_unavailable() override {
     return "copy-on-write is not implemented for Xen (mem_access write protection measured no better under "
