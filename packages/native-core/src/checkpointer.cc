@@ -349,6 +349,7 @@ Checkpointer::Reply Checkpointer::serve(const Request& request) {
       throw;
     }
     carry_.clear();
+    backend_.after_rollback();
     cow_.clear_faulted();
     try {
       ring_.fill_open(hot_pages_.hot());  // hot pages start the new open log like any epoch's
@@ -374,6 +375,7 @@ Checkpointer::Reply Checkpointer::serve(const Request& request) {
       throw;
     }
     carry_.clear();
+    backend_.after_rollback();
     rearm_after(hot_pages_.hot());  // hot pages stay writable
     if (revive) backend_.revive(), revived = true;
   }

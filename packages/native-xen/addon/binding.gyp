@@ -8,6 +8,7 @@
         "../src/xen/domain.cc",
         "../src/xen/guest_channels.cc",
         "../src/xen/hvm_context.cc",
+        "../src/xen/toolstack.cc",
         "../src/xen/xen_backend.cc"
       ],
       "include_dirs": [
@@ -42,6 +43,7 @@
         "<(module_root_dir)/../../native-core/build/libuckpt_core_napi.a",
         "<(module_root_dir)/../../native-core/build/libuckpt_core.a",
         "-lxenctrl",
+        "-lxendevicemodel",
         "-lxenforeignmemory",
         "-lxenguest",
         "-lxenstore"

@@ -25,6 +25,23 @@ export interface DomainInfo {
   logDirty: boolean;
 }
 
+/** A domain of this host as the toolstack knows it. */
+export interface HostDomain {
+  domid: number;
+  /** From xenstore; empty while a domain is being built. */
+  name: string;
+  type: 'pv' | 'pvh' | 'hvm';
+  state: Exclude<DomainState, 'gone' | 'detached'>;
+  shutdownReason: string | null;
+  memoryKb: number;
+  vcpus: number;
+}
+
+/** Every domain of this host, dom0 included; throws where there is no Xen. */
+export function listDomains(): HostDomain[] {
+  return loadAddon().listDomains() as HostDomain[];
+}
+
 /** What Xen checkpointing accepts: no predictor (a CLEAN re-arms every page), stop-and-copy only for now. */
 export type XenCheckpointConfig = Omit<CheckpointConfig, 'faultNs' | 'testNoWriteProtect'>;
 
@@ -140,6 +157,14 @@ export class XenDomain extends EventEmitter<XenDomainEvents> implements Checkpoi
   /** Whether Xen has log-dirty on for the domain, whoever switched it on (probes it). */
   testLogDirtyInXen(): boolean {
     return this.#domain('testLogDirtyInXen').testLogDirtyInXen();
+  }
+
+  /**
+   * A key under the domain's xenstore home (`data/uckpt-heartbeat`), at
+   * most 4 KiB of it, or null. The guest writes these: treat as untrusted.
+   */
+  readXenstore(key: string): string | null {
+    return this.#domain('readXenstore').readXenstore(key);
   }
 
   /** Stops checkpointing, switches log-dirty off and lets go; the domain runs on. Idempotent. */

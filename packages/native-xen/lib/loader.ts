@@ -17,6 +17,7 @@ export interface NativeDomain {
   readMemory(gpa: number | bigint, length: number): Buffer;
   writeMemory(gpa: number | bigint, data: Buffer): void;
   mailbox(): unknown;
+  readXenstore(key: string): string | null;
   detach(): void;
   enableCheckpointing(config: object): void;
   configureCheckpointing(patch: object): void;
@@ -30,6 +31,7 @@ export interface NativeDomain {
 
 export interface NativeAddon {
   XenDomain: new (domid: number, onEvent: (event: NativeEvent) => void) => NativeDomain;
+  listDomains(): unknown;
 }
 
 let cached: NativeAddon | undefined;

@@ -18,3 +18,10 @@ describe.skipIf(underXen)('without a Xen hypervisor', () => {
     expect(() => XenDomain.attach(0x7ff0)).toThrow(/domid must be at most 32751/);
   });
 });
+
+describe.skipIf(underXen)('the host without a Xen hypervisor', () => {
+  it('listing its domains says that no Xen hypervisor (privcmd) was found', async () => {
+    const { listDomains } = await import('../lib/index.js');
+    expect(() => listDomains()).toThrow(/no Xen hypervisor \(privcmd\) found; this must run in dom0/);
+  });
+});

@@ -1,5 +1,6 @@
 #include "domain_object.h"
 
+#include <cctype>
 #include <cstring>
 
 #include "js_args.h"
@@ -23,7 +24,40 @@ void for_each_page(xen::Domain& d, uint64_t gpa, uint64_t length, Copy copy) {
   }
 }
 
+// A key under the domain's xenstore home: letters, digits and -_./, no
+// way up or out.
+bool valid_key(const std::string& key) {
+  if (key.empty() || key.size() > 128 || key.front() == '/' || key.find("..") != std::string::npos) return false;
+  for (char c : key) {
+    if (!std::isalnum(static_cast<unsigned char>(c)) && !std::strchr("-_./", c)) return false;
+  }
+  return true;
+}
+
 }  // namespace
+
+Napi::Value ListDomains(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  return guarded(env, [&]() -> Napi::Value {
+    const auto domains = xen::list_domains();
+    Napi::Array out = Napi::Array::New(env, domains.size());
+    for (size_t i = 0; i < domains.size(); i++) {
+      const xen::DomainSummary& d = domains[i];
+      Napi::Object o = Napi::Object::New(env);
+      o.Set("domid", d.domid);
+      o.Set("name", d.name);
+      o.Set("type", d.type);
+      o.Set("state", xen::to_string(d.state));
+      o.Set("shutdownReason", d.state == xen::DomainState::Shutdown || d.state == xen::DomainState::Crashed
+                                  ? Napi::Value(Napi::String::New(env, xen::shutdown_reason_name(d.shutdown_reason)))
+                                  : env.Null());
+      o.Set("memoryKb", static_cast<double>(d.memory_kb));
+      o.Set("vcpus", d.vcpus);
+      out.Set(static_cast<uint32_t>(i), o);
+    }
+    return out;
+  });
+}
 
 Napi::Function DomainObject::Define(Napi::Env env) {
   return DefineClass(env, "XenDomain",
@@ -34,6 +68,7 @@ Napi::Function DomainObject::Define(Napi::Env env) {
                          InstanceMethod<&DomainObject::ReadMemory>("readMemory"),
                          InstanceMethod<&DomainObject::WriteMemory>("writeMemory"),
                          InstanceMethod<&DomainObject::Mailbox>("mailbox"),
+                         InstanceMethod<&DomainObject::ReadXenstore>("readXenstore"),
                          InstanceMethod<&DomainObject::Detach>("detach"),
                          InstanceMethod<&DomainObject::EnableCheckpointing>("enableCheckpointing"),
                          InstanceMethod<&DomainObject::ConfigureCheckpointing>("configureCheckpointing"),
@@ -127,6 +162,23 @@ Napi::Value DomainObject::WriteMemory(const Napi::CallbackInfo& info) {
       backend->mark_written(gpa / kPageSize, (gpa + data.Length() - 1) / kPageSize);
     }
     return info.Env().Undefined();
+  });
+}
+
+// readXenstore(key): the value of /local/domain/<domid>/<key> (bounded to
+// 4 KiB: the guest writes its own keys), or null when there is none.
+Napi::Value DomainObject::ReadXenstore(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (!info[0].IsString()) throw Napi::TypeError::New(env, "readXenstore: key must be a string");
+  const std::string key = info[0].As<Napi::String>();
+  if (!valid_key(key)) {
+    throw Napi::RangeError::New(env, "readXenstore: key must be 1-128 characters of letters, digits and -_./, relative, without ..");
+  }
+  return guarded(env, [&]() -> Napi::Value {
+    const uint32_t domid = domain("readXenstore").domid();
+    if (!xenstore_) xenstore_ = std::make_unique<xen::Xenstore>();
+    const auto value = xenstore_->read("/local/domain/" + std::to_string(domid) + "/" + key);
+    return value ? Napi::Value(Napi::String::New(env, *value)) : env.Null();
   });
 }
 

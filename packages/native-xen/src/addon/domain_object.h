@@ -8,9 +8,13 @@
 
 #include "checkpointing_js.h"
 #include "xen/domain.h"
+#include "xen/toolstack.h"
 #include "xen/xen_backend.h"
 
 namespace uckpt::addon {
+
+// listDomains(): [{domid, name, type, state, shutdownReason, memoryKb, vcpus}]
+Napi::Value ListDomains(const Napi::CallbackInfo& info);
 
 class DomainObject : public Napi::ObjectWrap<DomainObject> {
  public:
@@ -25,6 +29,7 @@ class DomainObject : public Napi::ObjectWrap<DomainObject> {
   Napi::Value ReadMemory(const Napi::CallbackInfo& info);
   Napi::Value WriteMemory(const Napi::CallbackInfo& info);
   Napi::Value Mailbox(const Napi::CallbackInfo& info);
+  Napi::Value ReadXenstore(const Napi::CallbackInfo& info);
   Napi::Value Detach(const Napi::CallbackInfo& info);
 
   Napi::Value EnableCheckpointing(const Napi::CallbackInfo& info);
@@ -39,6 +44,7 @@ class DomainObject : public Napi::ObjectWrap<DomainObject> {
   xen::Domain& domain(const char* operation);
 
   std::unique_ptr<xen::Domain> domain_;
+  std::unique_ptr<xen::Xenstore> xenstore_;  // opened at the first readXenstore()
   Napi::FunctionReference on_event_;
   // Declared last: the epoch loop stops before the domain handle goes.
   CheckpointingJs checkpointing_;

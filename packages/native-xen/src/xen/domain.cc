@@ -273,6 +273,30 @@ uint64_t Domain::hvm_param(uint32_t param) const {
   return value;
 }
 
+std::vector<uint32_t> Domain::timer_ports() const {
+  // Ports are allocated from the bottom; EVTCHNOP_status fails past the
+  // last one the domain has.
+  constexpr uint32_t kMaxPorts = 4096;  // the 2-level ABI's
+  std::vector<uint32_t> ports;
+  for (uint32_t port = 1; port < kMaxPorts; port++) {
+    xc_evtchn_status_t status{};
+    status.dom = static_cast<domid_t>(domid_);
+    status.port = port;
+    if (xc_evtchn_status(xch_, &status) < 0) break;
+    if (status.status == EVTCHNSTAT_virq && status.u.virq == VIRQ_TIMER) ports.push_back(port);
+  }
+  return ports;
+}
+
+uint8_t* Domain::shared_info() {
+  xc_dominfo_t raw{};
+  if (xc_domain_getinfo(xch_, domid_, 1, &raw) != 1 || raw.domid != domid_) fail("xc_domain_getinfo", errno ? errno : ESRCH);
+  // For a translated guest Xen reports the frame's guest number.
+  const uint64_t gfn = raw.shared_info_frame;
+  if (gfn >= page_count_ || chunks_[gfn / kChunkPages].errors[gfn % kChunkPages]) return nullptr;
+  return page(gfn);
+}
+
 void Domain::resume_from_shutdown() {
   // For HVM and PVH domains this is XEN_DOMCTL_resumedomain, which asks
   // nothing of the guest.

@@ -77,6 +77,12 @@ class Domain {
   void xen_owned_pages(core::Bitmap& out);
   // An HVM parameter (HVM_PARAM_*), as the guest or its toolstack set it.
   uint64_t hvm_param(uint32_t param) const;
+  // The guest's event-channel ports bound to VIRQ_TIMER, Xen's per-vCPU
+  // timer, as Xen reports them.
+  std::vector<uint32_t> timer_ports() const;
+  // Xen's shared_info page of the domain, where the guest put it in its
+  // physmap; null when it has not.
+  uint8_t* shared_info();
 
   // Clears a shutdown (a crash kept by on_crash="preserve"): the vCPUs run
   // on from where they are once unpaused. Tells xenstored too.

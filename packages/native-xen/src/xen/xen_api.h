@@ -1,9 +1,10 @@
-// libxenctrl, libxenguest, libxenforeignmemory and libxenstore for C++:
-// their headers have no extern "C" guards of their own.
+// libxenctrl, libxendevicemodel, libxenguest, libxenforeignmemory and
+// libxenstore for C++: their headers have no extern "C" guards of their own.
 #pragma once
 
 extern "C" {
 #include <xenctrl.h>
+#include <xendevicemodel.h>
 #include <xenforeignmemory.h>
 #include <xenguest.h>
 #include <xenstore.h>

@@ -47,7 +47,7 @@ void XenBackend::harvest_dirty(core::Bitmap& dirty) {
   dirty |= written_;
   written_.clear();
   dirty.and_not(channels_.xen_owned());
-  dirty |= channels_.always_copied();
+  channels_.mark_changed_rings(dirty);
 }
 
 void XenBackend::before_rollback() {

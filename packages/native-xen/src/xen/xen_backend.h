@@ -51,6 +51,9 @@ class XenBackend : public core::Backend {
   void restore_vcpus(const core::VcpuSnapshot& snapshot) override;
   bool checkpoint_consistent() override { return channels_.rings_quiescent(); }
   void before_rollback() override;
+  void after_rollback() override {
+    switch_off_on_error([&] { channels_.redeliver_events(); });
+  }
 
   // A crash (or a watchdog expiry) kept by on_crash/on_watchdog="preserve"
   // is revived in place; a domain that powered off, rebooted or suspended

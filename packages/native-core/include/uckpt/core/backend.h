@@ -80,6 +80,9 @@ class Backend {
   virtual bool checkpoint_consistent() { return true; }
   // Paused, before a rollback changes anything.
   virtual void before_rollback() {}
+  // Paused, after a rollback restored memory and vCPUs (and before a
+  // revived guest runs again).
+  virtual void after_rollback() {}
 
   // Reviving: a rollback of a guest whose run ended in a failure (a crash)
   // restores it like any other and then lets it run again from there.
