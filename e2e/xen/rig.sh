@@ -72,7 +72,7 @@ pdeath=(); command -v setpriv >/dev/null && pdeath=(setpriv --pdeathsig KILL --)
 "${pdeath[@]}" "$qemu" -accel tcg,thread=multi -cpu max,-smap -machine q35 -m "${RIG_MEM:-3G}" -smp 2 \
     -no-reboot -net none -display none -monitor none -serial "file:$log" \
     -kernel "$cache/xen.elf" \
-    -append "dom0_mem=1024M,max:1024M dom0_max_vcpus=1 console=com1 com1=115200,8n1 noreboot${RIG_XEN_EXTRA:+ $RIG_XEN_EXTRA}" \
+    -append "dom0_mem=1536M,max:1536M dom0_max_vcpus=1 console=com1 com1=115200,8n1 noreboot${RIG_XEN_EXTRA:+ $RIG_XEN_EXTRA}" \
     -initrd "$cache/vmlinuz console=hvc0 earlyprintk=xen,$cache/initramfs.cpio.gz" \
     -virtfs local,path=/,mount_tag=hostroot,security_model=none,readonly=on,multidevs=remap \
     -virtfs "local,path=$out,mount_tag=rigout,security_model=none,multidevs=remap" \

@@ -13,6 +13,10 @@ commands:
       [--sockets-dir DIR]  (the agents' sockets, default STATE_DIR/agents; a local file system)
       [--max-vms 32] [--memory-budget-mib N (default 80% of the host's memory)]
       [--rate-limit-mutations-per-minute 120] [--rate-limit-reads-per-minute 1200]  (per token, or per address without one)
+  domains [--json]            a Xen host's domains, and which VM protects each (through the server)
+  protect DOMAIN               protect an existing Xen PVH domain, by name or domid, through the server
+      [--name VM_NAME] [--interval-ms N] [--retention K] [--json]
+      (domains, protect and inject take the server options below)
   inject --vm ID --kind K      inject a fault into a VM through the server (for testing detectors and recovery)
       K: bit-flip [--region data|code|stack] [--page N] [--bits N] | register [--register R] [--bits N]
          | hang | crash | checkpoint-page [--seq N] [--page N];  [--seed S] [--json]
@@ -56,6 +60,8 @@ const commands: Record<string, () => Promise<Command>> = {
   'bench-telemetry': async () => (await import('./commands/bench-telemetry.js')).benchTelemetryCommand,
   campaign: async () => (await import('./commands/campaign.js')).campaignCommand,
   inject: async () => (await import('./commands/inject.js')).injectCommand,
+  domains: async () => (await import('./commands/domains.js')).domainsCommand,
+  protect: async () => (await import('./commands/domains.js')).protectCommand,
   'validate-model': async () => (await import('./commands/validate-model.js')).validateModelCommand,
 };
 

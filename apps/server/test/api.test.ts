@@ -28,6 +28,8 @@ const routes = () => [
   { method: 'GET', url: '/api/session' },
   { method: 'GET', url: '/api/workloads' },
   { method: 'GET', url: '/api/host' },
+  // Allowed to viewers; without Xen it answers what is missing.
+  { method: 'GET', url: '/api/host/domains', viewerStatus: existsSync('/proc/xen/privcmd') ? 200 : 503 },
   { method: 'GET', url: `/api/vms/${vmId}/epochs` },
   { method: 'GET', url: '/api/vms' },
   { method: 'GET', url: `/api/vms/${vmId}` },
@@ -63,7 +65,7 @@ describe('auth', () => {
   it('a viewer may read but every mutation is 403 and changes nothing', async () => {
     for (const route of routes()) {
       const answer = await server.app.inject({ ...route, headers: asViewer });
-      if (route.method === 'GET') expect(answer.statusCode, route.url).toBe(200);
+      if (route.method === 'GET') expect(answer.statusCode, route.url).toBe('viewerStatus' in route ? route.viewerStatus : 200);
       else expect(answer.statusCode, `${route.method} ${route.url}`).toBe(403);
     }
     const vm = await server.app.inject({ method: 'GET', url: `/api/vms/${vmId}`, headers: asViewer });
@@ -102,6 +104,12 @@ describe('input validation', () => {
     ['a reserved domid', { name: 'a', workload: 'graph', backend: 'xen', domid: 0x7ff0 }],
     ['prediction on xen', { name: 'a', workload: 'graph', backend: 'xen', domid: 3, settings: { predictor: 'cost' } }],
     ['unknown workload', { name: 'a', workload: 'nope' }],
+    ['no name', { workload: 'graph' }],
+    ['no workload', { name: 'a' }],
+    ['a domain for kvm', { domain: 'web1', backend: 'kvm' }],
+    ['both domain and domid', { domain: 'web1', domid: 3 }],
+    ['a domain name with a shell character', { domain: 'web1;reboot' }],
+    ['an empty domain name', { domain: '' }],
     ['unknown setting', { name: 'a', workload: 'graph', settings: { speed: 9 } }],
     ['interval 0', { name: 'a', workload: 'graph', settings: { intervalMs: 0 } }],
     ['huge name', { name: 'a'.repeat(10_000), workload: 'graph' }],
@@ -121,6 +129,16 @@ describe('input validation', () => {
     expect(answer.statusCode, answer.body).toBe(503);
     expect(answer.json().error).toMatchObject({ code: 'backend-unavailable', message: expect.stringMatching(/no Xen hypervisor \(privcmd\) found/) });
     expect((await server.app.inject({ method: 'GET', url: '/api/vms', headers: asOperator })).json().vms).toHaveLength(1);
+  });
+
+  it.skipIf(existsSync('/proc/xen/privcmd'))('protecting a domain by name on a host without Xen is refused with what is missing, and creates nothing', async () => {
+    const answer = await server.app.inject({ method: 'POST', url: '/api/vms', headers: asOperator, payload: { domain: 'web1' } });
+    expect(answer.statusCode, answer.body).toBe(503);
+    expect(answer.json().error).toMatchObject({ code: 'backend-unavailable', message: expect.stringMatching(/no Xen hypervisor \(privcmd\) found/) });
+    expect((await server.app.inject({ method: 'GET', url: '/api/vms', headers: asOperator })).json().vms).toHaveLength(1);
+    const domains = await server.app.inject({ method: 'GET', url: '/api/host/domains', headers: asViewer });
+    expect(domains.statusCode, domains.body).toBe(503);
+    expect(domains.json().error.message).toMatch(/no Xen hypervisor \(privcmd\) found/);
   });
 
   it('refuses a body over the size limit with 413', async () => {

@@ -6,6 +6,7 @@ import { ConnectionBadge } from './components/ConnectionBadge.tsx';
 import { HostBadge, HostBanner } from './components/Host.tsx';
 import { AuditPage } from './pages/AuditPage.tsx';
 import { CreateVmPage } from './pages/CreateVmPage.tsx';
+import { DomainsPage } from './pages/DomainsPage.tsx';
 import { SignInPage } from './pages/SignInPage.tsx';
 import { VmListPage } from './pages/VmListPage.tsx';
 import { href, useRoute } from './route.ts';
@@ -142,6 +143,11 @@ function SignedIn({ creds, signOut }: { creds: Credentials; signOut: (why?: stri
               New VM
             </a>
           )}
+          {host?.hypervisor === 'xen' && (
+            <a href={href.domains} aria-current={route.page === 'domains' ? 'page' : undefined}>
+              Domains
+            </a>
+          )}
           <a href={href.audit} aria-current={route.page === 'audit' ? 'page' : undefined}>
             Audit log
           </a>
@@ -167,6 +173,7 @@ function SignedIn({ creds, signOut }: { creds: Credentials; signOut: (why?: stri
         )}
         {route.page === 'new' && <CreateVmPage />}
         {route.page === 'audit' && <AuditPage />}
+        {route.page === 'domains' && <DomainsPage />}
       </main>
     </SessionContext.Provider>
   );

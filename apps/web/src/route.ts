@@ -5,6 +5,7 @@ export type Route =
   | { page: 'list' }
   | { page: 'vm'; id: string }
   | { page: 'new' }
+  | { page: 'domains' }
   | { page: 'audit' };
 
 export function parseRoute(hash: string): Route {
@@ -13,6 +14,7 @@ export function parseRoute(hash: string): Route {
   if (vm) return { page: 'vm', id: decodeURIComponent(vm[1]!) };
   if (path === '/new') return { page: 'new' };
   if (path === '/audit') return { page: 'audit' };
+  if (path === '/domains') return { page: 'domains' };
   return { page: 'list' };
 }
 
@@ -21,6 +23,7 @@ export const href = {
   vm: (id: string) => `#/vms/${encodeURIComponent(id)}`,
   create: '#/new',
   audit: '#/audit',
+  domains: '#/domains',
 };
 
 export function navigate(to: string): void {

@@ -3,43 +3,18 @@
 // from inside dom0 (node --test, run by the rig).
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFileSync, spawn } from 'node:child_process';
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { createRequire } from 'node:module';
-import { createServer } from 'node:net';
+import { execFileSync } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { guestImagePath } from '../../../packages/guest/dist/index.js';
+import { api, startServer, until, viewer, WebSocket } from '../lib/service.mjs';
 
-const repo = fileURLToPath(new URL('../../../', import.meta.url));
-const WebSocket = createRequire(path.join(repo, 'apps/server/package.json'))('ws');
-const operator = 'xen-rig-operator-token-0123456789';
-const viewer = 'xen-rig-viewer-token-0123456789';
-const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 const cleanups = [];
 
 after(async () => {
   for (const cleanup of cleanups.reverse()) await cleanup();
 });
-
-async function freePort() {
-  const server = createServer();
-  await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address();
-  await new Promise((resolve) => server.close(resolve));
-  return port;
-}
-
-async function until(what, predicate, timeoutMs) {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await predicate();
-    if (value) return value;
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await sleep(100);
-  }
-}
 
 function startDomain(name) {
   const cfg = path.join(os.tmpdir(), `${name}.cfg`);
@@ -59,45 +34,13 @@ function startDomain(name) {
   return domid;
 }
 
-async function startServer() {
-  const port = await freePort();
-  const stateDir = mkdtempSync(path.join(os.tmpdir(), 'uckpt-xen-state-'));
-  const log = [];
-  const child = spawn(process.execPath, [path.join(repo, 'apps/cli/dist/main.js'), 'serve', '--port', String(port), '--state-dir', stateDir], {
-    env: { ...process.env, UCKPT_OPERATOR_TOKEN: operator, UCKPT_VIEWER_TOKEN: viewer },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  child.stdout.on('data', (data) => log.push(String(data)));
-  child.stderr.on('data', (data) => log.push(String(data)));
-  cleanups.push(async () => {
-    child.kill('SIGTERM');
-    await new Promise((resolve) => child.once('exit', resolve));
-  });
-  const base = `http://127.0.0.1:${port}`;
-  // Under QEMU's software emulation, on a shared host, loading the server alone can take minutes.
-  await until('the server listening', async () => (await fetch(`${base}/api/health`).catch(() => null))?.ok, 300_000).catch((error) => {
-    throw new Error(`${error.message}\n${log.join('')}`);
-  });
-  return { base, port, log };
-}
-
-async function api(base, method, url, body, token = operator) {
-  const response = await fetch(base + url, {
-    method,
-    headers: { authorization: `Bearer ${token}`, ...(body ? { 'content-type': 'application/json' } : {}) },
-    body: body ? JSON.stringify(body) : undefined,
-  });
-  const text = await response.text();
-  return { status: response.status, body: text ? JSON.parse(text) : null };
-}
-
 test('uckpt serve in dom0 attaches a domain through POST /api/vms and streams its epochs', async () => {
   const domid = startDomain('uckpt-served');
-  const server = await startServer();
+  const server = await startServer(cleanups);
 
   const refused = await api(server.base, 'POST', '/api/vms', { name: 'no-domid', workload: 'sort', backend: 'xen' });
   assert.equal(refused.status, 400);
-  assert.match(refused.body.error.message, /backend xen needs domid/);
+  assert.match(refused.body.error.message, /backend xen needs domain or domid/);
   const missing = await api(server.base, 'POST', '/api/vms', { name: 'missing', workload: 'sort', backend: 'xen', domid: 31000 });
   assert.equal(missing.status, 400, JSON.stringify(missing.body));
   assert.match(missing.body.error.message, /there is no domain 31000/);

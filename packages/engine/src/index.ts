@@ -16,6 +16,7 @@ export { KvmBackend } from './backends/kvm.js';
 export { SimBackend } from './backends/sim.js';
 export { backendUnavailable } from './backends/availability.js';
 export { describeHost, type HostInfo, type HostProbe, type KvmFlavor } from './host.js';
+export { hostDomains, protectionRefusal, resolveDomain, type HostDomain } from './host-domains.js';
 export { ProgressMeter } from './agent/progress-meter.js';
 export * from './agent/detectors/index.js';
 export { chooseRecoveryTarget, type RecoveryTarget, type TargetConstraints } from './agent/recovery.js';

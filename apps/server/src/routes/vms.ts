@@ -1,9 +1,21 @@
-import { defaultSettingsFor, defaultSpec, EngineError, type CheckpointSettings, type VmSpec } from '@uckpt/engine';
+import { defaultSettingsFor, defaultSpec, EngineError, resolveDomain, type CheckpointSettings, type VmSpec } from '@uckpt/engine';
 import { findWorkload } from '@uckpt/engine';
-import { Type } from 'typebox';
+import { Type, type Static } from 'typebox';
 import { errors, VmIdParams } from '../schemas/common.js';
 import { CreateVmBody, SettingsAnswer, SettingsPatch, VmList } from '../schemas/vms.js';
 import { typed, type Routes } from './context.js';
+import { protectorOf } from './protected-domains.js';
+
+type CreateFields = Omit<Static<typeof CreateVmBody>, 'settings' | 'domain'>;
+
+/** The workload of a domain protected by name: its own software, not one of ours. */
+const domainsOwnSoftware = 'domain';
+
+/** A VM name from a domain's (Xen allows more characters than VM names do). */
+function vmNameFor(domainName: string, domid: number): string {
+  const name = domainName.replace(/[^A-Za-z0-9._-]/g, '-').slice(0, 63);
+  return /^[A-Za-z0-9]/.test(name) ? name : `domain-${domid}`;
+}
 
 export const vmRoutes: Routes = async (app, { supervisor, timeouts, vmsChanged, describeHost }) => {
   const api = typed(app);
@@ -30,12 +42,16 @@ export const vmRoutes: Routes = async (app, { supervisor, timeouts, vmsChanged, 
       response: { 201: Type.Ref('VmView'), ...errors(400, 401, 403, 409, 429, 503, 504) },
     },
   }, async (request, reply) => {
-    const { settings: patch, ...fields } = request.body;
-    const spec: VmSpec = { ...defaultSpec, ...fields };
+    const { settings: patch, domain, ...fields } = request.body;
+    const spec = domain === undefined ? withWorkload(fields) : await protectingDomain(domain, fields);
     if ((spec.backend === 'xen') !== (spec.domid !== undefined)) {
-      throw new EngineError('invalid-argument', spec.backend === 'xen' ? 'backend xen needs domid: the domain to attach' : 'domid is for backend xen only');
+      throw new EngineError('invalid-argument', spec.backend === 'xen' ? 'backend xen needs domain or domid: the domain to attach' : 'domid is for backend xen only');
     }
-    if (spec.backend !== 'sim') {
+    if (spec.domid !== undefined) {
+      const holder = protectorOf(await supervisor.list(), spec.domid);
+      if (holder) throw new EngineError('conflict', `domain ${domain ?? spec.domid} is already protected by VM ${holder}`);
+    }
+    if (spec.backend !== 'sim' && spec.workload !== domainsOwnSoftware) {
       try {
         findWorkload(spec.workload);
       } catch (error) {
@@ -52,6 +68,32 @@ export const vmRoutes: Routes = async (app, { supervisor, timeouts, vmsChanged, 
     const view = await withTimeout(supervisor.create(spec, settings), timeouts.createMs, 'creating the VM');
     return reply.status(201).send(view);
   });
+
+  /** A new VM's spec: a name and a workload are required. */
+  function withWorkload(fields: CreateFields): VmSpec {
+    const { name, workload } = fields;
+    if (name === undefined || workload === undefined) {
+      throw new EngineError('invalid-argument', 'name and workload are required (or domain, to protect an existing Xen domain)');
+    }
+    return { ...defaultSpec, ...fields, name, workload };
+  }
+
+  /** The spec protecting an existing Xen domain, found by name or domid; refused as resolveDomain says. */
+  async function protectingDomain(ref: string, fields: CreateFields): Promise<VmSpec> {
+    if (fields.backend !== undefined && fields.backend !== 'xen') throw new EngineError('invalid-argument', 'domain is for backend xen only');
+    if (fields.domid !== undefined) throw new EngineError('invalid-argument', 'give domain or domid, not both');
+    const found = await resolveDomain(ref);
+    return {
+      ...defaultSpec,
+      ...fields,
+      backend: 'xen',
+      domid: found.domid,
+      name: fields.name ?? vmNameFor(found.name, found.domid),
+      workload: fields.workload ?? domainsOwnSoftware,
+      memoryMiB: Math.max(1, Math.round(found.memoryKb / 1024)),
+      vcpus: found.vcpus,
+    };
+  }
 
   api.get('/api/vms/:id', {
     config: { access: 'viewer' },

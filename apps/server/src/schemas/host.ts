@@ -22,3 +22,19 @@ export const HostView = Type.Object(
   },
   { $id: 'Host' },
 );
+
+export const HostDomainsView = Type.Object({
+  domains: Type.Array(
+    Type.Object({
+      domid: Type.Integer(),
+      name: Type.String({ description: "From xenstore; empty while a domain is being built" }),
+      type: Type.Union([Type.Literal('pv'), Type.Literal('pvh'), Type.Literal('hvm')]),
+      state: Type.Union([Type.Literal('running'), Type.Literal('paused'), Type.Literal('shutdown'), Type.Literal('crashed'), Type.Literal('dying')]),
+      shutdownReason: Reason,
+      memoryKb: Type.Integer(),
+      vcpus: Type.Integer(),
+      protectedBy: Type.Union([Type.String(), Type.Null()], { description: 'The id of the VM that protects it, or null' }),
+      refusal: Type.Union([Type.String(), Type.Null()], { description: 'Why it cannot be protected, or null when it can' }),
+    }),
+  ),
+});

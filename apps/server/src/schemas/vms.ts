@@ -9,7 +9,7 @@ export const Predictor = Type.Union([Type.Literal('off'), Type.Literal('history'
   description: 'Dirty-page predictor',
 });
 export const Backend = Type.Union([Type.Literal('kvm'), Type.Literal('xen'), Type.Literal('sim')], {
-  description: 'kvm; xen: attach an existing domain in dom0 (needs domid); or sim: a simulated test double',
+  description: 'kvm; xen: attach an existing domain in dom0 (needs domain or domid); or sim: a simulated test double',
 });
 export const VmState = Type.Union(
   ['starting', 'calibrating', 'running', 'paused', 'rolling-back', 'finished', 'crashed', 'failed', 'stopped'].map((s) => Type.Literal(s)),
@@ -66,8 +66,18 @@ export const Spec = Type.Object(
 
 export const CreateVmBody = Type.Object(
   {
-    name: Type.String({ pattern: limits.name.pattern, description: 'Letters, digits, . _ -; up to 63 characters' }),
-    workload: Type.String({ pattern: '^[a-z][a-z0-9-]{0,31}$', description: 'A guest workload (GET /api/workloads)' }),
+    name: Type.Optional(
+      Type.String({ pattern: limits.name.pattern, description: "Letters, digits, . _ -; up to 63 characters. Required, except with domain (then the domain's name)" }),
+    ),
+    workload: Type.Optional(
+      Type.String({ pattern: '^[a-z][a-z0-9-]{0,31}$', description: 'A guest workload (GET /api/workloads). Required, except with domain' }),
+    ),
+    domain: Type.Optional(
+      Type.String({
+        pattern: '^[A-Za-z0-9._-]{1,63}$',
+        description: 'Xen: protect this existing domain, by name or domid (GET /api/host/domains); PVH only. Implies backend xen',
+      }),
+    ),
     backend: Type.Optional(Backend),
     memoryMiB: Type.Optional(integer(limits.memoryMiB, 'Guest RAM in MiB')),
     vcpus: Type.Optional(integer(limits.vcpus, 'vCPUs')),

@@ -8,6 +8,7 @@ import type {
   CreateVmRequest,
   EpochEvent,
   FaultRequest,
+  HostDomain,
   HostInfo,
   Injection,
   Role,
@@ -93,6 +94,9 @@ export class ApiClient {
   }
   host() {
     return this.request<HostInfo>('GET', '/api/host');
+  }
+  hostDomains() {
+    return this.request<{ domains: HostDomain[] }>('GET', '/api/host/domains');
   }
   workloads() {
     return this.request<{ workloads: Workload[] }>('GET', '/api/workloads');

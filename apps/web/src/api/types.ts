@@ -66,11 +66,15 @@ export interface Workload {
 }
 
 export interface CreateVmRequest {
-  name: string;
-  workload: string;
+  /** Required, except with `domain`. */
+  name?: string;
+  /** Required, except with `domain`. */
+  workload?: string;
   backend?: BackendName;
   /** Xen only: the domain to attach. */
   domid?: number;
+  /** Xen: an existing domain to protect, by name or domid. */
+  domain?: string;
   memoryMiB?: number;
   vcpus?: number;
   seed?: number;
@@ -102,4 +106,19 @@ export interface HostInfo {
   emulated: boolean;
   backends: { kvm: string | null; xen: string | null };
   lacks: string[];
+}
+
+/** A Xen host's domain (GET /api/host/domains). */
+export interface HostDomain {
+  domid: number;
+  name: string;
+  type: 'pv' | 'pvh' | 'hvm';
+  state: 'running' | 'paused' | 'shutdown' | 'crashed' | 'dying';
+  shutdownReason: string | null;
+  memoryKb: number;
+  vcpus: number;
+  /** The VM that protects it, or null. */
+  protectedBy: string | null;
+  /** Why it cannot be protected, or null when it can. */
+  refusal: string | null;
 }

@@ -1,17 +1,17 @@
-// The Xen backend, for a service in dom0: each VM is an existing PVH or HVM
-// domain, attached by its domid and checkpointed by the shared native epoch
-// loop over Xen's log-dirty mode. The domain belongs to its toolstack: the
-// agent never creates, unpauses or destroys it, and detaching leaves it
-// running. Its progress comes from the uckpt workload image's mailbox,
-// which is what the detectors watch.
-import { EventEmitter } from 'node:events';
+// The Xen backend, for a service in dom0: each VM is an existing domain,
+// attached by its domid and checkpointed by the shared native epoch loop
+// over Xen's log-dirty mode. The domain belongs to its toolstack: the agent
+// never creates, unpauses or destroys it, and detaching leaves it running.
+// A domain running the uckpt workload image is watched through the image's
+// mailbox (XenVm, below); any other PVH domain, a Linux guest above all,
+// through what Xen and dom0 see of it (XenDomainVm).
 import { formatChecksum, type Mailbox } from '@uckpt/guest';
-import { XenDomain, type DomainInfo, type DomainState } from '@uckpt/native-xen';
-import type { CheckpointSettings, VmSpec } from '../config.js';
+import { listDomains, XenDomain } from '@uckpt/native-xen';
+import type { VmSpec } from '../config.js';
 import { EngineError } from '../errors.js';
-import { applyCheckpointSettings } from './apply-settings.js';
-import type { FaultEffect } from '../faults.js';
-import type { Backend, BackendExit, BackendRollback, BackendVm, BackendVmEvents, GuestProgress } from '../backend.js';
+import type { Backend, BackendExit, BackendVm, GuestProgress } from '../backend.js';
+import { AttachedXenVm } from './xen-attached.js';
+import { XenDomainVm } from './xen-domain.js';
 
 const statusDone = 2;
 const statusFailed = 3;
@@ -33,33 +33,24 @@ export class XenBackend implements Backend {
       const unavailable = /no Xen hypervisor|addon is not built|could not be loaded/.test(message);
       throw new EngineError(unavailable ? 'backend-unavailable' : 'invalid-argument', message);
     }
-    if (!domain.mailbox()) {
+    if (domain.mailbox()) return new XenVm(domain);
+    const summary = listDomains().find((d) => d.domid === spec.domid);
+    if (summary?.type === 'hvm') {
       domain.detach();
       throw new EngineError(
         'invalid-argument',
-        `domain ${spec.domid} does not run a uckpt workload image (no mailbox at 0x1000): its progress cannot be watched, ` +
-          'so the detectors could not tell a hang; only workload-image domains can be protected for now',
+        `domain ${spec.domid} is an HVM guest: its emulated devices' state lives in QEMU, outside the memory and vCPUs a ` +
+          'rollback restores, so it would come back torn from its devices; only PVH domains can be protected',
       );
     }
-    return new XenVm(domain);
+    return new XenDomainVm(domain, `/var/log/xen/console/guest-${summary?.name ?? spec.domid}.log`);
   }
 }
 
-class XenVm extends EventEmitter<BackendVmEvents> implements BackendVm {
-  readonly backend = 'xen';
-  readonly simulated = false;
-  readonly #domain: XenDomain;
+/** A domain running the uckpt workload image, watched through its mailbox. */
+class XenVm extends AttachedXenVm {
   #watch: NodeJS.Timeout | undefined;
-  #ended = false;
   #progress: GuestProgress = { units: 0, runsDone: 0, lastChecksum: null };
-
-  constructor(domain: XenDomain) {
-    super();
-    this.#domain = domain;
-    domain.on('epoch', (epoch) => this.emit('epoch', epoch));
-    domain.on('checkpoint-error', (message) => this.emit('checkpoint-error', message));
-    domain.on('state', (state, info) => this.#onDomainState(state, info));
-  }
 
   /** The domain runs already (its toolstack started it): this only starts watching how its run ends. */
   start(): void {
@@ -72,50 +63,25 @@ class XenVm extends EventEmitter<BackendVmEvents> implements BackendVm {
     return this.#progress;
   }
 
-  applySettings(next: CheckpointSettings, previous: CheckpointSettings | null): void {
-    try {
-      applyCheckpointSettings(this.#domain, next, previous);
-    } catch (error) {
-      throw new EngineError('invalid-argument', (error as Error).message);
-    }
-    if (!next.enabled) return;
-    const { fallbackReason } = this.#domain.stats();
-    if (next.mode === 'cow' && fallbackReason) {
-      this.emit('checkpoint-warning', `copy-on-write is not available, checkpointing uses stop-and-copy: ${fallbackReason}`);
-    }
-  }
-
-  checkpointNow(): Promise<number> {
-    return this.#domain.checkpointNow();
-  }
-
-  async rollback(target: number | 'latest'): Promise<BackendRollback> {
-    try {
-      return await this.#domain.rollback(target);
-    } catch (error) {
-      throw new EngineError('rollback-refused', (error as Error).message);
-    }
-  }
-
-  checkpoints() {
-    return this.#domain.listCheckpoints().map(({ seq, time, pages, bytes, verified }) => ({ seq, time, pages, bytes, verified }));
-  }
-
-  async inject(): Promise<FaultEffect> {
-    throw new EngineError('unsupported', 'fault injection is not implemented for Xen domains yet');
-  }
-
-  /** Lets go of the domain, which runs on with log-dirty off. */
-  destroy(): void {
+  protected override onRevived(): void {
     clearInterval(this.#watch);
-    this.#domain.detach();
+    this.start();
+  }
+
+  protected onDestroy(): void {
+    clearInterval(this.#watch);
+  }
+
+  protected override end(exit: BackendExit): void {
+    clearInterval(this.#watch);
+    super.end(exit);
   }
 
   /** The mailbox now, which also refreshes the progress; null once the domain's memory is gone. */
   #readMailbox(): Mailbox | null {
     let mailbox: Mailbox | null;
     try {
-      mailbox = this.#domain.mailbox();
+      mailbox = this.domain.mailbox();
     } catch {
       return null; // destroyed or detached: the domain's state says how it ended
     }
@@ -130,35 +96,18 @@ class XenVm extends EventEmitter<BackendVmEvents> implements BackendVm {
   }
 
   #checkMailbox(): void {
-    if (this.#ended) return;
+    if (this.ended) return;
     const mailbox = this.#readMailbox();
     if (!mailbox) return;
     const detail = { status: mailbox.status, error: mailbox.error };
     switch (mailbox.status) {
       case statusDone:
-        return this.#end({ state: 'finished', cause: 'done', reason: `the workload finished (checksum ${formatChecksum(mailbox.result)})`, detail });
+        return this.end({ state: 'finished', cause: 'done', reason: `the workload finished (checksum ${formatChecksum(mailbox.result)})`, detail });
       case statusFailed:
-        return this.#end({ state: 'crashed', cause: 'guest-error', reason: `guest-error: ${mailbox.error}`, detail });
+        return this.end({ state: 'crashed', cause: 'guest-error', reason: `guest-error: ${mailbox.error}`, detail });
       case statusException:
       case statusBadParams:
-        return this.#end({ state: 'crashed', cause: 'crash', reason: `the guest stopped: ${mailbox.error || `status ${mailbox.status}`}`, detail });
+        return this.end({ state: 'crashed', cause: 'crash', reason: `the guest stopped: ${mailbox.error || `status ${mailbox.status}`}`, detail });
     }
-  }
-
-  #onDomainState(state: DomainState, info: DomainInfo | null): void {
-    if (this.#ended || state === 'running' || state === 'paused' || state === 'detached') return;
-    const detail = { domainState: state, shutdownReason: info?.shutdownReason ?? null };
-    if (state === 'crashed') {
-      this.#end({ state: 'crashed', cause: 'crash', reason: 'the domain crashed', detail });
-    } else {
-      const why = state === 'shutdown' ? `the domain shut down (${info?.shutdownReason ?? 'unknown reason'})` : 'the domain was destroyed';
-      this.#end({ state: 'stopped', cause: 'stopped', reason: why, detail });
-    }
-  }
-
-  #end(exit: BackendExit): void {
-    this.#ended = true;
-    clearInterval(this.#watch);
-    this.emit('exit', exit);
   }
 }

@@ -1,0 +1,76 @@
+// Any PVH domain (a Linux guest above all), protected without guest code of
+// ours. What the detectors see of it:
+// - a crash: the domain's shutdown reason (Linux reports a panic as a crash;
+//   with on_crash="preserve" the domain stays, and a rollback revives it);
+// - progress: the counter of the heartbeat agent (packages/guest/linux,
+//   `uckpt-xs heartbeat data/uckpt-heartbeat MS`), where the guest runs it;
+//   without it hangs are not detected, and the VM says so;
+// - its console: xenconsoled's log of it, line by line.
+import type { XenDomain } from '@uckpt/native-xen';
+import type { GuestProgress } from '../backend.js';
+import { ConsoleLogTail } from './console-log-tail.js';
+import { AttachedXenVm } from './xen-attached.js';
+
+/** The heartbeat agent's key, under the domain's xenstore home. */
+export const heartbeatKey = 'data/uckpt-heartbeat';
+const watchMs = 200;
+
+export class XenDomainVm extends AttachedXenVm {
+  readonly #console: ConsoleLogTail;
+  #watch: NodeJS.Timeout | undefined;
+  #beats: number | null = null;
+  #ticks = 0;
+  #warnedNoHeartbeat = false;
+
+  /** `consoleLog`: where xenconsoled logs this domain's console. */
+  constructor(domain: XenDomain, consoleLog: string) {
+    super(domain);
+    this.#console = new ConsoleLogTail(consoleLog);
+  }
+
+  /** The domain runs already (its toolstack started it): this only starts watching it. */
+  start(): void {
+    if (!this.#console.available()) {
+      this.emit('checkpoint-warning', `the console is not shown: ${this.#console.missingReason()}`);
+    }
+    this.#watch = setInterval(() => this.#look(), watchMs);
+  }
+
+  /**
+   * The heartbeat count where the guest runs the agent; else a count that
+   * always advances, so that the hang detector, which has nothing to go
+   * by, never fires.
+   */
+  progress(): GuestProgress {
+    return { units: this.#beats ?? this.#ticks, runsDone: 0, lastChecksum: null };
+  }
+
+  protected onDestroy(): void {
+    clearInterval(this.#watch);
+    this.#console.close();
+  }
+
+  #look(): void {
+    this.#ticks++;
+    for (const line of this.#console.newLines()) this.emit('console', line);
+    if (this.ended) return;
+    let value: string | null = null;
+    try {
+      value = this.domain.readXenstore(heartbeatKey);
+    } catch {
+      return; // detached or xenstored away: the domain's state says the rest
+    }
+    // The guest writes this key: only a plain decimal count is believed.
+    const beats = value !== null && /^\d{1,15}$/.test(value) ? Number(value) : null;
+    if (beats !== null) {
+      this.#beats = beats;
+    } else if (this.#beats === null && !this.#warnedNoHeartbeat && this.#ticks * watchMs >= 10_000) {
+      this.#warnedNoHeartbeat = true;
+      this.emit(
+        'checkpoint-warning',
+        `no heartbeat in xenstore (${heartbeatKey}): hangs of this guest are not detected; run the heartbeat agent in it ` +
+          '(packages/guest/linux/uckpt-xs.c: `uckpt-xs heartbeat data/uckpt-heartbeat 200`)',
+      );
+    }
+  }
+}
