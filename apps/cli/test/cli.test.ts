@@ -1,8 +1,8 @@
 // The command line as a user meets it: the built `uckpt` program, its
 // output, and its refusals of bad flags.
-import { rmSync } from 'node:fs';
+import { existsSync, rmSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { makeStateDir, uckpt } from './helper.js';
+import { makeStateDir, operatorToken, startServer, uckpt, uckptWithEnv } from './helper.js';
 
 describe('uckpt workloads', () => {
   it('lists the workloads, as text and as JSON', async () => {
@@ -70,6 +70,39 @@ describe('uckpt serve --hypervisor', () => {
       expect(exposed.stderr).toMatch(/forwarded to 127\.0\.0\.1 only/);
     } finally {
       rmSync(stateDir, { recursive: true, force: true });
+    }
+  });
+});
+
+describe('uckpt domains and uckpt protect', () => {
+  const refusals: [string[], RegExp][] = [
+    [['protect'], /takes one domain: its name or domid/],
+    [['protect', 'web1', 'web2'], /takes one domain/],
+    [['protect', 'web1;reboot'], /must be a name or domid of letters, digits/],
+    [['protect', 'web1', '--interval-ms', '0'], /--interval-ms must be an integer from 1 to 10000/],
+    [['domains', '--server', 'ftp://example'], /--server must be a URL like http:\/\/127\.0\.0\.1:8080/],
+  ];
+  for (const [args, message] of refusals) {
+    it(`refuses ${JSON.stringify(args)} with exit code 2, asking nothing of a server`, async () => {
+      const r = await uckpt(...args, '--token-file', '/nonexistent');
+      expect(r.code).toBe(2);
+      expect(r.stderr).toMatch(message);
+    });
+  }
+
+  it.skipIf(existsSync('/proc/xen/privcmd'))('on a host without Xen, both say what the server says is missing', async () => {
+    const server = await startServer();
+    try {
+      const url = await server.app.listen({ host: '127.0.0.1', port: 0 });
+      const env = { UCKPT_TOKEN: operatorToken };
+      const domains = await uckptWithEnv(env, 'domains', '--server', url);
+      expect(domains.code).toBe(1);
+      expect(domains.stderr).toMatch(/uckpt domains: the server refused: .*no Xen hypervisor \(privcmd\) found.*\(backend-unavailable\)/);
+      const protect = await uckptWithEnv(env, 'protect', 'web1', '--server', url);
+      expect(protect.code).toBe(1);
+      expect(protect.stderr).toMatch(/uckpt protect: the server refused: .*no Xen hypervisor \(privcmd\) found/);
+    } finally {
+      await server.close();
     }
   });
 });
