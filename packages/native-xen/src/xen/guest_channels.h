@@ -7,10 +7,10 @@
 // - xenstored and xenconsoled write the xenstore and console rings through
 //   grant mappings that stay mapped, which log-dirty never sees: those
 //   pages are compared at every checkpoint and copied when they changed.
-//   A checkpoint is taken only while
-//   both rings are quiescent (no request or output in flight), and a
-//   rollback first waits for the daemons to finish what they read, so
-//   that neither sees its ring's indexes move under it.
+//   A checkpoint is taken only while both rings are quiescent (no request
+//   or output in flight), and a rollback first waits for the daemons to
+//   finish what they read, so that neither sees its ring's indexes move
+//   under it.
 // - Xen's per-vCPU timer is in no save record, and only the vCPU may set
 //   it. Seen in the rig: rolled back to before its last timer event, Linux
 //   waits for an event Xen already delivered, with no timer armed in Xen,
