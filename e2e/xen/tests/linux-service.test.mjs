@@ -73,7 +73,11 @@ test('a Linux domain protected by name through the API: rollbacks, a panic recov
   assert.equal((await api(base, 'GET', '/api/host/domains', undefined, viewer)).body.domains.find((d) => d.name === 'web1').protectedBy, vmId);
 
   const checkpoints = async () => (await api(base, 'GET', `/api/vms/${vmId}/checkpoints`, undefined, viewer)).body.checkpoints;
-  await until('checkpoints', async () => (await checkpoints()).length >= 20, 120_000, () => server.log.join(''));
+  let vmView = null;
+  await until('checkpoints', async () => {
+    vmView = (await api(base, 'GET', `/api/vms/${vmId}`, undefined, viewer)).body;
+    return (await checkpoints()).length >= 20;
+  }, 120_000, () => `the VM: ${JSON.stringify(vmView)}\n${server.log.join('')}`);
 
   // 20 rollbacks through the API while the workload runs.
   const random = seededRandom(7);

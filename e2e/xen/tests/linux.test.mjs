@@ -19,7 +19,7 @@ test('a Linux PVH domU survives 20 rollbacks at random moments: same checksum, n
   domain.on('epoch', (epoch) => epochs.push(epoch));
   domain.enableCheckpointing({ intervalMs: 50, retention: 8 });
   try {
-    await until('idle epochs', () => epochs.length >= 40, 120_000);
+    await until('idle epochs', () => epochs.length >= 40, 120_000, () => `${epochs.length} epochs; stats ${JSON.stringify(domain.stats())}`);
     const idle = epochs.slice(-30);
     const consoleBefore = guest.console().length;
     const random = seededRandom(25);
@@ -96,7 +96,7 @@ test('a kernel panic (sysrq c) crashes the domain, which on_crash="preserve" kee
   // read the command and panic, and the checkpoint from before must be kept.
   domain.enableCheckpointing({ intervalMs: 200, retention: 50 });
   try {
-    await until('epochs', () => epochs >= 10, 120_000);
+    await until('epochs', () => epochs >= 10, 120_000, () => `${epochs} epochs; stats ${JSON.stringify(domain.stats())}`);
     // The guest idles in its command loop: a checkpoint from now has not
     // read the command yet, and after the rollback finds it taken.
     const beforePanic = domain.listCheckpoints().at(-1).seq;
