@@ -12,14 +12,16 @@ namespace {
 
 constexpr uint64_t kPageSize = 4096;
 
-// libxenctrl logs every failure to stderr by default; ours are thrown with
-// the operation and errno, so its own messages only repeat them.
 void discard_message(xentoollog_logger*, xentoollog_level, int, const char*, const char*, va_list) {}
 void discard_progress(xentoollog_logger*, const char*, const char*, int, unsigned long, unsigned long) {}
 void keep_logger(xentoollog_logger*) {}
-xentoollog_logger quiet_logger{discard_message, discard_progress, keep_logger};
 
 }  // namespace
+
+xentoollog_logger* quiet_logger() {
+  static xentoollog_logger logger{discard_message, discard_progress, keep_logger};
+  return &logger;
+}
 
 const char* shutdown_reason_name(unsigned reason) {
   switch (reason) {
@@ -47,7 +49,7 @@ const char* to_string(DomainState state) {
 
 Domain::Domain(uint32_t domid) : domid_(domid) {
   if (domid == 0) throw core::UsageError("attach: domain 0 is the control domain itself and cannot be protected");
-  xch_ = xc_interface_open(&quiet_logger, &quiet_logger, 0);
+  xch_ = xc_interface_open(quiet_logger(), quiet_logger(), 0);
   if (!xch_) {
     int error = errno;
     if (error == ENOENT || error == EACCES || error == EPERM || error == ENODEV) {
@@ -70,7 +72,7 @@ Domain::Domain(uint32_t domid) : domid_(domid) {
     xen_pfn_t max_gpfn = 0;
     if (xc_domain_maximum_gpfn(xch_, domid, &max_gpfn) < 0) fail("attach: xc_domain_maximum_gpfn", errno);
     page_count_ = uint64_t(max_gpfn) + 1;
-    fmem_ = xenforeignmemory_open(&quiet_logger, 0);
+    fmem_ = xenforeignmemory_open(quiet_logger(), 0);
     if (!fmem_) fail("attach: xenforeignmemory_open", errno);
     // All at once: the first checkpoint reads every frame anyway, and the
     // epoch loop's page lookups then need no lock.

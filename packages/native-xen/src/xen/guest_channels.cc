@@ -19,16 +19,10 @@ constexpr size_t kConsoleIndexes = offsetof(xencons_interface, in_cons);
 // upcall vector on Xen >= 4.17, which dom0 cannot read back.
 constexpr uint8_t kLinuxUpcallVector = 0xf3;
 constexpr uint64_t kCallbackViaVector = 2;  // HVM_PARAM_CALLBACK_IRQ's type (bits 63:56) for a vector
-
-void quiet(xentoollog_logger*, xentoollog_level, int, const char*, const char*, va_list) {}
-void quiet_progress(xentoollog_logger*, const char*, const char*, int, unsigned long, unsigned long) {}
-void keep(xentoollog_logger*) {}
-xentoollog_logger quiet_logger{quiet, quiet_progress, keep};
-
 }  // namespace
 
 GuestChannels::GuestChannels(Domain& domain) : domain_(domain), xen_owned_(domain.page_count()) {
-  devicemodel_ = xendevicemodel_open(&quiet_logger, 0);
+  devicemodel_ = xendevicemodel_open(quiet_logger(), 0);
   if (!devicemodel_) throw core::SystemError("attach: xendevicemodel_open", errno);
   domain_.xen_owned_pages(xen_owned_);
   const uint64_t store = domain_.hvm_param(HVM_PARAM_STORE_PFN);

@@ -24,16 +24,10 @@ const char* type_of(const xc_domaininfo_t& d) {
   if (!(d.flags & XEN_DOMINF_hvm_guest)) return "pv";
   return (d.arch_config.emulation_flags & XEN_X86_EMU_PIC) ? "hvm" : "pvh";
 }
-
-void quiet(xentoollog_logger*, xentoollog_level, int, const char*, const char*, va_list) {}
-void quiet_progress(xentoollog_logger*, const char*, const char*, int, unsigned long, unsigned long) {}
-void keep(xentoollog_logger*) {}
-xentoollog_logger quiet_logger{quiet, quiet_progress, keep};
-
 }  // namespace
 
 std::vector<DomainSummary> list_domains() {
-  xc_interface* xch = xc_interface_open(&quiet_logger, &quiet_logger, 0);
+  xc_interface* xch = xc_interface_open(quiet_logger(), quiet_logger(), 0);
   if (!xch) {
     throw core::SystemError("list domains: no Xen hypervisor (privcmd) found; this must run in dom0 as root", errno);
   }

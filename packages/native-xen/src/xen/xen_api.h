@@ -17,3 +17,10 @@ extern "C" {
 // (the toolstack's save path uses it to skip frames that are Xen's).
 int xc_get_pfn_type_batch(xc_interface* xch, uint32_t dom, unsigned int num, xen_pfn_t* arr);
 }
+
+namespace uckpt::xen {
+// libxenctrl and friends log every failure to stderr by default; ours are
+// thrown with the operation and errno, so their own messages only repeat
+// them. Pass this to every *_open.
+xentoollog_logger* quiet_logger();
+}  // namespace uckpt::xen
