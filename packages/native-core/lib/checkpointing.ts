@@ -177,6 +177,8 @@ export interface CheckpointStats {
   dirtyTracking: string;
   epochs: number;
   skippedEpochs: number;
+  /** Epochs whose checkpoint was put off to the next: the guest was mid-exchange with the host (see the backend). */
+  deferredEpochs: number;
   rollbacks: number;
   storeBytes: number;
   storeBoundBytes: number;

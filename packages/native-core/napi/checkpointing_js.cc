@@ -297,6 +297,7 @@ Napi::Object CheckpointingJs::stats(Napi::Env env) {
   o.Set("predictor", c.predictor);
   o.Set("epochs", num(env, t.epochs));
   o.Set("skippedEpochs", num(env, t.skipped_epochs));
+  o.Set("deferredEpochs", num(env, t.deferred_epochs));
   o.Set("rollbacks", num(env, t.rollbacks));
   o.Set("storeBytes", num(env, t.store_bytes));
   o.Set("storeBoundBytes", num(env, t.store_bound));

@@ -42,17 +42,39 @@ void require_leave_writable(const Backend& backend, const CheckpointConfig& conf
 }
 
 // Pauses the guest at a moment its backend calls consistent for a
-// checkpoint, trying for a short while and then pausing anyway: a guest
-// must not go unprotected because something outside it stays busy.
-void pause_when_consistent(Backend& backend) {
-  constexpr int kTries = 20;
+// checkpoint or a rollback, trying `tries` times 250 µs apart: the guest
+// runs between tries, so that what is in flight can land. Returns whether
+// it did; the guest is paused either way.
+bool pause_when_consistent(Backend& backend, int tries) {
   constexpr auto kBetweenTries = std::chrono::microseconds(250);
-  for (int attempt = 0;; attempt++) {
+  for (int attempt = 1;; attempt++) {
     backend.pause();
-    if (attempt == kTries || backend.checkpoint_consistent()) return;
+    if (backend.checkpoint_consistent()) return true;
+    if (attempt == tries) return false;
     backend.resume();
     std::this_thread::sleep_for(kBetweenTries);
   }
+}
+// An epoch's checkpoint waits this many tries (about 5 ms); then it is
+// deferred to the next epoch, which loses nothing: the dirty log and the
+// open copy-on-write log carry on.
+constexpr int kEpochTries = 20;
+// A checkpoint that must be taken (the first, one asked for) or a rollback
+// waits longer (about 50 ms); the first and a rollback then go ahead anyway:
+// a guest must not go unprotected, or unrecovered, because something
+// outside it stays busy.
+constexpr int kPatientTries = 200;
+
+// A rollback waits, too: what the live guest leaves half done with the
+// host's services would otherwise meet the restored one. A guest that has
+// ended cannot finish it.
+PauseGuard pause_for_rollback(Backend& backend) {
+  if (backend.guest_state() == Backend::GuestState::Ended) {
+    backend.pause();
+  } else {
+    pause_when_consistent(backend, kPatientTries);
+  }
+  return PauseGuard(backend, std::adopt_lock);
 }
 
 // Checked before anything is built (the cost model calibrates as it is).
@@ -254,7 +276,8 @@ void Checkpointer::apply_enabled(bool enabled) {
   }
   hot_pages_.restart_predictor();  // forget what it learnt before
   try {
-    PauseGuard paused(backend_);
+    pause_when_consistent(backend_, kPatientTries);
+    PauseGuard paused(backend_, std::adopt_lock);
     std::lock_guard<std::mutex> lock(ring_mu_);
     cow_.clear_failure();
     // Tracking starts now: what was written before is in the first checkpoint.
@@ -313,7 +336,7 @@ Checkpointer::Reply Checkpointer::serve(const Request& request) {
   }
   if (std::holds_alternative<CheckpointNow>(request)) {
     if (backend_.guest_state() == Backend::GuestState::Ended) throw std::runtime_error("the guest has ended");
-    epoch(true);
+    if (!epoch(true)) throw std::runtime_error("no checkpoint now: the guest stayed in the middle of an exchange with the host's services; try again");
     if (!enabled_in_ring_) throw std::runtime_error("the checkpoint failed: " + totals().last_error);
     return ring_.latest_seq();
   }
@@ -328,7 +351,7 @@ Checkpointer::Reply Checkpointer::serve(const Request& request) {
   std::string failure;
   bool revived = false;
   if (mode_ == Mode::CopyOnWrite) {
-    PauseGuard paused(backend_);
+    PauseGuard paused = pause_for_rollback(backend_);
     std::lock_guard<std::mutex> lock(ring_mu_);
     if (!cow_.failure().empty()) throw std::runtime_error(cow_.failure());
     const bool revive = must_revive();
@@ -360,7 +383,7 @@ Checkpointer::Reply Checkpointer::serve(const Request& request) {
     }
     if (revive) backend_.revive(), revived = true;
   } else {
-    PauseGuard paused(backend_);
+    PauseGuard paused = pause_for_rollback(backend_);
     std::lock_guard<std::mutex> lock(ring_mu_);
     const bool revive = must_revive();
     backend_.before_rollback();
@@ -421,12 +444,12 @@ void Checkpointer::rearm_after(const Bitmap& next_hot) {
   hot_pages_.set_hot(next_hot);
 }
 
-void Checkpointer::epoch(bool requested, uint64_t late_ns) {
+bool Checkpointer::epoch(bool requested, uint64_t late_ns) {
   const Backend::GuestState state = backend_.guest_state();
   if (state == Backend::GuestState::Ended || (state == Backend::GuestState::Paused && !requested)) {
     std::lock_guard<std::mutex> lock(mu_);
     totals_.skipped_epochs++;
-    return;
+    return true;
   }
   EpochRecord r{};
   r.start_ns = now_ns();
@@ -436,7 +459,12 @@ void Checkpointer::epoch(bool requested, uint64_t late_ns) {
   r.fallback_reason = fallback_reason_;
   uint64_t fault_service_ns = 0;
   try {
-    pause_when_consistent(backend_);
+    if (!pause_when_consistent(backend_, requested ? kPatientTries : kEpochTries)) {
+      backend_.resume();
+      std::lock_guard<std::mutex> lock(mu_);
+      totals_.deferred_epochs++;
+      return false;
+    }
     PauseGuard paused(backend_, std::adopt_lock);
     r.start_ns = now_ns();  // the pause starts here, not with the tries
     std::lock_guard<std::mutex> lock(ring_mu_);
@@ -450,7 +478,7 @@ void Checkpointer::epoch(bool requested, uint64_t late_ns) {
     r.retained = static_cast<uint32_t>(ring_.size());
   } catch (const std::exception& e) {
     fail(e.what());
-    return;
+    return true;
   }
   const uint64_t resumed = now_ns();
   cost_model_.resumed(resumed);
@@ -466,6 +494,7 @@ void Checkpointer::epoch(bool requested, uint64_t late_ns) {
     totals_.costs = cost_model_.estimates();
   }
   on_epoch_(r);
+  return true;
 }
 
 void Checkpointer::epoch_stop_and_copy(EpochRecord& r) {

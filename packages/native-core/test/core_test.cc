@@ -405,6 +405,33 @@ TEST("checkpointer: epochs on a timer, checkpoint now, rollback, reconfiguration
   CHECK(!guest.paused());
 }
 
+TEST("checkpointer: while the backend is inconsistent epochs are deferred, losing no write, and checkpoint now says why") {
+  MemoryBackend guest(kPages);
+  Reports reports;
+  CheckpointConfig config;
+  config.interval_ms = 5;
+  config.store_bytes = 8 * MiB;
+  Checkpointer cp(guest, config, reports.epochs_sink(), reports.errors_sink());
+  std::this_thread::sleep_for(std::chrono::milliseconds(30));
+  guest.consistent = false;
+  std::this_thread::sleep_for(std::chrono::milliseconds(20));  // an epoch in its tries may still finish
+  const uint64_t last = cp.list().back().seq;
+  const uint8_t kept = guest.memory()[3 * kPageSize];
+  guest.write(3, 0, kept ^ 0xff);
+  std::this_thread::sleep_for(std::chrono::milliseconds(60));
+  CHECK(cp.list().back().seq == last);
+  CHECK(cp.totals().deferred_epochs >= 3);
+  CHECK(!guest.paused());
+  CHECK_THROWS(std::runtime_error, cp.checkpoint_now(), "no checkpoint now: the guest stayed in the middle of an exchange");
+  guest.consistent = true;
+  std::this_thread::sleep_for(std::chrono::milliseconds(30));
+  CHECK(cp.list().back().seq > last);
+  cp.rollback(last);  // the write, made while epochs were deferred, is undone
+  CHECK(guest.memory()[3 * kPageSize] == kept);
+  CHECK(reports.errors().empty());
+  cp.stop();
+}
+
 TEST("checkpointer: a refused rollback loses no dirty page") {
   MemoryBackend guest(kPages);
   CheckpointConfig config;

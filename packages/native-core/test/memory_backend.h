@@ -9,6 +9,7 @@
 #include <cstring>
 #include <condition_variable>
 #include <deque>
+#include <atomic>
 #include <mutex>
 #include <stdexcept>
 #include <vector>
@@ -176,6 +177,9 @@ class MemoryBackend : public Backend {
     state = GuestState::Running;
   }
   std::string cow_unavailable;  // set to test the fallback to stop-and-copy
+  // Cleared to stand for a guest mid-exchange with its host (see Backend).
+  std::atomic<bool> consistent{true};
+  bool checkpoint_consistent() override { return consistent; }
   // Like a hypervisor's dirty log that allows it (KVM's dirty bitmap with
   // manual protection): harvested, re-armed and read while the guest runs
   // (copying ahead). A page read as it is written is logged dirty again by

@@ -75,8 +75,10 @@ class Backend {
   // unfit for a checkpoint or a rollback. The defaults suit a guest whose
   // whole state is its memory and vCPUs.
   //
-  // Paused: whether a checkpoint taken now could be rolled back to safely.
-  // The core retries briefly when not, and then takes it anyway.
+  // Paused: whether a checkpoint taken now could be rolled back to safely,
+  // and whether the guest may be rolled back now. The core retries briefly
+  // when not, and then defers an epoch's checkpoint to the next epoch; the
+  // first checkpoint and a rollback go ahead anyway after a longer wait.
   virtual bool checkpoint_consistent() { return true; }
   // Paused, before a rollback changes anything.
   virtual void before_rollback() {}

@@ -87,7 +87,8 @@ class Checkpointer {
   Reply serve(const Request& request);
   // One checkpoint; `requested` ones are taken also while the operator has
   // the guest paused; timed ones began `late_ns` after they were due.
-  void epoch(bool requested, uint64_t late_ns = 0);
+  // Returns false when it was deferred (the backend stayed inconsistent).
+  bool epoch(bool requested, uint64_t late_ns = 0);
   void apply_enabled(bool enabled);
   bool must_revive();  // paused; throws RollbackRefused
   void settle_store();

@@ -49,6 +49,7 @@ struct EpochRecord {
 struct Totals {
   uint64_t epochs = 0;
   uint64_t skipped_epochs = 0;  // the guest was not running
+  uint64_t deferred_epochs = 0; // put off to the next: the backend was not consistent (see Backend)
   uint64_t rollbacks = 0;
   uint64_t store_bytes = 0;
   uint64_t store_bound = 0;
