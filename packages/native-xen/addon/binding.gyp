@@ -7,6 +7,7 @@
         "../src/addon/domain_object.cc",
         "../src/xen/domain.cc",
         "../src/xen/guest_channels.cc",
+        "../src/xen/xenstore_exchange.cc",
         "../src/xen/hvm_context.cc",
         "../src/xen/toolstack.cc",
         "../src/xen/xen_backend.cc"
@@ -50,6 +51,30 @@
       ],
       "ldflags": [
         "-pthread"
+      ]
+    },
+    {
+      "target_name": "xenstore_exchange_test",
+      "type": "executable",
+      "sources": [
+        "../test/xenstore_exchange_test.cc",
+        "../src/xen/xenstore_exchange.cc"
+      ],
+      "include_dirs": [
+        "../src",
+        "../../native-core/test"
+      ],
+      "cflags_cc!": [
+        "-fno-exceptions",
+        "-std=gnu++17"
+      ],
+      "cflags_cc": [
+        "-std=gnu++20",
+        "-fexceptions",
+        "-Wall",
+        "-Wextra",
+        "-Werror",
+        "-Wno-missing-field-initializers"
       ]
     }
   ]

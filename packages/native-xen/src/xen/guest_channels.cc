@@ -32,9 +32,17 @@ GuestChannels::GuestChannels(Domain& domain) : domain_(domain), xen_owned_(domai
   for (const Ring& ring : wanted) {
     if (ring.pfn && ring.pfn < domain_.page_count() && !xen_owned_.test(ring.pfn)) rings_.push_back(ring);
   }
+  if (!rings_.empty() && rings_.front().pfn == store) store_pfn_ = store;
 }
 
 GuestChannels::~GuestChannels() { xendevicemodel_close(devicemodel_); }
+
+bool GuestChannels::xenstore_idle() { return store_pfn_ == 0 || store_exchange_.idle(domain_.page(store_pfn_)); }
+
+void GuestChannels::after_restore() {
+  store_exchange_.restart();
+  redeliver_events();
+}
 
 void GuestChannels::redeliver_events() {
   const uint64_t callback = domain_.hvm_param(HVM_PARAM_CALLBACK_IRQ);
@@ -66,13 +74,6 @@ void GuestChannels::mark_changed_rings(core::Bitmap& dirty) {
     std::memcpy(ring.seen.data(), page, ring.seen.size());
     dirty.set(ring.pfn);
   }
-}
-
-bool GuestChannels::rings_quiescent() {
-  for (const Ring& ring : rings_) {
-    if (index(ring, 0) != index(ring, 1) || index(ring, 2) != index(ring, 3)) return false;
-  }
-  return true;
 }
 
 bool GuestChannels::wait_for_daemons(unsigned bound_ms) {

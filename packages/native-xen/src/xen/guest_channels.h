@@ -7,10 +7,11 @@
 // - xenstored and xenconsoled write the xenstore and console rings through
 //   grant mappings that stay mapped, which log-dirty never sees: those
 //   pages are compared at every checkpoint and copied when they changed.
-//   A checkpoint is taken only while both rings are quiescent (no request
-//   or output in flight), and a rollback first waits for the daemons to
-//   finish what they read, so that neither sees its ring's indexes move
-//   under it.
+//   A checkpoint is taken only while the guest and xenstored are between
+//   conversations (xenstore_exchange.h). Console output in flight is fine:
+//   restored with both its indexes, it is printed twice at worst. A
+//   rollback first waits for the daemons to finish what they read, so that
+//   neither sees its ring's indexes move under it.
 // - Xen's per-vCPU timer is in no save record, and only the vCPU may set
 //   it. Seen in the rig: rolled back to before its last timer event, Linux
 //   waits for an event Xen already delivered, with no timer armed in Xen,
@@ -33,6 +34,7 @@
 #include <vector>
 
 #include "domain.h"
+#include "xenstore_exchange.h"
 #include "uckpt/core/bitmap.h"
 
 struct xendevicemodel_handle;
@@ -53,11 +55,12 @@ class GuestChannels {
   // call (written behind log-dirty's back, by the daemons or the guest).
   void mark_changed_rings(core::Bitmap& dirty);
 
-  // Paused: whether no request or output is in flight on either ring.
-  bool rings_quiescent();
-  // Paused, after a rollback restored memory and vCPUs: a timer event and
-  // an upcall for every vCPU, if the guest uses upcalls.
-  void redeliver_events();
+  // Paused: whether the guest and xenstored are between conversations.
+  bool xenstore_idle();
+  // Paused, after a rollback restored memory and vCPUs: the xenstore ring
+  // is the checkpoint's again; a timer event and an upcall for every vCPU,
+  // if the guest uses upcalls.
+  void after_restore();
   // Paused, before a rollback: waits until the daemons have consumed what
   // the guest sent and have not touched the rings for a moment, at most
   // `bound_ms`. Returns false when they were still busy at the bound.
@@ -72,11 +75,14 @@ class GuestChannels {
   };
   // The index `i` (0..3) of a ring.
   uint32_t index(const Ring& ring, int i);
+  void redeliver_events();
 
   Domain& domain_;
   xendevicemodel_handle* devicemodel_ = nullptr;
   core::Bitmap xen_owned_;
   std::vector<Ring> rings_;  // the xenstore ring, then the console's, where the guest has them
+  uint64_t store_pfn_ = 0;   // the xenstore ring's, 0 when the guest has none
+  XenstoreExchange store_exchange_;
 };
 
 }  // namespace uckpt::xen

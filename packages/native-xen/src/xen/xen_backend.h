@@ -49,10 +49,10 @@ class XenBackend : public core::Backend {
   std::unique_ptr<core::VcpuSnapshot> capture_vcpus() override;
   // Guest time runs on: each vCPU keeps its current TSC (see hvm_context.h).
   void restore_vcpus(const core::VcpuSnapshot& snapshot) override;
-  bool checkpoint_consistent() override { return channels_.rings_quiescent(); }
+  bool checkpoint_consistent() override { return channels_.xenstore_idle(); }
   void before_rollback() override;
   void after_rollback() override {
-    switch_off_on_error([&] { channels_.redeliver_events(); });
+    switch_off_on_error([&] { channels_.after_restore(); });
   }
 
   // A crash (or a watchdog expiry) kept by on_crash/on_watchdog="preserve"
