@@ -26,6 +26,25 @@ export interface DomainInfo {
 }
 
 /** A domain of this host as the toolstack knows it. */
+/** What one vCPU is doing, as Xen sees it. */
+export interface VcpuSample {
+  vcpu: number;
+  online: boolean;
+  /** Waiting for an event (halted). */
+  blocked: boolean;
+  /** Time it has run, all told. */
+  cpuTimeNs: number;
+  /** Where it is now (0 when offline). */
+  rip: bigint;
+  rsp: bigint;
+  /** Its page tables. */
+  cr3: bigint;
+  /** LA57 (bit 12) says 5-level paging. */
+  cr4: bigint;
+  /** At privilege level 0. */
+  kernel: boolean;
+}
+
 export interface HostDomain {
   domid: number;
   /** From xenstore; empty while a domain is being built. */
@@ -157,6 +176,29 @@ export class XenDomain extends EventEmitter<XenDomainEvents> implements Checkpoi
   /** Whether Xen has log-dirty on for the domain, whoever switched it on (probes it). */
   testLogDirtyInXen(): boolean {
     return this.#domain('testLogDirtyInXen').testLogDirtyInXen();
+  }
+
+  /** Every vCPU's state, run time and instruction pointer. */
+  vcpus(): VcpuSample[] {
+    return this.#domain('vcpus').vcpus() as VcpuSample[];
+  }
+
+  /**
+   * XORs `mask` into a general-purpose register (rax..r15, rsp, rbp, rip) of
+   * a vCPU, the domain paused meanwhile: fault injection.
+   */
+  flipRegister(vcpu: number, name: string, mask: bigint): { before: bigint; after: bigint } {
+    return this.#domain('flipRegister').flipRegister(vcpu, name, mask) as { before: bigint; after: bigint };
+  }
+
+  /** Whether a frame is the guest's RAM: not a hole, not one of Xen's (shared_info, grant frames). */
+  guestRam(frame: number): boolean {
+    return this.#domain('guestRam').guestRam(frame);
+  }
+
+  /** Shuts the domain down as crashed, as a kernel panic does: fault injection. */
+  crash(): void {
+    this.#domain('crash').crash();
   }
 
   /**

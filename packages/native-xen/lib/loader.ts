@@ -12,6 +12,10 @@ export type NativeEvent =
 
 export interface NativeDomain {
   info(): unknown;
+  vcpus(): unknown;
+  flipRegister(vcpu: number, name: string, mask: bigint): unknown;
+  crash(): void;
+  guestRam(frame: number): boolean;
   pause(): void;
   resume(): void;
   readMemory(gpa: number | bigint, length: number): Buffer;

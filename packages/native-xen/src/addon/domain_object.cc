@@ -5,6 +5,7 @@
 
 #include "js_args.h"
 #include "mailbox_js.h"
+#include "xen/hvm_context.h"
 
 namespace uckpt::addon {
 namespace {
@@ -63,6 +64,10 @@ Napi::Function DomainObject::Define(Napi::Env env) {
   return DefineClass(env, "XenDomain",
                      {
                          InstanceMethod<&DomainObject::Info>("info"),
+                         InstanceMethod<&DomainObject::Vcpus>("vcpus"),
+                         InstanceMethod<&DomainObject::FlipRegister>("flipRegister"),
+                         InstanceMethod<&DomainObject::Crash>("crash"),
+                         InstanceMethod<&DomainObject::GuestRam>("guestRam"),
                          InstanceMethod<&DomainObject::Pause>("pause"),
                          InstanceMethod<&DomainObject::Resume>("resume"),
                          InstanceMethod<&DomainObject::ReadMemory>("readMemory"),
@@ -122,6 +127,76 @@ Napi::Value DomainObject::Info(const Napi::CallbackInfo& info) {
   });
 }
 
+// vcpus(): [{vcpu, online, blocked, cpuTimeNs, rip, rsp, cr3, cr4, kernel}],
+// registers as bigints (a kernel address does not fit a double).
+Napi::Value DomainObject::Vcpus(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  return guarded(env, [&] {
+    Napi::Array out = Napi::Array::New(env);
+    for (const xen::VcpuSample& v : domain("vcpus").vcpu_samples()) {
+      Napi::Object o = Napi::Object::New(env);
+      o.Set("vcpu", Napi::Number::New(env, v.vcpu));
+      o.Set("online", v.online);
+      o.Set("blocked", v.blocked);
+      o.Set("cpuTimeNs", Napi::Number::New(env, static_cast<double>(v.cpu_time_ns)));
+      o.Set("rip", Napi::BigInt::New(env, static_cast<uint64_t>(v.rip)));
+      o.Set("rsp", Napi::BigInt::New(env, static_cast<uint64_t>(v.rsp)));
+      o.Set("cr3", Napi::BigInt::New(env, static_cast<uint64_t>(v.cr3)));
+      o.Set("cr4", Napi::BigInt::New(env, static_cast<uint64_t>(v.cr4)));
+      o.Set("kernel", v.kernel);
+      out.Set(out.Length(), o);
+    }
+    return out;
+  });
+}
+
+// flipRegister(vcpu, name, mask): XORs the bigint `mask` into a general-
+// purpose register of a vCPU, the domain paused meanwhile (fault
+// injection); returns {before, after}.
+Napi::Value DomainObject::FlipRegister(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  const auto vcpu = static_cast<unsigned>(uint_arg(info, 0, "flipRegister", "vcpu", 127));
+  if (!info[1].IsString()) throw Napi::TypeError::New(env, "flipRegister: name must be a string");
+  const std::string name = info[1].As<Napi::String>();
+  const auto offset = xen::register_offset(name);
+  if (!offset) throw Napi::RangeError::New(env, "flipRegister: name must be a general-purpose register (rax..r15, rsp, rbp, rip)");
+  if (!info[2].IsBigInt()) throw Napi::TypeError::New(env, "flipRegister: mask must be a bigint");
+  bool lossless = false;
+  const uint64_t mask = info[2].As<Napi::BigInt>().Uint64Value(&lossless);
+  if (!lossless || mask == 0) throw Napi::RangeError::New(env, "flipRegister: mask must be a non-zero 64-bit value");
+  return guarded(env, [&] {
+    xen::Domain& d = domain("flipRegister");
+    if (vcpu >= d.info().vcpus) throw core::UsageError("flipRegister: the domain has no vCPU " + std::to_string(vcpu));
+    d.pause();
+    uint64_t before;
+    try {
+      before = d.flip_register(vcpu, *offset, mask);
+    } catch (...) {
+      d.resume();
+      throw;
+    }
+    d.resume();
+    Napi::Object o = Napi::Object::New(env);
+    o.Set("before", Napi::BigInt::New(env, before));
+    o.Set("after", Napi::BigInt::New(env, before ^ mask));
+    return o;
+  });
+}
+
+// guestRam(frame): whether a frame is the guest's RAM (not a hole, not Xen's).
+Napi::Value DomainObject::GuestRam(const Napi::CallbackInfo& info) {
+  const uint64_t pfn = uint_arg(info, 0, "guestRam", "frame", UINT64_MAX);
+  return guarded(info.Env(), [&] { return Napi::Boolean::New(info.Env(), domain("guestRam").guest_ram(pfn)); });
+}
+
+// crash(): shuts the domain down as crashed, as a kernel panic does.
+Napi::Value DomainObject::Crash(const Napi::CallbackInfo& info) {
+  return guarded(info.Env(), [&] {
+    domain("crash").crash();
+    return info.Env().Undefined();
+  });
+}
+
 Napi::Value DomainObject::Pause(const Napi::CallbackInfo& info) {
   return guarded(info.Env(), [&] {
     domain("pause").pause();
@@ -157,6 +232,9 @@ Napi::Value DomainObject::WriteMemory(const Napi::CallbackInfo& info) {
   return guarded(info.Env(), [&] {
     xen::Domain& d = domain("writeMemory");
     if (data.Length() == 0) return info.Env().Undefined();
+    for (uint64_t pfn = gpa / kPageSize; pfn <= (gpa + data.Length() - 1) / kPageSize; pfn++) {
+      if (!d.guest_ram(pfn)) throw core::UsageError("writeMemory: frame " + std::to_string(pfn) + " is not the guest's RAM (a hole, or Xen's)");
+    }
     for_each_page(d, gpa, data.Length(), [&](uint8_t* page, uint64_t at, uint64_t n) { std::memcpy(page, data.Data() + at, n); });
     if (auto* backend = static_cast<xen::XenBackend*>(checkpointing_.backend())) {
       backend->mark_written(gpa / kPageSize, (gpa + data.Length() - 1) / kPageSize);

@@ -24,6 +24,10 @@ class DomainObject : public Napi::ObjectWrap<DomainObject> {
 
  private:
   Napi::Value Info(const Napi::CallbackInfo& info);
+  Napi::Value Vcpus(const Napi::CallbackInfo& info);
+  Napi::Value FlipRegister(const Napi::CallbackInfo& info);
+  Napi::Value Crash(const Napi::CallbackInfo& info);
+  Napi::Value GuestRam(const Napi::CallbackInfo& info);
   Napi::Value Pause(const Napi::CallbackInfo& info);
   Napi::Value Resume(const Napi::CallbackInfo& info);
   Napi::Value ReadMemory(const Napi::CallbackInfo& info);

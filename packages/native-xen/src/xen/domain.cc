@@ -5,12 +5,20 @@
 #include <cerrno>
 #include <cstring>
 
+#include "hvm_context.h"
 #include "uckpt/core/system_error.h"
 
 namespace uckpt::xen {
 namespace {
 
 constexpr uint64_t kPageSize = 4096;
+
+// A frame Xen owns (shared_info, grant frames) or has marked broken, by its
+// type from xc_get_pfn_type_batch: never the guest's to have written.
+bool xen_owned_type(xen_pfn_t type) {
+  const auto kind = static_cast<uint32_t>(type) & XEN_DOMCTL_PFINFO_LTAB_MASK;
+  return kind == XEN_DOMCTL_PFINFO_XTAB || kind == XEN_DOMCTL_PFINFO_BROKEN;
+}
 
 void discard_message(xentoollog_logger*, xentoollog_level, int, const char*, const char*, va_list) {}
 void discard_progress(xentoollog_logger*, const char*, const char*, int, unsigned long, unsigned long) {}
@@ -263,8 +271,7 @@ void Domain::xen_owned_pages(core::Bitmap& out) {
       fail("xc_get_pfn_type_batch", errno);
     }
     for (size_t i = 0; i < frames.size(); i++) {
-      const uint32_t type = static_cast<uint32_t>(types[i]) & XEN_DOMCTL_PFINFO_LTAB_MASK;
-      if (type == XEN_DOMCTL_PFINFO_XTAB || type == XEN_DOMCTL_PFINFO_BROKEN) out.set(frames[i]);
+      if (xen_owned_type(types[i])) out.set(frames[i]);
     }
   }
 }
@@ -311,6 +318,30 @@ void Domain::resume_from_shutdown() {
   }
 }
 
+std::vector<VcpuSample> Domain::vcpu_samples() const {
+  std::vector<VcpuSample> samples;
+  const unsigned vcpus = info().vcpus;
+  for (unsigned vcpu = 0; vcpu < vcpus; vcpu++) {
+    xc_vcpuinfo_t state{};
+    if (xc_vcpu_getinfo(xch_, domid_, vcpu, &state) < 0) fail("xc_vcpu_getinfo", errno);
+    VcpuSample sample{vcpu, state.online != 0, state.blocked != 0, state.cpu_time, 0, 0, 0, 0, false};
+    if (sample.online) {
+      // One vCPU's registers, as xenctx reads them.
+      hvm_hw_cpu cpu{};
+      if (xc_domain_hvm_getcontext_partial(xch_, domid_, HVM_SAVE_CODE(CPU), static_cast<uint16_t>(vcpu), &cpu, sizeof cpu) < 0) {
+        fail("xc_domain_hvm_getcontext_partial (CPU)", errno);
+      }
+      sample.rip = cpu.rip;
+      sample.rsp = cpu.rsp;
+      sample.cr3 = cpu.cr3;
+      sample.cr4 = cpu.cr4;
+      sample.kernel = ((cpu.ss_arbytes >> 5) & 3) == 0;  // SS's DPL is the CPL
+    }
+    samples.push_back(sample);
+  }
+  return samples;
+}
+
 std::vector<uint8_t> Domain::hvm_context() const {
   int size = xc_domain_hvm_getcontext(xch_, domid_, nullptr, 0);
   if (size < 0) fail("xc_domain_hvm_getcontext (size)", errno);
@@ -319,6 +350,24 @@ std::vector<uint8_t> Domain::hvm_context() const {
   if (got < 0) fail("xc_domain_hvm_getcontext", errno);
   context.resize(static_cast<size_t>(got));
   return context;
+}
+
+uint64_t Domain::flip_register(unsigned vcpu, size_t offset, uint64_t mask) {
+  std::vector<uint8_t> context = hvm_context();
+  const uint64_t before = xor_cpu_field(context, vcpu, offset, mask);
+  set_hvm_context(std::move(context));
+  return before;
+}
+
+void Domain::crash() {
+  if (xc_domain_shutdown(xch_, domid_, SHUTDOWN_crash) < 0) fail("xc_domain_shutdown (crash)", errno);
+}
+
+bool Domain::guest_ram(uint64_t pfn) const {
+  if (pfn >= page_count_ || chunks_[pfn / kChunkPages].errors[pfn % kChunkPages]) return false;
+  xen_pfn_t type = pfn;
+  if (xc_get_pfn_type_batch(xch_, domid_, 1, &type) < 0) fail("xc_get_pfn_type_batch", errno);
+  return !xen_owned_type(type);
 }
 
 void Domain::set_hvm_context(std::vector<uint8_t> context) {

@@ -32,6 +32,20 @@ struct DomainInfo {
   unsigned vcpus;
 };
 
+// What a vCPU is doing, as Xen sees it: enough to tell a guest that stopped
+// running, or runs in one place, from one at work.
+struct VcpuSample {
+  unsigned vcpu;
+  bool online;
+  bool blocked;          // waiting for an event (halted)
+  uint64_t cpu_time_ns;  // time it has run, all told
+  uint64_t rip;          // where it is now (0 when offline)
+  uint64_t rsp;
+  uint64_t cr3;          // its page tables
+  uint64_t cr4;          // LA57 (bit 12) says 5-level paging
+  bool kernel;           // at privilege level 0
+};
+
 class Domain {
  public:
   // Opens the hypervisor interfaces and checks the domain: it exists, is
@@ -84,13 +98,23 @@ class Domain {
   // physmap; null when it has not.
   uint8_t* shared_info();
 
+  // Shuts the domain down as crashed, as a kernel panic does (fault injection).
+  void crash();
+  // Whether `pfn` is the guest's own RAM: populated, not Xen's, not broken.
+  bool guest_ram(uint64_t pfn) const;
+
   // Clears a shutdown (a crash kept by on_crash="preserve"): the vCPUs run
   // on from where they are once unpaused. Tells xenstored too.
   void resume_from_shutdown();
 
+  // Every vCPU's state, run time and instruction pointer.
+  std::vector<VcpuSample> vcpu_samples() const;
+
   // The whole HVM context (every vCPU's registers, LAPIC, MTRRs, XSAVE...).
   std::vector<uint8_t> hvm_context() const;
   void set_hvm_context(std::vector<uint8_t> context);
+  // XORs `mask` into a register of a vCPU (the domain paused); returns its value before.
+  uint64_t flip_register(unsigned vcpu, size_t offset, uint64_t mask);
 
  private:
   static constexpr uint64_t kChunkPages = 1024;

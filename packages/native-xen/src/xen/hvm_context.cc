@@ -3,6 +3,8 @@
 #include <cstddef>
 #include <cstring>
 #include <stdexcept>
+#include <string>
+#include <utility>
 
 #include "xen_api.h"
 
@@ -29,6 +31,35 @@ void for_each_cpu_record(Byte* context, size_t size, Visit visit) {
 }
 
 }  // namespace
+
+std::optional<size_t> register_offset(std::string_view name) {
+  static constexpr std::pair<std::string_view, size_t> kRegisters[] = {
+      {"rax", offsetof(hvm_hw_cpu, rax)}, {"rbx", offsetof(hvm_hw_cpu, rbx)}, {"rcx", offsetof(hvm_hw_cpu, rcx)},
+      {"rdx", offsetof(hvm_hw_cpu, rdx)}, {"rsi", offsetof(hvm_hw_cpu, rsi)}, {"rdi", offsetof(hvm_hw_cpu, rdi)},
+      {"rsp", offsetof(hvm_hw_cpu, rsp)}, {"rbp", offsetof(hvm_hw_cpu, rbp)}, {"r8", offsetof(hvm_hw_cpu, r8)},
+      {"r9", offsetof(hvm_hw_cpu, r9)},   {"r10", offsetof(hvm_hw_cpu, r10)}, {"r11", offsetof(hvm_hw_cpu, r11)},
+      {"r12", offsetof(hvm_hw_cpu, r12)}, {"r13", offsetof(hvm_hw_cpu, r13)}, {"r14", offsetof(hvm_hw_cpu, r14)},
+      {"r15", offsetof(hvm_hw_cpu, r15)}, {"rip", offsetof(hvm_hw_cpu, rip)},
+  };
+  for (const auto& [known, offset] : kRegisters) {
+    if (known == name) return offset;
+  }
+  return std::nullopt;
+}
+
+uint64_t xor_cpu_field(std::vector<uint8_t>& context, unsigned vcpu, size_t offset, uint64_t mask) {
+  std::optional<uint64_t> before;
+  for_each_cpu_record(context.data(), context.size(), [&](uint16_t instance, uint8_t* cpu) {
+    if (instance != vcpu) return;
+    uint64_t value;
+    std::memcpy(&value, cpu + offset, sizeof value);
+    before = value;
+    value ^= mask;
+    std::memcpy(cpu + offset, &value, sizeof value);
+  });
+  if (!before) throw std::runtime_error("HVM context: no CPU record for vCPU " + std::to_string(vcpu));
+  return *before;
+}
 
 void carry_tsc(const std::vector<uint8_t>& live, std::vector<uint8_t>& restored) {
   std::vector<uint64_t> tsc;
