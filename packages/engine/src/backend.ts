@@ -14,6 +14,19 @@ export interface GuestProgress {
   lastChecksum: string | null;
 }
 
+/** What one vCPU is doing, as the hypervisor sees it (for detectors that need no guest code). */
+export interface VcpuActivity {
+  vcpu: number;
+  /** Time it has run, all told, ns. */
+  cpuTimeNs: number;
+  /** Waiting for an event (halted). */
+  blocked: boolean;
+  /** Where it is now. */
+  rip: bigint;
+  /** At privilege level 0. */
+  kernel: boolean;
+}
+
 export interface BackendCheckpoint {
   seq: number;
   time: number;
@@ -59,6 +72,8 @@ export interface BackendVm extends EventEmitter<BackendVmEvents> {
   readonly simulated: boolean;
   start(): void;
   progress(): GuestProgress;
+  /** Each online vCPU's activity, where the backend can tell (Xen domains). */
+  vcpuActivity?(): VcpuActivity[];
   /** Applies checkpoint settings; a change of mode restarts checkpointing (retained checkpoints are dropped). */
   applySettings(next: CheckpointSettings, previous: CheckpointSettings | null): void;
   checkpointNow(): Promise<number>;

@@ -2,6 +2,7 @@
 // checkpointed (its settings, changeable while it runs). The limits live
 // here once; the server's schemas and the agent's checks both use them.
 import { EngineError } from './errors.js';
+import { detectorBoundsMs } from './agent/detectors/index.js';
 
 export type BackendName = 'kvm' | 'xen' | 'sim';
 export type CheckpointMode = 'stop-and-copy' | 'cow';
@@ -135,6 +136,21 @@ export function defaultSettingsFor(host: { emulated: boolean }): CheckpointSetti
   };
 }
 
+/**
+ * A guest kernel watched without code of ours (a Linux domain): its
+ * progress is a heartbeat agent's tick every few hundred ms, if it runs
+ * one, and its vCPUs, which a kernel may leave idle for seconds. Hangs are
+ * called after 10 s (Linux's own soft-lockup detector waits 20), a
+ * recurrence is counted over 25 s, and 30 s of checkpoints are kept (every
+ * 100 ms) so that recovery reaches back past that bound.
+ */
+export const guestKernelSettings: Partial<CheckpointSettings> = {
+  intervalMs: 100,
+  retention: 300,
+  hangTimeoutMs: 10_000,
+  recurrenceWindowMs: 25_000,
+};
+
 const settingKinds: Record<keyof CheckpointSettings, 'boolean' | 'integer' | 'number' | readonly string[]> = {
   enabled: 'boolean',
   intervalMs: 'integer',
@@ -219,11 +235,13 @@ export function checkSettings(settings: CheckpointSettings): void {
   inReals('overheadBudgetPct', limits.overheadBudgetPct);
   inReals('errorRatePerHour', limits.errorRatePerHour);
   // A recurrence shows up as a new alert; the window must be long enough to see one.
-  const slowest = Math.max(settings.hangTimeoutMs + 2 * progressSampleMs, settings.selfCheckLatencyMs);
+  const bounds = Object.entries(detectorBoundsMs(settings));
+  const slowest = Math.max(...bounds.map(([, ms]) => ms));
   if (settings.recurrenceWindowMs <= slowest) {
+    const listed = bounds.filter(([, ms]) => ms > 0).map(([name, ms]) => `${name} ${ms}`).join(', ');
     throw new EngineError(
       'invalid-argument',
-      `recurrenceWindowMs (${settings.recurrenceWindowMs}) must exceed the detectors' latency (hangTimeoutMs + 2 x ${progressSampleMs} ms sampling = ${settings.hangTimeoutMs + 2 * progressSampleMs}, selfCheckLatencyMs = ${settings.selfCheckLatencyMs}), or a recurrence would go unseen`,
+      `recurrenceWindowMs (${settings.recurrenceWindowMs}) must exceed the detectors' latency bounds (ms: ${listed}), or a recurrence would go unseen`,
     );
   }
 }

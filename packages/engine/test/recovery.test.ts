@@ -80,7 +80,7 @@ describe('choosing the recovery target', () => {
 describe('heartbeat', () => {
   const progress = (units: number) => ({ units, runsDone: 0, lastChecksum: null });
   const observe = (detector: HeartbeatDetector, now: number, units: number, state: 'running' | 'calibrating' | 'finished' = 'running') =>
-    detector.observe({ now, state, progress: progress(units), checkpoints: [], settings: { ...defaultSettings, hangTimeoutMs: 1000 } });
+    detector.observe({ now, state, progress: progress(units), checkpoints: [], consoleLines: [], vcpus: null, settings: { ...defaultSettings, hangTimeoutMs: 1000 } });
 
   it('fires once per stall, only on a running guest', () => {
     const detector = new HeartbeatDetector(250);

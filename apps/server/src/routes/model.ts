@@ -3,6 +3,7 @@ import {
   defaultAvailabilityParameters,
   defaultOverheadBudgetPct,
   detectionFromInjections,
+  detectorBoundsMs,
   EngineError,
   parametersFromMeasurements,
   workingSetCovering,
@@ -24,13 +25,6 @@ const summariesUsed = 60;
 const rollbacksUsed = 100;
 /** Each injection's changes are events of their own: enough for the last hundred or so injections. */
 const faultEventsUsed = 1000;
-/** The agent samples progress every 250 ms: the heartbeat's bound is its threshold plus two samples. */
-const progressSampleMs = 250;
-
-/** The latency bound each guest detector states under these settings (agent/detectors), ms. */
-function detectorBoundsMs(settings: { hangTimeoutMs: number; selfCheckLatencyMs: number; crashLatencyMs: number }): Record<string, number> {
-  return { heartbeat: settings.hangTimeoutMs + 2 * progressSampleMs, 'self-check': settings.selfCheckLatencyMs, crash: settings.crashLatencyMs };
-}
 
 export const modelRoutes: Routes = async (app, { supervisor, store }) => {
   const api = typed(app);
@@ -125,7 +119,7 @@ function measurementsOf(store: Store, vmId: string): Measurements {
 }
 
 /** Every fault injected into the VM as its newest event tells it (injections are events each time their outcome changes). */
-function injectionsOf(store: Store, vmId: string, boundsMs: Record<string, number>): ObservedInjection[] {
+function injectionsOf(store: Store, vmId: string, boundsMs: Partial<Record<string, number>>): ObservedInjection[] {
   const newest = new Map<string, ObservedInjection>();
   for (const event of store.queryEvents({ vmId, types: ['fault'], limit: faultEventsUsed })) {
     if (event.type !== 'fault' || newest.has(event.injection.id)) continue;

@@ -1,4 +1,4 @@
-import { defaultSettingsFor, defaultSpec, EngineError, resolveDomain, type CheckpointSettings, type VmSpec } from '@uckpt/engine';
+import { defaultSettingsFor, defaultSpec, EngineError, guestKernelSettings, resolveDomain, type CheckpointSettings, type VmSpec } from '@uckpt/engine';
 import { findWorkload } from '@uckpt/engine';
 import { Type, type Static } from 'typebox';
 import { errors, VmIdParams } from '../schemas/common.js';
@@ -63,7 +63,10 @@ export const vmRoutes: Routes = async (app, { supervisor, timeouts, vmsChanged, 
     if (spec.backend === 'xen' && patch?.predictor !== undefined && patch.predictor !== 'off') {
       throw new EngineError('invalid-argument', "dirty-page prediction is not available on Xen (a log-dirty CLEAN re-arms every page): use predictor 'off'");
     }
-    const backendDefaults = spec.backend === 'xen' ? { predictor: 'off' as const } : {};
+    const backendDefaults = {
+      ...(spec.backend === 'xen' ? { predictor: 'off' as const } : {}),
+      ...(spec.workload === domainsOwnSoftware ? guestKernelSettings : {}),
+    };
     const settings: CheckpointSettings = { ...defaultSettingsFor(describeHost()), ...backendDefaults, ...patch };
     const view = await withTimeout(supervisor.create(spec, settings), timeouts.createMs, 'creating the VM');
     return reply.status(201).send(view);

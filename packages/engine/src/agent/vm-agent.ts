@@ -5,7 +5,7 @@
 import { randomBytes } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import { nsToUs, type EpochRecord } from '@uckpt/native-core';
-import type { Backend, BackendCheckpoint, BackendExit, BackendRollback, BackendVm } from '../backend.js';
+import type { Backend, BackendCheckpoint, BackendExit, BackendRollback, BackendVm, VcpuActivity } from '../backend.js';
 import { checkSettings, progressSampleMs, type CheckpointSettings, type VmSpec, type VmState } from '../config.js';
 import { EngineError } from '../errors.js';
 import type { AlertEvent, EpochEvent, RollbackCause, TelemetryEvent } from '../events.js';
@@ -27,7 +27,7 @@ export interface VmAgentOptions {
   backend: Backend;
   /** How long the guest runs unprotected at start to measure its natural progress rate. */
   calibrationMs?: number;
-  /** The detectors to run; default every one (heartbeat, self-check, crash, checkpoint integrity). */
+  /** The detectors to run; default every one (heartbeat, self-check, crash, console, vCPU progress, checkpoint integrity). */
   detectors?: Detector[];
 }
 
@@ -65,6 +65,7 @@ export class VmAgent extends EventEmitter<VmAgentEvents> {
   #lastEpoch: EpochRecord | null = null;
   #lastCheckpointTime: number | null = null;
   #console: string[] = [];
+  #consoleUnobserved: string[] = [];  // for the detectors' next look
   #sampler: NodeJS.Timeout | undefined;
   #calibration: NodeJS.Timeout | undefined;
   #busy: Promise<unknown> = Promise.resolve();
@@ -290,6 +291,7 @@ export class VmAgent extends EventEmitter<VmAgentEvents> {
     }
     this.#meter.reset();
     this.#overheadMeter.reset();
+    this.#consoleUnobserved = [];  // printed by the guest that was rolled back
     for (const detector of this.#detectors) detector.reset(Date.now());
     this.#tuner.observeRollback(nsToUs(result.durationNs));
     this.#emit({
@@ -323,11 +325,21 @@ export class VmAgent extends EventEmitter<VmAgentEvents> {
       now: Date.now(),
       state: this.#state,
       progress: vm.progress(),
+      consoleLines: this.#consoleUnobserved.splice(0),
+      vcpus: this.#vcpuActivity(vm),
       checkpoints: this.#applied?.enabled ? vm.checkpoints() : [],
       settings: this.#settings,
       ...(exit ? { exit } : {}),
     };
     return this.#detectors.flatMap((detector) => detector.observe(observation));
+  }
+
+  #vcpuActivity(vm: BackendVm): VcpuActivity[] | null {
+    try {
+      return vm.vcpuActivity?.() ?? null;
+    } catch {
+      return null;  // the guest is going away: its state says the rest
+    }
   }
 
   #onDetection(detection: Detection): void {
@@ -398,6 +410,8 @@ export class VmAgent extends EventEmitter<VmAgentEvents> {
     if (line === null) return;
     this.#console.push(line);
     if (this.#console.length > consoleLines) this.#console.splice(0, this.#console.length - consoleLines);
+    this.#consoleUnobserved.push(line);
+    if (this.#consoleUnobserved.length > consoleLines) this.#consoleUnobserved.splice(0, this.#consoleUnobserved.length - consoleLines);
     this.#emit({ type: 'console', vmId: this.vmId, time: Date.now(), line });
   }
 

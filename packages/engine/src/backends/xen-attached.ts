@@ -3,11 +3,14 @@
 // domain belongs to its toolstack: nothing here creates, unpauses or
 // destroys it. Subclasses say what they watch in the guest (start,
 // progress) and stop watching in onEnd/onDestroy.
+import { randomInt } from 'node:crypto';
 import { EventEmitter } from 'node:events';
+import { seededRandom } from '@uckpt/native-core';
 import type { DomainInfo, DomainState, XenDomain } from '@uckpt/native-xen';
 import type { CheckpointSettings } from '../config.js';
 import { EngineError } from '../errors.js';
-import type { FaultEffect } from '../faults.js';
+import type { FaultEffect, FaultRequest } from '../faults.js';
+import { injectXenFault } from './xen-faults.js';
 import type { BackendExit, BackendRollback, BackendVm, BackendVmEvents, GuestProgress } from '../backend.js';
 import { applyCheckpointSettings } from './apply-settings.js';
 
@@ -65,8 +68,16 @@ export abstract class AttachedXenVm extends EventEmitter<BackendVmEvents> implem
     return this.domain.listCheckpoints().map(({ seq, time, pages, bytes, verified }) => ({ seq, time, pages, bytes, verified }));
   }
 
-  async inject(): Promise<FaultEffect> {
-    throw new EngineError('unsupported', 'fault injection is not implemented for Xen domains yet');
+  async inject(request: FaultRequest): Promise<FaultEffect> {
+    if (this.ended) throw new EngineError('conflict', `the domain is ${this.domain.state}: faults are injected into a running one`);
+    // Without a seed, one is drawn and reported: every injection can be repeated.
+    const seed = request.seed ?? randomInt(2 ** 32);
+    try {
+      const effect = injectXenFault(this.domain, request, seededRandom(seed));
+      return { description: effect.description, details: { ...effect.details, seed } };
+    } catch (error) {
+      throw new EngineError('invalid-argument', (error as Error).message);
+    }
   }
 
   /** Lets go of the domain, which runs on, untouched, with log-dirty off. */

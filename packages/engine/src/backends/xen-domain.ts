@@ -4,10 +4,12 @@
 //   with on_crash="preserve" the domain stays, and a rollback revives it);
 // - progress: the counter of the heartbeat agent (packages/guest/linux,
 //   `uckpt-xs heartbeat data/uckpt-heartbeat MS`), where the guest runs it;
-//   without it hangs are not detected, and the VM says so;
+//   without it a hung service is not detected, and the VM says so;
+// - its vCPUs: run time and instruction pointers, for a kernel that stopped
+//   running or spins in one place (the vcpu-progress detector);
 // - its console: xenconsoled's log of it, line by line.
 import type { XenDomain } from '@uckpt/native-xen';
-import type { GuestProgress } from '../backend.js';
+import type { GuestProgress, VcpuActivity } from '../backend.js';
 import { ConsoleLogTail } from './console-log-tail.js';
 import { AttachedXenVm } from './xen-attached.js';
 
@@ -45,6 +47,10 @@ export class XenDomainVm extends AttachedXenVm {
     return { units: this.#beats ?? this.#ticks, runsDone: 0, lastChecksum: null };
   }
 
+  vcpuActivity(): VcpuActivity[] {
+    return this.domain.vcpus().filter((v) => v.online);
+  }
+
   protected onDestroy(): void {
     clearInterval(this.#watch);
     this.#console.close();
@@ -68,7 +74,7 @@ export class XenDomainVm extends AttachedXenVm {
       this.#warnedNoHeartbeat = true;
       this.emit(
         'checkpoint-warning',
-        `no heartbeat in xenstore (${heartbeatKey}): hangs of this guest are not detected; run the heartbeat agent in it ` +
+        `no heartbeat in xenstore (${heartbeatKey}): a hung service in this guest is not detected (its kernel is still watched through its vCPUs); run the heartbeat agent in it ` +
           '(packages/guest/linux/uckpt-xs.c: `uckpt-xs heartbeat data/uckpt-heartbeat 200`)',
       );
     }

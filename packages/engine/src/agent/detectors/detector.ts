@@ -4,10 +4,10 @@
 // longest time from an error to its detection. Recovery rolls back to a
 // checkpoint taken before the detection time minus that bound, the newest
 // one the error cannot have reached.
-import type { BackendCheckpoint, BackendExit, GuestProgress } from '../../backend.js';
+import type { BackendCheckpoint, BackendExit, GuestProgress, VcpuActivity } from '../../backend.js';
 import type { CheckpointSettings, VmState } from '../../config.js';
 
-export type DetectorName = 'heartbeat' | 'self-check' | 'crash' | 'checkpoint-integrity';
+export type DetectorName = 'heartbeat' | 'self-check' | 'crash' | 'console' | 'vcpu-progress' | 'checkpoint-integrity';
 
 export interface Observation {
   /** Unix time, ms. */
@@ -15,6 +15,10 @@ export interface Observation {
   state: VmState;
   progress: GuestProgress;
   checkpoints: readonly BackendCheckpoint[];
+  /** Each online vCPU's activity, where the backend can tell; else null. */
+  vcpus: readonly VcpuActivity[] | null;
+  /** The console lines that came since the last observation. */
+  consoleLines: readonly string[];
   /** Set once, when the run has just ended. */
   exit?: BackendExit;
   settings: CheckpointSettings;

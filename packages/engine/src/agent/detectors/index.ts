@@ -1,12 +1,23 @@
 export type { Detection, Detector, DetectorName, Observation } from './detector.js';
-import type { Detector } from './detector.js';
+import { progressSampleMs, type CheckpointSettings } from '../../config.js';
+import type { Detector, DetectorName } from './detector.js';
+import { ConsoleDetector } from './console.js';
 import { CrashDetector, SelfCheckDetector } from './exit-detectors.js';
 import { HeartbeatDetector } from './heartbeat.js';
 import { IntegrityDetector } from './integrity.js';
+import { VcpuProgressDetector } from './vcpu-progress.js';
 
-export { CrashDetector, HeartbeatDetector, IntegrityDetector, SelfCheckDetector };
+export { ConsoleDetector, CrashDetector, HeartbeatDetector, IntegrityDetector, SelfCheckDetector, VcpuProgressDetector };
+
+/**
+ * The latency bound each default detector states under these settings, ms:
+ * one definition for the agent, the settings' own check and the model.
+ */
+export function detectorBoundsMs(settings: CheckpointSettings): Partial<Record<DetectorName, number>> {
+  return Object.fromEntries(defaultDetectors(progressSampleMs).map((d) => [d.name, d.latencyBoundMs(settings)]));
+}
 
 /** Every detector the agent runs unless told otherwise. */
 export function defaultDetectors(samplePeriodMs: number): Detector[] {
-  return [new HeartbeatDetector(samplePeriodMs), new SelfCheckDetector(), new CrashDetector(), new IntegrityDetector()];
+  return [new HeartbeatDetector(samplePeriodMs), new SelfCheckDetector(), new CrashDetector(), new ConsoleDetector(), new VcpuProgressDetector(samplePeriodMs), new IntegrityDetector()];
 }
