@@ -67,9 +67,16 @@ say "booting Xen (log: $log)"
 # setpriv: qemu dies with the rig even if the rig is killed with SIGKILL.
 pdeath=(); command -v setpriv >/dev/null && pdeath=(setpriv --pdeathsig KILL --)
 # One dom0 vCPU: with two, Node processes in dom0 crashed now and then inside V8's heap
-# (GC, code space, page release) once several ran at once (the server and its agents);
-# with one, never. The domU gets the other emulated CPU.
-"${pdeath[@]}" "$qemu" -accel tcg,thread=multi -cpu max,-smap -machine q35 -m "${RIG_MEM:-3G}" -smp 2 \
+# (GC, code space, page release) once several ran at once (the server and its agents).
+# The domU gets the other emulated CPU.
+# No AVX and no XSAVE: QEMU 7.2 brought AVX to TCG, and under nested SVM extended state
+# is lost. Seen with them: a Linux domU's XSAVE state lost at boot (a WARNING in
+# switch_fpu_return, then #UD on AVX instructions and init killed, or busybox segfaults),
+# domUs triple-faulting, and Node in dom0 dying in malloc and V8 (glibc's string functions
+# keep pointers in vector registers). Without them Xen, dom0 and the domUs use FXSAVE.
+"${pdeath[@]}" "$qemu" -accel "tcg,thread=${RIG_TCG_THREAD:-multi}" \
+    -cpu max,-smap,-avx,-avx2,-fma,-f16c,-vaes,-vpclmulqdq,-avx-vnni,-xsave,-xsaveopt,-xsavec,-xsaves \
+    -machine q35 -m "${RIG_MEM:-3G}" -smp 2 \
     -no-reboot -net none -display none -monitor none -serial "file:$log" \
     -kernel "$cache/xen.elf" \
     -append "dom0_mem=1536M,max:1536M dom0_max_vcpus=1 console=com1 com1=115200,8n1 noreboot${RIG_XEN_EXTRA:+ $RIG_XEN_EXTRA}" \

@@ -8,27 +8,59 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { hostProgramPath } from '../../../packages/guest/dist/index.js';
-import { sleep, until } from './service.mjs';
+import { listDomains } from '../../../packages/native-xen/dist/index.js';
+import { until } from './service.mjs';
+import { XenstoreClient } from './xenstore-client.mjs';
 
 const linuxBuild = fileURLToPath(new URL('../../../packages/guest/build/linux/', import.meta.url));
 export const workload = { name: 'dp', seed: 1, size: 6000 };
 const created = new Set();
-// What a kernel in trouble prints; the boot's own clocksource complaint
-// under emulation ("Marking clocksource 'tsc' as unstable") is none of these.
-export const kernelTrouble = /Oops|BUG:|WARNING:|Call Trace|Kernel panic|rcu.*stall|soft lockup|hung_task/;
+let xenstore = null;
+// What a kernel in trouble prints, and what it says of a process that
+// faulted (a rollback that broke a process's registers or memory); the boot's
+// own clocksource complaint under emulation ("Marking clocksource 'tsc' as
+// unstable") is none of these.
+export const kernelTrouble = /Oops|BUG:|WARNING:|Call Trace|Kernel panic|rcu.*stall|soft lockup|hung_task|segfault at|traps: /;
 
 /** Destroys every domain startLinux created (call it from `after`). */
 export function destroyLinuxGuests() {
   for (const domid of created) execFileSync('xl', ['destroy', String(domid)], { stdio: 'ignore' });
   created.clear();
+  xenstore?.close();
+  xenstore = null;
 }
 
 function sh(command, args) {
   return execFileSync(command, args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] }).trim();
 }
 
-/** A running Linux PVH domU with its xenstore keys and console log. */
-export async function startLinux(name) {
+/** Boots a guest may need: see startLinux. */
+const bootAttempts = 3;
+
+/**
+ * A running Linux PVH domU with its xenstore keys and console log; with
+ * `heartbeat: false` it runs no agent of ours, only its commands' loop.
+ *
+ * Under the rig's emulation a guest now and then dies while it boots, before
+ * anything of ours has touched it (seen: a triple fault; its FPU state lost,
+ * then init killed by #UD). That is the emulator's trouble, not the
+ * backend's: such a guest is destroyed and booted again, at most
+ * `bootAttempts` times, and the log says so with the guest's console.
+ */
+export async function startLinux(name, { heartbeat = true } = {}) {
+  for (let attempt = 1; ; attempt++) {
+    const guest = await bootLinux(name, heartbeat);
+    const state = domainState(guest.domid);
+    if (state === 'running') return guest;
+    const report = await guest.report();
+    execFileSync('xl', ['destroy', String(guest.domid)], { stdio: 'ignore' });
+    created.delete(guest.domid);
+    if (attempt === bootAttempts) throw new Error(`the Linux guest ${name} died while it booted, ${bootAttempts} times; the last time: ${report}`);
+    console.log(`rig: the Linux guest ${name} died while it booted (${state}), before the test touched it; booting it again. ${report}`);
+  }
+}
+
+async function bootLinux(name, heartbeat) {
   const cfg = path.join(os.tmpdir(), `${name}.cfg`);
   const cmdline = [
     'console=hvc0',
@@ -38,7 +70,7 @@ export async function startLinux(name) {
     'xen.fifo_events=0',
     'oops=panic',
     `uckpt_workload=${workload.name} uckpt_seed=${workload.seed} uckpt_size=${workload.size}`,
-    'uckpt_heartbeat_ms=200',
+    ...(heartbeat ? ['uckpt_heartbeat_ms=200'] : []),
   ].join(' ');
   writeFileSync(cfg, [
     `name = "${name}"`,
@@ -56,24 +88,32 @@ export async function startLinux(name) {
   sh('xl', ['create', '-q', cfg]);
   const domid = Number(sh('xl', ['domid', name]));
   created.add(domid);
+  xenstore ??= await XenstoreClient.connect();
+  const store = xenstore;
   const home = `/local/domain/${domid}/data`;
   const consoleLog = `/var/log/xen/console/guest-${name}.log`;
   const guest = {
     domid,
-    read(key) {
-      try {
-        return sh('xenstore-read', [`${home}/${key}`]);
-      } catch {
-        return null;
-      }
-    },
-    command(cmd) {
-      sh('xenstore-write', [`${home}/uckpt-cmd`, cmd]);
-    },
+    /** One of the guest's keys under its home's data/, or null. */
+    read: (key) => store.read(`${home}/${key}`),
+    remove: (key) => store.rm(`${home}/${key}`),
+    command: (cmd) => store.write(`${home}/uckpt-cmd`, cmd),
     console: () => (existsSync(consoleLog) ? readFileSync(consoleLog, 'utf8') : ''),
+    /** What a failed wait reports: the domain's state, the guest's keys, its console's end. */
+    async report() {
+      const keys = [];
+      for (const key of ['uckpt-state', 'uckpt-cmd', 'uckpt-heartbeat', 'uckpt-result']) keys.push(`${key}=${JSON.stringify(await guest.read(key))}`);
+      return `domain ${domainState(domid)}; ${keys.join(' ')}\n${guest.console().slice(-4000)}`;
+    },
   };
-  await until('the guest ready', () => guest.read('uckpt-state') === 'ready', 120_000, () => guest.console().slice(-4000));
+  await until('the guest ready', async () => (await guest.read('uckpt-state')) === 'ready' || domainState(domid) !== 'running', 120_000, guest.report);
   return guest;
+}
+
+/** The domain's state as Xen has it ('running' also while blocked or paused), or 'gone'. */
+function domainState(domid) {
+  const state = listDomains().find((d) => d.domid === domid)?.state ?? 'gone';
+  return state === 'paused' ? 'running' : state;
 }
 
 export function hostChecksum() {
@@ -83,11 +123,11 @@ export function hostChecksum() {
 
 /** Runs the workload; returns the guest's result line (json) once written. */
 export async function runWorkload(guest, during = async () => {}) {
-  sh('xenstore-rm', [`/local/domain/${guest.domid}/data/uckpt-result`]);
-  guest.command('run');
-  await until('the workload started', () => guest.read('uckpt-state') === 'busy:run', 30_000);
+  await guest.remove('uckpt-result');
+  await guest.command('run');
+  await until('the workload started', async () => (await guest.read('uckpt-state')) === 'busy:run', 30_000, guest.report);
   await during();
-  const result = await until('the workload result', () => guest.read('uckpt-result'), 300_000, () => guest.console().slice(-4000));
+  const result = await until('the workload result', () => guest.read('uckpt-result'), 300_000, guest.report);
   return JSON.parse(result);
 }
 
@@ -98,10 +138,10 @@ export async function runWorkload(guest, during = async () => {}) {
  * the upper bound is loose.
  */
 export async function timeSleep(guest) {
-  sh('xenstore-rm', [`/local/domain/${guest.domid}/data/uckpt-sleep-cs`]);
+  await guest.remove('uckpt-sleep-cs');
   const start = Date.now();
-  guest.command('sleep');
-  const cs = Number(await until('sleep 1 in the guest', () => guest.read('uckpt-sleep-cs'), 60_000, () => guest.console().slice(-4000)));
+  await guest.command('sleep');
+  const cs = Number(await until('sleep 1 in the guest', () => guest.read('uckpt-sleep-cs'), 60_000, guest.report));
   return { guestMs: cs * 10, dom0Ms: Date.now() - start };
 }
 

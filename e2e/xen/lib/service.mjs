@@ -21,7 +21,7 @@ export async function until(what, predicate, timeoutMs, context = () => '') {
   for (;;) {
     const value = await predicate();
     if (value) return value;
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}\n${context()}`);
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}\n${await context()}`);
     await sleep(100);
   }
 }
@@ -34,12 +34,13 @@ async function freePort() {
   return port;
 }
 
-/** Starts the service; `cleanups` gets what stops it. */
-export async function startServer(cleanups) {
+/** Starts the service (`faults`: with fault injection allowed); `cleanups` gets what stops it. */
+export async function startServer(cleanups, { faults = false } = {}) {
   const port = await freePort();
   const stateDir = mkdtempSync(path.join(os.tmpdir(), 'uckpt-xen-state-'));
   const log = [];
-  const child = spawn(process.execPath, [path.join(repo, 'apps/cli/dist/main.js'), 'serve', '--port', String(port), '--state-dir', stateDir], {
+  const args = ['serve', '--port', String(port), '--state-dir', stateDir, ...(faults ? ['--allow-fault-injection'] : [])];
+  const child = spawn(process.execPath, [path.join(repo, 'apps/cli/dist/main.js'), ...args], {
     env: { ...process.env, UCKPT_OPERATOR_TOKEN: operator, UCKPT_VIEWER_TOKEN: viewer },
     stdio: ['ignore', 'pipe', 'pipe'],
   });

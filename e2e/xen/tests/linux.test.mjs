@@ -29,7 +29,7 @@ test('a Linux PVH domU survives 20 rollbacks at random moments: same checksum, n
       busyFrom = epochs.length;
       const startSeq = domain.listCheckpoints().at(-1).seq;
       while (rollbacks.length < 20) {
-        assert.equal(guest.read('uckpt-result'), null, `the workload finished after only ${rollbacks.length} rollbacks`);
+        assert.equal(await guest.read('uckpt-result'), null, `the workload finished after only ${rollbacks.length} rollbacks`);
         await sleep(200 + random() * 500);
         // Only checkpoints taken while the workload ran: one from before
         // would find the command already taken and never run it.
@@ -51,9 +51,9 @@ test('a Linux PVH domU survives 20 rollbacks at random moments: same checksum, n
     const slept = await timeSleep(guest);
     assert.ok(slept.guestMs >= 950 && slept.guestMs <= 10_000, `sleep 1 took ${slept.guestMs} ms by the guest's clock`);
     assert.ok(slept.dom0Ms < 15_000, `sleep 1 took ${slept.dom0Ms} ms seen from dom0`);
-    const beats = Number(guest.read('uckpt-heartbeat'));
+    const beats = Number(await guest.read('uckpt-heartbeat'));
     await sleep(2000);
-    assert.ok(Number(guest.read('uckpt-heartbeat')) > beats, 'the heartbeat agent still ticks its xenstore key');
+    assert.ok(Number(await guest.read('uckpt-heartbeat')) > beats, 'the heartbeat agent still ticks its xenstore key');
     const since = guest.console().slice(consoleBefore);
     assert.match(since, new RegExp(`result .*"checksum":"${expected}"`), 'the console shows the result');
     assert.match(since, /sleep 1 took \d+ cs/, 'console output goes on after the rollbacks');
@@ -65,6 +65,9 @@ test('a Linux PVH domU survives 20 rollbacks at random moments: same checksum, n
       JSON.stringify({
         run: 'linux-pvh',
         rollbacks: rollbacks.length,
+        // Checkpoints put off while the guest was mid-exchange with xenstored.
+        deferredEpochs: domain.stats().deferredEpochs,
+        epochs: domain.stats().epochs,
         dirtyPagesIdle: percentiles(idle.map((e) => e.dirtyPages)),
         dirtyPagesBusy: percentiles(busy.map((e) => e.dirtyPages)),
         pauseMs: { p50: pause.p50, p99: pause.p99 },
@@ -100,8 +103,8 @@ test('a kernel panic (sysrq c) crashes the domain, which on_crash="preserve" kee
     // The guest idles in its command loop: a checkpoint from now has not
     // read the command yet, and after the rollback finds it taken.
     const beforePanic = domain.listCheckpoints().at(-1).seq;
-    guest.command('panic');
-    await until('the domain crashed', () => domain.state === 'crashed', 60_000, () => guest.console().slice(-3000));
+    await guest.command('panic');
+    await until('the domain crashed', () => domain.state === 'crashed', 60_000, guest.report);
     assert.equal(domain.info().shutdownReason, 'crash');
     assert.match(guest.console(), /Kernel panic - not syncing: sysrq triggered crash/);
     const consoleAtCrash = guest.console().length;

@@ -23,6 +23,7 @@ export class XenDomainVm extends AttachedXenVm {
   #beats: number | null = null;
   #ticks = 0;
   #warnedNoHeartbeat = false;
+  #readFailing = false;
 
   /** `consoleLog`: where xenconsoled logs this domain's console. */
   constructor(domain: XenDomain, consoleLog: string) {
@@ -63,8 +64,12 @@ export class XenDomainVm extends AttachedXenVm {
     let value: string | null = null;
     try {
       value = this.domain.readXenstore(heartbeatKey);
-    } catch {
-      return; // detached or xenstored away: the domain's state says the rest
+      this.#readFailing = false;
+    } catch (error) {
+      // The heartbeat is unknown meanwhile, not stalled: say so once a streak.
+      if (!this.#readFailing) this.emit('checkpoint-warning', `the heartbeat key cannot be read: ${(error as Error).message}`);
+      this.#readFailing = true;
+      return;
     }
     // The guest writes this key: only a plain decimal count is believed.
     const beats = value !== null && /^\d{1,15}$/.test(value) ? Number(value) : null;

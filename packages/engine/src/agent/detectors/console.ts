@@ -18,10 +18,12 @@ export const kernelErrorLines: readonly { pattern: RegExp; meaning: string }[] =
 
 /**
  * Console lines reach the agent this long after the guest printed them at
- * most: a Xen domain's console log is read every 200 ms (KVM's serial
- * output arrives at once), and the agent looks at new lines every sample.
+ * most: xenconsoled logs what it reads from the ring, a Xen domain's log is
+ * read every 200 ms (KVM's serial output arrives at once), and the agent
+ * looks at new lines every sample. Under the rig's emulation a panic's line
+ * came more than 500 ms after the crash it printed before.
  */
-export const consoleDelayMs = 500;
+export const consoleDelayMs = 2000;
 
 /** After an alert, further matches are one error's trace, not a new error. */
 const quietAfterAlertMs = 10_000;
