@@ -24,10 +24,15 @@ export const kernelTrouble = /Oops|BUG:|WARNING:|Call Trace|Kernel panic|rcu.*st
 
 /** Destroys every domain startLinux created (call it from `after`). */
 export function destroyLinuxGuests() {
-  for (const domid of created) execFileSync('xl', ['destroy', String(domid)], { stdio: 'ignore' });
-  created.clear();
+  for (const domid of created) destroy(domid);
   xenstore?.close();
   xenstore = null;
+}
+
+/** Destroys a domain startLinux created, if it is still there (a triple fault ends one). */
+function destroy(domid) {
+  created.delete(domid);
+  if (domainState(domid) !== 'gone') execFileSync('xl', ['destroy', String(domid)], { stdio: 'ignore' });
 }
 
 function sh(command, args) {
@@ -53,8 +58,7 @@ export async function startLinux(name, { heartbeat = true } = {}) {
     const state = domainState(guest.domid);
     if (state === 'running') return guest;
     const report = await guest.report();
-    execFileSync('xl', ['destroy', String(guest.domid)], { stdio: 'ignore' });
-    created.delete(guest.domid);
+    destroy(guest.domid);
     if (attempt === bootAttempts) throw new Error(`the Linux guest ${name} died while it booted, ${bootAttempts} times; the last time: ${report}`);
     console.log(`rig: the Linux guest ${name} died while it booted (${state}), before the test touched it; booting it again. ${report}`);
   }

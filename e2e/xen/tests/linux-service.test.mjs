@@ -42,11 +42,12 @@ async function recoveriesSettled(base, vmId) {
   }, 180_000, () => history(base, vmId));
 }
 
-// Known open (README, "Xen"): in this test, and not through the backend
-// alone, the heartbeat agent stalled for 10 s after the last of the 20 API
-// rollbacks (twice to the same early checkpoint) in 2 of 4 runs, and the
-// hang phase has not passed in this rig yet. Both run as TODO subtests:
-// their outcome is reported without failing the run until that is solved.
+// Known open (README, "Xen"): through the service, and not through the
+// backend alone, the heartbeat agent stalled for 10 s after the last of the
+// 20 API rollbacks (twice to the same early checkpoint) in 2 of 4 runs, and
+// the recovery of a stopped agent has not passed in this rig yet (twice the
+// domain triple-faulted during it, after a panic's revival). Both run as
+// TODO: their outcome is reported without failing the run until solved.
 const heartbeatStall = 'the heartbeat agent stalls after some API rollbacks: under investigation (README, "Xen")';
 
 test('a Linux domain protected by name through the API: rollbacks, a panic recovered by the service, then unprotected', async (t) => {
@@ -153,28 +154,32 @@ test('a Linux domain protected by name through the API: rollbacks, a panic recov
 
   assert.doesNotMatch(guest.console().slice(consoleAfterRevival), kernelTrouble);
 
-  // A hang of the guest's service: its heartbeat stops; the service rolls
-  // back to before, where the agent still runs.
-  let hangAlert = null;
-  await t.test('a stopped heartbeat agent is a hang, recovered', { todo: heartbeatStall }, async () => {
-    const alertsBeforeHang = (await events(base, vmId, 'alert')).length;
-    await guest.command('hang');
-    const hang = await until('the hang alert', async () => (await events(base, vmId, 'alert')).slice(alertsBeforeHang).find((a) => a.detector === 'heartbeat'), 120_000, () => history(base, vmId));
-    assert.equal(hang.action, 'rollback', await history(base, vmId));
-    await until('the recovery', async () => (await events(base, vmId, 'recovery')).find((r) => r.alertId === hang.alertId && r.outcome === 'recovered'), 120_000, guest.report);
-    const beats = Number(await guest.read('uckpt-heartbeat'));
-    await sleep(3000);
-    assert.ok(Number(await guest.read('uckpt-heartbeat')) > beats, 'the heartbeat ticks again');
-    hangAlert = hang.message;
-  });
-  await recoveriesSettled(base, vmId);
-
   // Unprotected: the domain runs on, untouched, and works as before.
   assert.equal((await api(base, 'DELETE', `/api/vms/${vmId}`)).status, 204);
   assert.match(execFileSync('xl', ['list', 'web1'], { encoding: 'utf8' }), /web1\s+\d+\s+\d+\s+\d+\s+[rb-]+\s/);
   assert.equal((await api(base, 'GET', '/api/host/domains', undefined, viewer)).body.domains.find((d) => d.name === 'web1').protectedBy, null);
   assert.equal((await runWorkload(guest)).checksum, expected);
-  console.log('xen-measure', JSON.stringify({ run: 'linux-pvh-service', rollbacks, crashAlert: crash.message, hangAlert }));
+  console.log('xen-measure', JSON.stringify({ run: 'linux-pvh-service', rollbacks, crashAlert: crash.message }));
+});
+
+test('a stopped heartbeat agent is a hang, recovered by the service', { todo: heartbeatStall }, async () => {
+  const guest = await startLinux('web3');
+  const server = await startServer(cleanups);
+  const { base } = server;
+  const created = await api(base, 'POST', '/api/vms', { domain: 'web3' });
+  assert.equal(created.status, 201, JSON.stringify(created.body));
+  const vmId = created.body.id;
+  await until('checkpoints', async () => (await api(base, 'GET', `/api/vms/${vmId}/checkpoints`, undefined, viewer)).body.checkpoints.length >= 20, 120_000);
+  // Its service hangs: the heartbeat stops; the service rolls back to
+  // before, where the agent still runs.
+  await guest.command('hang');
+  const hang = await until('the hang alert', async () => (await events(base, vmId, 'alert')).find((a) => a.detector === 'heartbeat'), 120_000, () => history(base, vmId));
+  assert.equal(hang.action, 'rollback', await history(base, vmId));
+  await until('the recovery', async () => (await events(base, vmId, 'recovery')).find((r) => r.alertId === hang.alertId && r.outcome === 'recovered'), 120_000, guest.report);
+  const beats = Number(await guest.read('uckpt-heartbeat'));
+  await sleep(3000);
+  assert.ok(Number(await guest.read('uckpt-heartbeat')) > beats, 'the heartbeat ticks again');
+  console.log('xen-measure', JSON.stringify({ run: 'linux-pvh-hang', hangAlert: hang.message }));
 });
 
 test('a Linux domain with no agent of ours: a kernel spinning in one place and a crash, injected through the API, are seen and rolled back', async () => {
