@@ -141,8 +141,9 @@ export function defaultSettingsFor(host: { emulated: boolean }): CheckpointSetti
  * progress is a heartbeat agent's tick every few hundred ms, if it runs
  * one, and its vCPUs, which a kernel may leave idle for seconds. Hangs are
  * called after 10 s (Linux's own soft-lockup detector waits 20), a
- * recurrence is counted over 25 s, and 30 s of checkpoints are kept (every
- * 100 ms) so that recovery reaches back past that bound.
+ * recurrence is counted over 25 s, and up to 30 s of checkpoints are kept
+ * (every 100 ms) so that recovery reaches back past that bound, as far as
+ * the memory bound allows (in the rig, 12-15 s of a busy Linux guest).
  */
 export const guestKernelSettings: Partial<CheckpointSettings> = {
   intervalMs: 100,
