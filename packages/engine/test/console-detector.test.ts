@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { defaultSettings } from '../src/config.js';
-import { ConsoleDetector, consoleDelayMs } from '../src/agent/detectors/console.js';
+import { ConsoleDetector, consoleDelayMs, lateLinesAfterRollbackMs } from '../src/agent/detectors/console.js';
 
 const settings = { ...defaultSettings, crashLatencyMs: 200 };
 const look = (detector: ConsoleDetector, now: number, consoleLines: string[]) =>
@@ -37,7 +37,7 @@ describe('console detector', () => {
     expect(look(detector, 1000, ['Oops: 0002 [#1] SMP'])).toHaveLength(1);
     expect(look(detector, 1250, ['BUG: unable to handle page fault', 'Kernel panic - not syncing: Fatal exception'])).toEqual([]);
     detector.reset(2000);
-    expect(look(detector, 2000 + consoleDelayMs - 1, ['Kernel panic - not syncing: Fatal exception'])).toEqual([]);
-    expect(look(detector, 2000 + consoleDelayMs, ['Oops: 0000 [#2] SMP'])).toHaveLength(1);
+    expect(look(detector, 2000 + lateLinesAfterRollbackMs - 1, ['Kernel panic - not syncing: Fatal exception'])).toEqual([]);
+    expect(look(detector, 2000 + lateLinesAfterRollbackMs, ['Oops: 0000 [#2] SMP'])).toHaveLength(1);
   });
 });

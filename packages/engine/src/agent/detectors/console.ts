@@ -17,13 +17,18 @@ export const kernelErrorLines: readonly { pattern: RegExp; meaning: string }[] =
 ];
 
 /**
- * Console lines reach the agent this long after the guest printed them at
- * most: xenconsoled logs what it reads from the ring, a Xen domain's log is
- * read every 200 ms (KVM's serial output arrives at once), and the agent
- * looks at new lines every sample. Under the rig's emulation a panic's line
- * came more than 500 ms after the crash it printed before.
+ * Console lines reach the agent this long after the guest printed them: a
+ * Xen domain's console log is read every 200 ms (KVM's serial output
+ * arrives at once), and the agent looks at new lines every sample.
  */
-export const consoleDelayMs = 2000;
+export const consoleDelayMs = 500;
+
+/**
+ * Lines the guest printed before a rollback can still arrive this long
+ * after it: under the rig's emulation a panic's line came more than 500 ms
+ * after the crash it preceded had been recovered. They are the old guest's.
+ */
+export const lateLinesAfterRollbackMs = 2000;
 
 /** After an alert, further matches are one error's trace, not a new error. */
 const quietAfterAlertMs = 10_000;
@@ -59,6 +64,6 @@ export class ConsoleDetector implements Detector {
 
   /** Lines of the guest that was rolled back may still be on their way for a while. */
   reset(now: number): void {
-    this.#quietUntil = now + consoleDelayMs;
+    this.#quietUntil = now + lateLinesAfterRollbackMs;
   }
 }
