@@ -29,10 +29,21 @@ export function destroyLinuxGuests() {
   xenstore = null;
 }
 
-/** Destroys a domain startLinux created, if it is still there (a triple fault ends one). */
+/**
+ * Destroys a domain startLinux created, if it is still there: a triple fault
+ * ends one, and xl's own watcher may be destroying it already.
+ */
 function destroy(domid) {
   created.delete(domid);
-  if (domainState(domid) !== 'gone') execFileSync('xl', ['destroy', String(domid)], { stdio: 'ignore' });
+  try {
+    execFileSync('xl', ['destroy', String(domid)], { stdio: 'ignore' });
+  } catch (error) {
+    const pause = new Int32Array(new SharedArrayBuffer(4));
+    for (let waited = 0; domainState(domid) !== 'gone'; waited += 200) {
+      if (waited >= 10_000) throw error;
+      Atomics.wait(pause, 0, 0, 200);
+    }
+  }
 }
 
 function sh(command, args) {
