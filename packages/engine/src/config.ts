@@ -236,7 +236,7 @@ export function checkSettings(settings: CheckpointSettings): void {
   inReals('overheadBudgetPct', limits.overheadBudgetPct);
   inReals('errorRatePerHour', limits.errorRatePerHour);
   // A recurrence shows up as a new alert; the window must be long enough to see one.
-  const bounds = Object.entries(detectorBoundsMs(settings));
+  const bounds = Object.entries(detectorBoundsMs(settings, progressSampleMs));
   const slowest = Math.max(...bounds.map(([, ms]) => ms));
   if (settings.recurrenceWindowMs <= slowest) {
     const listed = bounds.filter(([, ms]) => ms > 0).map(([name, ms]) => `${name} ${ms}`).join(', ');

@@ -6,6 +6,7 @@ import {
   detectorBoundsMs,
   EngineError,
   parametersFromMeasurements,
+  progressSampleMs,
   workingSetCovering,
   writeRateWithin,
   type AvailabilityParameters,
@@ -57,7 +58,7 @@ export const modelRoutes: Routes = async (app, { supervisor, store }) => {
       sourced.intervalMs = { value: settings.intervalMs, source: 'measured' };
       sourced.retention = { value: settings.retention, source: 'measured' };
       // Until its detections say which detectors catch its errors, the slowest one's bound: what a 'safe' rollback goes past.
-      const bounds = detectorBoundsMs(settings);
+      const bounds = detectorBoundsMs(settings, progressSampleMs);
       sourced.latencyBoundMs = { value: Math.max(...Object.values(bounds)), source: 'configured' };
       const measurements = measurementsOf(store, vmId);
       const measured = parametersFromMeasurements(measurements);
